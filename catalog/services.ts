@@ -1,0 +1,168 @@
+import type { ServiceName, ServiceSpec } from "./types";
+
+type ServiceEntry = Pick<ServiceSpec, "urlVar"> & Partial<Omit<ServiceSpec, "name" | "urlVar">>;
+
+/** What most of our Node.js services share; an entry states only how it differs. */
+const NODE_SERVICE_DEFAULTS = {
+  port: 3000,
+  health: { kind: "http", path: "/health" },
+  resources: { memoryMb: 256, cpus: 0.25 },
+  env: {},
+  volumes: [],
+  scratch: ["/tmp"],
+  user: "1000:1000",
+  hardening: {},
+  stores: [],
+  peers: [],
+} satisfies Omit<ServiceSpec, "name" | "urlVar">;
+
+const JWT_KEYS = {
+  JWT_SIGNING_KEY: { secret: "{jwtSigningKey}" },
+  JWT_REFRESH_SIGNING_KEY: { secret: "{jwtRefreshSigningKey}" },
+};
+
+/**
+ * The application services. Adding a fifteenth service means adding one entry
+ * here (and its name to SERVICE_NAMES): networks, env wiring, labels, routes,
+ * outputs and `verify` all follow from this table.
+ */
+const ENTRIES: Record<ServiceName, ServiceEntry> = {
+  "public-fo": {
+    urlVar: "PUBLIC_FO",
+    health: { kind: "http", path: "/api/health" },
+    resources: { memoryMb: 512, cpus: 0.5 },
+    peers: ["api-gateway", "strapi-cms", "keycloak"],
+    route: { middlewares: ["secure-headers", "compress"] },
+    scratch: ["/tmp", "/app/.next/cache"],
+  },
+  "strapi-cms": {
+    urlVar: "STRAPI",
+    port: 1337,
+    health: { kind: "http", path: "/_health" },
+    resources: { memoryMb: 768, cpus: 0.5 },
+    stores: ["postgres"],
+    route: { subdomain: "cms", middlewares: ["secure-headers"] },
+    volumes: [{ volume: "strapi-uploads", path: "/opt/app/public/uploads" }],
+    scratch: ["/tmp", "/opt/app/.tmp", "/opt/app/.cache"],
+    env: {
+      DATABASE_CLIENT: "postgres",
+      PUBLIC_URL: "{publicUrl}",
+      APP_KEYS: { secret: "{strapiAppKeys}" },
+      API_TOKEN_SALT: { secret: "{strapiApiTokenSalt}" },
+      ADMIN_JWT_SECRET: { secret: "{strapiAdminJwtSecret}" },
+      TRANSFER_TOKEN_SALT: { secret: "{strapiTransferTokenSalt}" },
+      JWT_SECRET: { secret: "{strapiJwtSecret}" },
+    },
+    singleton: "writes uploads to the strapi-uploads volume and runs database migrations at boot; two revisions must not do either at once",
+  },
+  "api-gateway": {
+    urlVar: "API_GATEWAY",
+    resources: { memoryMb: 256, cpus: 0.5 },
+    stores: ["redis"],
+    peers: [
+      "auth-service",
+      "user-management",
+      "booking-service",
+      "experience-service",
+      "payment-service",
+      "notification-service",
+      "search-service",
+      "analytics-service",
+      "file-service",
+      "review-service",
+      "keycloak",
+    ],
+    route: { subdomain: "api", middlewares: ["secure-headers"] },
+    env: { ...JWT_KEYS },
+  },
+  keycloak: {
+    urlVar: "KEYCLOAK",
+    port: 8080,
+    // Keycloak serves health on its management port; its image has bash but neither curl nor wget.
+    health: {
+      kind: "command",
+      test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q UP <&3"],
+    },
+    resources: { memoryMb: 1024, cpus: 1 },
+    stores: ["postgres"],
+    route: { subdomain: "auth", middlewares: ["secure-headers"] },
+    scratch: ["/tmp", "/opt/keycloak/data"],
+    env: {
+      KC_DB: "postgres",
+      KC_DB_URL_HOST: "{alias:postgres}",
+      KC_DB_URL_DATABASE: "portugal_odyssey_{env}",
+      KC_DB_USERNAME: "portugal_odyssey",
+      KC_DB_PASSWORD: { secret: "{postgresPassword}" },
+      KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
+      KC_BOOTSTRAP_ADMIN_PASSWORD: { secret: "{keycloakAdminPassword}" },
+      KC_HOSTNAME: "{publicUrl}",
+      KC_HTTP_ENABLED: "true",
+      KC_PROXY_HEADERS: "xforwarded",
+      KC_HEALTH_ENABLED: "true",
+    },
+    hardening: {
+      writableRoot: { reason: "`kc.sh start` re-augments its Quarkus build under /opt/keycloak/lib at boot unless the image was built --optimized" },
+    },
+    singleton: "keeps sessions in a local Infinispan cache and migrates its schema at boot; two revisions side by side would split logins",
+  },
+  "auth-service": {
+    urlVar: "AUTH_SERVICE",
+    stores: ["postgres", "redis"],
+    peers: ["keycloak", "user-management"],
+    env: { ...JWT_KEYS },
+  },
+  "user-management": {
+    urlVar: "USER_SERVICE",
+    stores: ["postgres", "rabbitmq"],
+    peers: ["keycloak", "notification-service"],
+  },
+  "booking-service": {
+    urlVar: "BOOKING_SERVICE",
+    resources: { memoryMb: 384, cpus: 0.5 },
+    stores: ["postgres", "redis", "rabbitmq"],
+    peers: ["experience-service", "payment-service", "user-management", "notification-service"],
+  },
+  "experience-service": {
+    urlVar: "EXPERIENCE_SERVICE",
+    resources: { memoryMb: 384, cpus: 0.5 },
+    stores: ["postgres", "rabbitmq", "elasticsearch"],
+    peers: ["review-service", "search-service", "file-service"],
+  },
+  "payment-service": {
+    urlVar: "PAYMENT_SERVICE",
+    stores: ["postgres", "rabbitmq"],
+    peers: ["booking-service", "notification-service"],
+    env: {
+      PAYMENT_PROVIDER_API_KEY: { secret: "{paymentProviderKey}" },
+      PAYMENT_WEBHOOK_SECRET: { secret: "{paymentWebhookSecret}" },
+    },
+  },
+  "notification-service": {
+    urlVar: "NOTIFICATION_SERVICE",
+    stores: ["redis", "rabbitmq"],
+    peers: ["user-management"],
+    env: { SMTP_PASSWORD: { secret: "{smtpPassword}" } },
+  },
+  "search-service": {
+    urlVar: "SEARCH_SERVICE",
+    stores: ["rabbitmq", "elasticsearch"],
+    peers: ["experience-service"],
+  },
+  "analytics-service": {
+    urlVar: "ANALYTICS_SERVICE",
+    stores: ["postgres", "rabbitmq"],
+  },
+  "file-service": {
+    urlVar: "FILE_SERVICE",
+    stores: ["postgres", "redis"],
+  },
+  "review-service": {
+    urlVar: "REVIEW_SERVICE",
+    stores: ["postgres", "rabbitmq"],
+    peers: ["user-management", "experience-service"],
+  },
+};
+
+export const SERVICES: Record<ServiceName, ServiceSpec> = Object.fromEntries(
+  Object.entries(ENTRIES).map(([name, entry]) => [name, { ...NODE_SERVICE_DEFAULTS, ...entry, name }]),
+) as Record<ServiceName, ServiceSpec>;

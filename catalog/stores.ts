@@ -1,0 +1,103 @@
+import type { StoreName, StoreSpec } from "./types";
+
+/**
+ * The four data stores every environment runs. Images are pinned: a store's
+ * major version decides its on-disk format, so it only changes on purpose.
+ */
+export const STORES: Record<StoreName, StoreSpec> = {
+  postgres: {
+    name: "postgres",
+    image: "postgres:16.4-alpine",
+    port: 5432,
+    health: { kind: "command", test: ["CMD-SHELL", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'] },
+    resources: { memoryMb: 1024, cpus: 1 },
+    env: {
+      POSTGRES_USER: "portugal_odyssey",
+      POSTGRES_DB: "portugal_odyssey_{env}",
+      POSTGRES_PASSWORD: { secret: "{postgresPassword}" },
+      PGDATA: "/var/lib/postgresql/data/pgdata",
+    },
+    clientEnv: {
+      DATABASE_HOST: "{alias:postgres}",
+      DATABASE_PORT: "5432",
+      DATABASE_NAME: "portugal_odyssey_{env}",
+      DATABASE_USERNAME: "portugal_odyssey",
+      DATABASE_PASSWORD: { secret: "{postgresPassword}" },
+    },
+    volumes: [{ volume: "postgres-data", path: "/var/lib/postgresql/data" }],
+    scratch: ["/tmp", "/var/run/postgresql"],
+    hardening: {
+      runsAsRoot: {
+        reason: "the entrypoint initialises and chowns the data directory as root, then drops to the postgres user with gosu",
+        capAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+      },
+    },
+  },
+  redis: {
+    name: "redis",
+    image: "redis:7.4.1-alpine",
+    port: 6379,
+    // The password comes from the env so that it never appears in the container's command line.
+    command: ["sh", "-c", 'exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"'],
+    health: { kind: "command", test: ["CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'] },
+    resources: { memoryMb: 256, cpus: 0.5 },
+    env: { REDIS_PASSWORD: { secret: "{redisPassword}" } },
+    clientEnv: {
+      REDIS_URL: "redis://{alias:redis}:6379",
+      REDIS_PASSWORD: { secret: "{redisPassword}" },
+    },
+    volumes: [{ volume: "redis-data", path: "/data" }],
+    scratch: ["/tmp"],
+    user: "999:1000",
+    hardening: {},
+  },
+  rabbitmq: {
+    name: "rabbitmq",
+    image: "rabbitmq:3.13.7-management-alpine",
+    port: 5672,
+    health: { kind: "command", test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"] },
+    resources: { memoryMb: 512, cpus: 0.5 },
+    env: {
+      RABBITMQ_DEFAULT_USER: "portugal_odyssey",
+      RABBITMQ_DEFAULT_PASS: { secret: "{rabbitmqPassword}" },
+      RABBITMQ_DEFAULT_VHOST: "portugal_odyssey_{env}",
+    },
+    clientEnv: {
+      RABBITMQ_URL: { secret: "amqp://portugal_odyssey:{rabbitmqPassword}@{alias:rabbitmq}:5672/portugal_odyssey_{env}" },
+    },
+    volumes: [{ volume: "rabbitmq-data", path: "/var/lib/rabbitmq" }],
+    scratch: ["/tmp"],
+    stableHostname: true,
+    hardening: {
+      runsAsRoot: {
+        reason: "the entrypoint fixes ownership of /var/lib/rabbitmq and the Erlang cookie as root, then drops to the rabbitmq user",
+        capAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+      },
+      writableRoot: { reason: "the entrypoint and rabbitmq-plugins write enabled_plugins and generated config under /etc/rabbitmq" },
+    },
+  },
+  elasticsearch: {
+    name: "elasticsearch",
+    image: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3",
+    port: 9200,
+    health: {
+      kind: "command",
+      test: ["CMD-SHELL", "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"],
+    },
+    resources: { memoryMb: 2048, cpus: 1 },
+    env: {
+      "discovery.type": "single-node",
+      // Only this environment's search and experience services can reach it, on an internal network.
+      "xpack.security.enabled": "false",
+      // Elastic's guidance: heap at half the container's memory, the rest for the filesystem cache.
+      ES_JAVA_OPTS: "-Xms{heapMb}m -Xmx{heapMb}m",
+    },
+    clientEnv: { ELASTICSEARCH_URL: "http://{alias:elasticsearch}:9200" },
+    volumes: [{ volume: "elasticsearch-data", path: "/usr/share/elasticsearch/data" }],
+    scratch: ["/tmp"],
+    user: "1000:0",
+    hardening: {
+      writableRoot: { reason: "creates its keystore and JVM option files under /usr/share/elasticsearch/config at every boot" },
+    },
+  },
+};

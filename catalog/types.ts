@@ -1,0 +1,138 @@
+/**
+ * The vocabulary of the service catalog. The catalog is plain data: components
+ * render it, tests and `verify` read it, and nothing in it knows about Pulumi.
+ */
+
+export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+export const SERVICE_NAMES = [
+  "public-fo",
+  "strapi-cms",
+  "api-gateway",
+  "keycloak",
+  "auth-service",
+  "user-management",
+  "booking-service",
+  "experience-service",
+  "payment-service",
+  "notification-service",
+  "search-service",
+  "analytics-service",
+  "file-service",
+  "review-service",
+] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const;
+export type VolumeKey = (typeof VOLUME_KEYS)[number];
+
+/**
+ * Credentials the program generates with @pulumi/random unless the stack sets a
+ * config secret of the same name (an existing volume keeps the password it was
+ * initialised with, so adopting one means supplying its password).
+ */
+export const GENERATED_CREDENTIALS = [
+  "postgresPassword",
+  "rabbitmqPassword",
+  "redisPassword",
+  "keycloakAdminPassword",
+  "strapiAppKeys",
+  "strapiApiTokenSalt",
+  "strapiAdminJwtSecret",
+  "strapiTransferTokenSalt",
+  "strapiJwtSecret",
+  "jwtSigningKey",
+  "jwtRefreshSigningKey",
+] as const;
+export type GeneratedCredential = (typeof GENERATED_CREDENTIALS)[number];
+
+/** Credentials issued by third parties: the stack must set them as config secrets. */
+export const EXTERNAL_SECRETS = ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"] as const;
+export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
+
+export type Credential = GeneratedCredential | ExternalSecret;
+
+/**
+ * An env var value, as a template. Placeholders: `{env}` (the suffix),
+ * `{alias:<service or store>}` (its DNS name), `{publicUrl}` (a routed
+ * service's own https URL) and `{heapMb}` (half the memory limit).
+ * A `secret` template may also name credentials, `{postgresPassword}`; its
+ * rendered value is always a secret Output. Which credentials a container
+ * needs is read off its templates, so there is no second list to keep in step.
+ */
+export type EnvValue = string | { secret: string };
+
+export interface Resources {
+  /** Hard memory limit, MiB. */
+  memoryMb: number;
+  /** CPU quota, in cores (may be fractional). */
+  cpus: number;
+}
+
+/** How the container proves it is healthy; rendered into a Docker healthcheck. */
+export type HealthProbe =
+  | { kind: "http"; path: string; port?: number }
+  | { kind: "command"; test: string[] };
+
+/**
+ * Deviations from the default hardening (read-only root, non-root user,
+ * all capabilities dropped). Each one must say why: the README lists them.
+ */
+export interface HardeningExceptions {
+  /** The image's entrypoint starts as root and drops to its own user. */
+  runsAsRoot?: { reason: string; capAdd: string[] };
+  /** The software writes outside its volume and tmpfs mounts. */
+  writableRoot?: { reason: string };
+}
+
+export interface VolumeMount {
+  volume: VolumeKey;
+  path: string;
+}
+
+interface WorkloadSpec {
+  port: number;
+  health: HealthProbe;
+  resources: Resources;
+  env: Record<string, EnvValue>;
+  volumes: VolumeMount[];
+  /** Paths mounted as tmpfs when the root filesystem is read-only. */
+  scratch: string[];
+  user?: string;
+  hardening: HardeningExceptions;
+}
+
+export interface StoreSpec extends WorkloadSpec {
+  name: StoreName;
+  /** Pinned upstream image, never `latest`. */
+  image: string;
+  command?: string[];
+  /** Software that keys its data on the hostname (RabbitMQ's node name) needs a stable one. */
+  stableHostname?: boolean;
+  /** Env every client of the store receives: how the seed's services find and log in to it. */
+  clientEnv: Record<string, EnvValue>;
+}
+
+export interface PublicRoute {
+  /** `undefined` serves the apex domain. */
+  subdomain?: string;
+  /** Middlewares this environment defines for the router, by base name. */
+  middlewares: ("secure-headers" | "compress")[];
+}
+
+export interface ServiceSpec extends WorkloadSpec {
+  name: ServiceName;
+  /** Repository in the app registry; defaults to the service name. */
+  repository?: string;
+  /** Prefix of the `<PREFIX>_URL` env var peers use to reach this service. */
+  urlVar: string;
+  stores: StoreName[];
+  peers: ServiceName[];
+  route?: PublicRoute;
+  /**
+   * Why this service must not run two revisions side by side, if it must not.
+   * Routed services without it roll out create-before-delete with zero downtime.
+   */
+  singleton?: string;
+}

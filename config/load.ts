@@ -1,0 +1,21 @@
+/** Reads the stack's config from the Pulumi runtime and validates it before any resource exists. */
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { formatProblems, validateStackConfig, type ValidationResult } from "./validate";
+
+/**
+ * A RunError is what the Pulumi Node.js host prints without a stack trace: the
+ * operator sees the message, and only the message.
+ */
+export class ConfigError extends pulumi.RunError {}
+
+// The SDK knows which keys were set with --secret but does not export that in its typings.
+const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+
+export function loadStackConfig(stack = pulumi.getStack()): Extract<ValidationResult, { ok: true }> {
+  const values = pulumi.runtime.allConfig();
+  const secretKeys = new Set(Object.keys(values).filter((k) => isConfigSecret?.(k) ?? false));
+  const result = validateStackConfig(stack, { values, secretKeys });
+  if (!result.ok) throw new ConfigError(formatProblems(stack, result.problems));
+  return result;
+}

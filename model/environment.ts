@@ -1,0 +1,301 @@
+/**
+ * The pure model of one environment: every network, volume and container, with
+ * every name, label, env var, healthcheck and limit, computed from validated
+ * config and the catalog. Components render it; tests and `verify` read it.
+ * Nothing here touches Pulumi, so it is cheap to compute and easy to diff.
+ */
+import { SERVICES } from "../catalog/services";
+import { STORES } from "../catalog/stores";
+import {
+  SERVICE_NAMES,
+  STORE_NAMES,
+  type Credential,
+  type EnvValue,
+  type HealthProbe,
+  type Resources,
+  type ServiceName,
+  type ServiceSpec,
+  type StoreName,
+  type StoreSpec,
+  type VolumeKey,
+} from "../catalog/types";
+import type { StackConfig } from "../config/schema";
+import { LABELS, PROJECT, names } from "./naming";
+import { elasticsearchHeapMb, sizeContainer } from "./resources";
+import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
+
+export interface EnvironmentSettings extends StackConfig {
+  stack: string;
+  /** The resolved suffix. */
+  env: string;
+}
+
+export type NetworkKey = StoreName | "internal" | "edge";
+
+export interface NetworkPlan {
+  key: NetworkKey;
+  name: string;
+  /** No route out of the host: data stores never need one. */
+  internal: boolean;
+  /** False for the external traefik network, which we only look up. */
+  managed: boolean;
+}
+
+export interface VolumePlan {
+  key: VolumeKey;
+  name: string;
+  /** Taken over from an earlier deployment (config `data.volumes`), not created empty. */
+  adopted: boolean;
+}
+
+export interface EnvVar {
+  name: string;
+  /** Rendered; a secret value may still hold `{credential}` placeholders. */
+  value: string;
+  secret: boolean;
+}
+
+export interface Healthcheck {
+  tests: string[];
+  interval: string;
+  timeout: string;
+  startPeriod: string;
+  retries: number;
+}
+
+export interface Route {
+  host: string;
+  url: string;
+  router: string;
+}
+
+/**
+ * `fixed-name`: one container named `po-<x>-E`, deleted before its replacement
+ * is created. `revisioned`: a name unique per revision, so the replacement can
+ * start, turn healthy and take traffic before the old one is removed.
+ */
+export type Rollout = { strategy: "fixed-name"; reason: string } | { strategy: "revisioned" };
+
+export interface ContainerPlan {
+  kind: "store" | "service";
+  name: ServiceName | StoreName;
+  /** The fixed name, or the stem a revision hash is appended to. */
+  containerName: string;
+  rollout: Rollout;
+  image: string;
+  command?: string[];
+  hostname?: string;
+  port: number;
+  networks: { key: NetworkKey; name: string; aliases: string[] }[];
+  env: EnvVar[];
+  credentials: Credential[];
+  labels: Record<string, string>;
+  healthcheck: Healthcheck;
+  resources: Resources;
+  stores: StoreName[];
+  /** Hosts (`alias:port`) its env names: what it must be able to reach. */
+  dependencies: string[];
+  volumes: { key: VolumeKey; volumeName: string; containerPath: string }[];
+  security: {
+    readOnly: boolean;
+    user?: string;
+    capDrop: string[];
+    capAdd: string[];
+    securityOpts: string[];
+    tmpfs: Record<string, string>;
+  };
+  logs: { driver: "json-file"; opts: Record<string, string> };
+  route?: Route;
+}
+
+export interface EnvironmentPlan {
+  stack: string;
+  env: string;
+  edge: {
+    mode: "isolated" | "shared";
+    /** The network Traefik reaches our routed services on. */
+    network: string;
+    traefikContainer: string;
+    traefikNetwork: string;
+  };
+  networks: NetworkPlan[];
+  volumes: VolumePlan[];
+  containers: ContainerPlan[];
+  urls: Partial<Record<ServiceName, string>>;
+  neighbours: string[];
+  totalMemoryMb: number;
+}
+
+const HEALTH_TIMING = { interval: "10s", timeout: "5s", retries: 5 };
+// Stores and JVM services take longer to come up than a Node.js service.
+const START_PERIOD: Partial<Record<string, string>> = { elasticsearch: "60s", keycloak: "90s", rabbitmq: "30s", "strapi-cms": "60s" };
+
+function renderHealthcheck(probe: HealthProbe, port: number, name: string): Healthcheck {
+  const tests =
+    probe.kind === "http"
+      ? ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${probe.port ?? port}${probe.path} || exit 1`]
+      : probe.test;
+  return { tests, ...HEALTH_TIMING, startPeriod: START_PERIOD[name] ?? "15s" };
+}
+
+function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): EnvVar[] {
+  return Object.entries(templates)
+    .map(([name, value]) =>
+      typeof value === "string"
+        ? { name, value: renderTemplate(value, ctx), secret: false }
+        : { name, value: renderTemplate(value.secret, ctx), secret: true },
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function traefikLabels(service: ServiceSpec, route: Route, port: number, s: EnvironmentSettings, edgeNetwork: string) {
+  const router = `traefik.http.routers.${route.router}`;
+  const traefikService = names.traefikService(service.name, s.env);
+  const middlewares = (service.route?.middlewares ?? []).map((m) => names.traefikMiddleware(m, s.env));
+  const labels: Record<string, string> = {
+    "traefik.enable": "true",
+    "traefik.docker.network": edgeNetwork,
+    [`${router}.rule`]: `Host(\`${route.host}\`)`,
+    [`${router}.entrypoints`]: s.traefik.entrypoint,
+    [`${router}.tls`]: "true",
+    [`${router}.tls.certresolver`]: s.traefik.certResolver,
+    [`${router}.service`]: traefikService,
+    [`traefik.http.services.${traefikService}.loadbalancer.server.port`]: String(port),
+  };
+  if (middlewares.length > 0) labels[`${router}.middlewares`] = middlewares.map((m) => `${m}@docker`).join(",");
+  for (const base of service.route?.middlewares ?? []) {
+    const mw = `traefik.http.middlewares.${names.traefikMiddleware(base, s.env)}`;
+    if (base === "secure-headers") {
+      labels[`${mw}.headers.stsSeconds`] = "31536000";
+      labels[`${mw}.headers.contentTypeNosniff`] = "true";
+      labels[`${mw}.headers.frameDeny`] = "true";
+      labels[`${mw}.headers.referrerPolicy`] = "strict-origin-when-cross-origin";
+    } else {
+      labels[`${mw}.compress`] = "true";
+    }
+  }
+  return labels;
+}
+
+export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
+  const env = s.env;
+  const alias = (target: string) => names.alias(target as ServiceName, env);
+  const edgeNetwork = s.edge === "isolated" ? names.edgeNetwork(env) : s.traefik.network;
+
+  const networks: NetworkPlan[] = [
+    ...STORE_NAMES.map((store) => ({ key: store, name: names.storeNetwork(store, env), internal: true, managed: true })),
+    { key: "internal", name: names.internalNetwork(env), internal: false, managed: true },
+    { key: "edge", name: edgeNetwork, internal: false, managed: s.edge === "isolated" },
+  ];
+  const networkName = (key: NetworkKey) => networks.find((n) => n.key === key)!.name;
+
+  const volumes: VolumePlan[] = (["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const).map(
+    (key) => ({ key, name: s.data.volumes[key] ?? names.volume(key, env), adopted: key in s.data.volumes }),
+  );
+  const volumeName = (key: VolumeKey) => volumes.find((v) => v.key === key)!.name;
+
+  const common = (spec: StoreSpec | ServiceSpec, kind: "store" | "service", resources: Resources) => {
+    const readOnly = !spec.hardening.writableRoot;
+    return {
+      kind,
+      name: spec.name,
+      containerName: names.container(spec.name, env),
+      port: spec.port,
+      resources,
+      healthcheck: renderHealthcheck(spec.health, spec.port, spec.name),
+      volumes: spec.volumes.map((v) => ({ key: v.volume, volumeName: volumeName(v.volume), containerPath: v.path })),
+      security: {
+        readOnly,
+        user: spec.hardening.runsAsRoot ? undefined : spec.user,
+        capDrop: ["ALL"],
+        capAdd: [...(spec.hardening.runsAsRoot?.capAdd ?? [])].sort(),
+        securityOpts: ["no-new-privileges:true"],
+        tmpfs: readOnly ? Object.fromEntries(spec.scratch.map((p) => [p, "rw,noexec,nosuid,size=64m"])) : {},
+      },
+      logs: { driver: "json-file" as const, opts: { "max-size": s.logs.maxSize, "max-file": String(s.logs.maxFile) } },
+      baseLabels: {
+        [LABELS.project]: PROJECT,
+        [LABELS.environment]: env,
+        [LABELS.service]: spec.name,
+        [LABELS.role]: kind,
+        [LABELS.port]: String(spec.port),
+      },
+    };
+  };
+
+  const stores: ContainerPlan[] = STORE_NAMES.map((name) => {
+    const spec = STORES[name];
+    const resources = sizeContainer(spec.resources, s.resources.scale, s.stores[name]);
+    const ctx: TemplateContext = { env, alias, heapMb: elasticsearchHeapMb(resources.memoryMb) };
+    const envVars = renderEnv(spec.env, ctx);
+    const { baseLabels, ...rest } = common(spec, "store", resources);
+    return {
+      ...rest,
+      rollout: { strategy: "fixed-name", reason: "owns a data volume: two containers must never write it at once" },
+      image: spec.image,
+      command: spec.command,
+      hostname: spec.stableHostname ? alias(name) : undefined,
+      networks: [{ key: name, name: networkName(name), aliases: [alias(name)] }],
+      env: envVars,
+      credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
+      labels: baseLabels,
+      stores: [],
+      dependencies: [],
+    };
+  });
+
+  const urls: Partial<Record<ServiceName, string>> = {};
+  const services: ContainerPlan[] = SERVICE_NAMES.map((name) => {
+    const spec = SERVICES[name];
+    const override = s.services[name] ?? {};
+    const resources = sizeContainer(spec.resources, s.resources.scale, override);
+    const route: Route | undefined = spec.route && {
+      host: names.publicHost(spec.route.subdomain, s.domain),
+      url: `https://${names.publicHost(spec.route.subdomain, s.domain)}`,
+      router: names.traefikRouter(name, env),
+    };
+    if (route) urls[name] = route.url;
+    const ctx: TemplateContext = { env, alias, publicUrl: route?.url };
+    const templates: Record<string, EnvValue> = {
+      ...Object.assign({}, ...spec.stores.map((store) => STORES[store].clientEnv)),
+      ...Object.fromEntries(spec.peers.map((peer) => [`${SERVICES[peer].urlVar}_URL`, `http://{alias:${peer}}:${SERVICES[peer].port}`])),
+      PORT: String(spec.port),
+      ...spec.env,
+    };
+    const envVars = renderEnv(templates, ctx);
+    const { baseLabels, ...rest } = common(spec, "service", resources);
+    const stateful = spec.singleton ?? (spec.volumes.length > 0 ? "owns a volume" : undefined);
+    return {
+      ...rest,
+      rollout: route && !stateful ? { strategy: "revisioned" } : { strategy: "fixed-name", reason: stateful ?? "not routed: nothing balances traffic across two revisions" },
+      image: `${s.registry}/${spec.repository ?? name}:${override.tag ?? s.imageTag}`,
+      networks: [
+        { key: "internal" as const, name: networkName("internal"), aliases: [alias(name)] },
+        ...spec.stores.map((store) => ({ key: store, name: networkName(store), aliases: [] })),
+        ...(route ? [{ key: "edge" as const, name: edgeNetwork, aliases: [] }] : []),
+      ],
+      env: envVars,
+      credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
+      labels: { ...baseLabels, ...(route ? traefikLabels(spec, route, spec.port, s, edgeNetwork) : {}) },
+      stores: [...spec.stores],
+      dependencies: [
+        ...spec.stores.map((store) => `${alias(store)}:${STORES[store].port}`),
+        ...spec.peers.map((peer) => `${alias(peer)}:${SERVICES[peer].port}`),
+      ],
+      route,
+    };
+  });
+
+  const containers = [...stores, ...services];
+  return {
+    stack: s.stack,
+    env,
+    edge: { mode: s.edge, network: edgeNetwork, traefikContainer: s.traefik.container, traefikNetwork: s.traefik.network },
+    networks,
+    volumes,
+    containers,
+    urls,
+    neighbours: s.host.neighbours,
+    totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0),
+  };
+}

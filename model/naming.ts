@@ -1,0 +1,58 @@
+/**
+ * Every name this project puts on the Docker host is built here, and only here.
+ *
+ * The suffix `E` (the environment, e.g. `qual`) ends every container, network,
+ * volume, network alias and Traefik object name. Two stacks with different
+ * suffixes therefore can never produce the same name: that is what keeps a
+ * qual container from ever joining a prod router or network.
+ */
+import type { ServiceName, StoreName, VolumeKey } from "../catalog/types";
+
+export const PROJECT = "portugal-odyssey";
+
+/** Pulumi type tokens, `pkg:module:Type` as Pulumi component conventions want. */
+export const TYPE_TOKENS = {
+  environment: `${PROJECT}:platform:Environment`,
+  dataStore: `${PROJECT}:platform:DataStore`,
+  appService: `${PROJECT}:platform:AppService`,
+  credentials: `${PROJECT}:platform:Credentials`,
+  edge: `${PROJECT}:platform:Edge`,
+} as const;
+
+/**
+ * Labels put on every container, network and volume we create. Containers are
+ * identified by these labels, not by exact name: routed services carry a
+ * per-revision name (see `containerName`).
+ */
+export const LABELS = {
+  project: "pt.portugalodyssey.project",
+  environment: "pt.portugalodyssey.environment",
+  service: "pt.portugalodyssey.service",
+  role: "pt.portugalodyssey.role",
+  port: "pt.portugalodyssey.port",
+} as const;
+
+/** A suffix is a bare lowercase word: a hyphen in it could make `file-service` + `qual` collide with `file` + `service-qual`. */
+export const SUFFIX_PATTERN = /^[a-z][a-z0-9]{1,15}$/;
+
+export const names = {
+  storeNetwork: (store: StoreName, env: string) => `po-${store}-network-${env}`,
+  internalNetwork: (env: string) => `po-internal-${env}`,
+  edgeNetwork: (env: string) => `po-edge-${env}`,
+  volume: (volume: VolumeKey, env: string) => `${volume}-${env}`,
+  /** The fixed container name; routed stateless services append a revision hash to it. */
+  container: (service: ServiceName | StoreName, env: string) => `po-${service}-${env}`,
+  revisionContainer: (service: ServiceName, env: string, revision: string) => `po-${service}-${env}-${revision}`,
+  /** The DNS name other containers use, on the networks the two share. */
+  alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
+  rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,
+  postgresDatabase: (env: string) => `portugal_odyssey_${env}`,
+  traefikRouter: (service: ServiceName, env: string) => `${service}-${env}`,
+  traefikService: (service: ServiceName, env: string) => `${service}-${env}`,
+  traefikMiddleware: (middleware: string, env: string) => `${middleware}-${env}`,
+  /** The host a routed service answers on: the apex domain, or `<subdomain>.<domain>`. */
+  publicHost: (subdomain: string | undefined, domain: string) => (subdomain ? `${subdomain}.${domain}` : domain),
+};
+
+/** Pulumi logical names: children are named `${parent}-x`, as Pulumi component conventions want. */
+export const childName = (parent: string, ...parts: string[]) => [parent, ...parts].join("-");

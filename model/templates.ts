@@ -1,0 +1,55 @@
+/**
+ * Env templates from the catalog, rendered for one environment. Non-secret
+ * placeholders are filled here; credential placeholders stay in place so that
+ * the Pulumi layer can fill them with secret Outputs.
+ */
+import { GENERATED_CREDENTIALS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
+
+const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
+const PLACEHOLDER = /\{([A-Za-z]+)(?::([a-z0-9-]+))?\}/g;
+
+export interface TemplateContext {
+  env: string;
+  alias: (target: string) => string;
+  publicUrl?: string;
+  heapMb?: number;
+}
+
+export class TemplateError extends Error {}
+
+/** Fills every non-credential placeholder; throws on one the catalog has no value for. */
+export function renderTemplate(template: string, ctx: TemplateContext): string {
+  return template.replace(PLACEHOLDER, (whole, key: string, arg?: string) => {
+    switch (key) {
+      case "env":
+        return ctx.env;
+      case "alias":
+        if (!arg) throw new TemplateError(`"${whole}" needs a target, e.g. {alias:postgres}`);
+        return ctx.alias(arg);
+      case "publicUrl":
+        if (!ctx.publicUrl) throw new TemplateError(`"${whole}" is only defined for routed services`);
+        return ctx.publicUrl;
+      case "heapMb":
+        if (ctx.heapMb === undefined) throw new TemplateError(`"${whole}" is only defined for stores with a heap`);
+        return String(ctx.heapMb);
+      default:
+        if (CREDENTIALS.includes(key)) return whole;
+        throw new TemplateError(`unknown placeholder "${whole}"`);
+    }
+  });
+}
+
+/** The credentials a rendered secret template still names, in order of first use. */
+export function credentialsIn(template: string): Credential[] {
+  const found = [...template.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((k) => CREDENTIALS.includes(k));
+  return [...new Set(found)] as Credential[];
+}
+
+/** Replaces credential placeholders with their values (used inside an Output's apply). */
+export function fillCredentials(template: string, values: Partial<Record<Credential, string>>): string {
+  return template.replace(PLACEHOLDER, (_whole, key: string) => {
+    const value = values[key as Credential];
+    if (value === undefined) throw new TemplateError(`no value for credential "${key}"`);
+    return value;
+  });
+}
