@@ -35,11 +35,11 @@ export function renderEnvs(plan: ContainerPlan, credentials: ContainerInputs["cr
  */
 export function revisionName(plan: ContainerPlan, envs: pulumi.Input<string>[]): pulumi.Output<string> {
   if (plan.rollout.strategy !== "revisioned") return pulumi.output(plan.containerName);
-  const { containerName: _name, ...spec } = plan;
+  const { containerName, ...spec } = plan;
   const digest = pulumi
     .all(envs)
     .apply((rendered) => createHash("sha256").update(JSON.stringify(spec)).update(rendered.join("\n")).digest("hex").slice(0, 8));
-  return pulumi.unsecret(digest.apply((revision) => names.revisionContainer(plan.containerName, revision)));
+  return pulumi.unsecret(digest.apply((revision) => names.revisionContainer(containerName, revision)));
 }
 
 export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string>, envs: pulumi.Input<string>[]): docker.ContainerArgs {

@@ -7,6 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+// index.ts uses `export =`, the form the Pulumi Node.js host invokes as the program.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 import program = require("../../index");
 import { engineConfig } from "./stack-config";
 
