@@ -28,8 +28,8 @@ export class AppService extends pulumi.ComponentResource {
       parent: this,
       dependsOn: args.stores,
       deleteBeforeReplace: !revisioned,
-      // Docker cannot change a healthcheck in place.
-      replaceOnChanges: ["healthcheck"],
+      // The provider "updates" these in place, but Docker ignores such an update: only a new container applies them.
+      replaceOnChanges: ["healthcheck", "tmpfs"],
     });
     this.registerOutputs({ containerName: this.container.name });
   }

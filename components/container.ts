@@ -52,8 +52,7 @@ export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string
     hostname: plan.hostname,
     envs,
     labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
-    // Without an explicit mode Docker also attaches the default bridge, where every container reaches every other.
-    networkMode: network(plan.networks[0].key),
+    // networkMode stays unset: the provider then detaches the default bridge before connecting these.
     networksAdvanced: plan.networks.map((n) => ({ name: network(n.key), aliases: n.aliases })),
     healthcheck: plan.healthcheck,
     restart: "unless-stopped",

@@ -20,8 +20,8 @@ export class DataStore extends pulumi.ComponentResource {
     this.container = new docker.Container(childName(name, "container"), containerArgs(args, args.plan.containerName, envs), {
       parent: this,
       deleteBeforeReplace: true,
-      // Docker cannot change a healthcheck in place.
-      replaceOnChanges: ["healthcheck"],
+      // The provider "updates" these in place, but Docker ignores such an update: only a new container applies them.
+      replaceOnChanges: ["healthcheck", "tmpfs"],
     });
     this.registerOutputs({ containerName: this.container.name });
   }

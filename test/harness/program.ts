@@ -7,6 +7,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+// Exported by the SDK at run time, though not in its typings.
+const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
 // index.ts uses `export =`, the form the Pulumi Node.js host invokes as the program.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import program = require("../../index");
@@ -73,32 +77,29 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
   const secrets = new Set<string>();
   const raw = rpc.deserializeProperties(req.getObject(), true);
   const inputs = unwrapSecrets(raw, "", secrets);
-  const type: string = req.getType();
-  const name: string = req.getName();
   const parent: string = req.getParent();
-  let urn = `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${type}::${name}`;
-  if (parent) {
-    const parentType = parent.split("::")[2];
-    urn = `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${parentType}$${type}::${name}`;
-  }
   const dependencies = new Set<string>(req.getDependenciesList());
   for (const deps of req.getPropertydependenciesMap().values()) for (const d of deps.getUrnsList()) dependencies.add(d);
-  recorder?.({
-    type,
-    name,
-    urn,
+  const record = {
+    type: req.getType() as string,
+    name: req.getName() as string,
     inputs,
     secretInputs: [...secrets],
     options: {
       protect: req.getProtect?.() ?? false,
       retainOnDelete: req.getRetainondelete?.() ?? false,
-      deleteBeforeReplace: req.getDeletebeforereplace(),
-      replaceOnChanges: req.getReplaceonchangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace() as boolean,
+      replaceOnChanges: req.getReplaceonchangesList() as string[],
       dependsOn: [...dependencies],
       parent: parent || undefined,
     },
+  };
+  const sink = recorder;
+  // The URN is the monitor's to assign; record the one it answers with, which dependsOn lists refer to.
+  return originalRegister.call(this, req, (err: unknown, response: any) => {
+    if (!err) sink?.({ ...record, urn: response.getUrn() });
+    callback(err, response);
   });
-  return originalRegister.call(this, req, callback);
 };
 
 /** Runs index.ts for one stack on the mock engine. Throws what the program throws. */
@@ -137,6 +138,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       }
       return result;
     })) as Record<string, any>;
+    // Let the stack's own output registration land before the next run swaps the mock monitor.
+    await waitForRPCs();
     return { resources, invokes, outputs, secretOutputs };
   } finally {
     recorder = undefined;
