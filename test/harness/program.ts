@@ -55,6 +55,8 @@ export interface RunOptions {
   /** Secret config values; defaults to stand-ins for the external secrets. */
   secrets?: Record<string, string>;
   preview?: boolean;
+  /** Called for each registration as it happens, even if the program later throws. */
+  onRegister?: (resource: RegisteredResource) => void;
 }
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -128,11 +130,23 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const config = engineConfig(options.stack, options.config, options.secrets);
   pulumi.runtime.setAllConfig(config.values, config.secretKeys);
 
-  recorder = (r) => resources.push(r);
+  recorder = (r) => {
+    resources.push(r);
+    options.onRegister?.(r);
+  };
+  // A program that throws is caught inside the stack's init and rethrown once the stack settled:
+  // letting it reject init would also reject SDK-internal promises nobody awaits.
+  let thrown: { error: unknown } | undefined;
   try {
     const secretOutputs: string[] = [];
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
-      const result = await program();
+      let result: Record<string, unknown>;
+      try {
+        result = { ...(await program()) };
+      } catch (error) {
+        thrown = { error };
+        return {};
+      }
       for (const [key, value] of Object.entries(result)) {
         if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(key);
       }
@@ -140,6 +154,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     })) as Record<string, any>;
     // Let the stack's own output registration land before the next run swaps the mock monitor.
     await waitForRPCs();
+    if (thrown) throw thrown.error;
     return { resources, invokes, outputs, secretOutputs };
   } finally {
     recorder = undefined;
