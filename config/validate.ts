@@ -150,6 +150,13 @@ function checkHostNeighbours(stack: string, env: string, config: StackConfig): C
       message: `this stack is not declared; add it (domain, memoryMb) so the other stacks on the host account for it`,
     });
   }
+  const declaredDomain = config.host.stacks[stack]?.domain;
+  if (declaredDomain !== undefined && declaredDomain !== config.domain) {
+    problems.push({
+      path: key(`host.stacks.${stack}.domain`),
+      message: `declares "${declaredDomain}" but the stack serves "${config.domain}"; the other stacks check their Host rules against this declaration, so make the two equal`,
+    });
+  }
   const mine = new Set(publicHostsOf(config.domain));
   for (const [other, declared] of Object.entries(config.host.stacks)) {
     if (other === stack) continue;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config/load";
 import { formatProblems, validateStackConfig, type ConfigProblem } from "../../config/validate";
 import { runProgram } from "../harness/program";
-import { engineConfig } from "../harness/stack-config";
+import { engineConfig, readStackConfig } from "../harness/stack-config";
 
 /** Validates the stack's real config with some top-level keys replaced (`undefined` removes one). */
 function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = []) {
@@ -30,7 +30,9 @@ test("defaults the suffix to the stack name, so a third stack is one more file",
     host: { memoryBudgetMb: 40000, stacks: { qual: { domain: "qual.portugalodyssey.pt", memoryMb: 5120 }, prod: { domain: "portugalodyssey.pt", memoryMb: 10240 } } },
   });
   expect(result.ok && result.settings.env).toBe("qual");
-  const third = validate("qual", { suffix: "demo", domain: "demo.portugalodyssey.pt" });
+  const host = structuredClone(readStackConfig("qual")["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
+  host.stacks.qual.domain = "demo.portugalodyssey.pt";
+  const third = validate("qual", { suffix: "demo", domain: "demo.portugalodyssey.pt", host });
   expect(third.ok && third.settings.env).toBe("demo");
 });
 
@@ -89,8 +91,16 @@ describe("rejects, naming the key path and what was expected", () => {
   });
 
   test("a domain whose Host rules another stack already serves", () => {
-    expect(problems("qual", { domain: "portugalodyssey.pt" })).toEqual([
+    const host = structuredClone(readStackConfig("qual")["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
+    host.stacks.qual.domain = "portugalodyssey.pt";
+    expect(problems("qual", { domain: "portugalodyssey.pt", host })).toEqual([
       { path: "portugal-odyssey:domain", message: expect.stringContaining("api.portugalodyssey.pt") },
+    ]);
+  });
+
+  test("a domain that differs from what the stack declares to the others on the host", () => {
+    expect(problems("qual", { domain: "staging.portugalodyssey.pt" })).toEqual([
+      { path: "portugal-odyssey:host.stacks.qual.domain", message: expect.stringContaining('declares "qual.portugalodyssey.pt" but the stack serves "staging.portugalodyssey.pt"') },
     ]);
   });
 
