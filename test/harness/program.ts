@@ -11,9 +11,8 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 
 // Exported by the SDK at run time, though not in its typings.
 const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
-// index.ts uses `export =`, the form the Pulumi Node.js host invokes as the program.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-import program = require("../../index");
+import type { HostInventory } from "../../host/inventory";
+import { runEnvironmentStack } from "../../program";
 import { engineConfig } from "./stack-config";
 
 export interface RegisteredResource {
@@ -55,9 +54,13 @@ export interface RunOptions {
   /** Secret config values; defaults to stand-ins for the external secrets. */
   secrets?: Record<string, string>;
   preview?: boolean;
+  /** What the Docker host already holds; an empty host by default. */
+  inventory?: HostInventory;
   /** Called for each registration as it happens, even if the program later throws. */
   onRegister?: (resource: RegisteredResource) => void;
 }
+
+export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -142,7 +145,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
       let result: Record<string, unknown>;
       try {
-        result = { ...(await program()) };
+        const inventory = options.inventory ?? EMPTY_HOST;
+        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory })) };
       } catch (error) {
         thrown = { error };
         return {};
