@@ -25,7 +25,7 @@ export function parseOutputs(text: string, source = "outputs"): StackOutputs {
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${source} is not JSON (${(error as Error).message})`);
+    throw new Error(`${source} is not JSON (${(error as Error).message})`, { cause: error });
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${source} is not a stack outputs object`);
   return doc as StackOutputs;

@@ -105,7 +105,7 @@ export function parsePreview(text: string, source = "preview"): PreviewDigest {
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${source} is not JSON (${(error as Error).message})`);
+    throw new Error(`${source} is not JSON (${(error as Error).message})`, { cause: error });
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new Error(`${source} is not a pulumi preview --json document`);
