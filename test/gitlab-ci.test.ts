@@ -13,7 +13,7 @@ const ROOT = join(__dirname, "..");
 const CI_FILE = join(ROOT, ".gitlab-ci.yml");
 const GCL = join(ROOT, "node_modules", ".bin", "gitlab-ci-local");
 
-type Job = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Job = Record<string, any>;
 const doc = parse(readFileSync(CI_FILE, "utf8"), { merge: true }) as Record<string, Job>;
 const job = (name: string): Job => doc[name];
 
