@@ -2,7 +2,20 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, copyFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { type CliOptions, describeBackendUrl, localStackConfig, main, parseCliArgs, pulumiArgs, resolveBackend, stackExists, stackInitArgs } from "../../tools/pulumi-cli";
+import {
+  type CliOptions,
+  LOCAL_PLACEHOLDER,
+  describeBackendUrl,
+  localSecretArgs,
+  localStackConfig,
+  main,
+  missingLocalSecrets,
+  parseCliArgs,
+  pulumiArgs,
+  resolveBackend,
+  stackExists,
+  stackInitArgs,
+} from "../../tools/pulumi-cli";
 
 const PROJECT = "/work/project";
 const opts = (over: Partial<CliOptions>): CliOptions => ({ command: "preview", stack: "qual", dotenv: false, passthrough: [], ...over });
@@ -125,6 +138,23 @@ describe("local stacks", () => {
     const doc = parse(localStackConfig(committed, local));
     expect(doc).toEqual({ secretsprovider: "passphrase", encryptionsalt: "v1:LOCAL-SALT", config: { "portugal-odyssey:domain": "qual.portugalodyssey.pt", "portugal-odyssey:data": { protect: false } } });
   });
+  it("keeps secrets set in the local file when it regenerates it, but never the committed ones", () => {
+    const committed = "config:\n  portugal-odyssey:domain: qual.portugalodyssey.pt\n  portugal-odyssey:smtpPassword:\n    secure: v1:CI\n";
+    const local = "encryptionsalt: v1:LOCAL-SALT\nconfig:\n  portugal-odyssey:paymentProviderKey:\n    secure: v1:LOCAL\n  portugal-odyssey:domain: stale.example\n";
+    expect(parse(localStackConfig(committed, local)).config).toEqual({
+      "portugal-odyssey:domain": "qual.portugalodyssey.pt",
+      "portugal-odyssey:paymentProviderKey": { secure: "v1:LOCAL" },
+    });
+  });
+  it("finds the required external secrets a local stack file lacks, and sets each to a placeholder in that file only", () => {
+    const yaml = "config:\n  portugal-odyssey:paymentProviderKey:\n    secure: v1:LOCAL\n";
+    expect(missingLocalSecrets(yaml, ["paymentProviderKey", "smtpPassword"])).toEqual(["smtpPassword"]);
+    expect(localSecretArgs("qual", "smtpPassword", resolveBackend({}, PROJECT))).toEqual([
+      "config", "set", "--secret", "smtpPassword", LOCAL_PLACEHOLDER, "--stack", "qual",
+      "--config-file", "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml", "--non-interactive",
+    ]);
+    expect(() => localSecretArgs("prod", "smtpPassword", resolveBackend(configured, PROJECT))).toThrow(/only set in a local backend/);
+  });
   it("describes backend URLs without credentials", () => {
     expect(describeBackendUrl("postgres://user:secret@db:5432/state?sslmode=disable")).toBe("postgres://db:5432/state");
     expect(describeBackendUrl("file:///srv/state")).toBe("file:///srv/state");
@@ -159,7 +189,11 @@ describe("main with a stand-in pulumi binary", () => {
     const calls = readFileSync(log, "utf8").trim().split("\n");
     expect(calls[0]).toBe("stack ls --json --non-interactive");
     expect(calls[1]).toMatch(/^stack init qual --secrets-provider passphrase --no-select --non-interactive --cwd .*\.pulumi-local\/workspace$/);
-    expect(calls[2]).toBe("stack output --stack qual --json");
+    expect(calls.slice(2, 5)).toEqual(
+      ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"].map((name) => expect.stringMatching(new RegExp(`^config set --secret ${name} ${LOCAL_PLACEHOLDER} --stack qual --config-file \\S+/\\.pulumi-local/workspace/Pulumi\\.qual\\.yaml`))),
+    );
+    expect(errors[2]).toMatch(/setting placeholder values for the external secrets paymentProviderKey, paymentWebhookSecret, smtpPassword/);
+    expect(calls[5]).toBe("stack output --stack qual --json");
     expect(readFileSync(join(dir, "qual.env"), "utf8")).toBe("ENVIRONMENT_URL=https://qual.portugalodyssey.pt\nPO_ENVIRONMENT=qual\n");
     // The committed stack file is untouched; the local one got the local salt and the committed config.
     expect(readFileSync(join(dir, "Pulumi.qual.yaml"), "utf8")).not.toContain("encryptionsalt");
