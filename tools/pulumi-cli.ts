@@ -152,7 +152,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
     if (!hasPassphrase) {
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
-          "In GitLab the passphrase is a protected variable: it only reaches pipelines of protected branches (see docs/ci.md).",
+          "In GitLab the passphrase is a protected variable: it only reaches pipelines of protected branches (see README.md, section CI).",
       );
     }
     const source = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : "PULUMI_CONFIG_PASSPHRASE_FILE";
@@ -167,7 +167,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
   if (ci && !truthy(env.PO_ALLOW_LOCAL_BACKEND)) {
     throw new Error(
       "PULUMI_BACKEND_URL is not set in CI. A throw-away local backend would make Pulumi create every container on the shared host again; " +
-        "set PULUMI_BACKEND_URL (see docs/ci.md), or PO_ALLOW_LOCAL_BACKEND=1 if you really mean a local backend.",
+        "set PULUMI_BACKEND_URL (see README.md, section CI), or PO_ALLOW_LOCAL_BACKEND=1 if you really mean a local backend.",
     );
   }
 
