@@ -1,0 +1,20 @@
+/** Reads a real Docker engine (the one .ci/docker.sh starts, or DOCKER_HOST's). */
+import { randomBytes } from "node:crypto";
+import { dockerClient, readDockerInventory } from "../../host/inventory";
+
+const docker = dockerClient();
+const tag = `po-inventory-test-${randomBytes(4).toString("hex")}`;
+
+afterAll(async () => {
+  await docker.getVolume(`${tag}-volume`).remove().catch(() => undefined);
+  await docker.getNetwork(`${tag}-network`).remove().catch(() => undefined);
+});
+
+test("lists the host's volumes and networks with their labels, as the collision check needs them", async () => {
+  await docker.createVolume({ Name: `${tag}-volume`, Labels: { "pt.portugalodyssey.environment": "qual" } });
+  await docker.createNetwork({ Name: `${tag}-network`, Labels: { owner: "someone-else" } });
+  const inventory = await readDockerInventory(docker);
+  expect(inventory.volumes).toContainEqual({ name: `${tag}-volume`, labels: { "pt.portugalodyssey.environment": "qual" } });
+  expect(inventory.networks).toContainEqual({ name: `${tag}-network`, labels: { owner: "someone-else" } });
+  expect(inventory.networks.map((n) => n.name)).toContain("bridge");
+});
