@@ -42,7 +42,7 @@ export const names = {
   volume: (volume: VolumeKey, env: string) => `${volume}-${env}`,
   /** The fixed container name; routed stateless services append a revision hash to it. */
   container: (service: ServiceName | StoreName, env: string) => `po-${service}-${env}`,
-  revisionContainer: (service: ServiceName, env: string, revision: string) => `po-${service}-${env}-${revision}`,
+  revisionContainer: (fixedName: string, revision: string) => `${fixedName}-${revision}`,
   /** The DNS name other containers use, on the networks the two share. */
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,

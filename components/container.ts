@@ -1,0 +1,78 @@
+/**
+ * Renders one ContainerPlan into docker.Container arguments. DataStore and
+ * AppService differ only in how they roll out, so they share this.
+ */
+import { createHash } from "node:crypto";
+import type * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Credential, VolumeKey } from "../catalog/types";
+import type { ContainerPlan, NetworkKey } from "../model/environment";
+import { names } from "../model/naming";
+import { fillCredentials, credentialsIn } from "../model/templates";
+
+export interface ContainerInputs {
+  plan: ContainerPlan;
+  /** Network names, as Outputs of the resources that create (or look up) them. */
+  networks: Partial<Record<NetworkKey, pulumi.Input<string>>>;
+  volumes: Partial<Record<VolumeKey, pulumi.Input<string>>>;
+  credentials: Partial<Record<Credential, pulumi.Output<string>>>;
+}
+
+/** Each env var as `NAME=value`; a credential-bearing one is a secret Output. */
+export function renderEnvs(plan: ContainerPlan, credentials: ContainerInputs["credentials"]): pulumi.Input<string>[] {
+  return plan.env.map((v) => {
+    if (!v.secret) return `${v.name}=${v.value}`;
+    const needed = credentialsIn(v.value);
+    const values = pulumi.all(Object.fromEntries(needed.map((c) => [c, credentials[c]!])));
+    return pulumi.secret(values.apply((vals) => `${v.name}=${fillCredentials(v.value, vals)}`));
+  });
+}
+
+/**
+ * A short hash of everything that defines a revision, secrets included, so a
+ * rotated password also gets a new name. The hash cannot reveal the secrets, so
+ * the name is unsecreted: it must be readable in outputs and `docker ps`.
+ */
+export function revisionName(plan: ContainerPlan, envs: pulumi.Input<string>[]): pulumi.Output<string> {
+  if (plan.rollout.strategy !== "revisioned") return pulumi.output(plan.containerName);
+  const { containerName, ...spec } = plan;
+  const digest = pulumi
+    .all(envs)
+    .apply((rendered) => createHash("sha256").update(JSON.stringify(spec)).update(rendered.join("\n")).digest("hex").slice(0, 8));
+  return pulumi.unsecret(digest.apply((revision) => names.revisionContainer(containerName, revision)));
+}
+
+export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string>, envs: pulumi.Input<string>[]): docker.ContainerArgs {
+  const { plan } = inputs;
+  const network = (key: NetworkKey) => inputs.networks[key]!;
+  return {
+    name,
+    image: plan.image,
+    command: plan.command,
+    hostname: plan.hostname,
+    envs,
+    labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
+    // networkMode stays unset: the provider then detaches the default bridge before connecting these.
+    networksAdvanced: plan.networks.map((n) => ({ name: network(n.key), aliases: n.aliases })),
+    healthcheck: plan.healthcheck,
+    restart: "unless-stopped",
+    // Created only once healthy, so whatever depends on it starts against a working store or peer.
+    wait: true,
+    waitTimeout: plan.kind === "store" ? 180 : 120,
+    memory: plan.resources.memoryMb,
+    // No swap beyond the memory limit: a swapping store is slower than a restarted one.
+    memorySwap: plan.resources.memoryMb,
+    cpus: String(plan.resources.cpus),
+    logDriver: plan.logs.driver,
+    logOpts: plan.logs.opts,
+    readOnly: plan.security.readOnly,
+    tmpfs: plan.security.tmpfs,
+    user: plan.security.user,
+    capabilities: { drops: plan.security.capDrop, adds: plan.security.capAdd },
+    securityOpts: plan.security.securityOpts,
+    volumes: plan.volumes.map((v) => ({ volumeName: inputs.volumes[v.key]!, containerPath: v.containerPath })),
+    // Stores get time to flush to disk; Docker's default of 10 s can cut a Postgres checkpoint short.
+    destroyGraceSeconds: plan.kind === "store" ? 60 : 20,
+    mustRun: true,
+  };
+}

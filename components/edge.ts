@@ -1,0 +1,67 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { TYPE_TOKENS, childName } from "../model/naming";
+import type { EnvironmentPlan } from "../model/environment";
+
+export interface EdgeArgs {
+  edge: EnvironmentPlan["edge"];
+  labels: { label: string; value: string }[];
+}
+
+// Idempotent both ways: `up` after a manual connect, or `destroy` after Traefik was recreated, must not fail.
+const CONNECT = `set -eu
+members=$(docker network inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$EDGE_NETWORK")
+if printf '%s\\n' $members | grep -qx "$TRAEFIK_CONTAINER"; then
+  echo "$TRAEFIK_CONTAINER is already attached to $EDGE_NETWORK"
+else
+  docker network connect "$EDGE_NETWORK" "$TRAEFIK_CONTAINER"
+fi`;
+
+const DISCONNECT = `set -eu
+members=$(docker network inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$EDGE_NETWORK" 2>/dev/null) || exit 0
+if printf '%s\\n' $members | grep -qx "$TRAEFIK_CONTAINER"; then
+  docker network disconnect "$EDGE_NETWORK" "$TRAEFIK_CONTAINER"
+fi`;
+
+/**
+ * Where Traefik meets this environment's routed services.
+ *
+ * `isolated` (default): a network of our own, `po-edge-E`, with the existing
+ * Traefik attached to it. The docker provider cannot attach a network to a
+ * container it does not own, so a command does, through the docker CLI (which
+ * honours DOCKER_HOST like the provider). Traefik's configuration is untouched.
+ *
+ * `shared`: the seed's layout, the existing `traefik` network, looked up and
+ * never created or changed.
+ */
+export class Edge extends pulumi.ComponentResource {
+  readonly networkName: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPE_TOKENS.edge, name, {}, opts);
+    const { edge } = args;
+    if (edge.mode === "shared") {
+      this.networkName = docker.getNetworkOutput({ name: edge.traefikNetwork }, { parent: this }).name;
+    } else {
+      const network = new docker.Network(
+        childName(name, "network"),
+        { name: edge.network, driver: "bridge", labels: args.labels },
+        { parent: this },
+      );
+      const attachment = new command.local.Command(
+        childName(name, "traefik-attachment"),
+        {
+          create: CONNECT,
+          delete: DISCONNECT,
+          environment: { EDGE_NETWORK: edge.network, TRAEFIK_CONTAINER: edge.traefikContainer },
+          // A recreated network or another Traefik container needs a fresh connect.
+          triggers: [network.id, edge.traefikContainer],
+        },
+        { parent: this, dependsOn: [network] },
+      );
+      this.networkName = pulumi.all([network.name, attachment.id]).apply(([networkName]) => networkName);
+    }
+    this.registerOutputs({ networkName: this.networkName });
+  }
+}

@@ -1,0 +1,120 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Credential, StoreName } from "../catalog/types";
+import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings, type NetworkKey } from "../model/environment";
+import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../model/naming";
+import { AppService } from "./app-service";
+import { Credentials } from "./credentials";
+import { DataStore } from "./data-store";
+import { Edge } from "./edge";
+
+export interface EnvironmentArgs {
+  /** Validated stack config (see config/validate.ts). */
+  settings: EnvironmentSettings;
+  /** Credentials the stack sets as config secrets instead of letting us generate them. */
+  secretsFromConfig: Credential[];
+}
+
+/** The stack outputs: a contract CI jobs and `verify` read (documented in README.md). None is secret. */
+export interface EnvironmentOutputs {
+  environment: string;
+  containers: Record<string, pulumi.Output<string>>;
+  networks: Record<string, pulumi.Input<string>>;
+  volumes: Record<string, pulumi.Output<string>>;
+  urls: Record<string, string>;
+  edge: EnvironmentPlan["edge"];
+  neighbours: string[];
+  topology: Record<
+    string,
+    { role: "store" | "service"; port: number; networks: string[]; dependencies: string[]; router?: string; host?: string }
+  >;
+}
+
+/**
+ * One complete environment on the shared Docker host: five networks of its own
+ * (plus the edge), five volumes, four data stores and the fourteen services,
+ * every name ending in the environment's suffix.
+ */
+export class Environment extends pulumi.ComponentResource {
+  readonly plan: EnvironmentPlan;
+  readonly outputs: EnvironmentOutputs;
+
+  constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(TYPE_TOKENS.environment, name, {}, opts);
+    const { settings } = args;
+    const plan = (this.plan = planEnvironment(settings));
+    const ownership = [
+      { label: LABELS.project, value: PROJECT },
+      { label: LABELS.environment, value: plan.env },
+    ];
+
+    const edge = new Edge(childName(name, "edge"), { edge: plan.edge, labels: ownership }, { parent: this });
+    const networks: Partial<Record<NetworkKey, pulumi.Input<string>>> = { edge: edge.networkName };
+    for (const network of plan.networks.filter((n) => n.key !== "edge")) {
+      networks[network.key] = new docker.Network(
+        childName(name, "network", network.key),
+        { name: network.name, driver: "bridge", internal: network.internal, labels: ownership },
+        { parent: this },
+      ).name;
+    }
+
+    const volumes: EnvironmentOutputs["volumes"] = {};
+    for (const volume of plan.volumes) {
+      volumes[volume.key] = new docker.Volume(
+        childName(name, "volume", volume.key),
+        // An adopted volume keeps the labels it was created with; asking for others would force a replacement.
+        { name: volume.name, labels: volume.adopted ? undefined : ownership },
+        {
+          parent: this,
+          // A taken-over volume holds data from before this stack: never let Pulumi delete it.
+          protect: volume.adopted || settings.data.protect,
+          retainOnDelete: volume.adopted || settings.data.retainOnDelete,
+        },
+      ).name;
+    }
+
+    const credentials = new Credentials(
+      childName(name, "credentials"),
+      { needed: plan.containers.flatMap((c) => c.credentials), fromConfig: args.secretsFromConfig },
+      { parent: this },
+    );
+
+    const inputs = { networks, volumes, credentials: credentials.values };
+    const stores = new Map<StoreName, DataStore>();
+    const containers: EnvironmentOutputs["containers"] = {};
+    for (const container of plan.containers) {
+      const child = childName(name, container.name);
+      if (container.kind === "store") {
+        const store = new DataStore(child, { ...inputs, plan: container }, { parent: this });
+        stores.set(container.name as StoreName, store);
+        containers[container.name] = store.container.name;
+      } else {
+        const needed = container.stores.map((s) => stores.get(s)!.container);
+        containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed }, { parent: this }).container.name;
+      }
+    }
+
+    this.outputs = {
+      environment: plan.env,
+      containers,
+      networks,
+      volumes,
+      urls: plan.urls as Record<string, string>,
+      edge: plan.edge,
+      neighbours: plan.neighbours,
+      topology: Object.fromEntries(
+        plan.containers.map((c) => [
+          c.name,
+          {
+            role: c.kind,
+            port: c.port,
+            networks: c.networks.map((n) => n.name),
+            dependencies: c.dependencies,
+            ...(c.route ? { router: c.route.router, host: c.route.host } : {}),
+          },
+        ]),
+      ),
+    };
+    this.registerOutputs(this.outputs);
+  }
+}

@@ -1,0 +1,242 @@
+import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
+import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
+
+const ROUTED = ["public-fo", "strapi-cms", "api-gateway", "keycloak"];
+const runs: Record<string, ProgramRun> = {};
+
+beforeAll(async () => {
+  runs.qual = await runProgram({ stack: "qual" });
+  runs.prod = await runProgram({ stack: "prod" });
+});
+
+describe.each(["qual", "prod"])("the %s stack", (env) => {
+  const run = () => runs[env];
+
+  test("creates exactly the seed's five networks plus its own edge network, and never the traefik network", () => {
+    expect(networks(run()).map((n) => n.inputs.name).sort()).toEqual(
+      [
+        `po-edge-${env}`,
+        `po-elasticsearch-network-${env}`,
+        `po-internal-${env}`,
+        `po-postgres-network-${env}`,
+        `po-rabbitmq-network-${env}`,
+        `po-redis-network-${env}`,
+      ].sort(),
+    );
+  });
+
+  test("gives data-store networks no way out of the host", () => {
+    for (const store of STORE_NAMES) {
+      const network = networks(run()).find((n) => n.inputs.name === `po-${store}-network-${env}`)!;
+      expect(network.inputs.internal).toBe(true);
+    }
+  });
+
+  test("creates the seed's five volumes", () => {
+    expect(volumes(run()).map((v) => v.inputs.name).sort()).toEqual(
+      ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"].map((v) => `${v}-${env}`).sort(),
+    );
+  });
+
+  test("runs one container per store and per service, named po-<name>-E (routed stateless ones with a revision suffix)", () => {
+    const names = containers(run()).map((c) => c.inputs.name as string);
+    expect(names).toHaveLength(STORE_NAMES.length + SERVICE_NAMES.length);
+    for (const name of [...STORE_NAMES, ...SERVICE_NAMES]) {
+      expect(containerFor(run(), name).inputs.name).toMatch(new RegExp(`^po-${name}-${env}(-[0-9a-f]{8})?$`));
+    }
+  });
+
+  test("puts each store alone on its network, answering to <store>-E", () => {
+    for (const store of STORE_NAMES) {
+      const c = containerFor(run(), store);
+      expect(attachmentsOf(c)).toEqual({ [`po-${store}-network-${env}`]: [`${store}-${env}`] });
+      expect(c.options.deleteBeforeReplace).toBe(true);
+      expect(c.inputs.wait).toBe(true);
+    }
+  });
+
+  test("pins every store image to an explicit version", () => {
+    for (const store of STORE_NAMES) {
+      expect(containerFor(run(), store).inputs.image).toMatch(/:[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z-]+)?$/);
+    }
+  });
+
+  test("names RabbitMQ's vhost portugal_odyssey_E", () => {
+    expect(envOf(containerFor(run(), "rabbitmq")).RABBITMQ_DEFAULT_VHOST).toBe(`portugal_odyssey_${env}`);
+  });
+
+  test("puts each service on po-internal-E as <service>-E, plus exactly the store networks it uses", () => {
+    const { SERVICES } = jest.requireActual("../../catalog/services");
+    for (const service of SERVICE_NAMES) {
+      const attachments = attachmentsOf(containerFor(run(), service));
+      expect(attachments[`po-internal-${env}`]).toEqual([`${service}-${env}`]);
+      const storeNetworks = Object.keys(attachments).filter((n) => /^po-[a-z]+-network-/.test(n));
+      expect(storeNetworks.sort()).toEqual(SERVICES[service].stores.map((s: string) => `po-${s}-network-${env}`).sort());
+    }
+  });
+
+  test("attaches only routed services to the edge network, and no store", () => {
+    const onEdge = containers(run())
+      .filter((c) => `po-edge-${env}` in attachmentsOf(c))
+      .map(serviceOf)
+      .sort();
+    expect(onEdge).toEqual([...ROUTED].sort());
+  });
+
+  test("pulls app images from the configured registry at the configured tag", () => {
+    for (const service of SERVICE_NAMES) {
+      expect(containerFor(run(), service).inputs.image).toBe(`registry.gitlab.com/portugal-odyssey/platform/${service}:main`);
+    }
+  });
+
+  test("wires the stores as the seed does", () => {
+    const env_ = envOf(containerFor(run(), "booking-service"));
+    expect(env_.DATABASE_HOST).toBe(`postgres-${env}`);
+    expect(env_.REDIS_URL).toBe(`redis://redis-${env}:6379`);
+    expect(env_.RABBITMQ_URL).toMatch(new RegExp(`^amqp://portugal_odyssey:[^@]+@rabbitmq-${env}:5672/portugal_odyssey_${env}$`));
+    expect(envOf(containerFor(run(), "search-service")).ELASTICSEARCH_URL).toBe(`http://elasticsearch-${env}:9200`);
+    expect(env_.USER_SERVICE_URL).toBe(`http://user-management-${env}:3000`);
+  });
+
+  test("names in env only hosts the container shares a network with", () => {
+    const aliasNetworks = new Map<string, Set<string>>();
+    for (const c of containers(run())) {
+      for (const [network, aliases] of Object.entries(attachmentsOf(c))) {
+        for (const alias of aliases) aliasNetworks.set(alias, (aliasNetworks.get(alias) ?? new Set()).add(network));
+      }
+    }
+    let checked = 0;
+    for (const c of containers(run())) {
+      const mine = new Set(Object.keys(attachmentsOf(c)));
+      for (const value of Object.values(envOf(c))) {
+        for (const host of value.match(new RegExp(`\\b[a-z0-9-]+-${env}\\b`, "g")) ?? []) {
+          if (!aliasNetworks.has(host)) continue;
+          checked++;
+          const shared = [...aliasNetworks.get(host)!].filter((n) => mine.has(n));
+          expect({ container: c.inputs.name, host, shared: shared.length > 0 }).toEqual({ container: c.inputs.name, host, shared: true });
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  test("labels routed services for Traefik with the stack's names, entrypoint, resolver and hosts", () => {
+    const domain = env === "prod" ? "portugalodyssey.pt" : "qual.portugalodyssey.pt";
+    const hosts: Record<string, string> = { "public-fo": domain, "strapi-cms": `cms.${domain}`, "api-gateway": `api.${domain}`, keycloak: `auth.${domain}` };
+    for (const service of ROUTED) {
+      const labels = labelsOf(containerFor(run(), service));
+      const router = `traefik.http.routers.${service}-${env}`;
+      expect(labels["traefik.enable"]).toBe("true");
+      expect(labels["traefik.docker.network"]).toBe(`po-edge-${env}`);
+      expect(labels[`${router}.rule`]).toBe(`Host(\`${hosts[service]}\`)`);
+      expect(labels[`${router}.entrypoints`]).toBe("websecure");
+      expect(labels[`${router}.tls.certresolver`]).toBe("letsencrypt");
+      const objects = traefikObjects(containerFor(run(), service));
+      for (const name of [...objects.routers, ...objects.services, ...objects.middlewares]) expect(name).toMatch(new RegExp(`-${env}$`));
+    }
+    for (const c of containers(run()).filter((c) => !ROUTED.includes(serviceOf(c)))) {
+      expect(Object.keys(labelsOf(c)).filter((l) => l.startsWith("traefik."))).toEqual([]);
+    }
+  });
+
+  test("gives every container a healthcheck, restart unless-stopped, no host port, and log rotation", () => {
+    for (const c of containers(run())) {
+      expect(c.inputs.healthcheck.tests.length).toBeGreaterThan(1);
+      expect(c.options.replaceOnChanges).toContain("healthcheck");
+      expect(c.inputs.restart).toBe("unless-stopped");
+      expect(c.inputs.ports).toBeUndefined();
+      expect(c.inputs.logOpts).toEqual({ "max-size": "10m", "max-file": "3" });
+    }
+  });
+
+  test("makes each service depend on the store containers it uses", () => {
+    const { SERVICES } = jest.requireActual("../../catalog/services");
+    const urnOf = (name: string) => containerFor(run(), name).urn;
+    for (const service of SERVICE_NAMES) {
+      const deps = containerFor(run(), service).options.dependsOn;
+      for (const store of SERVICES[service].stores) expect(deps).toContain(urnOf(store));
+      for (const store of STORE_NAMES.filter((s) => !SERVICES[service].stores.includes(s))) expect(deps).not.toContain(urnOf(store));
+    }
+  });
+
+  test("sends every env var that carries a credential as a secret", () => {
+    // The mocks give every credential a recognisable value: generated-* or the test-* config secrets.
+    const carriesCredential = (value: string) => /generated-|test-(payment|smtp)/.test(value);
+    const carriers = containers(run()).filter((c) => Object.values(envOf(c)).some(carriesCredential));
+    expect(carriers.length).toBeGreaterThan(10);
+    for (const c of carriers) expect({ container: c.name, secret: c.secretInputs.includes("envs") }).toEqual({ container: c.name, secret: true });
+  });
+
+  test("generates internal credentials with @pulumi/random", () => {
+    expect(ofType(run(), TYPES.password).map((p) => p.name.replace(`${env}-credentials-`, "")).sort()).toEqual(
+      [
+        "jwt-refresh-signing-key",
+        "jwt-signing-key",
+        "keycloak-admin-password",
+        "postgres-password",
+        "rabbitmq-password",
+        "redis-password",
+        "strapi-admin-jwt-secret",
+        "strapi-api-token-salt",
+        "strapi-app-keys",
+        "strapi-jwt-secret",
+        "strapi-transfer-token-salt",
+      ].sort(),
+    );
+  });
+
+  test("exports the outputs contract with no secret in it", () => {
+    const outputs = run().outputs;
+    expect(outputs.environment).toBe(env);
+    expect(Object.keys(outputs.containers).sort()).toEqual([...STORE_NAMES, ...SERVICE_NAMES].sort());
+    expect(Object.keys(outputs.urls).sort()).toEqual([...ROUTED].sort());
+    for (const url of Object.values(outputs.urls)) expect(url).toMatch(/^https:\/\//);
+    expect(run().secretOutputs).toEqual([]);
+    const text = JSON.stringify(outputs);
+    expect(text).not.toMatch(/generated-|test-payment|test-smtp/);
+  });
+});
+
+test("protects and retains prod's data volumes", () => {
+  for (const v of volumes(runs.prod)) expect(v.options).toMatchObject({ protect: true, retainOnDelete: true });
+});
+
+test("retains qual's data volumes without protecting them, as its config says", () => {
+  for (const v of volumes(runs.qual)) expect(v.options).toMatchObject({ protect: false, retainOnDelete: true });
+});
+
+describe("qual and prod side by side", () => {
+  const names = (run: ProgramRun) => ({
+    containers: containers(run).map((c) => c.inputs.name as string),
+    networks: networks(run).map((n) => n.inputs.name as string),
+    volumes: volumes(run).map((v) => v.inputs.name as string),
+    aliases: containers(run).flatMap((c) => Object.values(attachmentsOf(c)).flat()),
+    traefik: containers(run).map(traefikObjects),
+  });
+
+  test("share no container, network, volume or alias name", () => {
+    const qual = names(runs.qual);
+    const prod = names(runs.prod);
+    for (const kind of ["containers", "networks", "volumes", "aliases"] as const) {
+      expect(qual[kind].filter((n) => prod[kind].includes(n))).toEqual([]);
+    }
+  });
+
+  test("share no Traefik router, service, middleware or Host rule", () => {
+    const collect = (run: ProgramRun, kind: "routers" | "services" | "middlewares" | "rules") =>
+      new Set(names(run).traefik.flatMap((o) => [...o[kind]]));
+    for (const kind of ["routers", "services", "middlewares", "rules"] as const) {
+      const prod = collect(runs.prod, kind);
+      const qual = [...collect(runs.qual, kind)];
+      expect(qual.length).toBeGreaterThan(0);
+      expect(qual.filter((n) => prod.has(n))).toEqual([]);
+    }
+  });
+
+  test("share no network between any qual and any prod container", () => {
+    const nets = (run: ProgramRun) => new Set(containers(run).flatMap((c) => Object.keys(attachmentsOf(c))));
+    const prod = nets(runs.prod);
+    expect([...nets(runs.qual)].filter((n) => prod.has(n))).toEqual([]);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Runs the real program (index.ts) on Pulumi's mock runtime and records every
+ * resource registration as the engine would receive it: type, name, inputs,
+ * and the resource options (protect, dependsOn, ...) that MockResourceArgs
+ * leaves out.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+// Exported by the SDK at run time, though not in its typings.
+const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
+// index.ts uses `export =`, the form the Pulumi Node.js host invokes as the program.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+import program = require("../../index");
+import { engineConfig } from "./stack-config";
+
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  urn: string;
+  /** Inputs as sent to the engine; secrets are unwrapped to their plain values. */
+  inputs: Record<string, any>;
+  /** Input property names the SDK sent as secrets. */
+  secretInputs: string[];
+  options: {
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    replaceOnChanges: string[];
+    /** URNs of explicit and implicit dependencies. */
+    dependsOn: string[];
+    parent?: string;
+  };
+}
+
+export interface Invocation {
+  token: string;
+  args: Record<string, any>;
+}
+
+export interface ProgramRun {
+  resources: RegisteredResource[];
+  invokes: Invocation[];
+  outputs: Record<string, any>;
+  /** Output property names the stack exported as secrets. */
+  secretOutputs: string[];
+}
+
+export interface RunOptions {
+  stack: string;
+  /** Per-key config overrides (`undefined` removes the key). */
+  config?: Record<string, unknown>;
+  /** Secret config values; defaults to stand-ins for the external secrets. */
+  secrets?: Record<string, string>;
+  preview?: boolean;
+}
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function unwrapSecrets(value: any, path: string, found: Set<string>): any {
+  if (Array.isArray(value)) return value.map((v) => unwrapSecrets(v, path, found));
+  if (value && typeof value === "object") {
+    if (value[rpc.specialSigKey] === SECRET_SIG) {
+      found.add(path);
+      return unwrapSecrets(value.value, path, found);
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, path || k, found)]));
+  }
+  return value;
+}
+
+let recorder: ((r: RegisteredResource) => void) | undefined;
+const originalRegister = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, callback: any) {
+  const secrets = new Set<string>();
+  const raw = rpc.deserializeProperties(req.getObject(), true);
+  const inputs = unwrapSecrets(raw, "", secrets);
+  const parent: string = req.getParent();
+  const dependencies = new Set<string>(req.getDependenciesList());
+  for (const deps of req.getPropertydependenciesMap().values()) for (const d of deps.getUrnsList()) dependencies.add(d);
+  const record = {
+    type: req.getType() as string,
+    name: req.getName() as string,
+    inputs,
+    secretInputs: [...secrets],
+    options: {
+      protect: req.getProtect?.() ?? false,
+      retainOnDelete: req.getRetainondelete?.() ?? false,
+      deleteBeforeReplace: req.getDeletebeforereplace() as boolean,
+      replaceOnChanges: req.getReplaceonchangesList() as string[],
+      dependsOn: [...dependencies],
+      parent: parent || undefined,
+    },
+  };
+  const sink = recorder;
+  // The URN is the monitor's to assign; record the one it answers with, which dependsOn lists refer to.
+  return originalRegister.call(this, req, (err: unknown, response: any) => {
+    if (!err) sink?.({ ...record, urn: response.getUrn() });
+    callback(err, response);
+  });
+};
+
+/** Runs index.ts for one stack on the mock engine. Throws what the program throws. */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const resources: RegisteredResource[] = [];
+  const invokes: Invocation[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: args.type === "pulumi:pulumi:Stack" ? undefined : `${args.name}-id`,
+        // What a provider computes: a generated password's value (deterministic, so runs can be diffed).
+        state: args.type === TYPES.password ? { ...args.inputs, result: `generated-${args.name}` } : { ...args.inputs },
+      }),
+      call: (args) => {
+        invokes.push({ token: args.token, args: args.inputs });
+        if (args.token === "docker:index/getNetwork:getNetwork") {
+          return { id: `${args.inputs.name}-id`, name: args.inputs.name, driver: "bridge", internal: false, options: {}, scope: "local" };
+        }
+        throw new Error(`unexpected invoke ${args.token}`);
+      },
+    },
+    "portugal-odyssey",
+    options.stack,
+    options.preview ?? false,
+  );
+  const config = engineConfig(options.stack, options.config, options.secrets);
+  pulumi.runtime.setAllConfig(config.values, config.secretKeys);
+
+  recorder = (r) => resources.push(r);
+  try {
+    const secretOutputs: string[] = [];
+    const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
+      const result = await program();
+      for (const [key, value] of Object.entries(result)) {
+        if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(key);
+      }
+      return result;
+    })) as Record<string, any>;
+    // Let the stack's own output registration land before the next run swaps the mock monitor.
+    await waitForRPCs();
+    return { resources, invokes, outputs, secretOutputs };
+  } finally {
+    recorder = undefined;
+  }
+}
+
+/** Resources of one type, by logical name. */
+export const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+
+export const TYPES = {
+  container: "docker:index/container:Container",
+  network: "docker:index/network:Network",
+  volume: "docker:index/volume:Volume",
+  command: "command:local:Command",
+  password: "random:index/randomPassword:RandomPassword",
+} as const;
