@@ -171,7 +171,7 @@ async function probeBySidecar(docker: Docker, source: ContainerView, args: strin
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
       ReadonlyRootfs: true,
-      Memory: 64 * 1024 * 1024,
+      Memory: 256 * 1024 * 1024,
       LogConfig: { Type: "json-file", Config: {} },
     },
   });
