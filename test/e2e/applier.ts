@@ -153,15 +153,19 @@ export function runCommand(r: RegisteredResource, which: "create" | "delete") {
  * Removes what carries the test-run label: one run's (`runId`), or every run's
  * (leftovers of an aborted run). Nothing without the label is touched.
  */
-export async function removeLabelled(docker: Docker, runId?: string) {
+export async function removeLabelled(docker: Docker, runId?: string): Promise<string[]> {
   const filters = { label: [runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL] };
   const containers = await docker.listContainers({ all: true, filters });
   await mapBounded(containers, 8, (c) => docker.getContainer(c.Id).remove({ force: true, v: false }).catch(ignoreMissing));
   // The daemon releases a removed container's endpoints and mounts a moment after the remove returns.
+  // Every removal is tried; what still fails is reported together.
   const networks = await docker.listNetworks({ filters });
-  await Promise.all(networks.map((n) => whenReleased(() => docker.getNetwork(n.Id).remove())));
   const { Volumes } = await docker.listVolumes({ filters });
-  await Promise.all((Volumes ?? []).map((v) => whenReleased(() => docker.getVolume(v.Name).remove())));
+  const outcomes = await Promise.allSettled([
+    ...networks.map((n) => whenReleased(() => docker.getNetwork(n.Id).remove())),
+    ...(Volumes ?? []).map((v) => whenReleased(() => docker.getVolume(v.Name).remove())),
+  ]);
+  return outcomes.flatMap((o) => (o.status === "rejected" ? [String((o.reason as Error).message)] : []));
 }
 
 const ignoreMissing = (err: { statusCode?: number }) => {
@@ -176,20 +180,32 @@ async function whenReleased(remove: () => Promise<unknown>) {
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code === 404) return;
-      if ((code !== 403 && code !== 409) || attempt >= 40) throw err;
+      if ((code !== 403 && code !== 409) || attempt >= 40) {
+        const stuck = /active endpoints/.test(String((err as Error).message));
+        throw stuck
+          ? new Error(`${(err as Error).message}: the daemon counts endpoints on it that no container holds; only a dockerd restart clears that`)
+          : err;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
 
-/** Names the e2e creates that must not already exist unlabelled: refuse rather than touch someone else's object. */
+/**
+ * Names the e2e creates must be free (run after removing earlier runs'
+ * leftovers): an unlabelled object is someone else's and is never touched; a
+ * labelled one is a leftover the daemon would not let go of.
+ */
 export async function assertNamesFree(docker: Docker, containerNames: string[], networkNames: string[], volumeNames: string[]) {
   const clashes: string[] = [];
+  const whose = (labels: Record<string, string> | undefined) => (RUN_LABEL in (labels ?? {}) ? "left by an earlier e2e run and not removable" : "not created by the e2e; refusing to touch it");
   for (const c of await docker.listContainers({ all: true })) {
     const name = c.Names[0].replace(/^\//, "");
-    if (containerNames.includes(name) && !(RUN_LABEL in (c.Labels ?? {}))) clashes.push(`container ${name}`);
+    if (containerNames.includes(name)) clashes.push(`container ${name} (${whose(c.Labels)})`);
   }
-  for (const n of await docker.listNetworks()) if (networkNames.includes(n.Name) && !(RUN_LABEL in (n.Labels ?? {}))) clashes.push(`network ${n.Name}`);
-  for (const v of (await docker.listVolumes()).Volumes ?? []) if (volumeNames.includes(v.Name) && !(RUN_LABEL in (v.Labels ?? {}))) clashes.push(`volume ${v.Name}`);
-  if (clashes.length > 0) throw new Error(`the e2e would reuse names of objects it did not create; refusing to touch them: ${clashes.join(", ")}`);
+  for (const n of await docker.listNetworks()) if (networkNames.includes(n.Name)) clashes.push(`network ${n.Name} (${whose(n.Labels)})`);
+  for (const v of (await docker.listVolumes()).Volumes ?? []) if (volumeNames.includes(v.Name)) clashes.push(`volume ${v.Name} (${whose(v.Labels)})`);
+  if (clashes.length > 0) {
+    throw new Error(`the e2e needs these names free: ${clashes.join(", ")}; PO_E2E_SUFFIX=x runs it under other names`);
+  }
 }

@@ -36,9 +36,11 @@ interface World {
 async function standUp(edge: "isolated" | "shared"): Promise<World> {
   const image = buildStandinImage();
   // An aborted earlier run may have left labelled objects behind; only those are removed.
-  await removeLabelled(docker);
+  for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
   const runs: Record<string, ProgramRun> = {};
-  for (const stack of STACKS) runs[stack] = await runProgram({ stack, config: edge === "shared" ? { edge: "shared" } : {} });
+  // PO_E2E_SUFFIX=x names everything po-*-qualx/prodx: for a daemon where the real names are taken.
+  const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stack}${process.env.PO_E2E_SUFFIX}` } : {});
+  for (const stack of STACKS) runs[stack] = await runProgram({ stack, config: { ...suffix(stack), ...(edge === "shared" ? { edge: "shared" } : {}) } });
   const all = Object.values(runs).flatMap((r) => r.resources);
   await assertNamesFree(
     docker,
@@ -56,7 +58,8 @@ async function standUp(edge: "isolated" | "shared"): Promise<World> {
 
 async function tearDown(world: World | undefined) {
   if (world) for (const run of Object.values(world.runs)) for (const c of run.resources.filter((r) => r.type === TYPES.command)) runCommand(c, "delete");
-  await removeLabelled(docker, runId);
+  const problems = await removeLabelled(docker, runId);
+  if (problems.length > 0) throw new Error(`e2e cleanup left objects behind: ${problems.join("; ")}`);
 }
 
 const figures = (s: IsolationSummary) =>
@@ -98,19 +101,20 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
   });
   afterAll(() => tearDown(world));
 
-  const probe = () => ({ image: world.image });
   const containerName = (stack: string, service: string) => world.outputs[stack].containers[service];
+  /** The environment (suffix) a stack's names and check ids carry. */
+  const E = (stack: string) => world.outputs[stack].environment;
 
   test("every checklist item passes for both stacks, and no container reaches the other environment", async () => {
-    const report = await verify({ stacks: world.stacks, docker, probe: probe() });
+    const report = await verify({ stacks: world.stacks, docker, probe: {} });
     expect(report.failed).toEqual([]);
     expect(report.ok).toBe(true);
     for (const stack of STACKS) {
       for (const service of Object.keys(world.outputs[stack].topology)) {
-        for (const item of ["exists", "running", "healthy", "networks", "labels"]) expect(check(report, `container.${stack}.${service}.${item}`).ok).toBe(true);
+        for (const item of ["exists", "running", "healthy", "networks", "labels"]) expect(check(report, `container.${E(stack)}.${service}.${item}`).ok).toBe(true);
       }
-      for (const key of Object.keys(world.outputs[stack].volumes)) expect(check(report, `volume.${stack}.${key}`).ok).toBe(true);
-      expect(check(report, `edge.${stack}.traefik-attached`).ok).toBe(true);
+      for (const key of Object.keys(world.outputs[stack].volumes)) expect(check(report, `volume.${E(stack)}.${key}`).ok).toBe(true);
+      expect(check(report, `edge.${E(stack)}.traefik-attached`).ok).toBe(true);
     }
     expect(check(report, "network.traefik").ok).toBe(true);
     expect(check(report, `neighbour.${WEBAPP}`).ok).toBe(true);
@@ -139,14 +143,14 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
         writeFileSync(file, JSON.stringify(world.runs[s].outputs));
         return ["--stack", s, "--outputs", file];
       });
-      // Exec mode here: the other runs use the sidecar; this covers probing with docker exec.
-      const { code, stdout, stderr } = await runCli([...args, "--json", "--probe-mode", "exec"]);
+      const { code, stdout, stderr } = await runCli([...args, "--json"]);
       expect(stderr).not.toMatch(/verify:/);
       const report = JSON.parse(stdout) as VerifyReport;
       expect(report.failed).toEqual([]);
       expect(code).toBe(0);
       expect(report.stacks).toEqual(["qual", "prod"]);
       expect(report.isolation.map((s) => s.crossEnvironment.succeeded)).toEqual([0, 0]);
+      expect(report.isolation.map((s) => s.environment)).toEqual(STACKS.map(E));
       expect(report.checks.length).toBeGreaterThan(200);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -158,8 +162,8 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
     await docker.getContainer(name).stop({ t: 1 });
     try {
       const report = await verify({ stacks: world.stacks, docker, probe: false });
-      expect(report.failed).toEqual(["container.qual.booking-service.running", "container.qual.booking-service.healthy"]);
-      expect(check(report, "container.qual.booking-service.running").evidence).toMatch(new RegExp(`none running: ${name} \\(exited`));
+      expect(report.failed).toEqual([`container.${E("qual")}.booking-service.running`, `container.${E("qual")}.booking-service.healthy`]);
+      expect(check(report, `container.${E("qual")}.booking-service.running`).evidence).toMatch(new RegExp(`none running: ${name} \\(exited`));
     } finally {
       await docker.getContainer(name).start();
       await world.applier.waitHealthy();
@@ -178,8 +182,8 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       const report = await verify({ stacks: world.stacks, docker, probe: false });
-      expect(report.failed).toEqual(["container.prod.file-service.healthy"]);
-      expect(check(report, "container.prod.file-service.healthy").evidence).toBe(`not healthy: ${resource.inputs.name} (unhealthy)`);
+      expect(report.failed).toEqual([`container.${E("prod")}.file-service.healthy`]);
+      expect(check(report, `container.${E("prod")}.file-service.healthy`).evidence).toBe(`not healthy: ${resource.inputs.name} (unhealthy)`);
     } finally {
       await docker.getContainer(resource.inputs.name).remove({ force: true });
       await world.applier.createRegistered(resource);
@@ -192,15 +196,15 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
     const network = world.outputs.prod.networks.postgres;
     await docker.getNetwork(network).connect({ Container: name });
     try {
-      const report = await verify({ stacks: world.stacks, docker, probe: { image: world.image } });
-      expect(check(report, "container.qual.file-service.networks").evidence).toBe(`${name}: attached to unexpected ${network}`);
-      const qual = report.isolation.find((s) => s.environment === "qual")!;
+      const report = await verify({ stacks: world.stacks, docker, probe: {} });
+      expect(check(report, `container.${E("qual")}.file-service.networks`).evidence).toBe(`${name}: attached to unexpected ${network}`);
+      const qual = report.isolation.find((s) => s.environment === E("qual"))!;
       const leaks = qual.leaks.filter((l) => l.kind === "cross-environment");
       expect(leaks.length).toBeGreaterThan(0);
       expect(leaks.every((l) => l.from === name && l.network === network && l.shared)).toBe(true);
       expect(leaks.map((l) => l.to)).toContain(containerName("prod", "postgres"));
-      expect(report.failed).toEqual(expect.arrayContaining(["container.qual.file-service.networks", "isolation.qual.cross-environment", "isolation.prod.cross-environment"]));
-      expect(report.failed.filter((id) => !id.startsWith("isolation."))).toEqual(["container.qual.file-service.networks"]);
+      expect(report.failed).toEqual(expect.arrayContaining([`container.${E("qual")}.file-service.networks`, `isolation.${E("qual")}.cross-environment`, `isolation.${E("prod")}.cross-environment`]));
+      expect(report.failed.filter((id) => !id.startsWith("isolation."))).toEqual([`container.${E("qual")}.file-service.networks`]);
       console.log(`fault "qual on a prod network": ${figures(qual)}`);
     } finally {
       await docker.getNetwork(network).disconnect({ Container: name, Force: true });
@@ -209,14 +213,14 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
 
   test("an extra container declaring a router name or Host already taken fails router uniqueness, naming both", async () => {
     const base = { Image: world.image, HostConfig: { NetworkMode: TRAEFIK_NETWORK } };
-    await world.applier.createContainer({ ...base, name: "po-e2e-router-thief", Labels: { "traefik.http.routers.public-fo-qual.rule": "Host(`elsewhere.example.net`)" } });
+    await world.applier.createContainer({ ...base, name: "po-e2e-router-thief", Labels: { [`traefik.http.routers.public-fo-${E("qual")}.rule`]: "Host(`elsewhere.example.net`)" } });
     try {
       const report = await verify({ stacks: world.stacks, docker, probe: false });
       expect(report.failed).toEqual(["traefik.routers-unique"]);
       const evidence = check(report, "traefik.routers-unique").evidence;
-      expect(evidence).toContain("router http/public-fo-qual declared by");
+      expect(evidence).toContain(`router http/public-fo-${E("qual")} declared by`);
       expect(evidence).toContain("po-e2e-router-thief [container po-e2e-router-thief, running]");
-      expect(evidence).toContain(`${containerName("qual", "public-fo")} [portugal-odyssey/qual/public-fo, running]`);
+      expect(evidence).toContain(`${containerName("qual", "public-fo")} [portugal-odyssey/${E("qual")}/public-fo, running]`);
     } finally {
       await docker.getContainer("po-e2e-router-thief").remove({ force: true });
     }
@@ -237,7 +241,7 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
     try {
       const report = await verify({ stacks: world.stacks, docker, probe: false });
       expect(check(report, "traefik.routers-unique").ok).toBe(true);
-      expect(check(report, "container.qual.public-fo.exists").evidence).toContain(next.inputs.name);
+      expect(check(report, `container.${E("qual")}.public-fo.exists`).evidence).toContain(next.inputs.name);
     } finally {
       await docker.getContainer(next.inputs.name).remove({ force: true });
     }
@@ -282,19 +286,20 @@ describeE2E("verify on a real Docker host, shared edge (config edge: shared)", (
   afterAll(() => tearDown(world));
 
   test("every container check passes, and the isolation probes report each leak over the shared traefik network", async () => {
-    const report = await verify({ stacks: world.stacks, docker, probe: { image: world.image } });
+    const report = await verify({ stacks: world.stacks, docker, probe: {} });
     const nonIsolation = report.failed.filter((id) => !id.startsWith("isolation."));
     expect(nonIsolation).toEqual([]);
     expect(report.failed).toEqual(
-      expect.arrayContaining(["isolation.qual.cross-environment", "isolation.prod.cross-environment", "isolation.qual.neighbours", "isolation.prod.neighbours"]),
+      expect.arrayContaining(STACKS.flatMap((x) => [`isolation.${world.outputs[x].environment}.cross-environment`, `isolation.${world.outputs[x].environment}.neighbours`])),
     );
     expect(report.ok).toBe(false);
     const routed = (stack: string) => Object.values(world.outputs[stack].topology).filter((t) => t.router).length;
     for (const s of report.isolation) {
       console.log(`isolation ${figures(s)}; leaks by network ${JSON.stringify(s.leaksByNetwork)}`);
-      const other = s.environment === "qual" ? "prod" : "qual";
+      const stack = STACKS.find((x) => world.outputs[x].environment === s.environment)!;
+      const other = STACKS.find((x) => x !== stack)!;
       // Each routed service reaches each routed service of the other environment, on the traefik network only.
-      expect(s.crossEnvironment.succeeded).toBe(routed(s.environment) * routed(other));
+      expect(s.crossEnvironment.succeeded).toBe(routed(stack) * routed(other));
       expect(Object.keys(s.leaksByNetwork)).toEqual([TRAEFIK_NETWORK]);
       expect(s.leaks.every((l) => l.network === TRAEFIK_NETWORK && l.shared)).toBe(true);
       expect(s.dependency.succeeded).toBe(s.dependency.expected);

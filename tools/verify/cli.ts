@@ -19,8 +19,10 @@ export const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [
                         after the file's \`environment\`)
   --json                print the report as JSON (for CI)
   --no-probe            skip the isolation probes
-  --probe-mode MODE     sidecar (default): a probe container sharing each
-                        container's network namespace; exec: docker exec in it
+  --probe-mode MODE     exec (default): docker exec of the probe script in each
+                        container (needs sh, and nc -z or bash + timeout, in it);
+                        sidecar: a probe container sharing each container's
+                        network namespace (for images without those tools)
   --probe-image IMAGE   image of the sidecar probe (default ${DEFAULT_PROBE_OPTIONS.image});
                         needs sh, and nc -z or bash + timeout
   --timeout SECONDS     connect timeout per attempt (default ${DEFAULT_PROBE_OPTIONS.timeoutSeconds})

@@ -4,13 +4,17 @@
  * environment (and of the neighbours), which must all fail, and to each of its
  * own dependencies (`alias:port`), which must all succeed.
  *
- * "From inside" means in the container's own network namespace. By default a
- * short-lived probe container is started with `NetworkMode: container:<id>`
- * from --probe-image (it needs `sh` plus `nc -z` or bash and `timeout`), so a
- * container whose image has no shell or nc is probed all the same, with
- * exactly its own interfaces, routes and DNS. `--probe-mode exec` runs the
- * same script with docker exec inside the container instead (no extra image;
- * needs those tools in every image).
+ * "From inside" means in the container's own network namespace. By default
+ * (`exec`) one docker exec per container runs a small sh script that tries
+ * every target at once, with `nc -z -w` where nc has -z (busybox in Alpine
+ * images) or bash's /dev/tcp under `timeout` (Debian/UBI images). It needs
+ * those tools in the image; a container without them is reported as not
+ * probed, never as isolated. `sidecar` starts a short-lived container from
+ * --probe-image with `NetworkMode: container:<id>` instead, which sees exactly
+ * the same interfaces, routes and DNS and works for images without a shell;
+ * on Docker 20.10.24 we saw it leave network endpoint counts behind (a network
+ * of the probed container could not be removed until the daemon restarted),
+ * so it is opt-in.
  */
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../../model/naming";
@@ -60,7 +64,7 @@ export interface ProbeOptions {
 }
 
 export const DEFAULT_PROBE_OPTIONS: ProbeOptions = {
-  mode: "sidecar",
+  mode: "exec",
   image: "busybox:stable",
   timeoutSeconds: 2,
   concurrency: 6,
