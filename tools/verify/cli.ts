@@ -105,7 +105,7 @@ export async function loadStacks(args: CliArgs): Promise<{ stack: string; output
   );
 }
 
-export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let args: CliArgs;
   try {
     args = parseCliArgs(argv);
@@ -120,7 +120,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     err.write(`verify: ${(e as Error).message}\n`);
     return 2;
   }
-  out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report, { color: out === process.stdout && process.stdout.isTTY })}\n`);
+  out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report, { color: out === process.stdout && Boolean(process.stdout.isTTY) })}\n`);
   return report.ok ? 0 : 1;
 }
 
