@@ -1,12 +1,9 @@
 /**
- * The portugal-odyssey program: one Environment per stack.
- * Config is validated before any resource is registered; a bad value stops the
- * run with one message and nothing created.
+ * The portugal-odyssey program: one Environment per stack, built on the Docker
+ * host DOCKER_HOST names. Config is validated, and the host checked for names
+ * that are not ours, before any resource is registered.
  */
-import { Environment } from "./components/environment";
-import { loadStackConfig } from "./config/load";
+import { readDockerInventory } from "./host/inventory";
+import { runEnvironmentStack } from "./program";
 
-export = async () => {
-  const { settings, secretsFromConfig } = loadStackConfig();
-  return new Environment(settings.env, { settings, secretsFromConfig }).outputs;
-};
+export = () => runEnvironmentStack({ readInventory: () => readDockerInventory() });

@@ -10,7 +10,7 @@ export interface EdgeArgs {
 }
 
 // Idempotent both ways: `up` after a manual connect, or `destroy` after Traefik was recreated, must not fail.
-const CONNECT = `set -eu
+export const CONNECT_SCRIPT = `set -eu
 members=$(docker network inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$EDGE_NETWORK")
 if printf '%s\\n' $members | grep -qx "$TRAEFIK_CONTAINER"; then
   echo "$TRAEFIK_CONTAINER is already attached to $EDGE_NETWORK"
@@ -18,7 +18,7 @@ else
   docker network connect "$EDGE_NETWORK" "$TRAEFIK_CONTAINER"
 fi`;
 
-const DISCONNECT = `set -eu
+export const DISCONNECT_SCRIPT = `set -eu
 members=$(docker network inspect --format '{{range .Containers}}{{.Name}} {{end}}' "$EDGE_NETWORK" 2>/dev/null) || exit 0
 if printf '%s\\n' $members | grep -qx "$TRAEFIK_CONTAINER"; then
   docker network disconnect "$EDGE_NETWORK" "$TRAEFIK_CONTAINER"
@@ -52,8 +52,8 @@ export class Edge extends pulumi.ComponentResource {
       const attachment = new command.local.Command(
         childName(name, "traefik-attachment"),
         {
-          create: CONNECT,
-          delete: DISCONNECT,
+          create: CONNECT_SCRIPT,
+          delete: DISCONNECT_SCRIPT,
           environment: { EDGE_NETWORK: edge.network, TRAEFIK_CONTAINER: edge.traefikContainer },
           // A recreated network or another Traefik container needs a fresh connect.
           triggers: [network.id, edge.traefikContainer],

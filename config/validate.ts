@@ -51,7 +51,10 @@ function parseValue(raw: string): unknown {
   }
 }
 
-function describeZodIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+const valueAt = (input: unknown, path: PropertyKey[]) =>
+  path.reduce<unknown>((node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part], input);
+
+function describeZodIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>): ConfigProblem[] {
   const path = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => ({
@@ -59,7 +62,7 @@ function describeZodIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
       message: "unknown key; remove it or check its spelling against the config reference in README.md",
     }));
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined) {
     return [{ path: key(path), message: `required; ${issue.message.replace(/^Invalid input: /, "")}` }];
   }
   return [{ path: key(path), message: issue.message }];
@@ -98,21 +101,13 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
     }
   }
 
+  problems.push(...unknownCatalogNames(input));
   const parsed = stackConfigSchema.safeParse(input);
   if (!parsed.success) {
-    problems.push(...parsed.error.issues.flatMap(describeZodIssue));
+    problems.push(...parsed.error.issues.flatMap((issue) => describeZodIssue(issue, input)));
     return { ok: false, problems };
   }
   const config = parsed.data;
-
-  for (const [path, known] of Object.entries(CATALOG_KEYS)) {
-    const map = path === "data.volumes" ? config.data.volumes : config[path as "services" | "stores"];
-    for (const name of Object.keys(map)) {
-      if (!(known as readonly string[]).includes(name)) {
-        problems.push({ path: key(`${path}.${name}`), message: `unknown name "${name}"; expected one of: ${known.join(", ")}` });
-      }
-    }
-  }
 
   const env = config.suffix ?? stack;
   if (!config.suffix && !SUFFIX_PATTERN.test(stack)) {
@@ -131,6 +126,17 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   return { ok: true, settings, secretsFromConfig };
 }
 
+/** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */
+function unknownCatalogNames(input: Record<string, unknown>): ConfigProblem[] {
+  return Object.entries(CATALOG_KEYS).flatMap(([path, known]) => {
+    const map = valueAt(input, path.split("."));
+    if (!map || typeof map !== "object" || Array.isArray(map)) return [];
+    return Object.keys(map)
+      .filter((name) => !(known as readonly string[]).includes(name))
+      .map((name) => ({ path: key(`${path}.${name}`), message: `unknown name "${name}"; expected one of: ${known.join(", ")}` }));
+  });
+}
+
 /** The hosts a stack with this domain routes: every routed catalog entry's Host rule. */
 const publicHostsOf = (domain: string) =>
   Object.values(SERVICES).flatMap((spec) => (spec.route ? [names.publicHost(spec.route.subdomain, domain)] : []));
@@ -142,6 +148,13 @@ function checkHostNeighbours(stack: string, env: string, config: StackConfig): C
     problems.push({
       path: key(`host.stacks.${stack}`),
       message: `this stack is not declared; add it (domain, memoryMb) so the other stacks on the host account for it`,
+    });
+  }
+  const declaredDomain = config.host.stacks[stack]?.domain;
+  if (declaredDomain !== undefined && declaredDomain !== config.domain) {
+    problems.push({
+      path: key(`host.stacks.${stack}.domain`),
+      message: `declares "${declaredDomain}" but the stack serves "${config.domain}"; the other stacks check their Host rules against this declaration, so make the two equal`,
     });
   }
   const mine = new Set(publicHostsOf(config.domain));

@@ -9,6 +9,7 @@ import { STORES } from "../catalog/stores";
 import {
   SERVICE_NAMES,
   STORE_NAMES,
+  VOLUME_KEYS,
   type Credential,
   type EnvValue,
   type HealthProbe,
@@ -189,9 +190,11 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   ];
   const networkName = (key: NetworkKey) => networks.find((n) => n.key === key)!.name;
 
-  const volumes: VolumePlan[] = (["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const).map(
-    (key) => ({ key, name: s.data.volumes[key] ?? names.volume(key, env), adopted: key in s.data.volumes }),
-  );
+  const volumes: VolumePlan[] = VOLUME_KEYS.map((key) => ({
+    key,
+    name: s.data.volumes[key] ?? names.volume(key, env),
+    adopted: key in s.data.volumes,
+  }));
   const volumeName = (key: VolumeKey) => volumes.find((v) => v.key === key)!.name;
 
   const common = (spec: StoreSpec | ServiceSpec, kind: "store" | "service", resources: Resources) => {

@@ -11,9 +11,8 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 
 // Exported by the SDK at run time, though not in its typings.
 const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
-// index.ts uses `export =`, the form the Pulumi Node.js host invokes as the program.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-import program = require("../../index");
+import type { HostInventory } from "../../host/inventory";
+import { runEnvironmentStack } from "../../program";
 import { engineConfig } from "./stack-config";
 
 export interface RegisteredResource {
@@ -55,7 +54,13 @@ export interface RunOptions {
   /** Secret config values; defaults to stand-ins for the external secrets. */
   secrets?: Record<string, string>;
   preview?: boolean;
+  /** What the Docker host already holds; an empty host by default. */
+  inventory?: HostInventory;
+  /** Called for each registration as it happens, even if the program later throws. */
+  onRegister?: (resource: RegisteredResource) => void;
 }
+
+export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -128,11 +133,24 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const config = engineConfig(options.stack, options.config, options.secrets);
   pulumi.runtime.setAllConfig(config.values, config.secretKeys);
 
-  recorder = (r) => resources.push(r);
+  recorder = (r) => {
+    resources.push(r);
+    options.onRegister?.(r);
+  };
+  // A program that throws is caught inside the stack's init and rethrown once the stack settled:
+  // letting it reject init would also reject SDK-internal promises nobody awaits.
+  let thrown: { error: unknown } | undefined;
   try {
     const secretOutputs: string[] = [];
     const outputs = (await pulumi.runtime.runInPulumiStack(async () => {
-      const result = await program();
+      let result: Record<string, unknown>;
+      try {
+        const inventory = options.inventory ?? EMPTY_HOST;
+        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory })) };
+      } catch (error) {
+        thrown = { error };
+        return {};
+      }
       for (const [key, value] of Object.entries(result)) {
         if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(key);
       }
@@ -140,6 +158,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     })) as Record<string, any>;
     // Let the stack's own output registration land before the next run swaps the mock monitor.
     await waitForRPCs();
+    if (thrown) throw thrown.error;
     return { resources, invokes, outputs, secretOutputs };
   } finally {
     recorder = undefined;

@@ -3,7 +3,7 @@
  * values from Pulumi.yaml, overridden key by key by Pulumi.<stack>.yaml, every
  * key namespaced and objects JSON-encoded.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT } from "../../model/naming";
@@ -27,7 +27,9 @@ const namespaced = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key
 
 export function readStackConfig(stack: string): Record<string, unknown> {
   const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as { config?: Record<string, { value: unknown }> };
-  const stackFile = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+  const stackPath = join(ROOT, `Pulumi.${stack}.yaml`);
+  // A new stack may have no file yet: it then runs on the project's base config alone.
+  const stackFile = (existsSync(stackPath) ? parse(readFileSync(stackPath, "utf8")) : {}) as { config?: Record<string, unknown> };
   const merged: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(project.config ?? {})) merged[namespaced(key)] = entry.value;
   for (const [key, value] of Object.entries(stackFile.config ?? {})) merged[namespaced(key)] = value;

@@ -1,0 +1,43 @@
+# The two commands in README.md:
+#   make preview [STACK=qual]   set up, then `pulumi preview` (local file backend unless PULUMI_BACKEND_URL is set)
+#   make test                   set up, then the whole test suite, real-Docker e2e included
+# Every recipe line runs with Node >= 22 first on PATH (.ci/node.sh fetches it from the npm registry if needed).
+SHELL := /bin/bash
+STACK ?= qual
+WITH_NODE := source .ci/node.sh 2>/dev/null &&
+
+.PHONY: preview up outputs test lint typecheck check bench verify docker
+
+node_modules/.installed: package.json package-lock.json
+	$(WITH_NODE) npm ci --no-audit --no-fund
+	touch $@
+
+preview: node_modules/.installed
+	$(WITH_NODE) npm run preview -- --stack $(STACK)
+
+up: node_modules/.installed
+	$(WITH_NODE) npm run up -- --stack $(STACK)
+
+outputs: node_modules/.installed
+	$(WITH_NODE) npm run outputs -- --stack $(STACK)
+
+verify: node_modules/.installed
+	$(WITH_NODE) npm run verify -- --stack $(STACK)
+
+# The e2e tests need a Docker engine and the stand-in images; .ci/docker.sh provides both.
+docker:
+	bash .ci/docker.sh
+
+test: node_modules/.installed docker
+	$(WITH_NODE) npm test
+
+lint: node_modules/.installed
+	$(WITH_NODE) npm run lint
+
+typecheck: node_modules/.installed
+	$(WITH_NODE) npm run typecheck
+
+check: lint typecheck
+
+bench: node_modules/.installed
+	$(WITH_NODE) npm run bench

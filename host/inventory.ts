@@ -1,0 +1,36 @@
+/**
+ * What already exists on the Docker host, read through the Engine API. The
+ * connection follows DOCKER_HOST (unix://, tcp:// or ssh://), as the docker
+ * provider's does, so the program and the provider see the same daemon.
+ */
+import Docker from "dockerode";
+
+export interface HostObject {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface HostInventory {
+  containers: HostObject[];
+  networks: HostObject[];
+  volumes: HostObject[];
+}
+
+/**
+ * docker-modem reads DOCKER_HOST itself (unix://, tcp:// with DOCKER_TLS_VERIFY,
+ * ssh:// through the ssh-agent at SSH_AUTH_SOCK), so there is nothing to parse here.
+ */
+export const dockerClient = () => new Docker();
+
+export async function readDockerInventory(docker: Docker = dockerClient()): Promise<HostInventory> {
+  const [containers, networks, volumes] = await Promise.all([
+    docker.listContainers({ all: true }),
+    docker.listNetworks(),
+    docker.listVolumes(),
+  ]);
+  return {
+    containers: containers.map((c) => ({ name: c.Names[0]?.replace(/^\//, "") ?? c.Id, labels: c.Labels ?? {} })),
+    networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+    volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+  };
+}

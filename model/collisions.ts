@@ -1,0 +1,71 @@
+/**
+ * Names this stack would take that something else on the host already holds.
+ * Docker refuses a second container or network of the same name, but it hands
+ * back an existing volume of the same name as if it had created it: without
+ * this check a stack could silently mount another stack's data.
+ */
+import type { EnvironmentPlan } from "./environment";
+import type { HostInventory, HostObject } from "../host/inventory";
+import { LABELS, PROJECT } from "./naming";
+
+export interface Collision {
+  kind: "container" | "network" | "volume";
+  name: string;
+  message: string;
+}
+
+const ownedBy = (object: HostObject, env: string) =>
+  object.labels[LABELS.project] === PROJECT && object.labels[LABELS.environment] === env;
+
+const describeOwner = (object: HostObject) =>
+  object.labels[LABELS.project]
+    ? `it belongs to ${object.labels[LABELS.project]} environment "${object.labels[LABELS.environment] ?? "?"}"`
+    : "it was not created by this project (no ownership labels)";
+
+export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Collision[] {
+  const collisions: Collision[] = [];
+  const env = plan.env;
+
+  for (const container of plan.containers) {
+    const revision = new RegExp(`^${container.containerName}-[0-9a-f]{8}$`);
+    for (const existing of host.containers.filter((c) => c.name === container.containerName || revision.test(c.name))) {
+      if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;
+      collisions.push({
+        kind: "container",
+        name: existing.name,
+        message: `container ${existing.name} already exists and ${describeOwner(existing)}; remove or rename it, or give this stack another suffix`,
+      });
+    }
+  }
+
+  for (const network of plan.networks.filter((n) => n.managed)) {
+    const existing = host.networks.find((n) => n.name === network.name);
+    if (existing && !ownedBy(existing, env)) {
+      collisions.push({
+        kind: "network",
+        name: network.name,
+        message: `network ${network.name} already exists and ${describeOwner(existing)}; remove it, or give this stack another suffix`,
+      });
+    }
+  }
+
+  for (const volume of plan.volumes) {
+    const existing = host.volumes.find((v) => v.name === volume.name);
+    if (volume.adopted) {
+      if (!existing) {
+        collisions.push({
+          kind: "volume",
+          name: volume.name,
+          message: `data.volumes.${volume.key} names volume ${volume.name}, which does not exist on the host; a typo here would start ${volume.key} on an empty volume`,
+        });
+      }
+    } else if (existing && !ownedBy(existing, env)) {
+      collisions.push({
+        kind: "volume",
+        name: volume.name,
+        message: `volume ${volume.name} already exists and ${describeOwner(existing)}; to take over its data set data.volumes.${volume.key}: ${volume.name}, otherwise remove it or give this stack another suffix`,
+      });
+    }
+  }
+  return collisions;
+}

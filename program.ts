@@ -1,0 +1,36 @@
+/**
+ * The program behind index.ts, with its one dependency on the outside world,
+ * the host inventory, passed in so tests can run it against any host.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Environment, type EnvironmentOutputs } from "./components/environment";
+import { ConfigError, loadStackConfig } from "./config/load";
+import type { HostInventory } from "./host/inventory";
+import { findCollisions } from "./model/collisions";
+import { planEnvironment } from "./model/environment";
+
+export interface ProgramDeps {
+  /** What already exists on the Docker host. */
+  readInventory: () => Promise<HostInventory>;
+}
+
+export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
+  const { settings, secretsFromConfig } = loadStackConfig();
+  const stack = pulumi.getStack();
+  let inventory: HostInventory;
+  try {
+    inventory = await deps.readInventory();
+  } catch (error) {
+    throw new ConfigError(`Cannot read the Docker host (DOCKER_HOST=${process.env.DOCKER_HOST ?? "unset"}): ${(error as Error).message}`);
+  }
+  const collisions = findCollisions(planEnvironment(settings), inventory);
+  if (collisions.length > 0) {
+    throw new ConfigError(
+      [
+        `Stack "${stack}" would take ${collisions.length} name${collisions.length === 1 ? "" : "s"} that something else on the Docker host holds; nothing was created.`,
+        ...collisions.map((c) => `  - ${c.kind} ${c.name}: ${c.message}`),
+      ].join("\n"),
+    );
+  }
+  return new Environment(settings.env, { settings, secretsFromConfig }).outputs;
+}

@@ -1,0 +1,46 @@
+import { changedContainers, changedResources } from "../harness/diff";
+import { containerFor } from "../harness/inspect";
+import { runProgram, type ProgramRun } from "../harness/program";
+import { readStackConfig } from "../harness/stack-config";
+
+const PROD = readStackConfig("prod");
+let baseline: ProgramRun;
+
+beforeAll(async () => {
+  baseline = await runProgram({ stack: "prod" });
+});
+
+test("a second run with the same config registers byte-identical inputs (nothing churns)", async () => {
+  const again = await runProgram({ stack: "prod" });
+  expect(again.resources.length).toBe(baseline.resources.length);
+  expect(changedResources(baseline, again)).toEqual([]);
+});
+
+test("changing one service's tag changes that service's container and nothing else", async () => {
+  const after = await runProgram({ stack: "prod", config: { services: { "booking-service": { tag: "1.4.3" } } } });
+  expect(changedResources(baseline, after)).toEqual(["prod-booking-service-container"]);
+  expect(containerFor(after, "booking-service").inputs.image).toMatch(/booking-service:1\.4\.3$/);
+});
+
+test("changing a routed service's tag gives its container a new revision name, so it can start beside the old one", async () => {
+  const after = await runProgram({ stack: "prod", config: { services: { "public-fo": { tag: "2.0.0" } } } });
+  expect(changedResources(baseline, after)).toEqual(["prod-public-fo-container"]);
+  const [before, now] = [containerFor(baseline, "public-fo"), containerFor(after, "public-fo")];
+  expect(now.inputs.name).not.toBe(before.inputs.name);
+  expect(now.inputs.name).toMatch(/^po-public-fo-prod-[0-9a-f]{8}$/);
+  expect(now.options.deleteBeforeReplace).toBe(false);
+});
+
+test("changing one service's memory limit changes that service's container and nothing else", async () => {
+  const after = await runProgram({ stack: "prod", config: { services: { "search-service": { memoryMb: 384 } } } });
+  expect(changedResources(baseline, after)).toEqual(["prod-search-service-container"]);
+  expect(containerFor(after, "search-service").inputs.memory).toBe(384);
+});
+
+test("changing the domain changes only the routed services that serve it", async () => {
+  const host = structuredClone(PROD["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
+  host.stacks.prod.domain = "portugal-odyssey.pt";
+  const after = await runProgram({ stack: "prod", config: { domain: "portugal-odyssey.pt", host } });
+  expect(changedContainers(changedResources(baseline, after), "prod").sort()).toEqual(["api-gateway", "keycloak", "public-fo", "strapi-cms"]);
+  expect(changedResources(baseline, after).every((n) => n.endsWith("-container"))).toBe(true);
+});

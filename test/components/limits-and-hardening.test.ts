@@ -1,0 +1,63 @@
+import { SERVICES } from "../../catalog/services";
+import { STORES } from "../../catalog/stores";
+import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { containerFor, containers, envOf } from "../harness/inspect";
+import { runProgram, type ProgramRun } from "../harness/program";
+
+const runs: Record<string, ProgramRun> = {};
+beforeAll(async () => {
+  runs.qual = await runProgram({ stack: "qual" });
+  runs.prod = await runProgram({ stack: "prod" });
+});
+
+test("limits every container's memory (without extra swap) and CPU, qual at half of prod", () => {
+  for (const name of [...STORE_NAMES, ...SERVICE_NAMES]) {
+    const [qual, prod] = [containerFor(runs.qual, name).inputs, containerFor(runs.prod, name).inputs];
+    expect(prod.memory).toBeGreaterThanOrEqual(128);
+    expect(prod.memorySwap).toBe(prod.memory);
+    expect(qual.memory).toBe(Math.max(64, Math.round(prod.memory / 2)));
+    expect(Number(qual.cpus)).toBeLessThan(Number(prod.cpus));
+  }
+});
+
+test("sizes each container from its catalog entry", () => {
+  expect(containerFor(runs.prod, "elasticsearch").inputs.memory).toBe(STORES.elasticsearch.resources.memoryMb);
+  expect(containerFor(runs.prod, "keycloak").inputs.cpus).toBe(String(SERVICES.keycloak.resources.cpus));
+});
+
+test("lets config pin one service's or one store's limits", async () => {
+  const run = await runProgram({ stack: "qual", config: { services: { keycloak: { memoryMb: 900, cpus: 0.75 } }, stores: { redis: { memoryMb: 200 } } } });
+  expect(containerFor(run, "keycloak").inputs).toMatchObject({ memory: 900, cpus: "0.75" });
+  expect(containerFor(run, "redis").inputs.memory).toBe(200);
+});
+
+test("gives Elasticsearch a heap of half its memory limit, whatever the limit", async () => {
+  expect(envOf(containerFor(runs.prod, "elasticsearch")).ES_JAVA_OPTS).toBe("-Xms1024m -Xmx1024m");
+  expect(envOf(containerFor(runs.qual, "elasticsearch")).ES_JAVA_OPTS).toBe("-Xms512m -Xmx512m");
+  const run = await runProgram({ stack: "prod", config: { stores: { elasticsearch: { memoryMb: 3000 } } } });
+  expect(envOf(containerFor(run, "elasticsearch")).ES_JAVA_OPTS).toBe("-Xms1500m -Xmx1500m");
+});
+
+test("hardens every container, with exactly the catalog's listed exceptions", () => {
+  const specs = [...STORE_NAMES.map((n) => STORES[n]), ...SERVICE_NAMES.map((n) => SERVICES[n])];
+  for (const spec of specs) {
+    const inputs = containerFor(runs.prod, spec.name).inputs;
+    expect(inputs.securityOpts).toEqual(["no-new-privileges:true"]);
+    expect(inputs.capabilities.drops).toEqual(["ALL"]);
+    expect(inputs.capabilities.adds).toEqual([...(spec.hardening.runsAsRoot?.capAdd ?? [])].sort());
+    expect(inputs.readOnly).toBe(!spec.hardening.writableRoot);
+    if (inputs.readOnly) expect(Object.keys(inputs.tmpfs).sort()).toEqual([...spec.scratch].sort());
+    if (spec.hardening.runsAsRoot) expect(inputs.user).toBeUndefined();
+    else expect(inputs.user).toMatch(/^[1-9][0-9]*:[0-9]+$/);
+  }
+  expect(containers(runs.prod).filter((c) => c.inputs.readOnly)).toHaveLength(15);
+});
+
+test("rotates logs as config says", async () => {
+  const run = await runProgram({ stack: "qual", config: { logs: { maxSize: "50m", maxFile: 5 } } });
+  for (const c of containers(run)) expect(c.inputs).toMatchObject({ logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } });
+});
+
+test("gives RabbitMQ a stable hostname, since it keys its data directory on the node name", () => {
+  expect(containerFor(runs.prod, "rabbitmq").inputs.hostname).toBe("rabbitmq-prod");
+});

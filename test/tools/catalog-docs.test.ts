@@ -1,0 +1,22 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderCatalogTables, renderReadme } from "../../tools/catalog-docs";
+
+const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+
+test("README's catalog tables are what the catalog renders today (run `npm run docs` after changing the catalog)", () => {
+  expect(renderReadme(readme)).toBe(readme);
+});
+
+test("the rendered tables list every service with its rollout strategy and every hardening exception", () => {
+  const { services, exceptions } = renderCatalogTables();
+  expect(services).toMatch(/\| public-fo \|.*\| zero-downtime/);
+  expect(services).toMatch(/\| keycloak \|.*\| delete-first: keeps sessions/);
+  expect(services.split("\n")).toHaveLength(2 + 14);
+  expect(exceptions).toMatch(/\| postgres \| starts as root, keeps CHOWN/);
+});
+
+test("README documents every top-level config key the schema accepts", () => {
+  const { stackConfigSchema } = jest.requireActual("../../config/schema");
+  for (const key of Object.keys(stackConfigSchema.shape)) expect(readme).toContain(`| \`${key}`);
+});

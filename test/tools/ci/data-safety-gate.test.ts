@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dataKindOf, evaluateGate, formatGateResult, parseGateArgs, runGate, stackOfPreview } from "../../../tools/ci/data-safety-gate";
+import { parsePreview } from "../../../tools/ci/preview-json";
+import { fixture, loadPreview } from "./fixtures";
+
+const VOLUME = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$docker:index/volume:Volume::prod-volume-postgres-data";
+const STORE = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$portugal-odyssey:platform:DataStore$docker:index/container:Container::prod-postgres-container";
+const APP = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$portugal-odyssey:platform:AppService$docker:index/container:Container::prod-public-fo-container";
+
+describe("dataKindOf", () => {
+  it("treats every docker volume as a data volume", () => expect(dataKindOf(VOLUME)).toBe("data volume"));
+  it("treats a container under a DataStore component as a data store", () => expect(dataKindOf(STORE)).toBe("data store"));
+  it("does not treat an AppService container as data", () => expect(dataKindOf(APP)).toBeUndefined());
+});
+
+describe("evaluateGate", () => {
+  it("blocks the prod preview that replaces the postgres volume and container, naming both", () => {
+    const result = evaluateGate(loadPreview("preview-prod-replace-postgres.json"), "prod");
+    expect(result.blocked.map((b) => [b.name, b.type, b.kind, b.action])).toEqual([
+      ["prod-volume-postgres-data", "docker:index/volume:Volume", "data volume", "replace"],
+      ["prod-postgres-container", "docker:index/container:Container", "data store", "replace"],
+    ]);
+    const text = formatGateResult(result);
+    expect(text).toMatch(/FAILED/);
+    expect(text).toContain("prod-volume-postgres-data [docker:index/volume:Volume]");
+    expect(text).toContain("prod-postgres-container [docker:index/container:Container]");
+  });
+
+  it("passes a prod preview whose creates, replaces and deletes touch only app containers", () => {
+    const result = evaluateGate(loadPreview("preview-prod-app-changes.json"), "prod");
+    expect(result).toEqual({ stack: "prod", protected: true, blocked: [] });
+    expect(formatGateResult(result)).toMatch(/passed/);
+  });
+
+  it("does not block qual, which is not protected by default, even when a data volume is replaced", () => {
+    expect(evaluateGate(loadPreview("preview-qual-update.json"), "qual").blocked).toEqual([]);
+  });
+
+  it("blocks qual's volume replace and delete once qual is in the protected list", () => {
+    const blocked = evaluateGate(loadPreview("preview-qual-update.json"), "qual", ["qual", "prod"]).blocked;
+    expect(blocked.map((b) => [b.name, b.action])).toEqual([
+      ["qual-volume-postgres-data", "replace"],
+      ["qual-volume-search-data", "delete"],
+    ]);
+  });
+
+  it("blocks a plain delete of a data-store container", () => {
+    const digest = parsePreview(JSON.stringify({ steps: [{ op: "delete", urn: STORE }] }));
+    expect(evaluateGate(digest, "prod").blocked.map((b) => b.action)).toEqual(["delete"]);
+  });
+
+  it("ignores same, update, create, read and refresh steps on data resources", () => {
+    const steps = ["same", "update", "create", "read", "refresh"].map((op) => ({ op, urn: VOLUME }));
+    expect(evaluateGate(parsePreview(JSON.stringify({ steps })), "prod").blocked).toEqual([]);
+  });
+});
+
+describe("stackOfPreview", () => {
+  it("takes the stack from the URNs when none is given", () => expect(stackOfPreview(loadPreview("preview-qual-update.json"))).toBe("qual"));
+  it("prefers the stack given", () => expect(stackOfPreview(loadPreview("preview-qual-update.json"), "prod")).toBe("prod"));
+  it("refuses a preview with no steps and no stack", () => expect(() => stackOfPreview({})).toThrow(/pass --stack/));
+});
+
+describe("parseGateArgs", () => {
+  it("reads the protected list from --protected over PO_PROTECTED_STACKS", () => {
+    expect(parseGateArgs(["--protected=qual,prod", "p.json"], { PO_PROTECTED_STACKS: "prod" }).protectedStacks).toEqual(["qual", "prod"]);
+    expect(parseGateArgs(["p.json"], { PO_PROTECTED_STACKS: "qual prod" }).protectedStacks).toEqual(["qual", "prod"]);
+  });
+  it("needs exactly one preview file", () => expect(() => parseGateArgs([], {})).toThrow(/usage/));
+});
+
+describe("runGate (the job's command)", () => {
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
+  beforeEach(() => (lines.length = 0));
+
+  it("exits 1 and names the resources on the blocked prod preview", () => {
+    expect(runGate(["--stack", "prod", fixture("preview-prod-replace-postgres.json")], {}, log)).toBe(1);
+    expect(lines.join("\n")).toContain("prod-volume-postgres-data");
+  });
+
+  it("exits 0 on a clean prod preview", () => {
+    expect(runGate(["--stack", "prod", fixture("preview-prod-app-changes.json")], {}, log)).toBe(0);
+  });
+
+  it("exits 2 when the preview file is not a preview document", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gate-"));
+    writeFileSync(join(dir, "p.json"), "error: could not connect to docker");
+    expect(runGate([join(dir, "p.json")], {}, log)).toBe(2);
+  });
+});

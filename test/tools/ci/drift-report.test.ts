@@ -1,0 +1,35 @@
+import { findDrift, formatDrift } from "../../../tools/ci/drift-report";
+import { loadPreview } from "./fixtures";
+
+describe("findDrift", () => {
+  const items = findDrift(loadPreview("drift-prod-changed.json"));
+
+  it("reports a container whose settings were changed on the host, naming the property", () => {
+    expect(items).toContainEqual({ name: "prod-postgres-container", type: "docker:index/container:Container", what: "changed outside Pulumi: restart" });
+  });
+
+  it("reports a container that was removed from the host", () => {
+    expect(items).toContainEqual({ name: "prod-public-fo-container", type: "docker:index/container:Container", what: "deleted outside Pulumi" });
+  });
+
+  it("reports what the next deploy would do about it", () => {
+    expect(items).toContainEqual({ name: "prod-postgres-container", type: "docker:index/container:Container", what: "the next deploy would update it (restart)" });
+    expect(items).toContainEqual({ name: "prod-public-fo-container", type: "docker:index/container:Container", what: "the next deploy would create it" });
+  });
+
+  it("does not report a refresh that found the resource unchanged", () => {
+    expect(items.map((i) => i.name)).not.toContain("prod-volume-postgres-data");
+  });
+
+  it("finds nothing in a preview without changes", () => {
+    expect(findDrift(loadPreview("preview-no-changes.json"))).toEqual([]);
+  });
+});
+
+describe("formatDrift", () => {
+  it("says the stack drifted and lists each item", () => {
+    const text = formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }]);
+    expect(text).toBe("drift: stack prod has DRIFTED (1):\n  - n [t]: deleted outside Pulumi");
+  });
+  it("says there is no drift", () => expect(formatDrift("qual", [])).toMatch(/no drift/));
+});

@@ -1,0 +1,205 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import {
+  type CliOptions,
+  LOCAL_PLACEHOLDER,
+  describeBackendUrl,
+  localSecretArgs,
+  localStackConfig,
+  main,
+  missingLocalSecrets,
+  parseCliArgs,
+  pulumiArgs,
+  resolveBackend,
+  stackExists,
+  stackInitArgs,
+} from "../../tools/pulumi-cli";
+
+const PROJECT = "/work/project";
+const opts = (over: Partial<CliOptions>): CliOptions => ({ command: "preview", stack: "qual", dotenv: false, passthrough: [], ...over });
+const configured = { PULUMI_BACKEND_URL: "s3://po-state?endpoint=minio:9000&s3ForcePathStyle=true", PULUMI_CONFIG_PASSPHRASE: "pw", CI: "true" };
+
+describe("parseCliArgs", () => {
+  it("reads the command and --stack in both spellings", () => {
+    expect(parseCliArgs(["preview", "--stack", "qual"])).toMatchObject({ command: "preview", stack: "qual" });
+    expect(parseCliArgs(["up", "--stack=prod"])).toMatchObject({ command: "up", stack: "prod" });
+  });
+  it("requires a known command and a stack", () => {
+    expect(() => parseCliArgs(["destroy", "--stack", "qual"])).toThrow(/usage/);
+    expect(() => parseCliArgs(["up"])).toThrow(/--stack is required/);
+    expect(() => parseCliArgs(["up", "--stack", "Prod!"])).toThrow(/not a stack name/);
+  });
+  it("refuses --show-secrets, as an option and as a pulumi passthrough flag", () => {
+    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--show-secrets"])).toThrow(/unknown option/);
+    expect(() => parseCliArgs(["preview", "--stack", "qual", "--", "--show-secrets"])).toThrow(/refused/);
+    expect(() => parseCliArgs(["up", "--stack", "qual", "--", "--show-secrets=true"])).toThrow(/refused/);
+  });
+  it("keeps options to the commands they belong to", () => {
+    expect(() => parseCliArgs(["up", "--stack", "qual", "--dotenv"])).toThrow(/outputs only/);
+    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--json-out", "x"])).toThrow(/preview and drift only/);
+    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--", "--json"])).toThrow(/no extra pulumi flags/);
+  });
+  it("passes flags after -- through to pulumi", () => {
+    expect(parseCliArgs(["preview", "--stack", "qual", "--", "--target", "urn:x"]).passthrough).toEqual(["--target", "urn:x"]);
+  });
+});
+
+describe("resolveBackend", () => {
+  it("uses PULUMI_BACKEND_URL and says which backend without its query string", () => {
+    const res = resolveBackend(configured, PROJECT);
+    expect(res.mode).toBe("configured");
+    expect(res.env.PULUMI_BACKEND_URL).toBe(configured.PULUMI_BACKEND_URL);
+    expect(res.notice).toBe("pulumi-cli: backend s3://po-state (from PULUMI_BACKEND_URL), passphrase from PULUMI_CONFIG_PASSPHRASE.");
+  });
+  it("never prints the passphrase", () => {
+    expect(resolveBackend({ ...configured, PULUMI_CONFIG_PASSPHRASE: "hunter2-very-secret" }, PROJECT).notice).not.toContain("hunter2");
+  });
+  it("turns on transpile-only and skips the update check unless told otherwise", () => {
+    expect(resolveBackend(configured, PROJECT).env).toMatchObject({ PULUMI_NODEJS_TRANSPILE_ONLY: "true", PULUMI_SKIP_UPDATE_CHECK: "true" });
+    expect(resolveBackend({ ...configured, PULUMI_NODEJS_TRANSPILE_ONLY: "false" }, PROJECT).env.PULUMI_NODEJS_TRANSPILE_ONLY).toBe("false");
+  });
+  it("fails when a backend is configured without a passphrase", () => {
+    expect(() => resolveBackend({ PULUMI_BACKEND_URL: "s3://x" }, PROJECT)).toThrow(/PULUMI_CONFIG_PASSPHRASE/);
+  });
+  it("accepts PULUMI_CONFIG_PASSPHRASE_FILE as the passphrase", () => {
+    expect(resolveBackend({ PULUMI_BACKEND_URL: "s3://x", PULUMI_CONFIG_PASSPHRASE_FILE: "/run/pw" }, PROJECT).notice).toMatch(/PULUMI_CONFIG_PASSPHRASE_FILE/);
+  });
+  it("without a backend URL uses a file backend and passphrase file in .pulumi-local and says LOCAL on its first line", () => {
+    const res = resolveBackend({ HOME: "/root" }, PROJECT);
+    expect(res.mode).toBe("local");
+    expect(res.env.PULUMI_BACKEND_URL).toBe("file:///work/project/.pulumi-local/state");
+    expect(res.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBe("/work/project/.pulumi-local/passphrase");
+    expect(res.notice.split("\n")).toHaveLength(1);
+    expect(res.notice).toMatch(/^pulumi-cli: LOCAL backend \(PULUMI_BACKEND_URL is unset\): state in \.pulumi-local\/state\/ .*local passphrase in \.pulumi-local\/passphrase/);
+  });
+  it("treats an empty PULUMI_BACKEND_URL as unset", () => {
+    expect(resolveBackend({ PULUMI_BACKEND_URL: "  " }, PROJECT).mode).toBe("local");
+  });
+  it("keeps a passphrase the developer exported in local mode", () => {
+    const res = resolveBackend({ PULUMI_CONFIG_PASSPHRASE: "mine" }, PROJECT);
+    expect(res.env.PULUMI_CONFIG_PASSPHRASE).toBe("mine");
+    expect(res.env.PULUMI_CONFIG_PASSPHRASE_FILE).toBeUndefined();
+  });
+  it("refuses the local backend in CI, where it would recreate everything on the shared host", () => {
+    expect(() => resolveBackend({ CI: "true" }, PROJECT)).toThrow(/not set in CI/);
+    expect(resolveBackend({ CI: "true", PO_ALLOW_LOCAL_BACKEND: "1" }, PROJECT).mode).toBe("local");
+  });
+});
+
+describe("pulumiArgs", () => {
+  const ci = resolveBackend(configured, PROJECT);
+  const local = resolveBackend({}, PROJECT);
+  it("previews with --diff, and --json only when the digest is kept", () => {
+    expect(pulumiArgs(opts({ command: "preview" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--diff"]);
+    expect(pulumiArgs(opts({ command: "preview", stack: "prod", jsonOut: "p.json" }), ci)).toEqual(["preview", "--stack", "prod", "--non-interactive", "--diff", "--json"]);
+  });
+  it("runs up with --yes on the given stack", () => {
+    expect(pulumiArgs(opts({ command: "up", stack: "prod" }), ci)).toEqual(["up", "--yes", "--stack", "prod", "--non-interactive"]);
+  });
+  it("checks drift with a refreshing preview that expects no changes", () => {
+    expect(pulumiArgs(opts({ command: "drift" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--refresh", "--expect-no-changes", "--diff", "--json"]);
+  });
+  it("reads outputs as JSON and never with --show-secrets, in either mode", () => {
+    for (const res of [ci, local]) {
+      const args = pulumiArgs(opts({ command: "outputs", dotenv: true }), res);
+      expect(args.slice(0, 4)).toEqual(["stack", "output", "--stack", "qual"]);
+      expect(args).toContain("--json");
+      expect(args).not.toContain("--show-secrets");
+    }
+  });
+  it("points local previews and deploys at the generated local config file", () => {
+    expect(pulumiArgs(opts({ command: "up" }), local)).toEqual(["up", "--yes", "--stack", "qual", "--config-file", "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml"]);
+  });
+  it("appends passthrough flags", () => {
+    expect(pulumiArgs(opts({ command: "preview", passthrough: ["--target", "u"] }), ci).slice(-2)).toEqual(["--target", "u"]);
+  });
+});
+
+describe("local stacks", () => {
+  it("creates a missing stack with the passphrase provider inside the local workspace", () => {
+    expect(stackInitArgs("qual", resolveBackend({}, PROJECT))).toEqual([
+      "stack", "init", "qual", "--secrets-provider", "passphrase", "--no-select", "--non-interactive", "--cwd", "/work/project/.pulumi-local/workspace",
+    ]);
+  });
+  it("never creates stacks in a configured backend", () => {
+    expect(() => stackInitArgs("prod", resolveBackend(configured, PROJECT))).toThrow(/only created automatically in a local backend/);
+  });
+  it("finds a stack in pulumi stack ls --json by bare or qualified name", () => {
+    expect(stackExists('[{"name":"qual","current":false}]', "qual")).toBe(true);
+    expect(stackExists('[{"name":"organization/portugal-odyssey/prod"}]', "prod")).toBe(true);
+    expect(stackExists('[{"name":"prodx"}]', "prod")).toBe(false);
+    expect(stackExists("[]", "qual")).toBe(false);
+  });
+  it("builds the local config from the committed one without secure values or the CI salt, keeping the local salt", () => {
+    const committed = "encryptionsalt: v1:CI-SALT\nconfig:\n  portugal-odyssey:domain: qual.portugalodyssey.pt\n  portugal-odyssey:dbPassword:\n    secure: v1:abc\n  portugal-odyssey:data:\n    protect: false\n    token:\n      secure: v1:def\n";
+    const local = "secretsprovider: passphrase\nencryptionsalt: v1:LOCAL-SALT\n";
+    const doc = parse(localStackConfig(committed, local));
+    expect(doc).toEqual({ secretsprovider: "passphrase", encryptionsalt: "v1:LOCAL-SALT", config: { "portugal-odyssey:domain": "qual.portugalodyssey.pt", "portugal-odyssey:data": { protect: false } } });
+  });
+  it("keeps secrets set in the local file when it regenerates it, but never the committed ones", () => {
+    const committed = "config:\n  portugal-odyssey:domain: qual.portugalodyssey.pt\n  portugal-odyssey:smtpPassword:\n    secure: v1:CI\n";
+    const local = "encryptionsalt: v1:LOCAL-SALT\nconfig:\n  portugal-odyssey:paymentProviderKey:\n    secure: v1:LOCAL\n  portugal-odyssey:domain: stale.example\n";
+    expect(parse(localStackConfig(committed, local)).config).toEqual({
+      "portugal-odyssey:domain": "qual.portugalodyssey.pt",
+      "portugal-odyssey:paymentProviderKey": { secure: "v1:LOCAL" },
+    });
+  });
+  it("finds the required external secrets a local stack file lacks, and sets each to a placeholder in that file only", () => {
+    const yaml = "config:\n  portugal-odyssey:paymentProviderKey:\n    secure: v1:LOCAL\n";
+    expect(missingLocalSecrets(yaml, ["paymentProviderKey", "smtpPassword"])).toEqual(["smtpPassword"]);
+    expect(localSecretArgs("qual", "smtpPassword", resolveBackend({}, PROJECT))).toEqual([
+      "config", "set", "--secret", "smtpPassword", LOCAL_PLACEHOLDER, "--stack", "qual",
+      "--config-file", "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml", "--non-interactive",
+    ]);
+    expect(() => localSecretArgs("prod", "smtpPassword", resolveBackend(configured, PROJECT))).toThrow(/only set in a local backend/);
+  });
+  it("describes backend URLs without credentials", () => {
+    expect(describeBackendUrl("postgres://user:secret@db:5432/state?sslmode=disable")).toBe("postgres://db:5432/state");
+    expect(describeBackendUrl("file:///srv/state")).toBe("file:///srv/state");
+  });
+});
+
+describe("main with a stand-in pulumi binary", () => {
+  // A shell script that records its arguments and answers like pulumi would.
+  function sandbox() {
+    const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-"));
+    copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    copyFileSync(join(__dirname, "..", "..", "Pulumi.qual.yaml"), join(dir, "Pulumi.qual.yaml"));
+    mkdirSync(join(dir, "bin"));
+    const log = join(dir, "calls.log");
+    const bin = join(dir, "bin", "pulumi");
+    writeFileSync(
+      bin,
+      `#!/bin/sh\necho "$*" >> "${log}"\ncase "$1 $2" in\n  "stack ls") echo '[]' ;;\n  "stack init") printf 'secretsprovider: passphrase\\nencryptionsalt: v1:LOCAL\\n' > "$9/Pulumi.$3.yaml" ;;\n  "stack output") echo '{"environment":"qual","urls":{"public-fo":"https://qual.portugalodyssey.pt"},"db":"[secret]"}' ;;\nesac\n`,
+    );
+    chmodSync(bin, 0o755);
+    return { dir, log, bin };
+  }
+
+  it("initialises a missing local stack, then writes outputs as dotenv, printing the LOCAL notice first", async () => {
+    const { dir, log, bin } = sandbox();
+    const errors: string[] = [];
+    const err = jest.spyOn(console, "error").mockImplementation((l: string) => void errors.push(l));
+    const code = await main(["outputs", "--stack", "qual", "--dotenv", "--out", join(dir, "qual.env")], { PULUMI_BIN: bin, PATH: process.env.PATH }, dir);
+    err.mockRestore();
+    expect(code).toBe(0);
+    expect(errors[0]).toMatch(/^pulumi-cli: LOCAL backend/);
+    const calls = readFileSync(log, "utf8").trim().split("\n");
+    expect(calls[0]).toBe("stack ls --json --non-interactive");
+    expect(calls[1]).toMatch(/^stack init qual --secrets-provider passphrase --no-select --non-interactive --cwd .*\.pulumi-local\/workspace$/);
+    expect(calls.slice(2, 5)).toEqual(
+      ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"].map((name) => expect.stringMatching(new RegExp(`^config set --secret ${name} ${LOCAL_PLACEHOLDER} --stack qual --config-file \\S+/\\.pulumi-local/workspace/Pulumi\\.qual\\.yaml`))),
+    );
+    expect(errors[2]).toMatch(/setting placeholder values for the external secrets paymentProviderKey, paymentWebhookSecret, smtpPassword/);
+    expect(calls[5]).toBe("stack output --stack qual --json");
+    expect(readFileSync(join(dir, "qual.env"), "utf8")).toBe("ENVIRONMENT_URL=https://qual.portugalodyssey.pt\nPO_ENVIRONMENT=qual\n");
+    // The committed stack file is untouched; the local one got the local salt and the committed config.
+    expect(readFileSync(join(dir, "Pulumi.qual.yaml"), "utf8")).not.toContain("encryptionsalt");
+    const localConfig = parse(readFileSync(join(dir, ".pulumi-local", "workspace", "Pulumi.qual.yaml"), "utf8"));
+    expect(localConfig.encryptionsalt).toBe("v1:LOCAL");
+    expect(localConfig.config["portugal-odyssey:domain"]).toBe("qual.portugalodyssey.pt");
+    expect(existsSync(join(dir, ".pulumi-local", "passphrase"))).toBe(true);
+  });
+});

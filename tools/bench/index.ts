@@ -1,0 +1,100 @@
+/**
+ * `npm run bench`: the figures issue #4 and #5 ask for, measured in one run.
+ *   - blast radius of a tag, memory and domain change (resources whose inputs differ);
+ *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
+ *   - each stack's memory reservation against the host budget;
+ *   - process start → last resource registered on the mock engine, with and without type-checking.
+ * Machines here are noisy: compare the ratios, not the absolute times.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { changedResources } from "../../test/harness/diff";
+import { runProgram, TYPES, type ProgramRun } from "../../test/harness/program";
+import { readStackConfig } from "../../test/harness/stack-config";
+
+const ROOT = join(__dirname, "..", "..");
+
+/** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
+export function longestContainerChain(run: ProgramRun): number {
+  const containers = new Map(run.resources.filter((r) => r.type === TYPES.container).map((r) => [r.urn, r]));
+  const depth = new Map<string, number>();
+  const visit = (urn: string): number => {
+    if (!depth.has(urn)) {
+      const upstream = containers.get(urn)!.options.dependsOn.filter((d) => containers.has(d));
+      depth.set(urn, 1 + Math.max(0, ...upstream.map(visit)));
+    }
+    return depth.get(urn)!;
+  };
+  return Math.max(...[...containers.keys()].map(visit));
+}
+
+async function blastRadius(stack: string) {
+  const baseline = await runProgram({ stack });
+  const host = structuredClone(readStackConfig(stack)["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
+  host.stacks[stack].domain = `renamed.${host.stacks[stack].domain}`;
+  const changes: Record<string, Record<string, unknown>> = {
+    "services.booking-service.tag": { services: { "booking-service": { tag: "bench-1" } } },
+    "services.search-service.memoryMb": { services: { "search-service": { memoryMb: 320 } } },
+    domain: { domain: host.stacks[stack].domain, host },
+  };
+  const rows = [];
+  for (const [change, config] of Object.entries(changes)) {
+    const changed = changedResources(baseline, await runProgram({ stack, config }));
+    rows.push({ stack, change, resourcesChanged: changed.length, of: baseline.resources.length, which: changed.join(" ") });
+  }
+  return { baseline, rows };
+}
+
+function timeMockRun(transpileOnly: boolean): number {
+  const out = execFileSync(process.execPath, ["-r", "ts-node/register", join(__dirname, "mock-stack.ts"), "qual"], {
+    cwd: ROOT,
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: String(transpileOnly) },
+    encoding: "utf8",
+  });
+  return JSON.parse(out.trim().split("\n").pop()!).lastRegistrationMs;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  console.log("# Blast radius (resources whose inputs or options differ)\n");
+  const budgets = [];
+  for (const stack of ["qual", "prod"]) {
+    const { baseline, rows } = await blastRadius(stack);
+    console.table(rows);
+    const container = baseline.resources.filter((r) => r.type === TYPES.container);
+    const memory = container.reduce((sum, c) => sum + (c.inputs.memory as number), 0);
+    const host = readStackConfig(stack)["portugal-odyssey:host"] as { memoryBudgetMb: number; stacks: Record<string, { memoryMb: number }> };
+    budgets.push({
+      stack,
+      containers: container.length,
+      longestDependsOnChain: longestContainerChain(baseline),
+      memoryMb: memory,
+      declaredMb: host.stacks[stack].memoryMb,
+      hostBudgetMb: host.memoryBudgetMb,
+      allStacksDeclaredMb: Object.values(host.stacks).reduce((sum, s) => sum + s.memoryMb, 0),
+    });
+  }
+  console.log("\n# Critical path and memory\n");
+  console.table(budgets);
+
+  console.log("\n# Mock engine: process start -> last resource registered (qual), 3 alternating runs each\n");
+  const checked: number[] = [];
+  const transpiled: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    checked.push(timeMockRun(false));
+    transpiled.push(timeMockRun(true));
+  }
+  console.table([
+    { mode: "ts-node type-check", runsMs: checked.join(" "), medianMs: median(checked) },
+    { mode: "transpile only (PULUMI_NODEJS_TRANSPILE_ONLY)", runsMs: transpiled.join(" "), medianMs: median(transpiled) },
+  ]);
+  console.log(`ratio type-check / transpile-only: ${(median(checked) / median(transpiled)).toFixed(2)}x`);
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

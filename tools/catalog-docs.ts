@@ -1,0 +1,78 @@
+/**
+ * The README tables that restate the catalog (services, rollout strategies,
+ * sizes, hardening exceptions) are generated here, so the README cannot drift
+ * from the code: `npm run docs` rewrites them, and a test fails when they are stale.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SERVICES } from "../catalog/services";
+import { STORES } from "../catalog/stores";
+import { SERVICE_NAMES, STORE_NAMES } from "../catalog/types";
+import { planEnvironment, type ContainerPlan } from "../model/environment";
+import { stackConfigSchema } from "../config/schema";
+
+const README = join(__dirname, "..", "README.md");
+
+/** A prod-like plan with an arbitrary domain: only the catalog-derived columns are printed. */
+function samplePlan() {
+  const config = stackConfigSchema.parse({
+    domain: "example.pt",
+    registry: "registry.example/po",
+    imageTag: "x",
+    traefik: { entrypoint: "websecure", certResolver: "letsencrypt" },
+    host: { memoryBudgetMb: 100000 },
+  });
+  return planEnvironment({ ...config, stack: "E", env: "E" });
+}
+
+const strategy = (c: ContainerPlan) =>
+  c.rollout.strategy === "revisioned" ? "zero-downtime: new revision beside the old, then the old is removed" : `delete-first: ${c.rollout.reason}`;
+
+export function renderCatalogTables(): Record<string, string> {
+  const plan = samplePlan();
+  const byName = new Map(plan.containers.map((c) => [c.name, c]));
+  const services = [
+    "| Service | Port | Health | Stores | Calls | Public host | Memory / CPU (prod) | Rollout |",
+    "|---|---|---|---|---|---|---|---|",
+    ...SERVICE_NAMES.map((name) => {
+      const spec = SERVICES[name];
+      const c = byName.get(name)!;
+      const health = spec.health.kind === "http" ? `GET ${spec.health.path}` : "command";
+      const host = spec.route ? (spec.route.subdomain ? `${spec.route.subdomain}.<domain>` : "<domain>") : "–";
+      return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} | ${strategy(c)} |`;
+    }),
+  ].join("\n");
+  const stores = [
+    "| Store | Image | Port | Volume | Memory / CPU (prod) |",
+    "|---|---|---|---|---|",
+    ...STORE_NAMES.map((name) => {
+      const spec = STORES[name];
+      const c = byName.get(name)!;
+      return `| ${name} | \`${spec.image}\` | ${spec.port} | ${spec.volumes.map((v) => `${v.volume}-E → ${v.path}`).join(", ")} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} |`;
+    }),
+  ].join("\n");
+  const exceptions = [
+    "| Container | Exception | Why |",
+    "|---|---|---|",
+    ...[...STORE_NAMES.map((n) => STORES[n]), ...SERVICE_NAMES.map((n) => SERVICES[n])].flatMap((spec) => [
+      ...(spec.hardening.runsAsRoot
+        ? [`| ${spec.name} | starts as root, keeps ${spec.hardening.runsAsRoot.capAdd.join(", ")} | ${spec.hardening.runsAsRoot.reason} |`]
+        : []),
+      ...(spec.hardening.writableRoot ? [`| ${spec.name} | writable root filesystem | ${spec.hardening.writableRoot.reason} |`] : []),
+    ]),
+  ].join("\n");
+  return { services, stores, exceptions };
+}
+
+/** README with every `<!-- catalog:NAME -->...<!-- /catalog:NAME -->` block re-rendered. */
+export function renderReadme(readme: string): string {
+  const tables = renderCatalogTables();
+  return readme.replace(/<!-- catalog:(\w+) -->[\s\S]*?<!-- \/catalog:\1 -->/g, (whole, name: string) =>
+    tables[name] === undefined ? whole : `<!-- catalog:${name} -->\n${tables[name]}\n<!-- /catalog:${name} -->`,
+  );
+}
+
+if (require.main === module) {
+  writeFileSync(README, renderReadme(readFileSync(README, "utf8")));
+  console.log("README.md catalog tables regenerated");
+}

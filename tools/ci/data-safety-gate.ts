@@ -1,0 +1,154 @@
+/**
+ * Fails a preview that would replace or delete data on a protected stack.
+ *
+ * Data means: every `docker:index/volume:Volume` (every volume in this project
+ * holds data), and every container that is a child of a
+ * `portugal-odyssey:platform:DataStore` component (postgres, rabbitmq, …).
+ *
+ *   npx tsx tools/ci/data-safety-gate.ts --stack prod preview-prod.json
+ *
+ * Protected stacks: `--protected prod,other`, else $PO_PROTECTED_STACKS, else `prod`.
+ * Exit status: 0 pass, 1 blocked, 2 usage or unreadable preview.
+ */
+import { type PreviewDigest, type StepOp, parseUrn, readPreviewFile } from "./preview-json";
+
+export const VOLUME_TYPE = "docker:index/volume:Volume";
+export const CONTAINER_TYPE = "docker:index/container:Container";
+export const DATA_STORE_TYPE = "portugal-odyssey:platform:DataStore";
+export const DEFAULT_PROTECTED_STACKS = ["prod"];
+
+/** Ops that destroy the resource that exists today. */
+const DESTRUCTIVE_OPS: ReadonlySet<StepOp> = new Set([
+  "replace",
+  "create-replacement",
+  "delete-replaced",
+  "delete",
+  "import-replacement",
+]);
+
+export type DataKind = "data volume" | "data store";
+
+export interface BlockedResource {
+  name: string;
+  type: string;
+  kind: DataKind;
+  urn: string;
+  /** replace or delete */
+  action: "replace" | "delete";
+  reasons: string[];
+}
+
+export interface GateResult {
+  stack: string;
+  protected: boolean;
+  blocked: BlockedResource[];
+}
+
+/** What kind of data a resource holds, judged from its URN; undefined for anything else. */
+export function dataKindOf(urn: string): DataKind | undefined {
+  const { type, parentTypes } = parseUrn(urn);
+  if (type === VOLUME_TYPE) return "data volume";
+  if (type === CONTAINER_TYPE && parentTypes.includes(DATA_STORE_TYPE)) return "data store";
+  return undefined;
+}
+
+export function parseStackList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const stacks = value
+    .split(/[,\s]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return stacks;
+}
+
+/** The stack the preview is for: the one given, or the one its URNs name. */
+export function stackOfPreview(digest: PreviewDigest, given?: string): string {
+  if (given) return given;
+  const stacks = new Set((digest.steps ?? []).map((s) => parseUrn(s.urn).stack));
+  if (stacks.size === 1) return [...stacks][0];
+  throw new Error(
+    stacks.size === 0 ? "the preview has no steps to name its stack; pass --stack" : `the preview mixes stacks ${[...stacks].join(", ")}; pass --stack`,
+  );
+}
+
+export function evaluateGate(digest: PreviewDigest, stack: string, protectedStacks: string[] = DEFAULT_PROTECTED_STACKS): GateResult {
+  const isProtected = protectedStacks.includes(stack);
+  const blocked = new Map<string, BlockedResource>();
+  if (isProtected) {
+    for (const step of digest.steps ?? []) {
+      if (!DESTRUCTIVE_OPS.has(step.op)) continue;
+      const kind = dataKindOf(step.urn);
+      if (!kind) continue;
+      const { name, type } = parseUrn(step.urn);
+      const action = step.op === "delete" ? "delete" : "replace";
+      const reasons = step.replaceReasons ?? step.diffReasons ?? [];
+      const previous = blocked.get(step.urn);
+      if (previous) {
+        previous.reasons = [...new Set([...previous.reasons, ...reasons])];
+        if (action === "replace") previous.action = "replace";
+      } else {
+        blocked.set(step.urn, { name, type, kind, urn: step.urn, action, reasons: [...reasons] });
+      }
+    }
+  }
+  return { stack, protected: isProtected, blocked: [...blocked.values()] };
+}
+
+export function describeBlocked(b: BlockedResource): string {
+  const why = b.reasons.length ? ` (because of: ${b.reasons.join(", ")})` : "";
+  return `${b.action} of ${b.kind} ${b.name} [${b.type}]${why}`;
+}
+
+export function formatGateResult(result: GateResult): string {
+  if (!result.protected) return `data-safety gate: stack ${result.stack} is not protected; nothing checked.`;
+  if (result.blocked.length === 0) return `data-safety gate: stack ${result.stack} passed; no data volume or data store is replaced or deleted.`;
+  return [
+    `data-safety gate: stack ${result.stack} FAILED; this preview would destroy data:`,
+    ...result.blocked.map((b) => `  - ${describeBlocked(b)}`),
+    "Change the program so these resources are updated in place, or migrate the data by hand first.",
+  ].join("\n");
+}
+
+export interface GateArgs {
+  stack?: string;
+  protectedStacks?: string[];
+  files: string[];
+}
+
+export function parseGateArgs(argv: string[], env: NodeJS.ProcessEnv = {}): GateArgs {
+  const args: GateArgs = { files: [], protectedStacks: parseStackList(env.PO_PROTECTED_STACKS) };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === "") throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--stack" || flag === "-s") args.stack = value();
+    else if (flag === "--protected") args.protectedStacks = parseStackList(value());
+    else if (flag.startsWith("-")) throw new Error(`unknown option ${flag}`);
+    else args.files.push(arg);
+  }
+  if (args.files.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--protected a,b] <preview.json>");
+  return args;
+}
+
+export function runGate(argv: string[], env: NodeJS.ProcessEnv, log: (line: string) => void = console.log): number {
+  let args: GateArgs;
+  let digest: PreviewDigest;
+  try {
+    args = parseGateArgs(argv, env);
+    digest = readPreviewFile(args.files[0]);
+  } catch (error) {
+    log(`data-safety gate: ${(error as Error).message}`);
+    return 2;
+  }
+  const result = evaluateGate(digest, stackOfPreview(digest, args.stack), args.protectedStacks);
+  log(formatGateResult(result));
+  return result.blocked.length ? 1 : 0;
+}
+
+if (require.main === module) {
+  process.exitCode = runGate(process.argv.slice(2), process.env);
+}

@@ -1,0 +1,95 @@
+/**
+ * Turns a stack's outputs (`pulumi stack output --json`) into the few flat,
+ * non-secret values later GitLab jobs need, as a dotenv report:
+ *
+ *   ENVIRONMENT_URL   urls["public-fo"]   → environment:url: $ENVIRONMENT_URL
+ *   PO_ENVIRONMENT    environment         (qual / prod)
+ *   PO_API_URL        urls["api-gateway"]
+ *
+ * GitLab's dotenv reports accept only simple KEY=value lines, so values with
+ * newlines, quotes or `$` are refused, and so is Pulumi's `[secret]` placeholder:
+ * a secret has no business in a job variable.
+ */
+import { readFileSync } from "node:fs";
+
+export const SECRET_PLACEHOLDER = "[secret]";
+
+export interface StackOutputs {
+  environment?: unknown;
+  urls?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export function parseOutputs(text: string, source = "outputs"): StackOutputs {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source} is not JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${source} is not a stack outputs object`);
+  return doc as StackOutputs;
+}
+
+/** Every path in the outputs whose value is the `[secret]` placeholder. */
+export function secretPaths(value: unknown, path = "$"): string[] {
+  if (value === SECRET_PLACEHOLDER) return [path];
+  if (Array.isArray(value)) return value.flatMap((v, i) => secretPaths(v, `${path}[${i}]`));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => secretPaths(v, `${path}.${k}`));
+  return [];
+}
+
+function requireString(value: unknown, what: string): string {
+  if (typeof value !== "string" || value === "") throw new Error(`${what} is missing from the stack outputs`);
+  if (value.includes(SECRET_PLACEHOLDER)) throw new Error(`${what} is a secret ([secret]); secrets never go into the dotenv report`);
+  if (/[\r\n"'`$\\]/.test(value)) throw new Error(`${what} holds characters a dotenv report cannot carry safely`);
+  return value;
+}
+
+function requireUrl(value: unknown, what: string): string {
+  const s = requireString(value, what);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw new Error(`${what} is not a URL: ${s}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${what} is not an http(s) URL: ${s}`);
+  if (url.username || url.password) throw new Error(`${what} carries credentials; refusing to publish it`);
+  return s;
+}
+
+export function outputsToDotenvVars(outputs: StackOutputs): Record<string, string> {
+  const urls = (outputs.urls ?? {}) as Record<string, unknown>;
+  const vars: Record<string, string> = {
+    ENVIRONMENT_URL: requireUrl(urls["public-fo"], 'urls["public-fo"]'),
+    PO_ENVIRONMENT: requireString(outputs.environment, "environment"),
+  };
+  if (!/^[a-z][a-z0-9]*$/.test(vars.PO_ENVIRONMENT)) throw new Error(`environment is not a stack name: ${vars.PO_ENVIRONMENT}`);
+  if (urls["api-gateway"] !== undefined) vars.PO_API_URL = requireUrl(urls["api-gateway"], 'urls["api-gateway"]');
+  return vars;
+}
+
+export function formatDotenv(vars: Record<string, string>): string {
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => {
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`bad dotenv key ${k}`);
+        return `${k}=${v}`;
+      })
+      .join("\n") + "\n"
+  );
+}
+
+export const outputsToDotenv = (outputs: StackOutputs) => formatDotenv(outputsToDotenvVars(outputs));
+
+if (require.main === module) {
+  try {
+    const file = process.argv[2];
+    if (!file) throw new Error("usage: outputs-to-dotenv <outputs.json>");
+    process.stdout.write(outputsToDotenv(parseOutputs(readFileSync(file, "utf8"), file)));
+  } catch (error) {
+    console.error(`outputs-to-dotenv: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}

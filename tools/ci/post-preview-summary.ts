@@ -1,0 +1,179 @@
+/**
+ * Posts (or updates) one merge-request note summarising the previews of every
+ * stack: creates, updates, replaces and deletes per stack, the changed
+ * resources, and the data-safety gate's verdict.
+ *
+ *   npx tsx tools/ci/post-preview-summary.ts qual=preview-qual.json prod=preview-prod.json
+ *
+ * The note carries a hidden marker, so later pipelines of the same merge
+ * request edit it instead of adding another. It talks to GitLab's REST API
+ * (`/projects/:id/merge_requests/:iid/notes`) with a project access token in
+ * $GITLAB_API_TOKEN, sent in the PRIVATE-TOKEN header. No Pulumi Cloud.
+ */
+import { existsSync } from "node:fs";
+import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
+import { DEFAULT_PROTECTED_STACKS, describeBlocked, evaluateGate, parseStackList } from "./data-safety-gate";
+
+export const MARKER = "<!-- portugal-odyssey:pulumi-preview-summary -->";
+/** GitLab rejects notes over 1,000,000 characters; stay far below. */
+const MAX_ROWS_PER_STACK = 100;
+
+export interface StackPreview {
+  stack: string;
+  /** Undefined when the preview job produced no document (it failed before). */
+  digest?: PreviewDigest;
+  /** Why there is no digest. */
+  missing?: string;
+}
+
+export interface SummaryContext {
+  pipelineUrl?: string;
+  commitSha?: string;
+  protectedStacks?: string[];
+}
+
+const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
+
+export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryContext = {}): string {
+  const protectedStacks = ctx.protectedStacks ?? DEFAULT_PROTECTED_STACKS;
+  const lines: string[] = [MARKER, "### Pulumi preview", ""];
+  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |");
+  lines.push("|---|---:|---:|---:|---:|---:|---|");
+  const details: string[] = [];
+  for (const p of previews) {
+    if (!p.digest) {
+      lines.push(`| ${p.stack} | – | – | – | – | – | :warning: no preview: ${escapeCell(p.missing ?? "missing")} |`);
+      continue;
+    }
+    const counts: ChangeCounts = countChanges(p.digest);
+    const gate = evaluateGate(p.digest, p.stack, protectedStacks);
+    const verdict = !gate.protected ? "not protected" : gate.blocked.length ? `:no_entry: blocked (${gate.blocked.length})` : ":white_check_mark: passed";
+    lines.push(`| ${p.stack} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
+
+    const errors = errorDiagnostics(p.digest);
+    for (const b of gate.blocked) details.push(`:no_entry: **${p.stack}**: ${escapeCell(describeBlocked(b))}`);
+    for (const e of errors) details.push(`:x: **${p.stack}** preview error: ${escapeCell(e)}`);
+
+    const changes = listChanges(p.digest);
+    if (changes.length) {
+      details.push("", `<details><summary>${p.stack}: ${totalChanges(counts)} resource(s) change</summary>`, "");
+      details.push("| Action | Name | Type | Because of |", "|---|---|---|---|");
+      for (const c of changes.slice(0, MAX_ROWS_PER_STACK)) {
+        details.push(`| ${c.action} | ${code(c.name)} | ${code(c.type)} | ${escapeCell(c.reasons.join(", "))} |`);
+      }
+      if (changes.length > MAX_ROWS_PER_STACK) details.push(`| … | ${changes.length - MAX_ROWS_PER_STACK} more | | |`);
+      details.push("", "</details>");
+    }
+  }
+  lines.push("", ...details);
+  const footer = [ctx.commitSha ? `commit ${code(ctx.commitSha.slice(0, 12))}` : undefined, ctx.pipelineUrl ? `[pipeline](${ctx.pipelineUrl})` : undefined].filter(Boolean);
+  if (footer.length) lines.push("", `<sub>${footer.join(" · ")}</sub>`);
+  return lines.join("\n").replace(/\n{3,}/g, "\n\n") + "\n";
+}
+
+export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{
+  ok: boolean;
+  status: number;
+  headers: { get(name: string): string | null };
+  json(): Promise<unknown>;
+  text(): Promise<string>;
+}>;
+
+export interface GitLabTarget {
+  apiUrl: string;
+  projectId: string;
+  mergeRequestIid: string;
+  token: string;
+}
+
+export function targetFromEnv(env: NodeJS.ProcessEnv): GitLabTarget {
+  const missing = ["CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID", "GITLAB_API_TOKEN"].filter((k) => !env[k]);
+  if (missing.length) throw new Error(`missing ${missing.join(", ")} (the summary is posted from merge request pipelines only)`);
+  return { apiUrl: env.CI_API_V4_URL!.replace(/\/+$/, ""), projectId: env.CI_PROJECT_ID!, mergeRequestIid: env.CI_MERGE_REQUEST_IID!, token: env.GITLAB_API_TOKEN! };
+}
+
+const notesUrl = (t: GitLabTarget) => `${t.apiUrl}/projects/${encodeURIComponent(t.projectId)}/merge_requests/${encodeURIComponent(t.mergeRequestIid)}/notes`;
+
+async function call(fetchFn: FetchLike, t: GitLabTarget, url: string, method = "GET", body?: unknown) {
+  const headers: Record<string, string> = { "PRIVATE-TOKEN": t.token, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetchFn(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) {
+    // Never echo the request headers: they carry the token.
+    const text = (await res.text()).slice(0, 300);
+    throw new Error(`GitLab API ${method} ${url.replace(t.apiUrl, "")} answered ${res.status}: ${text}`);
+  }
+  return res;
+}
+
+/** Finds the note we posted before, following GitLab's page headers. */
+export async function findExistingNote(fetchFn: FetchLike, t: GitLabTarget): Promise<number | undefined> {
+  let page: string | null = "1";
+  for (let guard = 0; page && guard < 50; guard++) {
+    const res = await call(fetchFn, t, `${notesUrl(t)}?per_page=100&page=${page}&sort=asc&order_by=created_at`);
+    const notes = (await res.json()) as Array<{ id: number; body?: string; system?: boolean }>;
+    const mine = notes.find((n) => !n.system && typeof n.body === "string" && n.body.includes(MARKER));
+    if (mine) return mine.id;
+    page = res.headers.get("x-next-page");
+  }
+  return undefined;
+}
+
+export async function upsertSummaryNote(fetchFn: FetchLike, t: GitLabTarget, body: string): Promise<{ action: "created" | "updated"; id: number }> {
+  const existing = await findExistingNote(fetchFn, t);
+  if (existing !== undefined) {
+    await call(fetchFn, t, `${notesUrl(t)}/${existing}`, "PUT", { body });
+    return { action: "updated", id: existing };
+  }
+  const res = await call(fetchFn, t, notesUrl(t), "POST", { body });
+  const created = (await res.json()) as { id: number };
+  return { action: "created", id: created.id };
+}
+
+/** `qual=preview-qual.json` or `preview-qual.json` (stack taken from `preview-<stack>.json`). */
+export function parseInputs(argv: string[]): Array<{ stack: string; file: string }> {
+  if (!argv.length) throw new Error("usage: post-preview-summary <stack>=<preview.json> …");
+  return argv.map((arg) => {
+    const eq = arg.indexOf("=");
+    if (eq > 0) return { stack: arg.slice(0, eq), file: arg.slice(eq + 1) };
+    const m = /preview-([a-z][a-z0-9]*)\.json$/.exec(arg);
+    if (!m) throw new Error(`cannot tell the stack of ${arg}; write <stack>=${arg}`);
+    return { stack: m[1], file: arg };
+  });
+}
+
+export function loadPreviews(inputs: Array<{ stack: string; file: string }>): StackPreview[] {
+  return inputs.map(({ stack, file }) => {
+    if (!existsSync(file)) return { stack, missing: `${file} was not produced (see the preview job's log)` };
+    try {
+      return { stack, digest: readPreviewFile(file) };
+    } catch (error) {
+      return { stack, missing: (error as Error).message };
+    }
+  });
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: FetchLike): Promise<number> {
+  const previews = loadPreviews(parseInputs(argv));
+  const body = buildSummaryMarkdown(previews, {
+    pipelineUrl: env.CI_PIPELINE_URL,
+    commitSha: env.CI_COMMIT_SHA,
+    protectedStacks: parseStackList(env.PO_PROTECTED_STACKS),
+  });
+  console.log(body);
+  const target = targetFromEnv(env);
+  const { action, id } = await upsertSummaryNote(fetchFn, target, body);
+  console.log(`preview summary ${action} as note ${id} on merge request !${target.mergeRequestIid}`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env, fetch as unknown as FetchLike).then(
+    (code) => (process.exitCode = code),
+    (error) => {
+      console.error(`post-preview-summary: ${(error as Error).message}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,397 @@
+/**
+ * One entry point for the Pulumi commands this project runs, locally and in CI:
+ *
+ *   npm run preview -- --stack qual [--json-out preview-qual.json]
+ *   npm run up      -- --stack qual
+ *   npm run outputs -- --stack qual [--dotenv] [--out FILE]
+ *   npm run drift   -- --stack qual [--json-out drift-qual.json]
+ *
+ * Backend: $PULUMI_BACKEND_URL when set (CI: the self-managed state store) with
+ * the passphrase from $PULUMI_CONFIG_PASSPHRASE(_FILE). When it is unset the run
+ * is LOCAL: state goes to a file backend in `.pulumi-local/`, secrets use a
+ * passphrase generated there, stacks are created on first use, and the first
+ * line of output says so. No `pulumi login` is ever needed.
+ *
+ * Everything that decides arguments and environment is a pure function below;
+ * `main` only does the I/O.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
+import { findDrift, formatDrift } from "./ci/drift-report";
+import { requiredExternalSecrets } from "../config/validate";
+import { PROJECT } from "../model/naming";
+import { outputsToDotenv, parseOutputs, secretPaths } from "./ci/outputs-to-dotenv";
+
+export const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliOptions {
+  command: Command;
+  stack: string;
+  /** outputs: print dotenv instead of JSON. */
+  dotenv: boolean;
+  /** outputs: write here instead of stdout. */
+  out?: string;
+  /** preview/drift: keep the JSON digest in this file. */
+  jsonOut?: string;
+  /** Extra pulumi flags given after a literal `--`. */
+  passthrough: string[];
+}
+
+const STACK_PATTERN = /^[a-z][a-z0-9]{1,15}$/;
+/** Flags that would print secret values: refused everywhere. */
+const FORBIDDEN_FLAGS = ["--show-secrets"];
+
+export function parseCliArgs(argv: string[]): CliOptions {
+  const [command, ...rest] = argv;
+  if (!COMMANDS.includes(command as Command)) throw new Error(`usage: pulumi-cli <${COMMANDS.join("|")}> --stack <stack> [options]`);
+  const opts: Partial<CliOptions> & { passthrough: string[] } = { command: command as Command, dotenv: false, passthrough: [] };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === "--") {
+      opts.passthrough.push(...rest.slice(i + 1));
+      break;
+    }
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = () => {
+      const v = eq > 0 ? arg.slice(eq + 1) : rest[++i];
+      if (v === undefined || v === "" || (eq < 0 && v.startsWith("-"))) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "--stack":
+      case "-s":
+        opts.stack = value();
+        break;
+      case "--dotenv":
+        opts.dotenv = true;
+        break;
+      case "--out":
+        opts.out = value();
+        break;
+      case "--json-out":
+        opts.jsonOut = value();
+        break;
+      default:
+        throw new Error(`unknown option ${arg} (pass extra pulumi flags after a literal --)`);
+    }
+  }
+  if (!opts.stack) throw new Error("--stack is required (qual or prod)");
+  if (!STACK_PATTERN.test(opts.stack)) throw new Error(`not a stack name: ${opts.stack}`);
+  for (const f of opts.passthrough) {
+    if (FORBIDDEN_FLAGS.some((bad) => f === bad || f.startsWith(`${bad}=`))) throw new Error(`${f} is refused: this tool never prints secrets`);
+  }
+  if (opts.command === "outputs" && opts.passthrough.length) throw new Error("outputs takes no extra pulumi flags");
+  if (opts.dotenv && opts.command !== "outputs") throw new Error("--dotenv applies to outputs only");
+  if (opts.out && opts.command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
+  if (opts.jsonOut && !["preview", "drift"].includes(opts.command!)) throw new Error("--json-out applies to preview and drift only");
+  return opts as CliOptions;
+}
+
+export interface LocalPaths {
+  root: string;
+  stateDir: string;
+  passphraseFile: string;
+  /** A scratch copy of Pulumi.yaml, so `stack init` writes its salt here and not into the committed Pulumi.<stack>.yaml. */
+  workspaceDir: string;
+  configFile: (stack: string) => string;
+}
+
+export function localPaths(projectDir: string): LocalPaths {
+  const root = join(projectDir, ".pulumi-local");
+  const workspaceDir = join(root, "workspace");
+  return {
+    root,
+    stateDir: join(root, "state"),
+    passphraseFile: join(root, "passphrase"),
+    workspaceDir,
+    configFile: (stack) => join(workspaceDir, `Pulumi.${stack}.yaml`),
+  };
+}
+
+export interface Resolution {
+  mode: "configured" | "local";
+  /** The environment the pulumi child process runs with. */
+  env: NodeJS.ProcessEnv;
+  /** The first line this tool prints. */
+  notice: string;
+  ci: boolean;
+  local?: LocalPaths;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+
+/** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
+export function describeBackendUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+    return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
+  }
+}
+
+export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Resolution {
+  const ci = truthy(env.CI);
+  const base: NodeJS.ProcessEnv = {
+    ...env,
+    PULUMI_SKIP_UPDATE_CHECK: env.PULUMI_SKIP_UPDATE_CHECK ?? "true",
+    // `npm run typecheck` is the type check; pulumi only transpiles.
+    PULUMI_NODEJS_TRANSPILE_ONLY: env.PULUMI_NODEJS_TRANSPILE_ONLY ?? "true",
+  };
+  const backendUrl = env.PULUMI_BACKEND_URL?.trim();
+  const hasPassphrase = !!env.PULUMI_CONFIG_PASSPHRASE || !!env.PULUMI_CONFIG_PASSPHRASE_FILE;
+
+  if (backendUrl) {
+    if (!hasPassphrase) {
+      throw new Error(
+        "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
+          "In GitLab the passphrase is a protected variable: it only reaches pipelines of protected branches (see README.md, section CI).",
+      );
+    }
+    const source = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : "PULUMI_CONFIG_PASSPHRASE_FILE";
+    return {
+      mode: "configured",
+      ci,
+      env: { ...base, PULUMI_BACKEND_URL: backendUrl },
+      notice: `pulumi-cli: backend ${describeBackendUrl(backendUrl)} (from PULUMI_BACKEND_URL), passphrase from ${source}.`,
+    };
+  }
+
+  if (ci && !truthy(env.PO_ALLOW_LOCAL_BACKEND)) {
+    throw new Error(
+      "PULUMI_BACKEND_URL is not set in CI. A throw-away local backend would make Pulumi create every container on the shared host again; " +
+        "set PULUMI_BACKEND_URL (see README.md, section CI), or PO_ALLOW_LOCAL_BACKEND=1 if you really mean a local backend.",
+    );
+  }
+
+  const local = localPaths(projectDir);
+  const env2: NodeJS.ProcessEnv = { ...base, PULUMI_BACKEND_URL: `file://${local.stateDir}` };
+  let passphraseNote: string;
+  if (hasPassphrase) {
+    passphraseNote = "passphrase from your environment";
+  } else {
+    delete env2.PULUMI_CONFIG_PASSPHRASE;
+    env2.PULUMI_CONFIG_PASSPHRASE_FILE = local.passphraseFile;
+    passphraseNote = `local passphrase in ${relative(projectDir, local.passphraseFile)}`;
+  }
+  return {
+    mode: "local",
+    ci,
+    local,
+    env: env2,
+    notice: `pulumi-cli: LOCAL backend (PULUMI_BACKEND_URL is unset): state in ${relative(projectDir, local.stateDir)}/ (file backend), ${passphraseNote}; this state is yours alone, not the shared one.`,
+  };
+}
+
+/** The pulumi invocation for a command. Never contains --show-secrets. */
+export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
+  const common = ["--stack", opts.stack];
+  if (res.ci) common.push("--non-interactive");
+  const configFile = res.local ? ["--config-file", res.local.configFile(opts.stack)] : [];
+  switch (opts.command) {
+    case "preview":
+      return ["preview", ...common, "--diff", ...(opts.jsonOut ? ["--json"] : []), ...configFile, ...opts.passthrough];
+    case "up":
+      return ["up", "--yes", ...common, ...configFile, ...opts.passthrough];
+    case "drift":
+      return ["preview", ...common, "--refresh", "--expect-no-changes", "--diff", "--json", ...configFile, ...opts.passthrough];
+    case "outputs":
+      return ["stack", "output", ...common, "--json"];
+  }
+}
+
+export const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
+
+export function stackInitArgs(stack: string, res: Resolution): string[] {
+  if (!res.local) throw new Error("stacks are only created automatically in a local backend");
+  return ["stack", "init", stack, "--secrets-provider", "passphrase", "--no-select", "--non-interactive", "--cwd", res.local.workspaceDir];
+}
+
+/** Whether `pulumi stack ls --json` lists the stack (names may be bare or `org/project/stack`). */
+export function stackExists(stackLsJson: string, stack: string): boolean {
+  const list = JSON.parse(stackLsJson) as Array<{ name?: string }>;
+  if (!Array.isArray(list)) throw new Error("pulumi stack ls --json did not print a list");
+  return list.some((s) => typeof s.name === "string" && (s.name === stack || s.name.split("/").pop() === stack));
+}
+
+const isSecure = (value: unknown) =>
+  !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+
+function stripSecure(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripSecure).filter((v) => v !== undefined);
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 1 && entries[0][0] === "secure") return undefined;
+    return Object.fromEntries(entries.map(([k, v]) => [k, stripSecure(v)] as const).filter(([, v]) => v !== undefined));
+  }
+  return value;
+}
+
+/**
+ * The local stack settings file: the committed config without its secure
+ * values and salt (both belong to the CI passphrase), plus the local salt that
+ * `stack init` wrote into the workspace file.
+ */
+export function localStackConfig(committedYaml: string | undefined, localYaml: string | undefined): string {
+  const committed = (committedYaml ? parseYaml(committedYaml) : {}) ?? {};
+  const local = (localYaml ? parseYaml(localYaml) : {}) ?? {};
+  const out: Record<string, unknown> = {};
+  for (const key of ["secretsprovider", "encryptionsalt"]) if (local[key] !== undefined) out[key] = local[key];
+  const config = stripSecure(committed.config ?? {}) as Record<string, unknown>;
+  // Secrets set locally (encrypted with the local salt) survive the regeneration.
+  for (const [key, value] of Object.entries((local.config ?? {}) as Record<string, unknown>)) {
+    if (!(key in config) && isSecure(value)) config[key] = value;
+  }
+  if (Object.keys(config).length) out.config = config;
+  return `# Generated by tools/pulumi-cli.ts for the local backend; edit Pulumi.<stack>.yaml instead.\n${stringifyYaml(out)}`;
+}
+
+/** Stand-in value for an external secret in a local backend: the program needs one to preview. */
+export const LOCAL_PLACEHOLDER = "local-placeholder-not-a-real-secret";
+
+/** Required external secrets the local stack file does not set yet (keys are `portugal-odyssey:<name>`). */
+export function missingLocalSecrets(localYaml: string, required: readonly string[]): string[] {
+  const config = ((parseYaml(localYaml) ?? {}).config ?? {}) as Record<string, unknown>;
+  return required.filter((name) => !(`${PROJECT}:${name}` in config) && !(name in config));
+}
+
+export function localSecretArgs(stack: string, name: string, res: Resolution): string[] {
+  if (!res.local) throw new Error("placeholder secrets are only set in a local backend");
+  return ["config", "set", "--secret", name, LOCAL_PLACEHOLDER, "--stack", stack, "--config-file", res.local.configFile(stack), "--non-interactive"];
+}
+
+// ---------------------------------------------------------------- I/O below
+
+interface RunResult {
+  code: number;
+  stdout: string;
+}
+
+function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture: boolean): Promise<RunResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(env.PULUMI_BIN || "pulumi", args, { cwd, env, stdio: ["inherit", capture ? "pipe" : "inherit", "inherit"] });
+    const chunks: Buffer[] = [];
+    child.stdout?.on("data", (c: Buffer) => chunks.push(c));
+    child.on("error", (e) => reject(new Error(`cannot run pulumi (${e.message}); install the Pulumi CLI or set PULUMI_BIN`)));
+    child.on("close", (code) => resolveRun({ code: code ?? 1, stdout: Buffer.concat(chunks).toString("utf8") }));
+  });
+}
+
+function prepareLocal(res: Resolution, projectDir: string): void {
+  const l = res.local!;
+  for (const dir of [l.stateDir, l.workspaceDir]) mkdirSync(dir, { recursive: true });
+  if (res.env.PULUMI_CONFIG_PASSPHRASE_FILE === l.passphraseFile && !existsSync(l.passphraseFile)) {
+    writeFileSync(l.passphraseFile, randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
+  }
+  copyFileSync(join(projectDir, "Pulumi.yaml"), join(l.workspaceDir, "Pulumi.yaml"));
+}
+
+function syncLocalConfig(res: Resolution, projectDir: string, stack: string): void {
+  const file = res.local!.configFile(stack);
+  const committed = join(projectDir, `Pulumi.${stack}.yaml`);
+  const text = localStackConfig(existsSync(committed) ? readFileSync(committed, "utf8") : undefined, existsSync(file) ? readFileSync(file, "utf8") : undefined);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+function writeOrPrint(text: string, out: string | undefined): void {
+  if (out) writeFileSync(out, text);
+  else process.stdout.write(text);
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string): Promise<number> {
+  const opts = parseCliArgs(argv);
+  const res = resolveBackend(env, projectDir);
+  console.error(res.notice);
+
+  if (res.local) {
+    prepareLocal(res, projectDir);
+    const ls = await runPulumi(stackLsArgs(), res.env, projectDir, true);
+    if (ls.code !== 0) return ls.code;
+    if (!stackExists(ls.stdout || "[]", opts.stack)) {
+      console.error(`pulumi-cli: stack ${opts.stack} does not exist in the local backend; creating it.`);
+      const init = await runPulumi(stackInitArgs(opts.stack, res), res.env, projectDir, false);
+      if (init.code !== 0) return init.code;
+    }
+    syncLocalConfig(res, projectDir, opts.stack);
+    const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), requiredExternalSecrets());
+    if (missing.length > 0) {
+      console.error(
+        `pulumi-cli: local stack ${opts.stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +
+          `set real ones with: pulumi config set --secret <name> --stack ${opts.stack} --config-file ${relative(projectDir, res.local.configFile(opts.stack))}`,
+      );
+      for (const name of missing) {
+        const set = await runPulumi(localSecretArgs(opts.stack, name, res), res.env, res.local.workspaceDir, true);
+        if (set.code !== 0) return set.code;
+      }
+    }
+  }
+
+  const args = pulumiArgs(opts, res);
+  switch (opts.command) {
+    case "up":
+      return (await runPulumi(args, res.env, projectDir, false)).code;
+    case "preview": {
+      if (!opts.jsonOut) return (await runPulumi(args, res.env, projectDir, false)).code;
+      const run = await runPulumi(args, res.env, projectDir, true);
+      writeFileSync(opts.jsonOut, run.stdout);
+      try {
+        const digest = parsePreview(run.stdout, opts.jsonOut);
+        const c = countChanges(digest);
+        console.log(`preview ${opts.stack}: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged`);
+        for (const ch of listChanges(digest)) console.log(`  ${ch.action.padEnd(7)} ${ch.name} [${ch.type}]${ch.reasons.length ? ` (${ch.reasons.join(", ")})` : ""}`);
+        for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+      } catch (error) {
+        console.error(`pulumi-cli: ${(error as Error).message}`);
+        return run.code || 1;
+      }
+      return run.code;
+    }
+    case "drift": {
+      const file = opts.jsonOut ?? `drift-${opts.stack}.json`;
+      const run = await runPulumi(args, res.env, projectDir, true);
+      writeFileSync(file, run.stdout);
+      let digest;
+      try {
+        digest = parsePreview(run.stdout, file);
+      } catch (error) {
+        console.error(`pulumi-cli: drift check could not run: ${(error as Error).message}`);
+        return run.code || 1;
+      }
+      const items = findDrift(digest);
+      console.log(formatDrift(opts.stack, items));
+      for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+      return items.length ? 1 : run.code;
+    }
+    case "outputs": {
+      const run = await runPulumi(args, res.env, projectDir, true);
+      if (run.code !== 0) return run.code;
+      const outputs = parseOutputs(run.stdout, "pulumi stack output --json");
+      if (opts.dotenv) {
+        writeOrPrint(outputsToDotenv(outputs), opts.out);
+      } else {
+        const hidden = secretPaths(outputs);
+        if (hidden.length) console.error(`pulumi-cli: secret outputs stay hidden as [secret]: ${hidden.join(", ")}`);
+        writeOrPrint(JSON.stringify(outputs, null, 2) + "\n", opts.out);
+      }
+      return 0;
+    }
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env, resolve(__dirname, "..")).then(
+    (code) => (process.exitCode = code),
+    (error) => {
+      console.error(`pulumi-cli: ${(error as Error).message}`);
+      process.exitCode = 2;
+    },
+  );
+}
