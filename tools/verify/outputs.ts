@@ -5,7 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
+import { resolveBackend } from "../pulumi-cli";
+
+const PROJECT_DIR = join(__dirname, "..", "..");
 
 const name = z.string().min(1);
 /** `alias:port`, e.g. `postgres-qual:5432`. */
@@ -55,10 +59,21 @@ export function parseOutputs(raw: unknown, source: string): StackOutputs {
   throw new OutputsError(`${source}: the stack outputs do not match what verify expects:\n${problems.join("\n")}`);
 }
 
-/** Reads `pulumi stack output --json` for a stack (never with --show-secrets: nothing verify needs is secret). */
-export function pulumiStackOutputs(stack: string, cwd = process.cwd()): Promise<unknown> {
+/**
+ * Reads `pulumi stack output --json` for a stack (never with --show-secrets:
+ * nothing verify needs is secret), from the backend `npm run outputs` uses
+ * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
+ */
+export function pulumiStackOutputs(stack: string, cwd = PROJECT_DIR): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", ["stack", "output", "--json", "--stack", stack], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let env: NodeJS.ProcessEnv;
+    try {
+      env = resolveBackend(process.env, cwd).env;
+    } catch (err) {
+      return reject(new OutputsError(`cannot read stack ${stack}'s outputs: ${(err as Error).message}`));
+    }
+    const args = ["stack", "output", "--json", "--non-interactive", "--stack", stack];
+    const child = spawn("pulumi", args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
