@@ -1,0 +1,211 @@
+/**
+ * Applies what the program registered on Pulumi's mock engine to a real Docker
+ * daemon: its networks, volumes and containers, exactly as registered (names,
+ * networks, aliases, labels, env, healthchecks, restart policy, hostname,
+ * command, user, read-only root and tmpfs, capabilities, security options,
+ * limits, log options), except that every image is the local stand-in. Its
+ * edge commands are carried out with bash. Everything created carries the
+ * test-run label and is removed by it.
+ */
+import { spawnSync } from "node:child_process";
+import type Docker from "dockerode";
+import { TYPES, type ProgramRun, type RegisteredResource } from "../harness/program";
+import { mapBounded } from "../../tools/verify/snapshot";
+
+export const RUN_LABEL = "pt.portugalodyssey.test-run";
+
+/** Container inputs this applier carries over to the daemon. */
+const APPLIED = new Set([
+  "name", "image", "envs", "labels", "networksAdvanced", "healthcheck", "restart", "hostname", "command", "entrypoints", "user",
+  "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus", "logDriver", "logOpts", "volumes", "networkMode",
+]);
+/** Inputs that tell the Pulumi provider how to act, not what the container is. */
+const PROVIDER_ONLY = new Set(["wait", "waitTimeout", "mustRun", "destroyGraceSeconds"]);
+
+/** `10s`, `1m30s`, `500ms` → nanoseconds, as the Engine API takes durations. */
+export function durationNs(text: string): number {
+  const units: Record<string, number> = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, ns: 1 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`cannot read duration ${text}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
+}
+
+const labelMap = (labels: { label: string; value: string }[] | undefined) =>
+  Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
+
+/** The Engine API create body for a registered container; `extra` networks are connected after create. */
+export function containerSpec(r: RegisteredResource, image: string, runId: string) {
+  const i = r.inputs;
+  const unknown = Object.keys(i).filter((k) => !APPLIED.has(k) && !PROVIDER_ONLY.has(k));
+  if (unknown.length > 0) throw new Error(`${r.name}: the e2e applier does not know how to apply input(s) ${unknown.join(", ")}; teach test/e2e/applier.ts`);
+  const networks: { name: string; aliases?: string[] }[] = i.networksAdvanced ?? [];
+  const endpoint = (n: { aliases?: string[] }) => ({ Aliases: n.aliases ?? [] });
+  const MiB = 1024 * 1024;
+  const body: Docker.ContainerCreateOptions = {
+    name: i.name,
+    Image: image,
+    Env: i.envs ?? [],
+    Labels: { ...labelMap(i.labels), [RUN_LABEL]: runId },
+    Hostname: i.hostname,
+    Cmd: i.command,
+    Entrypoint: i.entrypoints,
+    User: i.user,
+    Healthcheck: i.healthcheck && {
+      Test: i.healthcheck.tests,
+      Interval: durationNs(i.healthcheck.interval),
+      Timeout: durationNs(i.healthcheck.timeout),
+      StartPeriod: durationNs(i.healthcheck.startPeriod),
+      Retries: i.healthcheck.retries,
+    },
+    HostConfig: {
+      NetworkMode: i.networkMode ?? networks[0]?.name,
+      RestartPolicy: i.restart ? { Name: i.restart } : undefined,
+      ReadonlyRootfs: i.readOnly ?? false,
+      Tmpfs: i.tmpfs,
+      CapDrop: i.capabilities?.drops,
+      CapAdd: i.capabilities?.adds,
+      SecurityOpt: i.securityOpts,
+      Memory: i.memory ? i.memory * MiB : undefined,
+      MemorySwap: i.memorySwap ? i.memorySwap * MiB : undefined,
+      NanoCpus: i.cpus ? Math.round(Number(i.cpus) * 1e9) : undefined,
+      LogConfig: i.logDriver ? { Type: i.logDriver, Config: i.logOpts ?? {} } : undefined,
+      Mounts: (i.volumes ?? []).map((v: { volumeName: string; containerPath: string; readOnly?: boolean }) => ({
+        Type: "volume" as const,
+        Source: v.volumeName,
+        Target: v.containerPath,
+        ReadOnly: v.readOnly ?? false,
+      })),
+    },
+    // API versions before 1.44 take one endpoint at create; the rest are connected before start.
+    NetworkingConfig: networks[0] ? { EndpointsConfig: { [networks[0].name]: endpoint(networks[0]) } } : undefined,
+  };
+  return { body, extra: networks.slice(1).map((n) => ({ network: n.name, endpoint: endpoint(n) })) };
+}
+
+export class Applier {
+  constructor(
+    readonly docker: Docker,
+    readonly runId: string,
+    readonly image: string,
+  ) {}
+
+  get labels() {
+    return { [RUN_LABEL]: this.runId };
+  }
+
+  async createNetwork(name: string, opts: { internal?: boolean; driver?: string; labels?: Record<string, string> } = {}) {
+    await this.docker.createNetwork({
+      Name: name,
+      Driver: opts.driver ?? "bridge",
+      Internal: opts.internal ?? false,
+      CheckDuplicate: true,
+      Labels: { ...opts.labels, ...this.labels },
+    });
+  }
+
+  async createContainer(body: Docker.ContainerCreateOptions, extra: { network: string; endpoint: { Aliases: string[] } }[] = []) {
+    const container = await this.docker.createContainer({ ...body, Labels: { ...body.Labels, ...this.labels } });
+    for (const e of extra) await this.docker.getNetwork(e.network).connect({ Container: container.id, EndpointConfig: e.endpoint });
+    await container.start();
+    return container;
+  }
+
+  /** A container of the program, created and started as registered (healthcheck overridable, for fault injection). */
+  async createRegistered(r: RegisteredResource, override: Partial<Docker.ContainerCreateOptions> = {}) {
+    const { body, extra } = containerSpec(r, this.image, this.runId);
+    return this.createContainer({ ...body, ...override }, extra);
+  }
+
+  /** Networks, then volumes, then containers, then the edge connect commands. */
+  async apply(run: ProgramRun) {
+    for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
+      await this.createNetwork(n.inputs.name, { internal: n.inputs.internal, driver: n.inputs.driver, labels: labelMap(n.inputs.labels) });
+    }
+    for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
+      await this.docker.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });
+    }
+    for (const c of run.resources.filter((r) => r.type === TYPES.command)) runCommand(c, "create");
+    await mapBounded(run.resources.filter((r) => r.type === TYPES.container), 4, (c) => this.createRegistered(c));
+  }
+
+  /** Waits until every container of this run that has a healthcheck is healthy; throws naming the laggards. */
+  async waitHealthy(timeoutMs = 90_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.runId}`] } });
+      const waiting = list.filter((c) => /\((health: starting|unhealthy)\)/.test(c.Status) || c.State !== "running");
+      if (waiting.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${waiting.map((c) => `${c.Names[0]} ${c.Status}`).join(", ")}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Runs a command:local:Command's create or delete script with bash, with its environment, as Pulumi's command provider would. */
+export function runCommand(r: RegisteredResource, which: "create" | "delete") {
+  const script: string | undefined = r.inputs[which];
+  if (!script) return;
+  const res = spawnSync("bash", ["-c", script], { env: { ...process.env, ...r.inputs.environment }, encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`${r.name} ${which} failed (${res.status}): ${res.stderr}`);
+}
+
+/**
+ * Removes what carries the test-run label: one run's (`runId`), or every run's
+ * (leftovers of an aborted run). Nothing without the label is touched.
+ */
+export async function removeLabelled(docker: Docker, runId?: string): Promise<string[]> {
+  const filters = { label: [runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL] };
+  const containers = await docker.listContainers({ all: true, filters });
+  await mapBounded(containers, 8, (c) => docker.getContainer(c.Id).remove({ force: true, v: false }).catch(ignoreMissing));
+  // The daemon releases a removed container's endpoints and mounts a moment after the remove returns.
+  // Every removal is tried; what still fails is reported together.
+  const networks = await docker.listNetworks({ filters });
+  const { Volumes } = await docker.listVolumes({ filters });
+  const outcomes = await Promise.allSettled([
+    ...networks.map((n) => whenReleased(() => docker.getNetwork(n.Id).remove())),
+    ...(Volumes ?? []).map((v) => whenReleased(() => docker.getVolume(v.Name).remove())),
+  ]);
+  return outcomes.flatMap((o) => (o.status === "rejected" ? [String((o.reason as Error).message)] : []));
+}
+
+const ignoreMissing = (err: { statusCode?: number }) => {
+  if (err.statusCode !== 404) throw err;
+};
+
+/** Retries a removal the daemon refuses with 403/409 (still in use) for up to ~10 s; a 404 means it is already gone. */
+async function whenReleased(remove: () => Promise<unknown>) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await remove();
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code === 404) return;
+      if ((code !== 403 && code !== 409) || attempt >= 40) {
+        const stuck = /active endpoints/.test(String((err as Error).message));
+        throw stuck
+          ? new Error(`${(err as Error).message}: the daemon counts endpoints on it that no container holds; only a dockerd restart clears that`)
+          : err;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/**
+ * Names the e2e creates must be free (run after removing earlier runs'
+ * leftovers): an unlabelled object is someone else's and is never touched; a
+ * labelled one is a leftover the daemon would not let go of.
+ */
+export async function assertNamesFree(docker: Docker, containerNames: string[], networkNames: string[], volumeNames: string[]) {
+  const clashes: string[] = [];
+  const whose = (labels: Record<string, string> | undefined) => (RUN_LABEL in (labels ?? {}) ? "left by an earlier e2e run and not removable" : "not created by the e2e; refusing to touch it");
+  for (const c of await docker.listContainers({ all: true })) {
+    const name = c.Names[0].replace(/^\//, "");
+    if (containerNames.includes(name)) clashes.push(`container ${name} (${whose(c.Labels)})`);
+  }
+  for (const n of await docker.listNetworks()) if (networkNames.includes(n.Name)) clashes.push(`network ${n.Name} (${whose(n.Labels)})`);
+  for (const v of (await docker.listVolumes()).Volumes ?? []) if (volumeNames.includes(v.Name)) clashes.push(`volume ${v.Name} (${whose(v.Labels)})`);
+  if (clashes.length > 0) {
+    throw new Error(`the e2e needs these names free: ${clashes.join(", ")}; PO_E2E_SUFFIX=x runs it under other names`);
+  }
+}

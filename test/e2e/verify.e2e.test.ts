@@ -1,0 +1,309 @@
+/**
+ * End to end, on a real Docker daemon: both stacks' programs run on the mock
+ * engine, what they register is applied to the daemon (stand-in image, all
+ * else as registered), beside a stand-in Traefik and the webapp neighbour, and
+ * `verify` must pass, measure zero cross-environment connections in isolated
+ * mode, report the leaks in shared mode, and catch each injected fault.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { TYPES, runProgram, type ProgramRun } from "../harness/program";
+import { verify, type VerifyReport } from "../../tools/verify";
+import type { IsolationSummary } from "../../tools/verify/isolation";
+import { parseOutputs, type StackOutputs } from "../../tools/verify/outputs";
+import { Applier, assertNamesFree, removeLabelled, runCommand } from "./applier";
+import { TRAEFIK_CONTAINER, TRAEFIK_NETWORK, WEBAPP, buildStandinImage, dockerStatus, e2eRequired, standUpNeighbours } from "./host";
+
+jest.setTimeout(240_000);
+
+const ROOT = join(__dirname, "..", "..");
+const STACKS = ["qual", "prod"] as const;
+const status = dockerStatus();
+const runId = `e2e-${process.pid}-${Date.now().toString(36)}`;
+const docker = new Docker();
+
+interface World {
+  runs: Record<string, ProgramRun>;
+  outputs: Record<string, StackOutputs>;
+  stacks: { stack: string; outputs: StackOutputs }[];
+  applier: Applier;
+  image: string;
+}
+
+async function standUp(edge: "isolated" | "shared"): Promise<World> {
+  const image = buildStandinImage();
+  // An aborted earlier run may have left labelled objects behind; only those are removed.
+  for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
+  const runs: Record<string, ProgramRun> = {};
+  // PO_E2E_SUFFIX=x names everything po-*-qualx/prodx: for a daemon where the real names are taken.
+  const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stack}${process.env.PO_E2E_SUFFIX}` } : {});
+  for (const stack of STACKS) runs[stack] = await runProgram({ stack, config: { ...suffix(stack), ...(edge === "shared" ? { edge: "shared" } : {}) } });
+  const all = Object.values(runs).flatMap((r) => r.resources);
+  await assertNamesFree(
+    docker,
+    [TRAEFIK_CONTAINER, WEBAPP, ...all.filter((r) => r.type === TYPES.container).map((r) => r.inputs.name)],
+    [TRAEFIK_NETWORK, ...all.filter((r) => r.type === TYPES.network).map((r) => r.inputs.name)],
+    all.filter((r) => r.type === TYPES.volume).map((r) => r.inputs.name),
+  );
+  const applier = new Applier(docker, runId, image);
+  await standUpNeighbours(applier);
+  for (const stack of STACKS) await applier.apply(runs[stack]);
+  await applier.waitHealthy();
+  const outputs = Object.fromEntries(STACKS.map((s) => [s, parseOutputs(runs[s].outputs, `${s} program outputs`)]));
+  return { runs, outputs, stacks: STACKS.map((stack) => ({ stack, outputs: outputs[stack] })), applier, image };
+}
+
+async function tearDown(world: World | undefined) {
+  if (world) for (const run of Object.values(world.runs)) for (const c of run.resources.filter((r) => r.type === TYPES.command)) runCommand(c, "delete");
+  const problems = await removeLabelled(docker, runId);
+  if (problems.length > 0) throw new Error(`e2e cleanup left objects behind: ${problems.join("; ")}`);
+}
+
+const figures = (s: IsolationSummary) =>
+  `${s.environment} (${s.edgeMode}): cross-environment ${s.crossEnvironment.attempted}/${s.crossEnvironment.succeeded}/${s.crossEnvironment.expected}, ` +
+  `neighbour ${s.neighbour.attempted}/${s.neighbour.succeeded}/${s.neighbour.expected}, ` +
+  `dependency ${s.dependency.attempted}/${s.dependency.succeeded}/${s.dependency.expected}, ` +
+  `total ${s.total.attempted}/${s.total.succeeded}/${s.total.expected} (attempted/succeeded/expected)`;
+
+const check = (report: VerifyReport, id: string) => {
+  const found = report.checks.find((c) => c.id === id);
+  if (!found) throw new Error(`no check ${id}; have ${report.checks.map((c) => c.id).join(", ")}`);
+  return found;
+};
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "tools", "verify", "cli.ts"), ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+if (!status.up && !e2eRequired()) {
+  console.warn(`e2e skipped: ${status.reason} (set CI=true or PO_E2E=1 to make this an error; .ci/docker.sh starts a daemon)`);
+}
+const describeE2E = status.up || e2eRequired() ? describe : describe.skip;
+
+describeE2E("verify on a real Docker host, isolated edge (default)", () => {
+  let world: World;
+  beforeAll(async () => {
+    if (!status.up) throw new Error(`${status.reason}; the e2e is required here (CI/PO_E2E): run .ci/docker.sh first`);
+    world = await standUp("isolated");
+  });
+  afterAll(() => tearDown(world));
+
+  const containerName = (stack: string, service: string) => world.outputs[stack].containers[service];
+  /** The environment (suffix) a stack's names and check ids carry. */
+  const E = (stack: string) => world.outputs[stack].environment;
+
+  test("every checklist item passes for both stacks, and no container reaches the other environment", async () => {
+    const report = await verify({ stacks: world.stacks, docker, probe: {} });
+    expect(report.failed).toEqual([]);
+    expect(report.ok).toBe(true);
+    for (const stack of STACKS) {
+      for (const service of Object.keys(world.outputs[stack].topology)) {
+        for (const item of ["exists", "running", "healthy", "networks", "labels"]) expect(check(report, `container.${E(stack)}.${service}.${item}`).ok).toBe(true);
+      }
+      for (const key of Object.keys(world.outputs[stack].volumes)) expect(check(report, `volume.${E(stack)}.${key}`).ok).toBe(true);
+      expect(check(report, `edge.${E(stack)}.traefik-attached`).ok).toBe(true);
+    }
+    expect(check(report, "network.traefik").ok).toBe(true);
+    expect(check(report, `neighbour.${WEBAPP}`).ok).toBe(true);
+    expect(check(report, "traefik.routers-unique").ok).toBe(true);
+
+    expect(report.isolation).toHaveLength(2);
+    for (const s of report.isolation) {
+      console.log(`isolation ${figures(s)}`);
+      expect(s.sources).toBe(18);
+      expect(s.crossEnvironment.attempted).toBeGreaterThan(18 * 18);
+      expect(s.crossEnvironment.succeeded).toBe(0);
+      expect(s.neighbour.attempted).toBeGreaterThan(0);
+      expect(s.neighbour.succeeded).toBe(0);
+      expect(s.dependency.attempted).toBeGreaterThan(0);
+      expect(s.dependency.succeeded).toBe(s.dependency.expected);
+      expect(s.dependency.expected).toBe(s.dependency.attempted);
+      expect(s.errors).toEqual([]);
+    }
+  });
+
+  test("the CLI with --json exits 0 and reports every check passed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "po-verify-"));
+    try {
+      const args = STACKS.flatMap((s) => {
+        const file = join(dir, `${s}.json`);
+        writeFileSync(file, JSON.stringify(world.runs[s].outputs));
+        return ["--stack", s, "--outputs", file];
+      });
+      const { code, stdout, stderr } = await runCli([...args, "--json"]);
+      expect(stderr).not.toMatch(/verify:/);
+      const report = JSON.parse(stdout) as VerifyReport;
+      expect(report.failed).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.stacks).toEqual(["qual", "prod"]);
+      expect(report.isolation.map((s) => s.crossEnvironment.succeeded)).toEqual([0, 0]);
+      expect(report.isolation.map((s) => s.environment)).toEqual(STACKS.map(E));
+      expect(report.checks.length).toBeGreaterThan(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a stopped container fails its running check, and only that", async () => {
+    const name = containerName("qual", "booking-service");
+    await docker.getContainer(name).stop({ t: 1 });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`container.${E("qual")}.booking-service.running`, `container.${E("qual")}.booking-service.healthy`]);
+      expect(check(report, `container.${E("qual")}.booking-service.running`).evidence).toMatch(new RegExp(`none running: ${name} \\(exited`));
+    } finally {
+      await docker.getContainer(name).start();
+      await world.applier.waitHealthy();
+    }
+  });
+
+  test("an unhealthy container fails its healthy check", async () => {
+    const resource = world.runs.prod.resources.find((r) => r.type === TYPES.container && r.inputs.name === containerName("prod", "file-service"))!;
+    await docker.getContainer(resource.inputs.name).remove({ force: true });
+    // Same container, but a healthcheck that fails at once (the registered one needs 5 x 10 s to give up).
+    await world.applier.createRegistered(resource, { Healthcheck: { Test: ["CMD", "false"], Interval: 1e9, Timeout: 1e9, Retries: 1 } });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const info = await docker.getContainer(resource.inputs.name).inspect();
+        if (info.State.Health?.Status === "unhealthy") break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`container.${E("prod")}.file-service.healthy`]);
+      expect(check(report, `container.${E("prod")}.file-service.healthy`).evidence).toBe(`not healthy: ${resource.inputs.name} (unhealthy)`);
+    } finally {
+      await docker.getContainer(resource.inputs.name).remove({ force: true });
+      await world.applier.createRegistered(resource);
+      await world.applier.waitHealthy();
+    }
+  });
+
+  test("a qual container attached to a prod network fails its networks check, and the probes measure the leak", async () => {
+    const name = containerName("qual", "file-service");
+    const network = world.outputs.prod.networks.postgres;
+    await docker.getNetwork(network).connect({ Container: name });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: {} });
+      expect(check(report, `container.${E("qual")}.file-service.networks`).evidence).toBe(`${name}: attached to unexpected ${network}`);
+      const qual = report.isolation.find((s) => s.environment === E("qual"))!;
+      const leaks = qual.leaks.filter((l) => l.kind === "cross-environment");
+      expect(leaks.length).toBeGreaterThan(0);
+      expect(leaks.every((l) => l.from === name && l.network === network && l.shared)).toBe(true);
+      expect(leaks.map((l) => l.to)).toContain(containerName("prod", "postgres"));
+      expect(report.failed).toEqual(expect.arrayContaining([`container.${E("qual")}.file-service.networks`, `isolation.${E("qual")}.cross-environment`, `isolation.${E("prod")}.cross-environment`]));
+      expect(report.failed.filter((id) => !id.startsWith("isolation."))).toEqual([`container.${E("qual")}.file-service.networks`]);
+      console.log(`fault "qual on a prod network": ${figures(qual)}`);
+    } finally {
+      await docker.getNetwork(network).disconnect({ Container: name, Force: true });
+    }
+  });
+
+  test("an extra container declaring a router name or Host already taken fails router uniqueness, naming both", async () => {
+    const base = { Image: world.image, HostConfig: { NetworkMode: TRAEFIK_NETWORK } };
+    await world.applier.createContainer({ ...base, name: "po-e2e-router-thief", Labels: { [`traefik.http.routers.public-fo-${E("qual")}.rule`]: "Host(`elsewhere.example.net`)" } });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual(["traefik.routers-unique"]);
+      const evidence = check(report, "traefik.routers-unique").evidence;
+      expect(evidence).toContain(`router http/public-fo-${E("qual")} declared by`);
+      expect(evidence).toContain("po-e2e-router-thief [container po-e2e-router-thief, running]");
+      expect(evidence).toContain(`${containerName("qual", "public-fo")} [portugal-odyssey/${E("qual")}/public-fo, running]`);
+    } finally {
+      await docker.getContainer("po-e2e-router-thief").remove({ force: true });
+    }
+    await world.applier.createContainer({ ...base, name: "po-e2e-host-thief", Labels: { "traefik.http.routers.mine.rule": "Host(`portugalodyssey.pt`)" } });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual(["traefik.routers-unique"]);
+      expect(check(report, "traefik.routers-unique").evidence).toMatch(/^host portugalodyssey\.pt declared by .*po-e2e-host-thief/);
+    } finally {
+      await docker.getContainer("po-e2e-host-thief").remove({ force: true });
+    }
+  });
+
+  test("a second revision of the same service may share its router during a rolling update", async () => {
+    const resource = world.runs.qual.resources.find((r) => r.type === TYPES.container && r.inputs.name === containerName("qual", "public-fo"))!;
+    const next = { ...resource, inputs: { ...resource.inputs, name: `${resource.inputs.name.replace(/-[0-9a-f]{8}$/, "")}-e2e00001` } };
+    await world.applier.createRegistered(next);
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(check(report, "traefik.routers-unique").ok).toBe(true);
+      expect(check(report, `container.${E("qual")}.public-fo.exists`).evidence).toContain(next.inputs.name);
+    } finally {
+      await docker.getContainer(next.inputs.name).remove({ force: true });
+    }
+  });
+
+  test("a missing traefik network fails its check", async () => {
+    for (const c of [TRAEFIK_CONTAINER, WEBAPP]) await docker.getNetwork(TRAEFIK_NETWORK).disconnect({ Container: c, Force: true });
+    await docker.getNetwork(TRAEFIK_NETWORK).remove();
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual(["network.traefik"]);
+      expect(check(report, "network.traefik").evidence).toBe("no network named traefik on the host; Traefik and the webapp need it");
+    } finally {
+      await world.applier.createNetwork(TRAEFIK_NETWORK);
+      for (const c of [TRAEFIK_CONTAINER, WEBAPP]) await docker.getNetwork(TRAEFIK_NETWORK).connect({ Container: c });
+    }
+  });
+
+  test("a stopped neighbour fails its check", async () => {
+    await docker.getContainer(WEBAPP).stop({ t: 1 });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`neighbour.${WEBAPP}`]);
+      expect(check(report, `neighbour.${WEBAPP}`).evidence).toMatch(new RegExp(`^${WEBAPP} \\(exited`));
+    } finally {
+      await docker.getContainer(WEBAPP).start();
+    }
+  });
+
+  test("after every fault is undone, verify passes again (checks only)", async () => {
+    const report = await verify({ stacks: world.stacks, docker, probe: false });
+    expect(report.failed).toEqual([]);
+  });
+});
+
+describeE2E("verify on a real Docker host, shared edge (config edge: shared)", () => {
+  let world: World;
+  beforeAll(async () => {
+    if (!status.up) throw new Error(`${status.reason}; the e2e is required here (CI/PO_E2E): run .ci/docker.sh first`);
+    world = await standUp("shared");
+  });
+  afterAll(() => tearDown(world));
+
+  test("every container check passes, and the isolation probes report each leak over the shared traefik network", async () => {
+    const report = await verify({ stacks: world.stacks, docker, probe: {} });
+    const nonIsolation = report.failed.filter((id) => !id.startsWith("isolation."));
+    expect(nonIsolation).toEqual([]);
+    expect(report.failed).toEqual(
+      expect.arrayContaining(STACKS.flatMap((x) => [`isolation.${world.outputs[x].environment}.cross-environment`, `isolation.${world.outputs[x].environment}.neighbours`])),
+    );
+    expect(report.ok).toBe(false);
+    const routed = (stack: string) => Object.values(world.outputs[stack].topology).filter((t) => t.router).length;
+    for (const s of report.isolation) {
+      console.log(`isolation ${figures(s)}; leaks by network ${JSON.stringify(s.leaksByNetwork)}`);
+      const stack = STACKS.find((x) => world.outputs[x].environment === s.environment)!;
+      const other = STACKS.find((x) => x !== stack)!;
+      // Each routed service reaches each routed service of the other environment, on the traefik network only.
+      expect(s.crossEnvironment.succeeded).toBe(routed(stack) * routed(other));
+      expect(Object.keys(s.leaksByNetwork)).toEqual([TRAEFIK_NETWORK]);
+      expect(s.leaks.every((l) => l.network === TRAEFIK_NETWORK && l.shared)).toBe(true);
+      expect(s.dependency.succeeded).toBe(s.dependency.expected);
+      expect(check(report, `isolation.${s.environment}.cross-environment`).evidence).toMatch(/LEAKS \(shared edge, \d+ over traefik\)/);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import { checkContainers, checkEdge, checkNeighbours, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
+import type { StackOutputs } from "../../../tools/verify/outputs";
+import type { HostSnapshot } from "../../../tools/verify/snapshot";
+import { container, healthyHost, programOutputs } from "./fixtures";
+
+let qual: StackOutputs;
+let prod: StackOutputs;
+let host: HostSnapshot;
+beforeAll(async () => {
+  [qual, prod] = [await programOutputs("qual"), await programOutputs("prod")];
+});
+beforeEach(() => {
+  host = healthyHost(qual, prod);
+});
+
+const all = (h: HostSnapshot) => [
+  checkTraefikNetwork(h, qual),
+  ...checkNeighbours(h, qual.neighbours),
+  checkRouters(h),
+  ...[qual, prod].flatMap((o) => [...checkNetworks(h, o), ...checkVolumes(h, o), ...checkEdge(h, o), ...checkContainers(h, o)]),
+];
+const failed = (h: HostSnapshot) => all(h).filter((c) => !c.ok);
+const byName = (name: string) => host.containers.find((c) => c.name === name)!;
+
+describe("the checklist", () => {
+  test("a host that matches both stacks passes every item, 5 per container", () => {
+    expect(failed(host)).toEqual([]);
+    expect(checkContainers(host, qual).filter((c) => c.id.startsWith("container.qual.postgres."))).toHaveLength(5);
+  });
+
+  test("a stopped container fails running and healthy, with its state as evidence", () => {
+    Object.assign(byName(qual.containers.redis), { state: "exited", health: "unhealthy" });
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([
+      ["container.qual.redis.running", "none running: po-redis-qual (exited, unhealthy)"],
+      ["container.qual.redis.healthy", "not running"],
+    ]);
+  });
+
+  test("an unhealthy or healthcheck-less running container fails healthy", () => {
+    byName(prod.containers.keycloak).health = "unhealthy";
+    byName(prod.containers.postgres).health = undefined;
+    expect(failed(host).map((c) => c.evidence)).toEqual(["not healthy: po-keycloak-prod (unhealthy)", "not healthy: po-postgres-prod (no healthcheck)"]);
+  });
+
+  test("a missing container is found by its labels, not its name, and reported with the expected name", () => {
+    host.containers = host.containers.filter((c) => c.name !== qual.containers["public-fo"]);
+    host.containers.push(container({ name: "renamed-by-hand", labels: { ...byName(prod.containers["public-fo"]).labels, "pt.portugalodyssey.environment": "qual" }, health: "healthy", networks: { "po-internal-qual": { ip: "1", aliases: [] }, "po-edge-qual": { ip: "2", aliases: [] } } }));
+    expect(failed(host).map((c) => c.id)).toEqual(["traefik.routers-unique"]);
+    host.containers = host.containers.filter((c) => c.name !== "renamed-by-hand");
+    const [missing] = failed(host);
+    expect(missing.id).toBe("container.qual.public-fo.exists");
+    expect(missing.evidence).toBe(`no container labelled pt.portugalodyssey.environment=qual, pt.portugalodyssey.service=public-fo (expected ${qual.containers["public-fo"]})`);
+  });
+
+  test("a qual container on a prod network, or missing one of its own, fails networks", () => {
+    const fs = byName(qual.containers["file-service"]);
+    fs.networks["po-postgres-network-prod"] = { ip: "10.1.1.1", aliases: [] };
+    delete fs.networks["po-redis-network-qual"];
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([
+      ["container.qual.file-service.networks", "po-file-service-qual: attached to unexpected po-postgres-network-prod; missing po-redis-network-qual"],
+    ]);
+  });
+
+  test("a container of the environment outside its topology is reported", () => {
+    host.containers.push(container({ name: "po-debug-qual", labels: { "pt.portugalodyssey.project": "portugal-odyssey", "pt.portugalodyssey.environment": "qual", "pt.portugalodyssey.service": "debug" } }));
+    expect(failed(host).map((c) => c.evidence)).toEqual(["unexpected: po-debug-qual (service debug)"]);
+  });
+
+  test("wrong role or port labels fail the labels item", () => {
+    byName(qual.containers.postgres).labels["pt.portugalodyssey.port"] = "5433";
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([["container.qual.postgres.labels", "po-postgres-qual: role=store, port=5433"]]);
+  });
+
+  test("missing traefik network, volume and stack network are each named", () => {
+    host.networks = host.networks.filter((n) => n.name !== "traefik" && n.name !== "po-redis-network-prod");
+    host.volumes = host.volumes.filter((v) => v.name !== "postgres-data-qual");
+    expect(failed(host).map((c) => c.id)).toEqual(["network.traefik", "volume.qual.postgres-data", "network.prod.redis"]);
+  });
+
+  test("a stopped or missing neighbour fails", () => {
+    byName("x100f-webapp").state = "exited";
+    expect(failed(host).map((c) => c.id)).toEqual(["neighbour.x100f-webapp"]);
+    expect(checkNeighbours(host, ["gone"])[0].evidence).toBe("no container named gone");
+  });
+
+  test("in isolated mode Traefik must sit on the stack's edge network", () => {
+    delete byName("traefik").networks["po-edge-prod"];
+    const [f] = failed(host);
+    expect(f.id).toBe("edge.prod.traefik-attached");
+    expect(f.evidence).toMatch(/^traefik is only on po-edge-qual, traefik; run the edge connect/);
+  });
+
+  test("in shared mode there is no edge network to join, and the edge item says so", async () => {
+    const shared = await programOutputs("qual", { edge: "shared" });
+    const h = healthyHost(shared);
+    expect(checkEdge(h, shared).map((c) => [c.id, c.ok])).toEqual([
+      ["edge.qual.traefik-running", true],
+      ["edge.qual.shared", true],
+    ]);
+  });
+});

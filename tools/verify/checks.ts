@@ -1,0 +1,219 @@
+/**
+ * The checklist: pure functions of a host snapshot and a stack's outputs.
+ * Every result says what was expected and what was found.
+ */
+import { LABELS, PROJECT } from "../../model/naming";
+import type { StackOutputs } from "./outputs";
+import { findConflicts } from "./routers";
+import type { ContainerView, HostSnapshot } from "./snapshot";
+
+export interface CheckResult {
+  /** Stable, greppable: `container.qual.postgres.healthy`. */
+  id: string;
+  /** The stack (environment) it concerns; undefined for host-wide checks. */
+  stack?: string;
+  title: string;
+  ok: boolean;
+  evidence: string;
+}
+
+const list = (xs: string[]) => (xs.length === 0 ? "none" : xs.join(", "));
+
+/** The containers labelled as this project's `service` in environment `env`: revisions of a routed service may be several. */
+export function containersOf(snapshot: HostSnapshot, env: string, service?: string): ContainerView[] {
+  return snapshot.containers.filter(
+    (c) =>
+      c.labels[LABELS.project] === PROJECT &&
+      c.labels[LABELS.environment] === env &&
+      (service === undefined || c.labels[LABELS.service] === service),
+  );
+}
+
+const describe = (c: ContainerView) => `${c.name} (${c.state}${c.health ? `, ${c.health}` : ""})`;
+
+export function checkTraefikNetwork(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult {
+  const name = outputs.edge.traefikNetwork;
+  const net = snapshot.networks.find((n) => n.name === name);
+  return {
+    id: `network.${name}`,
+    title: `external network ${name} exists`,
+    ok: net !== undefined,
+    evidence: net ? `found ${name} (${net.id.slice(0, 12)}), attached: ${list(net.containers)}` : `no network named ${name} on the host; Traefik and the webapp need it`,
+  };
+}
+
+export function checkNetworks(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  return Object.entries(outputs.networks).map(([key, name]) => {
+    const net = snapshot.networks.find((n) => n.name === name);
+    return {
+      id: `network.${env}.${key}`,
+      stack: env,
+      title: `network ${name} exists`,
+      ok: net !== undefined,
+      evidence: net ? `found ${name}${net.internal ? " (internal)" : ""}` : `no network named ${name}`,
+    };
+  });
+}
+
+export function checkContainers(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  const results: CheckResult[] = [];
+  for (const [service, spec] of Object.entries(outputs.topology).sort(([a], [b]) => a.localeCompare(b))) {
+    const id = `container.${env}.${service}`;
+    const found = containersOf(snapshot, env, service);
+    const labelled = `labelled ${LABELS.environment}=${env}, ${LABELS.service}=${service}`;
+    if (found.length === 0) {
+      results.push({
+        id: `${id}.exists`,
+        stack: env,
+        title: `${service} exists`,
+        ok: false,
+        evidence: `no container ${labelled} (expected ${outputs.containers[service] ?? `po-${service}-${env}`})`,
+      });
+      continue;
+    }
+    results.push({ id: `${id}.exists`, stack: env, title: `${service} exists`, ok: true, evidence: `found ${list(found.map((c) => c.name))}` });
+
+    const running = found.filter((c) => c.state === "running");
+    results.push({
+      id: `${id}.running`,
+      stack: env,
+      title: `${service} is running`,
+      ok: running.length > 0,
+      evidence: running.length > 0 ? `running: ${list(running.map((c) => c.name))}` : `none running: ${list(found.map(describe))}`,
+    });
+
+    const unhealthy = running.filter((c) => c.health !== "healthy");
+    results.push({
+      id: `${id}.healthy`,
+      stack: env,
+      title: `${service} is healthy`,
+      ok: running.length > 0 && unhealthy.length === 0,
+      evidence:
+        running.length === 0
+          ? "not running"
+          : unhealthy.length > 0
+            ? `not healthy: ${list(unhealthy.map((c) => `${c.name} (${c.health ?? "no healthcheck"})`))}`
+            : `healthy: ${list(running.map((c) => c.name))}`,
+    });
+
+    const expected = [...spec.networks].sort();
+    const wrong = found
+      .map((c) => {
+        const actual = Object.keys(c.networks).sort();
+        const missing = expected.filter((n) => !actual.includes(n));
+        const extra = actual.filter((n) => !expected.includes(n));
+        return { c, missing, extra };
+      })
+      .filter((w) => w.missing.length + w.extra.length > 0);
+    results.push({
+      id: `${id}.networks`,
+      stack: env,
+      title: `${service} is on exactly its networks`,
+      ok: wrong.length === 0,
+      evidence:
+        wrong.length === 0
+          ? `on ${list(expected)}`
+          : wrong
+              .map((w) => `${w.c.name}: ${w.extra.length ? `attached to unexpected ${list(w.extra)}` : ""}${w.extra.length && w.missing.length ? "; " : ""}${w.missing.length ? `missing ${list(w.missing)}` : ""}`)
+              .join("; "),
+    });
+
+    const badLabels = found.filter((c) => c.labels[LABELS.role] !== spec.role || c.labels[LABELS.port] !== String(spec.port));
+    results.push({
+      id: `${id}.labels`,
+      stack: env,
+      title: `${service} carries role ${spec.role} and port ${spec.port}`,
+      ok: badLabels.length === 0,
+      evidence:
+        badLabels.length === 0
+          ? `${LABELS.role}=${spec.role}, ${LABELS.port}=${spec.port}`
+          : badLabels.map((c) => `${c.name}: role=${c.labels[LABELS.role] ?? "(none)"}, port=${c.labels[LABELS.port] ?? "(none)"}`).join("; "),
+    });
+  }
+
+  const unknown = containersOf(snapshot, env).filter((c) => !(c.labels[LABELS.service] in outputs.topology));
+  results.push({
+    id: `container.${env}.unexpected`,
+    stack: env,
+    title: `no ${env} container outside the stack's topology`,
+    ok: unknown.length === 0,
+    evidence: unknown.length === 0 ? "none" : `unexpected: ${list(unknown.map((c) => `${c.name} (service ${c.labels[LABELS.service] ?? "unlabelled"})`))}`,
+  });
+  return results;
+}
+
+export function checkVolumes(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  return Object.entries(outputs.volumes).map(([key, name]) => {
+    const ok = snapshot.volumes.some((v) => v.name === name);
+    return { id: `volume.${env}.${key}`, stack: env, title: `volume ${name} exists`, ok, evidence: ok ? `found ${name}` : `no volume named ${name}` };
+  });
+}
+
+export function checkNeighbours(snapshot: HostSnapshot, neighbours: string[]): CheckResult[] {
+  return neighbours.map((name) => {
+    const c = snapshot.containers.find((x) => x.name === name);
+    return {
+      id: `neighbour.${name}`,
+      title: `neighbour ${name} is running`,
+      ok: c?.state === "running" && c.health !== "unhealthy",
+      evidence: c ? describe(c) : `no container named ${name}`,
+    };
+  });
+}
+
+export function checkEdge(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  const { mode, network, traefikContainer, traefikNetwork } = outputs.edge;
+  const traefik = snapshot.containers.find((c) => c.name === traefikContainer);
+  const results: CheckResult[] = [
+    {
+      id: `edge.${env}.traefik-running`,
+      stack: env,
+      title: `Traefik container ${traefikContainer} is running`,
+      ok: traefik?.state === "running",
+      evidence: traefik ? describe(traefik) : `no container named ${traefikContainer}`,
+    },
+  ];
+  if (mode === "isolated") {
+    const attached = traefik !== undefined && network in traefik.networks;
+    results.push({
+      id: `edge.${env}.traefik-attached`,
+      stack: env,
+      title: `Traefik is attached to the edge network ${network}`,
+      ok: network !== traefikNetwork && attached,
+      evidence:
+        network === traefikNetwork
+          ? `isolated mode, but the edge network is the shared ${traefikNetwork}`
+          : attached
+            ? `${traefikContainer} is on ${list(Object.keys(traefik.networks).sort())}`
+            : `${traefikContainer} is ${traefik ? `only on ${list(Object.keys(traefik.networks).sort())}` : "missing"}; run the edge connect (pulumi up) again`,
+    });
+  } else {
+    results.push({
+      id: `edge.${env}.shared`,
+      stack: env,
+      title: `shared edge: routed services sit on ${traefikNetwork}`,
+      ok: network === traefikNetwork,
+      evidence: `edge network ${network}; every container on ${traefikNetwork} can reach every other (see isolation)`,
+    });
+  }
+  return results;
+}
+
+export function checkRouters(snapshot: HostSnapshot): CheckResult {
+  const conflicts = findConflicts(snapshot.containers);
+  return {
+    id: "traefik.routers-unique",
+    title: "no Traefik router name or Host rule is declared by two containers (other than revisions of one service)",
+    ok: conflicts.length === 0,
+    evidence:
+      conflicts.length === 0
+        ? "no conflict on the host"
+        : conflicts
+            .map((c) => `${c.kind} ${c.key} declared by ${c.containers.map((x) => `${x.name} [${x.owner}, ${x.state}]`).join(" and ")}`)
+            .join("; "),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--json]
+ *
+ * Exit 0 when every check passes, 1 when any fails, 2 when verify could not
+ * run (bad arguments, unreadable outputs, no daemon).
+ */
+import { parseArgs } from "node:util";
+import { verify, type VerifyReport } from "./index";
+import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
+import { parseOutputs, pulumiStackOutputs, readOutputsFile, type StackOutputs } from "./outputs";
+import { formatTable } from "./report";
+
+export const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
+
+  --stack NAME          a stack to check (repeatable); its outputs come from
+                        \`pulumi stack output --json --stack NAME\` unless --outputs is given
+  --outputs FILE        a JSON file of a stack's outputs (repeatable, paired in
+                        order with --stack; without --stack the stack is named
+                        after the file's \`environment\`)
+  --json                print the report as JSON (for CI)
+  --no-probe            skip the isolation probes
+  --probe-mode MODE     exec (default): docker exec of the probe script in each
+                        container (needs sh, and nc -z or bash + timeout, in it);
+                        sidecar: a probe container sharing each container's
+                        network namespace (for images without those tools)
+  --probe-image IMAGE   image of the sidecar probe (default ${DEFAULT_PROBE_OPTIONS.image});
+                        needs sh, and nc -z or bash + timeout
+  --timeout SECONDS     connect timeout per attempt (default ${DEFAULT_PROBE_OPTIONS.timeoutSeconds})
+  --concurrency N       containers probed at once (default ${DEFAULT_PROBE_OPTIONS.concurrency})
+  --default-ports LIST  ports tried on containers without a port label (default ${DEFAULT_PROBE_OPTIONS.defaultPorts.join(",")})
+
+The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host).`;
+
+export class UsageError extends Error {}
+
+export interface CliArgs {
+  stacks: string[];
+  outputFiles: string[];
+  json: boolean;
+  probe: Partial<ProbeOptions> | false;
+}
+
+const positiveInt = (flag: string, v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${v}`);
+  return n;
+};
+
+export function parseCliArgs(argv: string[]): CliArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        stack: { type: "string", multiple: true },
+        outputs: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        "no-probe": { type: "boolean" },
+        "probe-mode": { type: "string" },
+        "probe-image": { type: "string" },
+        timeout: { type: "string" },
+        concurrency: { type: "string" },
+        "default-ports": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) throw new UsageError("");
+  const stacks = values.stack ?? [];
+  const outputFiles = values.outputs ?? [];
+  if (stacks.length === 0 && outputFiles.length === 0) throw new UsageError("name at least one --stack (or --outputs file)");
+  if (stacks.length > 0 && outputFiles.length > stacks.length) {
+    throw new UsageError(`${outputFiles.length} --outputs files for ${stacks.length} --stack: pair each file with a stack, in order`);
+  }
+  const mode = values["probe-mode"];
+  if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new UsageError(`--probe-mode expects sidecar or exec, got ${mode}`);
+  const probe: Partial<ProbeOptions> = {};
+  if (mode) probe.mode = mode as ProbeMode;
+  if (values["probe-image"]) probe.image = values["probe-image"];
+  if (values.timeout) probe.timeoutSeconds = positiveInt("--timeout", values.timeout);
+  if (values.concurrency) probe.concurrency = positiveInt("--concurrency", values.concurrency);
+  if (values["default-ports"]) probe.defaultPorts = values["default-ports"].split(",").map((p) => positiveInt("--default-ports", p.trim()));
+  return { stacks, outputFiles, json: values.json ?? false, probe: values["no-probe"] ? false : probe };
+}
+
+export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {
+  if (args.stacks.length === 0) {
+    return Promise.all(
+      args.outputFiles.map(async (file) => {
+        const outputs = parseOutputs(await readOutputsFile(file), file);
+        return { stack: outputs.environment, outputs };
+      }),
+    );
+  }
+  return Promise.all(
+    args.stacks.map(async (stack, i) => {
+      const file = args.outputFiles[i];
+      const raw = file ? await readOutputsFile(file) : await pulumiStackOutputs(stack);
+      return { stack, outputs: parseOutputs(raw, file ?? `stack ${stack}`) };
+    }),
+  );
+}
+
+export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseCliArgs(argv);
+  } catch (e) {
+    err.write(`${e instanceof UsageError && e.message ? `verify: ${e.message}\n\n` : ""}${USAGE}\n`);
+    return 2;
+  }
+  let report: VerifyReport;
+  try {
+    report = await verify({ stacks: await loadStacks(args), probe: args.probe });
+  } catch (e) {
+    err.write(`verify: ${(e as Error).message}\n`);
+    return 2;
+  }
+  out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report, { color: out === process.stdout && Boolean(process.stdout.isTTY) })}\n`);
+  return report.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

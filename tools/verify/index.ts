@@ -1,0 +1,80 @@
+/**
+ * `verify`: checks a live Docker host against what one or more stacks say it
+ * should contain. The library entry point is `verify()`; cli.ts wraps it.
+ */
+import type Docker from "dockerode";
+import {
+  checkContainers,
+  checkEdge,
+  checkNetworks,
+  checkNeighbours,
+  checkRouters,
+  checkTraefikNetwork,
+  checkVolumes,
+  type CheckResult,
+} from "./checks";
+import { assertDaemon, dockerClient } from "./docker";
+import { DEFAULT_PROBE_OPTIONS, isolationChecks, planProbes, runProbes, summarise, type IsolationSummary, type ProbeOptions } from "./isolation";
+import type { StackOutputs } from "./outputs";
+import { takeSnapshot } from "./snapshot";
+
+export type { CheckResult } from "./checks";
+export type { IsolationSummary, ProbeOptions } from "./isolation";
+export type { StackOutputs } from "./outputs";
+
+export interface VerifyOptions {
+  stacks: { stack: string; outputs: StackOutputs }[];
+  docker?: Docker;
+  /** Probe settings; `false` skips the isolation probes (every other check still runs). */
+  probe?: Partial<ProbeOptions> | false;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  daemon: { host: string; version: string };
+  stacks: string[];
+  checks: CheckResult[];
+  isolation: IsolationSummary[];
+  failed: string[];
+  durationMs: number;
+}
+
+export async function verify(options: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const docker = options.docker ?? dockerClient();
+  const version = await assertDaemon(docker);
+  const snapshot = await takeSnapshot(docker);
+  const all = options.stacks.map((s) => s.outputs);
+
+  const checks: CheckResult[] = [];
+  const traefikNetworks = [...new Set(all.map((o) => o.edge.traefikNetwork))];
+  for (const name of traefikNetworks) checks.push(checkTraefikNetwork(snapshot, all.find((o) => o.edge.traefikNetwork === name)!));
+  checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
+  checks.push(checkRouters(snapshot));
+  for (const outputs of all) {
+    checks.push(...checkNetworks(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
+  }
+
+  const isolation: IsolationSummary[] = [];
+  if (options.probe !== false) {
+    const probe: ProbeOptions = { ...DEFAULT_PROBE_OPTIONS, ...options.probe };
+    // Stacks one after the other, each with bounded concurrency inside.
+    for (const outputs of all) {
+      const plans = planProbes(snapshot, outputs, probe.defaultPorts);
+      const summary = summarise(outputs, plans, await runProbes(docker, plans, probe));
+      isolation.push(summary);
+      checks.push(...isolationChecks(summary));
+    }
+  }
+
+  const failed = checks.filter((c) => !c.ok).map((c) => c.id);
+  return {
+    ok: failed.length === 0,
+    daemon: { host: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock", version },
+    stacks: options.stacks.map((s) => s.stack),
+    checks,
+    isolation,
+    failed,
+    durationMs: Date.now() - started,
+  };
+}

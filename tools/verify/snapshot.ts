@@ -1,0 +1,95 @@
+/**
+ * One read of the Docker host: every container (running or not), network and
+ * volume, reduced to what the checks look at. Checks are pure functions of a
+ * snapshot, so they are tested without a daemon.
+ */
+import type Docker from "dockerode";
+
+export interface ContainerView {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Docker's state: running, exited, created, restarting, paused, dead. */
+  state: string;
+  /** healthy, unhealthy, starting; undefined without a healthcheck. */
+  health?: string;
+  /** Network name → the container's address and aliases on it. */
+  networks: Record<string, { ip: string; aliases: string[] }>;
+}
+
+export interface NetworkView {
+  id: string;
+  name: string;
+  internal: boolean;
+  labels: Record<string, string>;
+  /** Names of the containers attached to it. */
+  containers: string[];
+}
+
+export interface VolumeView {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface HostSnapshot {
+  containers: ContainerView[];
+  networks: NetworkView[];
+  volumes: VolumeView[];
+}
+
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+export { mapBounded };
+
+const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+
+export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
+  const [listed, networkList, volumeList] = await Promise.all([
+    docker.listContainers({ all: true }),
+    docker.listNetworks(),
+    docker.listVolumes(),
+  ]);
+  // A container removed between the list and its inspect is simply gone.
+  const inspected = await mapBounded(listed, 8, (c) =>
+    docker
+      .getContainer(c.Id)
+      .inspect()
+      .catch((err) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }),
+  );
+  const containers: ContainerView[] = inspected
+    .filter((c): c is Docker.ContainerInspectInfo => c !== undefined)
+    .map((c) => ({
+      id: c.Id,
+      name: c.Name.replace(/^\//, ""),
+      image: c.Config.Image,
+      labels: c.Config.Labels ?? {},
+      state: c.State.Status,
+      health: c.State.Health?.Status,
+      networks: Object.fromEntries(
+        Object.entries(c.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { ip: ep.IPAddress ?? "", aliases: ep.Aliases ?? [] }]),
+      ),
+    }));
+  const networks: NetworkView[] = networkList.map((n) => ({
+    id: n.Id,
+    name: n.Name,
+    internal: n.Internal ?? false,
+    labels: n.Labels ?? {},
+    containers: containers.filter((c) => n.Name in c.networks).map((c) => c.name),
+  }));
+  const volumes: VolumeView[] = (volumeList.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+  return { containers, networks, volumes };
+}
