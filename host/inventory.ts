@@ -3,7 +3,8 @@
  * connection follows DOCKER_HOST (unix://, tcp:// or ssh://), as the docker
  * provider's does, so the program and the provider see the same daemon.
  */
-import Docker from "dockerode";
+import type Docker from "dockerode";
+import { dockerClient } from "./docker";
 
 export interface HostObject {
   name: string;
@@ -15,12 +16,6 @@ export interface HostInventory {
   networks: HostObject[];
   volumes: HostObject[];
 }
-
-/**
- * docker-modem reads DOCKER_HOST itself (unix://, tcp:// with DOCKER_TLS_VERIFY,
- * ssh:// through the ssh-agent at SSH_AUTH_SOCK), so there is nothing to parse here.
- */
-export const dockerClient = () => new Docker();
 
 export async function readDockerInventory(docker: Docker = dockerClient()): Promise<HostInventory> {
   const [containers, networks, volumes] = await Promise.all([

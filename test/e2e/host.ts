@@ -9,11 +9,7 @@ export const WEBAPP = "x100f-webapp";
 /** The webapp's own router, so router uniqueness is checked against a container the project does not own. */
 export const WEBAPP_ROUTER = { "traefik.enable": "true", "traefik.http.routers.x100f.rule": "Host(`x100f.example.net`)" };
 
-/**
- * Whether a daemon answers, asked synchronously (jest decides to run or skip a
- * suite at collection time). With CI=true or PO_E2E=1 the e2e must run: a
- * missing daemon is then an error, not a skip.
- */
+/** Whether a daemon answers, asked once and synchronously when the suite is collected. */
 export function dockerStatus(): { up: true } | { up: false; reason: string } {
   const probe = spawnSync(process.execPath, ["-e", "new (require('dockerode'))().ping().then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })"], {
     encoding: "utf8",
@@ -23,8 +19,6 @@ export function dockerStatus(): { up: true } | { up: false; reason: string } {
   if (probe.status === 0) return { up: true };
   return { up: false, reason: `no Docker daemon answers at ${process.env.DOCKER_HOST ?? "/var/run/docker.sock"}: ${(probe.stderr || "timed out").trim()}` };
 }
-
-export const e2eRequired = () => process.env.CI === "true" || process.env.PO_E2E === "1";
 
 export function buildStandinImage(): string {
   return execFileSync("bash", [join(__dirname, "standin", "build.sh")], { encoding: "utf8" }).trim();

@@ -15,7 +15,7 @@ import { verify, type VerifyReport } from "../../tools/verify";
 import type { IsolationSummary } from "../../tools/verify/isolation";
 import { parseOutputs, type StackOutputs } from "../../tools/verify/outputs";
 import { Applier, assertNamesFree, removeLabelled, runCommand } from "./applier";
-import { TRAEFIK_CONTAINER, TRAEFIK_NETWORK, WEBAPP, buildStandinImage, dockerStatus, e2eRequired, standUpNeighbours } from "./host";
+import { TRAEFIK_CONTAINER, TRAEFIK_NETWORK, WEBAPP, buildStandinImage, dockerStatus, standUpNeighbours } from "./host";
 
 jest.setTimeout(240_000);
 
@@ -88,15 +88,15 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-if (!status.up && !e2eRequired()) {
-  console.warn(`e2e skipped: ${status.reason} (set CI=true or PO_E2E=1 to make this an error; .ci/docker.sh starts a daemon)`);
-}
-const describeE2E = status.up || e2eRequired() ? describe : describe.skip;
+// Never skipped: without a daemon these tests fail and say how to get one.
+const requireDaemon = () => {
+  if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
+};
 
-describeE2E("verify on a real Docker host, isolated edge (default)", () => {
+describe("verify on a real Docker host, isolated edge (default)", () => {
   let world: World;
   beforeAll(async () => {
-    if (!status.up) throw new Error(`${status.reason}; the e2e is required here (CI/PO_E2E): run .ci/docker.sh first`);
+    requireDaemon();
     world = await standUp("isolated");
   });
   afterAll(() => tearDown(world));
@@ -277,10 +277,10 @@ describeE2E("verify on a real Docker host, isolated edge (default)", () => {
   });
 });
 
-describeE2E("verify on a real Docker host, shared edge (config edge: shared)", () => {
+describe("verify on a real Docker host, shared edge (config edge: shared)", () => {
   let world: World;
   beforeAll(async () => {
-    if (!status.up) throw new Error(`${status.reason}; the e2e is required here (CI/PO_E2E): run .ci/docker.sh first`);
+    requireDaemon();
     world = await standUp("shared");
   });
   afterAll(() => tearDown(world));

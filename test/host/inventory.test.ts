@@ -1,6 +1,7 @@
 /** Reads a real Docker engine (the one .ci/docker.sh starts, or DOCKER_HOST's). */
 import { randomBytes } from "node:crypto";
-import { dockerClient, readDockerInventory } from "../../host/inventory";
+import { dockerClient } from "../../host/docker";
+import { readDockerInventory } from "../../host/inventory";
 
 const docker = dockerClient();
 const tag = `po-inventory-test-${randomBytes(4).toString("hex")}`;

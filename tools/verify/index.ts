@@ -13,7 +13,7 @@ import {
   checkVolumes,
   type CheckResult,
 } from "./checks";
-import { assertDaemon, dockerClient } from "./docker";
+import { assertDaemon, dockerClient } from "../../host/docker";
 import { DEFAULT_PROBE_OPTIONS, isolationChecks, planProbes, runProbes, summarise, type IsolationSummary, type ProbeOptions } from "./isolation";
 import type { StackOutputs } from "./outputs";
 import { takeSnapshot } from "./snapshot";

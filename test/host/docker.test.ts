@@ -1,7 +1,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DockerUnavailableError, sshSettings } from "../../../tools/verify/docker";
+import { DockerUnavailableError, sshSettings } from "../../host/docker";
 
 describe("DOCKER_HOST over ssh", () => {
   const home = mkdtempSync(join(tmpdir(), "home-"));
