@@ -149,21 +149,35 @@ export function runCommand(r: RegisteredResource, which: "create" | "delete") {
   if (res.status !== 0) throw new Error(`${r.name} ${which} failed (${res.status}): ${res.stderr}`);
 }
 
+/** Whether the test process that stamped a run id (`e2e-<pid>-…`) is still running: its objects are then in use. */
+const runIsLive = (runId: string) => {
+  const pid = Number(/^[a-z0-9]+-(\d+)-/.exec(runId)?.[1]);
+  if (!pid || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /**
- * Removes what carries the test-run label: one run's (`runId`), or every run's
- * (leftovers of an aborted run). Nothing without the label is touched.
+ * Removes what carries the test-run label: one run's (`runId`), or the
+ * leftovers of runs whose process is gone (an aborted run). Nothing without
+ * the label, and nothing of a run still going in another jest worker, is touched.
  */
 export async function removeLabelled(docker: Docker, runId?: string): Promise<string[]> {
   const filters = { label: [runId ? `${RUN_LABEL}=${runId}` : RUN_LABEL] };
-  const containers = await docker.listContainers({ all: true, filters });
+  const mine = (labels: Record<string, string> | undefined) => runId !== undefined || !runIsLive(labels?.[RUN_LABEL] ?? "");
+  const containers = (await docker.listContainers({ all: true, filters })).filter((c) => mine(c.Labels));
   await mapBounded(containers, 8, (c) => docker.getContainer(c.Id).remove({ force: true, v: false }).catch(ignoreMissing));
   // The daemon releases a removed container's endpoints and mounts a moment after the remove returns.
   // Every removal is tried; what still fails is reported together.
-  const networks = await docker.listNetworks({ filters });
-  const { Volumes } = await docker.listVolumes({ filters });
+  const networks = (await docker.listNetworks({ filters })).filter((n) => mine(n.Labels));
+  const volumes = ((await docker.listVolumes({ filters })).Volumes ?? []).filter((v) => mine(v.Labels));
   const outcomes = await Promise.allSettled([
     ...networks.map((n) => whenReleased(() => docker.getNetwork(n.Id).remove())),
-    ...(Volumes ?? []).map((v) => whenReleased(() => docker.getVolume(v.Name).remove())),
+    ...volumes.map((v) => whenReleased(() => docker.getVolume(v.Name).remove())),
   ]);
   return outcomes.flatMap((o) => (o.status === "rejected" ? [String((o.reason as Error).message)] : []));
 }

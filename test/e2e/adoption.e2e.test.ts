@@ -1,0 +1,82 @@
+/**
+ * Taking over a Compose deployment's volume on a real Docker engine: the data
+ * written before the takeover is there after it, and the host check refuses a
+ * same-named volume that was not mapped.
+ */
+import { randomBytes } from "node:crypto";
+import Docker from "dockerode";
+import { ConfigError } from "../../config/load";
+import { readDockerInventory } from "../../host/inventory";
+import { TYPES, runProgram, type ProgramRun } from "../harness/program";
+import { Applier, RUN_LABEL, removeLabelled } from "./applier";
+import { buildStandinImage, dockerStatus } from "./host";
+
+jest.setTimeout(180_000);
+
+const docker = new Docker();
+const runId = `e2e-${process.pid}-${Date.now().toString(36)}`;
+const composeVolume = `compose_postgres-data-prod-${randomBytes(3).toString("hex")}`;
+// A suffix of its own, so this file can run beside the other e2e suite.
+const SUFFIX = "adopt";
+let image: string;
+
+/** Runs a throw-away stand-in container with the volume mounted at /data and returns its output. */
+async function withVolume(volume: string, script: string): Promise<string> {
+  const container = await docker.createContainer({
+    Image: image,
+    Entrypoint: ["sh", "-c", script],
+    Labels: { [RUN_LABEL]: runId },
+    HostConfig: { Mounts: [{ Type: "volume", Source: volume, Target: "/data" }] },
+  });
+  await container.start();
+  await container.wait();
+  const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+  await container.remove({ force: true });
+  return logs;
+}
+
+beforeAll(async () => {
+  const status = dockerStatus();
+  if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
+  image = buildStandinImage();
+  await docker.createVolume({ Name: composeVolume, Labels: { [RUN_LABEL]: runId, "com.docker.compose.project": "compose" } });
+  await withVolume(composeVolume, "echo 'bookings written by compose' > /data/marker");
+});
+
+afterAll(async () => {
+  const problems = await removeLabelled(docker, runId);
+  if (problems.length > 0) throw new Error(`cleanup left objects behind: ${problems.join("; ")}`);
+});
+
+test("a mapped Compose volume is taken over with its data, and postgres starts on it", async () => {
+  const run = await runProgram({
+    stack: "prod",
+    config: { suffix: SUFFIX, data: { protect: true, retainOnDelete: true, volumes: { "postgres-data": composeVolume } } },
+    inventory: await readDockerInventory(docker),
+  });
+  expect(run.outputs.volumes["postgres-data"]).toBe(composeVolume);
+  // Only what postgres needs: its network, its volume and its container.
+  const needed = (r: ProgramRun["resources"][number]) =>
+    (r.type === TYPES.network && r.inputs.name === `po-postgres-network-${SUFFIX}`) ||
+    (r.type === TYPES.volume && r.inputs.name === composeVolume) ||
+    (r.type === TYPES.container && r.inputs.name === `po-postgres-${SUFFIX}`);
+  const applier = new Applier(docker, runId, image);
+  await applier.apply({ ...run, resources: run.resources.filter(needed) });
+  await applier.waitHealthy(60_000);
+
+  const volume = await docker.getVolume(composeVolume).inspect();
+  expect(volume.Labels["com.docker.compose.project"]).toBe("compose");
+  const postgres = await docker.getContainer(`po-postgres-${SUFFIX}`).inspect();
+  expect(postgres.Mounts).toContainEqual(expect.objectContaining({ Name: composeVolume, Destination: "/var/lib/postgresql/data" }));
+  await docker.getContainer(`po-postgres-${SUFFIX}`).remove({ force: true });
+  expect(await withVolume(composeVolume, "cat /data/marker")).toContain("bookings written by compose");
+});
+
+test("the host check refuses an unmapped volume that already holds the name, before registering anything", async () => {
+  await docker.createVolume({ Name: `redis-data-${SUFFIX}`, Labels: { [RUN_LABEL]: runId } });
+  const registered: string[] = [];
+  const attempt = runProgram({ stack: "prod", config: { suffix: SUFFIX }, inventory: await readDockerInventory(docker), onRegister: (r) => registered.push(r.type) });
+  await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+  await expect(attempt).rejects.toThrow(`volume redis-data-${SUFFIX} already exists and it was not created by this project`);
+  expect(registered).toEqual(["pulumi:pulumi:Stack"]);
+});
