@@ -179,9 +179,22 @@ describe(".gitlab-ci.yml structure", () => {
   });
 
   it("never sets a secret in the file itself", () => {
-    for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL", "GITLAB_API_TOKEN", "SSH_PRIVATE_KEY", "DOCKER_HOST"]) {
+    for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL", "GITLAB_API_TOKEN", "SSH_PRIVATE_KEY", "DOCKER_HOST", "DEPLOY_DOCKER_HOST"]) {
       expect(doc.variables).not.toHaveProperty(key);
     }
+  });
+
+  it("points only the Pulumi jobs at the shared host, and runs the tests against a docker-in-docker engine of their own", () => {
+    const before: string[] = job(".pulumi").before_script;
+    expect(before).toContain('export DOCKER_HOST="$DEPLOY_DOCKER_HOST"');
+    const naming = Object.entries(doc)
+      .filter(([, j]) => typeof j === "object" && j !== null && !Array.isArray(j))
+      .filter(([, j]) => JSON.stringify({ ...j, extends: undefined }).includes("DEPLOY_DOCKER_HOST"))
+      .map(([name]) => name);
+    expect(naming).toEqual([".pulumi"]);
+    expect(job("test").variables.DOCKER_HOST).toBe("tcp://docker:2375");
+    expect(job("test").services).toEqual([{ name: expect.stringMatching(/^docker:\d+-dind$/), alias: "docker" }]);
+    expect(job("test").script).toEqual(["bash .ci/docker.sh", "npm test"]);
   });
 
   it("no command prints a secret: no --show-secrets, no set -x, no echo of a secret variable, no debug trace", () => {
