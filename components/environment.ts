@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Credential, StoreName } from "../catalog/types";
 import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings, type NetworkKey } from "../model/environment";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../model/naming";
+import type { StackOutputs } from "../model/outputs";
 import { AppService } from "./app-service";
 import { Credentials } from "./credentials";
 import { DataStore } from "./data-store";
@@ -15,19 +16,16 @@ export interface EnvironmentArgs {
   secretsFromConfig: Credential[];
 }
 
-/** The stack outputs: a contract CI jobs and `verify` read (documented in README.md). None is secret. */
+/** The stack outputs, as Outputs: their resolved form is the contract in model/outputs.ts. None is secret. */
 export interface EnvironmentOutputs {
-  environment: string;
+  environment: StackOutputs["environment"];
   containers: Record<string, pulumi.Output<string>>;
   networks: Record<string, pulumi.Input<string>>;
   volumes: Record<string, pulumi.Output<string>>;
-  urls: Record<string, string>;
-  edge: EnvironmentPlan["edge"];
-  neighbours: string[];
-  topology: Record<
-    string,
-    { role: "store" | "service"; port: number; networks: string[]; dependencies: string[]; router?: string; host?: string }
-  >;
+  urls: StackOutputs["urls"];
+  edge: StackOutputs["edge"];
+  neighbours: StackOutputs["neighbours"];
+  topology: StackOutputs["topology"];
 }
 
 /**

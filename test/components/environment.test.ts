@@ -1,4 +1,5 @@
 import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { stackOutputsSchema } from "../../model/outputs";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
 
@@ -184,6 +185,12 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
         "strapi-transfer-token-salt",
       ].sort(),
     );
+  });
+
+  test("exports outputs that satisfy the contract verify and CI read", () => {
+    const parsed = stackOutputsSchema.parse(run().outputs);
+    expect(Object.keys(parsed.topology).sort()).toEqual(Object.keys(parsed.containers).sort());
+    expect(parsed.topology["public-fo"]).toMatchObject({ role: "service", router: `public-fo-${env}` });
   });
 
   test("exports the outputs contract with no secret in it", () => {

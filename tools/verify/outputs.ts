@@ -1,49 +1,17 @@
 /**
- * What a stack should contain, as its Pulumi outputs say: the contract between
- * the program (index.ts) and `verify`. Nothing here is secret, and `verify`
- * never asks Pulumi for secrets.
+ * Reading a stack's outputs (model/outputs.ts is their contract) from Pulumi or
+ * a file, for `verify`. Nothing here is secret, and `verify` never asks Pulumi
+ * for secrets.
  */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import { stackOutputsSchema, type StackOutputs } from "../../model/outputs";
 import { resolveBackend } from "../pulumi-cli";
 
 const PROJECT_DIR = join(__dirname, "..", "..");
 
-const name = z.string().min(1);
-/** `alias:port`, e.g. `postgres-qual:5432`. */
-const hostPort = z.string().regex(/^[A-Za-z0-9_.-]+:[0-9]{1,5}$/, { error: "expected alias:port such as postgres-qual:5432" });
-
-export const topologyEntrySchema = z.object({
-  role: z.enum(["store", "service"]),
-  port: z.number().int().min(1).max(65535),
-  /** The networks it must be on, exactly. */
-  networks: z.array(name),
-  /** What it must be able to reach. */
-  dependencies: z.array(hostPort),
-  router: z.string().optional(),
-  host: z.string().optional(),
-});
-
-export const stackOutputsSchema = z.object({
-  environment: name,
-  containers: z.record(z.string(), name),
-  networks: z.record(z.string(), name),
-  volumes: z.record(z.string(), name),
-  urls: z.record(z.string(), z.string()).default({}),
-  edge: z.object({
-    mode: z.enum(["isolated", "shared"]),
-    network: name,
-    traefikContainer: name,
-    traefikNetwork: name,
-  }),
-  neighbours: z.array(name).default([]),
-  topology: z.record(z.string(), topologyEntrySchema),
-});
-
-export type StackOutputs = z.output<typeof stackOutputsSchema>;
-export type TopologyEntry = z.output<typeof topologyEntrySchema>;
+export { stackOutputsSchema, topologyEntrySchema, type StackOutputs, type TopologyEntry } from "../../model/outputs";
 
 export class OutputsError extends Error {}
 
