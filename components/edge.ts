@@ -58,7 +58,9 @@ export class Edge extends pulumi.ComponentResource {
           // A recreated network or another Traefik container needs a fresh connect.
           triggers: [network.id, edge.traefikContainer],
         },
-        { parent: this, dependsOn: [network] },
+        // Delete-first: a replacement created first would find Traefik attached, do nothing, and then
+        // the old command's delete would detach it.
+        { parent: this, dependsOn: [network], deleteBeforeReplace: true },
       );
       this.networkName = pulumi.all([network.name, attachment.id]).apply(([networkName]) => networkName);
     }

@@ -23,6 +23,8 @@ describe("isolated edge (the default)", () => {
     });
     const edge = networks(run).find((n) => n.inputs.name === "po-edge-qual")!;
     expect(attachment.options.dependsOn).toContain(edge.urn);
+    // Replaced delete-first: disconnect from the old network, then connect, never the other way round.
+    expect(attachment.options.deleteBeforeReplace).toBe(true);
   });
 
   test("starts routed services only once Traefik is attached", () => {
