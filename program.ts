@@ -7,7 +7,6 @@ import { Environment, type EnvironmentOutputs } from "./components/environment";
 import { ConfigError, loadStackConfig } from "./config/load";
 import type { HostInventory } from "./host/inventory";
 import { findCollisions } from "./model/collisions";
-import { planEnvironment } from "./model/environment";
 
 export interface ProgramDeps {
   /** What already exists on the Docker host. */
@@ -15,7 +14,7 @@ export interface ProgramDeps {
 }
 
 export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
-  const { settings, secretsFromConfig } = loadStackConfig();
+  const { plan, secretsFromConfig } = loadStackConfig();
   const stack = pulumi.getStack();
   let inventory: HostInventory;
   try {
@@ -23,7 +22,7 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
   } catch (error) {
     throw new ConfigError(`Cannot read the Docker host (DOCKER_HOST=${process.env.DOCKER_HOST ?? "unset"}): ${(error as Error).message}`);
   }
-  const collisions = findCollisions(planEnvironment(settings), inventory);
+  const collisions = findCollisions(plan, inventory);
   if (collisions.length > 0) {
     throw new ConfigError(
       [
@@ -32,5 +31,5 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
       ].join("\n"),
     );
   }
-  return new Environment(settings.env, { settings, secretsFromConfig }).outputs;
+  return new Environment(plan.env, { plan, secretsFromConfig }).outputs;
 }

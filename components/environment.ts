@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Credential, StoreName } from "../catalog/types";
-import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings, type NetworkKey } from "../model/environment";
+import type { EnvironmentPlan, NetworkKey } from "../model/environment";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../model/naming";
 import type { StackOutputs } from "../model/outputs";
 import { AppService } from "./app-service";
@@ -10,8 +10,8 @@ import { DataStore } from "./data-store";
 import { Edge } from "./edge";
 
 export interface EnvironmentArgs {
-  /** Validated stack config (see config/validate.ts). */
-  settings: EnvironmentSettings;
+  /** The environment to build: model/environment.ts computes it from validated config. */
+  plan: EnvironmentPlan;
   /** Credentials the stack sets as config secrets instead of letting us generate them. */
   secretsFromConfig: Credential[];
 }
@@ -39,8 +39,7 @@ export class Environment extends pulumi.ComponentResource {
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.environment, name, {}, opts);
-    const { settings } = args;
-    const plan = (this.plan = planEnvironment(settings));
+    const plan = (this.plan = args.plan);
     const ownership = [
       { label: LABELS.project, value: PROJECT },
       { label: LABELS.environment, value: plan.env },
@@ -62,12 +61,7 @@ export class Environment extends pulumi.ComponentResource {
         childName(name, "volume", volume.key),
         // An adopted volume keeps the labels it was created with; asking for others would force a replacement.
         { name: volume.name, labels: volume.adopted ? undefined : ownership },
-        {
-          parent: this,
-          // A taken-over volume holds data from before this stack: never let Pulumi delete it.
-          protect: volume.adopted || settings.data.protect,
-          retainOnDelete: volume.adopted || settings.data.retainOnDelete,
-        },
+        { parent: this, protect: volume.protect, retainOnDelete: volume.retainOnDelete },
       ).name;
     }
 

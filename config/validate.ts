@@ -7,7 +7,7 @@
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
-import { planEnvironment, type EnvironmentSettings } from "../model/environment";
+import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { credentialsIn } from "../model/templates";
 import { CATALOG_KEYS, stackConfigSchema, type StackConfig } from "./schema";
@@ -26,7 +26,7 @@ export interface RawConfig {
 }
 
 export type ValidationResult =
-  | { ok: true; settings: EnvironmentSettings; secretsFromConfig: Credential[] }
+  | { ok: true; settings: EnvironmentSettings; plan: EnvironmentPlan; secretsFromConfig: Credential[] }
   | { ok: false; problems: ConfigProblem[] };
 
 const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
@@ -121,9 +121,10 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   if (problems.length > 0) return { ok: false, problems };
 
   const settings: EnvironmentSettings = { ...config, stack, env };
-  problems.push(...checkMemoryBudget(stack, settings));
+  const plan = planEnvironment(settings);
+  problems.push(...checkMemoryBudget(stack, settings, plan.totalMemoryMb));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings, secretsFromConfig };
+  return { ok: true, settings, plan, secretsFromConfig };
 }
 
 /** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */
@@ -177,8 +178,7 @@ function checkHostNeighbours(stack: string, env: string, config: StackConfig): C
   return problems;
 }
 
-function checkMemoryBudget(stack: string, settings: EnvironmentSettings): ConfigProblem[] {
-  const total = planEnvironment(settings).totalMemoryMb;
+function checkMemoryBudget(stack: string, settings: EnvironmentSettings, total: number): ConfigProblem[] {
   const { memoryBudgetMb, stacks } = settings.host;
   const others = Object.entries(stacks).filter(([name]) => name !== stack);
   const othersTotal = others.reduce((sum, [, s]) => sum + s.memoryMb, 0);

@@ -47,6 +47,10 @@ export interface VolumePlan {
   name: string;
   /** Taken over from an earlier deployment (config `data.volumes`), not created empty. */
   adopted: boolean;
+  /** Pulumi refuses to delete or replace it. A taken-over volume always is: it holds data from before this stack. */
+  protect: boolean;
+  /** A delete leaves the Docker volume on the host. */
+  retainOnDelete: boolean;
 }
 
 export interface EnvVar {
@@ -190,11 +194,16 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   ];
   const networkName = (key: NetworkKey) => networks.find((n) => n.key === key)!.name;
 
-  const volumes: VolumePlan[] = VOLUME_KEYS.map((key) => ({
-    key,
-    name: s.data.volumes[key] ?? names.volume(key, env),
-    adopted: key in s.data.volumes,
-  }));
+  const volumes: VolumePlan[] = VOLUME_KEYS.map((key) => {
+    const adopted = key in s.data.volumes;
+    return {
+      key,
+      name: s.data.volumes[key] ?? names.volume(key, env),
+      adopted,
+      protect: adopted || s.data.protect,
+      retainOnDelete: adopted || s.data.retainOnDelete,
+    };
+  });
   const volumeName = (key: VolumeKey) => volumes.find((v) => v.key === key)!.name;
 
   const common = (spec: StoreSpec | ServiceSpec, kind: "store" | "service", resources: Resources) => {
