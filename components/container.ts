@@ -59,9 +59,9 @@ export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string
     // Created only once healthy, so whatever depends on it starts against a working store or peer.
     wait: true,
     waitTimeout: plan.kind === "store" ? 180 : 120,
+    // memorySwap stays unset: on hosts without swap accounting the provider reads it back as -1,
+    // which would show as drift on every refresh.
     memory: plan.resources.memoryMb,
-    // No swap beyond the memory limit: a swapping store is slower than a restarted one.
-    memorySwap: plan.resources.memoryMb,
     cpus: String(plan.resources.cpus),
     logDriver: plan.logs.driver,
     logOpts: plan.logs.opts,

@@ -301,6 +301,16 @@ function syncLocalConfig(res: Resolution, projectDir: string, stack: string): vo
   writeFileSync(file, text);
 }
 
+/**
+ * `pulumi stack output --json` for a stack, from the backend every command here
+ * uses (never with --show-secrets). Shared by `npm run outputs` and `verify`.
+ */
+export async function readStackOutputs(stack: string, res: Resolution, projectDir: string) {
+  const run = await runPulumi(pulumiArgs({ command: "outputs", stack, dotenv: false, passthrough: [] }, res), res.env, projectDir, true);
+  if (run.code !== 0) throw new Error(`pulumi stack output --json --stack ${stack} exited ${run.code}`);
+  return parseOutputs(run.stdout, "pulumi stack output --json");
+}
+
 function writeOrPrint(text: string, out: string | undefined): void {
   if (out) writeFileSync(out, text);
   else process.stdout.write(text);
@@ -371,9 +381,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
       return items.length ? 1 : run.code;
     }
     case "outputs": {
-      const run = await runPulumi(args, res.env, projectDir, true);
-      if (run.code !== 0) return run.code;
-      const outputs = parseOutputs(run.stdout, "pulumi stack output --json");
+      const outputs = await readStackOutputs(opts.stack, res, projectDir);
       if (opts.dotenv) {
         writeOrPrint(outputsToDotenv(outputs), opts.out);
       } else {

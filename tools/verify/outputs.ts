@@ -3,11 +3,10 @@
  * a file, for `verify`. Nothing here is secret, and `verify` never asks Pulumi
  * for secrets.
  */
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stackOutputsSchema, type StackOutputs } from "../../model/outputs";
-import { resolveBackend } from "../pulumi-cli";
+import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 
 const PROJECT_DIR = join(__dirname, "..", "..");
 
@@ -28,34 +27,15 @@ export function parseOutputs(raw: unknown, source: string): StackOutputs {
 }
 
 /**
- * Reads `pulumi stack output --json` for a stack (never with --show-secrets:
- * nothing verify needs is secret), from the backend `npm run outputs` uses
+ * A stack's outputs from Pulumi, read the way `npm run outputs` reads them
  * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
  */
-export function pulumiStackOutputs(stack: string, cwd = PROJECT_DIR): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let env: NodeJS.ProcessEnv;
-    try {
-      env = resolveBackend(process.env, cwd).env;
-    } catch (err) {
-      return reject(new OutputsError(`cannot read stack ${stack}'s outputs: ${(err as Error).message}`));
-    }
-    const args = ["stack", "output", "--json", "--non-interactive", "--stack", stack];
-    const child = spawn("pulumi", args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", (err) => reject(new OutputsError(`could not run pulumi to read stack ${stack}'s outputs: ${err.message}; pass --outputs <file> instead`)));
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new OutputsError(`pulumi stack output --json --stack ${stack} exited ${code}: ${stderr.trim()}`));
-      try {
-        resolve(JSON.parse(stdout));
-      } catch (err) {
-        reject(new OutputsError(`pulumi stack output for ${stack} is not JSON: ${(err as Error).message}`));
-      }
-    });
-  });
+export async function pulumiStackOutputs(stack: string, cwd = PROJECT_DIR): Promise<unknown> {
+  try {
+    return await readStackOutputs(stack, resolveBackend(process.env, cwd), cwd);
+  } catch (err) {
+    throw new OutputsError(`cannot read stack ${stack}'s outputs: ${(err as Error).message}; pass --outputs <file> instead`);
+  }
 }
 
 export async function readOutputsFile(path: string): Promise<unknown> {
