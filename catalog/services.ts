@@ -1,6 +1,12 @@
-import type { ServiceName, ServiceSpec } from "./types";
+import type { ServiceSpec, StoreName } from "./types";
 
-type ServiceEntry = Pick<ServiceSpec, "urlVar"> & Partial<Omit<ServiceSpec, "name" | "urlVar">>;
+/**
+ * One catalog entry: how a service differs from the defaults. Peers are plain
+ * strings here because the names are this table's own keys; SERVICES below
+ * checks each one names an entry.
+ */
+type ServiceEntry = Pick<ServiceSpec, "urlVar"> &
+  Partial<Omit<ServiceSpec, "name" | "urlVar" | "peers" | "stores">> & { peers?: string[]; stores?: StoreName[] };
 
 /** What most of our Node.js services share; an entry states only how it differs. */
 const NODE_SERVICE_DEFAULTS = {
@@ -26,7 +32,7 @@ const JWT_KEYS = {
  * here (and its name to SERVICE_NAMES): networks, env wiring, labels, routes,
  * outputs and `verify` all follow from this table.
  */
-const ENTRIES: Record<ServiceName, ServiceEntry> = {
+const ENTRIES = {
   "public-fo": {
     urlVar: "PUBLIC_FO",
     health: { kind: "http", path: "/api/health" },
@@ -161,8 +167,21 @@ const ENTRIES: Record<ServiceName, ServiceEntry> = {
     stores: ["postgres", "rabbitmq"],
     peers: ["user-management", "experience-service"],
   },
-};
+} satisfies Record<string, ServiceEntry>;
 
-export const SERVICES: Record<ServiceName, ServiceSpec> = Object.fromEntries(
-  Object.entries(ENTRIES).map(([name, entry]) => [name, { ...NODE_SERVICE_DEFAULTS, ...entry, name }]),
-) as Record<ServiceName, ServiceSpec>;
+export type ServiceName = keyof typeof ENTRIES;
+export const SERVICE_NAMES = Object.keys(ENTRIES) as ServiceName[];
+
+function unknownPeers(): string[] {
+  return Object.entries(ENTRIES as Record<string, ServiceEntry>).flatMap(([name, entry]) =>
+    (entry.peers ?? []).filter((peer) => !(peer in ENTRIES)).map((peer) => `${name} → ${peer}`),
+  );
+}
+
+export const SERVICES: Record<ServiceName, ServiceSpec> = (() => {
+  const unknown = unknownPeers();
+  if (unknown.length > 0) throw new Error(`catalog/services.ts: peers that are not catalog services: ${unknown.join(", ")}`);
+  return Object.fromEntries(
+    Object.entries(ENTRIES as Record<string, ServiceEntry>).map(([name, entry]) => [name, { ...NODE_SERVICE_DEFAULTS, ...entry, name }]),
+  ) as Record<ServiceName, ServiceSpec>;
+})();

@@ -6,23 +6,9 @@
 export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
-export const SERVICE_NAMES = [
-  "public-fo",
-  "strapi-cms",
-  "api-gateway",
-  "keycloak",
-  "auth-service",
-  "user-management",
-  "booking-service",
-  "experience-service",
-  "payment-service",
-  "notification-service",
-  "search-service",
-  "analytics-service",
-  "file-service",
-  "review-service",
-] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+// The service names are the keys of the catalog itself, so a new service is one entry there.
+export { SERVICE_NAMES, type ServiceName } from "./services";
+import type { ServiceName } from "./services";
 
 export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const;
 export type VolumeKey = (typeof VOLUME_KEYS)[number];
