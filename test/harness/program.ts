@@ -62,12 +62,10 @@ export interface RunOptions {
 
 export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
 
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
 function unwrapSecrets(value: any, path: string, found: Set<string>): any {
   if (Array.isArray(value)) return value.map((v) => unwrapSecrets(v, path, found));
   if (value && typeof value === "object") {
-    if (value[rpc.specialSigKey] === SECRET_SIG) {
+    if (value[rpc.specialSigKey] === rpc.specialSecretSig) {
       found.add(path);
       return unwrapSecrets(value.value, path, found);
     }
