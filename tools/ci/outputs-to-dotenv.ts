@@ -11,6 +11,7 @@
  * a secret has no business in a job variable.
  */
 import { readFileSync } from "node:fs";
+import { parseJsonObject } from "./json-document";
 
 export const SECRET_PLACEHOLDER = "[secret]";
 
@@ -20,16 +21,7 @@ export interface StackOutputs {
   [key: string]: unknown;
 }
 
-export function parseOutputs(text: string, source = "outputs"): StackOutputs {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source} is not JSON (${(error as Error).message})`, { cause: error });
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${source} is not a stack outputs object`);
-  return doc as StackOutputs;
-}
+export const parseOutputs = (text: string, source = "outputs"): StackOutputs => parseJsonObject(text, source, "a stack outputs object");
 
 /** Every path in the outputs whose value is the `[secret]` placeholder. */
 export function secretPaths(value: unknown, path = "$"): string[] {

@@ -5,6 +5,7 @@
  *
  * Only the fields we read are typed; everything else is passed through.
  */
+import { parseJsonObject } from "./json-document";
 import { readFileSync } from "node:fs";
 
 /** Step ops Pulumi emits (`display.StepOp`). */
@@ -101,16 +102,7 @@ export function parseUrn(urn: string): UrnParts {
 
 /** Parses and minimally checks a `pulumi preview --json` document. */
 export function parsePreview(text: string, source = "preview"): PreviewDigest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source} is not JSON (${(error as Error).message})`, { cause: error });
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new Error(`${source} is not a pulumi preview --json document`);
-  }
-  const digest = doc as PreviewDigest;
+  const digest = parseJsonObject(text, source, "a pulumi preview --json document") as PreviewDigest;
   if (digest.steps !== undefined && !Array.isArray(digest.steps)) {
     throw new Error(`${source}: "steps" is not a list`);
   }
