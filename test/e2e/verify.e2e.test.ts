@@ -33,13 +33,14 @@ interface World {
   image: string;
 }
 
+// PO_E2E_SUFFIX=x names everything po-*-qualx/prodx: for a daemon where the real names are taken.
+const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stack}${process.env.PO_E2E_SUFFIX}` } : {});
+
 async function standUp(edge: "isolated" | "shared"): Promise<World> {
   const image = buildStandinImage();
   // An aborted earlier run may have left labelled objects behind; only those are removed.
   for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
   const runs: Record<string, ProgramRun> = {};
-  // PO_E2E_SUFFIX=x names everything po-*-qualx/prodx: for a daemon where the real names are taken.
-  const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stack}${process.env.PO_E2E_SUFFIX}` } : {});
   for (const stack of STACKS) runs[stack] = await runProgram({ stack, config: { ...suffix(stack), ...(edge === "shared" ? { edge: "shared" } : {}) } });
   const all = Object.values(runs).flatMap((r) => r.resources);
   await assertNamesFree(
@@ -234,14 +235,20 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
     }
   });
 
-  test("a second revision of the same service may share its router during a rolling update", async () => {
-    const resource = world.runs.qual.resources.find((r) => r.type === TYPES.container && r.inputs.name === containerName("qual", "public-fo"))!;
-    const next = { ...resource, inputs: { ...resource.inputs, name: `${resource.inputs.name.replace(/-[0-9a-f]{8}$/, "")}-e2e00001` } };
+  test("a new revision of a routed service starts beside the old one, turns healthy, and shares its router with it", async () => {
+    // What the program registers after a tag change: the same service under a new revision name.
+    const nextRun = await runProgram({ stack: "qual", config: { ...suffix("qual"), services: { "public-fo": { tag: "next-release" } } } });
+    const next = nextRun.resources.find((r) => r.type === TYPES.container && r.name.endsWith("-public-fo-container"))!;
+    const old = containerName("qual", "public-fo");
+    expect(next.inputs.name).not.toBe(old);
     await world.applier.createRegistered(next);
     try {
+      await world.applier.waitHealthy(60_000);
       const report = await verify({ stacks: world.stacks, docker, probe: false });
       expect(check(report, "traefik.routers-unique").ok).toBe(true);
+      expect(check(report, `container.${E("qual")}.public-fo.healthy`).ok).toBe(true);
       expect(check(report, `container.${E("qual")}.public-fo.exists`).evidence).toContain(next.inputs.name);
+      expect((await docker.getContainer(old).inspect()).State.Running).toBe(true);
     } finally {
       await docker.getContainer(next.inputs.name).remove({ force: true });
     }
