@@ -33,10 +33,16 @@ interface World {
   image: string;
 }
 
+// Never skipped: without a daemon these tests fail and say how to get one.
+const requireDaemon = () => {
+  if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
+};
+
 // PO_E2E_SUFFIX=x names everything po-*-qualx/prodx: for a daemon where the real names are taken.
 const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stack}${process.env.PO_E2E_SUFFIX}` } : {});
 
 async function standUp(edge: "isolated" | "shared"): Promise<World> {
+  requireDaemon();
   const image = buildStandinImage();
   // An aborted earlier run may have left labelled objects behind; only those are removed.
   for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
@@ -89,15 +95,10 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-// Never skipped: without a daemon these tests fail and say how to get one.
-const requireDaemon = () => {
-  if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
-};
 
 describe("verify on a real Docker host, isolated edge (default)", () => {
   let world: World;
   beforeAll(async () => {
-    requireDaemon();
     world = await standUp("isolated");
   });
   afterAll(() => tearDown(world));
@@ -287,7 +288,6 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
 describe("verify on a real Docker host, shared edge (config edge: shared)", () => {
   let world: World;
   beforeAll(async () => {
-    requireDaemon();
     world = await standUp("shared");
   });
   afterAll(() => tearDown(world));
