@@ -11,11 +11,13 @@ import { findCollisions } from "./model/collisions";
 export interface ProgramDeps {
   /** What already exists on the Docker host. */
   readInventory: () => Promise<HostInventory>;
+  /** Where Pulumi.yaml and the stack files are; every stack file there is a stack on the same host. */
+  projectDir?: string;
 }
 
 export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
-  const { plan, secretsFromConfig } = loadStackConfig();
   const stack = pulumi.getStack();
+  const { plan, secretsFromConfig } = loadStackConfig(stack, deps.projectDir);
   let inventory: HostInventory;
   try {
     inventory = await deps.readInventory();

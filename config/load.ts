@@ -1,6 +1,7 @@
 /** Reads the stack's config from the Pulumi runtime and validates it before any resource exists. */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { readOtherStacks } from "./stack-files";
 import { formatProblems, validateStackConfig, type ValidationResult } from "./validate";
 
 /**
@@ -12,10 +13,13 @@ export class ConfigError extends pulumi.RunError {}
 // The SDK knows which keys were set with --secret but does not export that in its typings.
 const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
 
-export function loadStackConfig(stack = pulumi.getStack()): Extract<ValidationResult, { ok: true }> {
+/** The folder holding Pulumi.yaml and the stack files; the engine says, and a mock run has the working directory. */
+export const projectDirectory = () => pulumi.runtime.getRootDirectory() || process.cwd();
+
+export function loadStackConfig(stack = pulumi.getStack(), projectDir = projectDirectory()): Extract<ValidationResult, { ok: true }> {
   const values = pulumi.runtime.allConfig();
   const secretKeys = new Set(Object.keys(values).filter((k) => isConfigSecret?.(k) ?? false));
-  const result = validateStackConfig(stack, { values, secretKeys });
+  const result = validateStackConfig(stack, { values, secretKeys, otherStacks: readOtherStacks(projectDir, stack) });
   if (!result.ok) throw new ConfigError(formatProblems(stack, result.problems));
   return result;
 }

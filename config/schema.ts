@@ -14,7 +14,6 @@ const REGISTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // Docker's object-name grammar (containers, networks, volumes).
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
 const LOG_SIZE = /^[1-9][0-9]*[kmg]$/;
 
 const domain = z.string().regex(DOMAIN, { error: "expected a lowercase DNS domain such as qual.portugalodyssey.pt" });
@@ -32,14 +31,6 @@ const serviceOverride = z.strictObject({
 });
 
 const storeOverride = z.strictObject(resourceOverride);
-
-const otherStack = z.strictObject({
-  /** That stack's suffix, when it is not its stack name. */
-  suffix: z.string().optional(),
-  domain,
-  /** Memory that stack may reserve on the host, MiB. */
-  memoryMb,
-});
 
 export const stackConfigSchema = z.strictObject({
   /** Ends every name this stack creates. Defaults to the stack name. */
@@ -93,12 +84,10 @@ export const stackConfigSchema = z.strictObject({
     })
     .prefault({}),
   host: z.strictObject({
-    /** Memory every environment on this host may reserve in all, MiB. */
+    /** Memory all stacks on this host (every stack file in the project) may reserve together, MiB. */
     memoryBudgetMb: memoryMb,
     /** Containers we do not own that must keep running (the existing webapp). */
     neighbours: z.array(dockerName).default([]),
-    /** Every stack of this project on the host, by stack name. */
-    stacks: z.record(z.string().regex(STACK_NAME, { error: "expected a stack name" }), otherStack).default({}),
   }),
 });
 

@@ -10,7 +10,7 @@ import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type External
 import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { credentialsIn } from "../model/templates";
-import { CATALOG_KEYS, stackConfigSchema, type StackConfig } from "./schema";
+import { CATALOG_KEYS, stackConfigSchema } from "./schema";
 
 export interface ConfigProblem {
   /** The config key path, e.g. `portugal-odyssey:services.booking-service.tag`. */
@@ -23,6 +23,8 @@ export interface RawConfig {
   values: Record<string, string>;
   /** Keys whose value was set with `--secret`. */
   secretKeys: ReadonlySet<string>;
+  /** The other stacks on the host (every other stack file in the project), engine-encoded like `values`. */
+  otherStacks?: Record<string, Record<string, string>>;
 }
 
 export type ValidationResult =
@@ -68,28 +70,34 @@ function describeZodIssue(issue: z.core.$ZodIssue, input: Record<string, unknown
   return [{ path: key(path), message: issue.message }];
 }
 
+/** The non-secret project keys of a stack's config, JSON values decoded: what the schema parses. */
+function schemaInput(values: Record<string, string>): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(values)) {
+    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+    const name = fullKey.slice(PROJECT.length + 1);
+    if (!SECRET_KEYS.includes(name)) input[name] = parseValue(value);
+  }
+  return input;
+}
+
 export function validateStackConfig(stack: string, raw: RawConfig): ValidationResult {
   const problems: ConfigProblem[] = [];
-  const input: Record<string, unknown> = {};
   const secretsFromConfig: Credential[] = [];
 
   for (const [fullKey, value] of Object.entries(raw.values)) {
-    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
     const name = fullKey.slice(PROJECT.length + 1);
-    if (SECRET_KEYS.includes(name)) {
-      if (!raw.secretKeys.has(fullKey)) {
-        problems.push({
-          path: fullKey,
-          message: `holds a credential in plain text; remove it from Pulumi.${stack}.yaml and run: pulumi config set --secret ${name} --stack ${stack}`,
-        });
-      } else if (value.length === 0) {
-        problems.push({ path: fullKey, message: `is empty; run: pulumi config set --secret ${name} --stack ${stack}` });
-      } else {
-        secretsFromConfig.push(name as Credential);
-      }
-      continue;
+    if (!fullKey.startsWith(`${PROJECT}:`) || !SECRET_KEYS.includes(name)) continue;
+    if (!raw.secretKeys.has(fullKey)) {
+      problems.push({
+        path: fullKey,
+        message: `holds a credential in plain text; remove it from Pulumi.${stack}.yaml and run: pulumi config set --secret ${name} --stack ${stack}`,
+      });
+    } else if (value.length === 0) {
+      problems.push({ path: fullKey, message: `is empty; run: pulumi config set --secret ${name} --stack ${stack}` });
+    } else {
+      secretsFromConfig.push(name as Credential);
     }
-    input[name] = parseValue(value);
   }
 
   for (const secret of requiredExternalSecrets()) {
@@ -101,6 +109,7 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
     }
   }
 
+  const input = schemaInput(raw.values);
   problems.push(...unknownCatalogNames(input));
   const parsed = stackConfigSchema.safeParse(input);
   if (!parsed.success) {
@@ -116,15 +125,42 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
       message: `the stack name "${stack}" cannot be used as the suffix (expected 2-16 lowercase letters and digits, no hyphen); set one: pulumi config set suffix <word> --stack ${stack}`,
     });
   }
-
-  problems.push(...checkHostNeighbours(stack, env, config));
   if (problems.length > 0) return { ok: false, problems };
 
   const settings: EnvironmentSettings = { ...config, stack, env };
   const plan = planEnvironment(settings);
-  problems.push(...checkMemoryBudget(stack, settings, plan.totalMemoryMb));
+  const others = Object.entries(raw.otherStacks ?? {}).map(([other, values]) => describeOtherStack(other, values));
+  problems.push(...others.flatMap((o) => ("problem" in o ? [o.problem] : [])));
+  const neighbours = others.flatMap((o) => ("problem" in o ? [] : [o]));
+  problems.push(...checkSharedNames(env, config.domain, neighbours));
+  problems.push(...checkMemoryBudget({ stack, env, domain: config.domain, memoryMb: plan.totalMemoryMb }, neighbours, config.host.memoryBudgetMb));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, plan, secretsFromConfig };
+}
+
+/** What another stack on the host claims: its suffix (hence every name), its Host rules, its memory. */
+interface HostStack {
+  stack: string;
+  env: string;
+  domain: string;
+  memoryMb: number;
+}
+
+/** Reads another stack's file config as that stack's own program would; a stack that does not validate is reported. */
+function describeOtherStack(stack: string, values: Record<string, string>): HostStack | { problem: ConfigProblem } {
+  const parsed = stackConfigSchema.safeParse(schemaInput(values));
+  const env = parsed.success ? (parsed.data.suffix ?? stack) : stack;
+  if (!parsed.success || !SUFFIX_PATTERN.test(env)) {
+    const first = parsed.success ? "its stack name cannot be a suffix" : `${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}`;
+    return {
+      problem: {
+        path: `Pulumi.${stack}.yaml`,
+        message: `stack "${stack}" on the same host does not validate (${first}), so this stack cannot check its names, Host rules and memory against it; fix that file (pulumi preview --stack ${stack} lists every problem)`,
+      },
+    };
+  }
+  const plan = planEnvironment({ ...parsed.data, stack, env });
+  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb };
 }
 
 /** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */
@@ -142,62 +178,40 @@ function unknownCatalogNames(input: Record<string, unknown>): ConfigProblem[] {
 const publicHostsOf = (domain: string) =>
   Object.values(SERVICES).flatMap((spec) => (spec.route ? [names.publicHost(spec.route.subdomain, domain)] : []));
 
-/** What other stacks on the host would also produce: suffix (hence every name) and Host rules. */
-function checkHostNeighbours(stack: string, env: string, config: StackConfig): ConfigProblem[] {
+/** Another stack with the same suffix would produce every one of our names; one with our hosts would share our routers' traffic. */
+function checkSharedNames(env: string, domain: string, others: HostStack[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (!(stack in config.host.stacks)) {
-    problems.push({
-      path: key(`host.stacks.${stack}`),
-      message: `this stack is not declared; add it (domain, memoryMb) so the other stacks on the host account for it`,
-    });
-  }
-  const declaredDomain = config.host.stacks[stack]?.domain;
-  if (declaredDomain !== undefined && declaredDomain !== config.domain) {
-    problems.push({
-      path: key(`host.stacks.${stack}.domain`),
-      message: `declares "${declaredDomain}" but the stack serves "${config.domain}"; the other stacks check their Host rules against this declaration, so make the two equal`,
-    });
-  }
-  const mine = new Set(publicHostsOf(config.domain));
-  for (const [other, declared] of Object.entries(config.host.stacks)) {
-    if (other === stack) continue;
-    if ((declared.suffix ?? other) === env) {
+  const mine = new Set(publicHostsOf(domain));
+  for (const other of others) {
+    if (other.env === env) {
       problems.push({
         path: key("suffix"),
-        message: `"${env}" is also the suffix of stack "${other}" (host.stacks.${other}); every container, network, volume and router name would collide. Choose another suffix`,
+        message: `"${env}" is also the suffix of stack "${other.stack}" (Pulumi.${other.stack}.yaml); every container, network, volume and router name would collide. Choose another suffix`,
       });
     }
-    const shared = publicHostsOf(declared.domain).filter((h) => mine.has(h));
+    const shared = publicHostsOf(other.domain).filter((h) => mine.has(h));
     if (shared.length > 0) {
       problems.push({
         path: key("domain"),
-        message: `Host rule(s) ${shared.join(", ")} would also be served by stack "${other}"; Traefik would mix the two environments' traffic. Choose a domain no other stack's hosts use`,
+        message: `Host rule(s) ${shared.join(", ")} would also be served by stack "${other.stack}"; Traefik would mix the two environments' traffic. Choose a domain no other stack's hosts use`,
       });
     }
   }
   return problems;
 }
 
-function checkMemoryBudget(stack: string, settings: EnvironmentSettings, total: number): ConfigProblem[] {
-  const { memoryBudgetMb, stacks } = settings.host;
-  const others = Object.entries(stacks).filter(([name]) => name !== stack);
-  const othersTotal = others.reduce((sum, [, s]) => sum + s.memoryMb, 0);
-  const problems: ConfigProblem[] = [];
-  const declared = stacks[stack]?.memoryMb;
-  if (declared !== undefined && total > declared) {
-    problems.push({
-      path: key(`host.stacks.${stack}.memoryMb`),
-      message: `this stack's containers reserve ${total} MiB but it declares ${declared} MiB; raise the declaration to at least ${total} or lower the limits`,
-    });
-  }
-  if (total + othersTotal > memoryBudgetMb) {
-    const breakdown = [`${stack}: ${total}`, ...others.map(([name, s]) => `${name}: ${s.memoryMb}`)].join(", ");
-    problems.push({
+/** Every stack's containers reserve their memory limits; together they must fit the host. */
+function checkMemoryBudget(me: HostStack, others: HostStack[], memoryBudgetMb: number): ConfigProblem[] {
+  const all = [me, ...others];
+  const total = all.reduce((sum, s) => sum + s.memoryMb, 0);
+  if (total <= memoryBudgetMb) return [];
+  const breakdown = all.map((s) => `${s.stack}: ${s.memoryMb}`).join(", ");
+  return [
+    {
       path: key("host.memoryBudgetMb"),
-      message: `the stacks on this host would reserve ${total + othersTotal} MiB (${breakdown}), over the budget of ${memoryBudgetMb} MiB; lower resources.scale or per-service memoryMb, or raise the budget if the host has the memory`,
-    });
-  }
-  return problems;
+      message: `the stacks on this host would reserve ${total} MiB (${breakdown}), over the budget of ${memoryBudgetMb} MiB; lower resources.scale or per-service memoryMb, or raise the budget if the host has the memory`,
+    },
+  ];
 }
 
 /** One message for all problems: what the engine prints, with no stack trace under it. */

@@ -1,14 +1,29 @@
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config/load";
 import { formatProblems, validateStackConfig, type ConfigProblem } from "../../config/validate";
 import { runProgram } from "../harness/program";
-import { engineConfig, readStackConfig } from "../harness/stack-config";
+import { readOtherStacks } from "../../config/stack-files";
+import { PROJECT_DIR, engineConfig } from "../harness/stack-config";
 
-/** Validates the stack's real config with some top-level keys replaced (`undefined` removes one). */
-function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = []) {
-  const config = engineConfig(stack, overrides, secrets);
+/**
+ * Validates the stack's real config with some top-level keys replaced (`undefined` removes one),
+ * against the other stack files in `projectDir` (this repository's: qual and prod).
+ */
+function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = [], projectDir = PROJECT_DIR) {
+  const config = engineConfig(stack, overrides, secrets, projectDir);
   for (const key of plaintext) config.secretKeys = config.secretKeys.filter((k) => k !== key);
-  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys) });
+  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(projectDir, stack) });
+}
+
+/** A copy of this project's Pulumi.yaml and stack files, plus `extra` stack files, in a temp folder. */
+function projectWith(extra: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "po-project-"));
+  for (const file of ["Pulumi.yaml", "Pulumi.qual.yaml", "Pulumi.prod.yaml"]) copyFileSync(join(PROJECT_DIR, file), join(dir, file));
+  for (const [file, text] of Object.entries(extra)) writeFileSync(join(dir, file), text);
+  return dir;
 }
 
 function problems(...args: Parameters<typeof validate>): ConfigProblem[] {
@@ -25,15 +40,45 @@ test("accepts the committed qual and prod config", () => {
   }
 });
 
-test("defaults the suffix to the stack name, so a third stack is one more file", () => {
-  const result = validate("qual", {
-    host: { memoryBudgetMb: 40000, stacks: { qual: { domain: "qual.portugalodyssey.pt", memoryMb: 5120 }, prod: { domain: "portugalodyssey.pt", memoryMb: 10240 } } },
+describe("a third stack is one more file", () => {
+  const stackFile = (domain: string, scale?: number) =>
+    `config:\n  portugal-odyssey:domain: ${domain}\n  portugal-odyssey:imageTag: main\n` + (scale ? `  portugal-odyssey:resources:\n    scale: ${scale}\n` : "");
+  const DEMO = stackFile("demo.portugalodyssey.pt", 0.5);
+
+  test("Pulumi.demo.yaml with only its domain, tag and size gives a valid stack suffixed demo", () => {
+    const dir = projectWith({ "Pulumi.demo.yaml": DEMO });
+    const result = validate("demo", {}, undefined, [], dir);
+    expect(result.ok && result.settings.env).toBe("demo");
+    expect(result.ok && result.settings.domain).toBe("demo.portugalodyssey.pt");
   });
-  expect(result.ok && result.settings.env).toBe("qual");
-  const host = structuredClone(readStackConfig("qual")["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
-  host.stacks.qual.domain = "demo.portugalodyssey.pt";
-  const third = validate("qual", { suffix: "demo", domain: "demo.portugalodyssey.pt", host });
-  expect(third.ok && third.settings.env).toBe("demo");
+
+  test("the program builds the whole environment for it, every name ending in -demo", async () => {
+    const run = await runProgram({ stack: "demo", projectDir: projectWith({ "Pulumi.demo.yaml": DEMO }) });
+    const named = run.resources.filter((r) => typeof r.inputs.name === "string" && r.type.startsWith("docker:"));
+    expect(named.length).toBe(18 + 6 + 5);
+    for (const r of named) expect(r.inputs.name).toMatch(/-demo(-[0-9a-f]{8})?$/);
+  });
+
+  test("the existing stacks count it: its memory joins theirs against the host budget", () => {
+    const big = projectWith({ "Pulumi.demo.yaml": stackFile("demo.portugalodyssey.pt") });
+    expect(problems("qual", {}, undefined, [], big)).toEqual([
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, demo: 9216, prod: 9216\), over the budget of 20480 MiB/) },
+    ]);
+  });
+
+  test("a stack file that reuses another stack's domain makes both stacks refuse", () => {
+    const dir = projectWith({ "Pulumi.demo.yaml": stackFile("qual.portugalodyssey.pt", 0.5) });
+    for (const stack of ["qual", "demo"]) {
+      expect(problems(stack, {}, undefined, [], dir)).toEqual([{ path: "portugal-odyssey:domain", message: expect.stringContaining("cms.qual.portugalodyssey.pt") }]);
+    }
+  });
+
+  test("a stack file that does not validate is named, since nothing can be checked against it", () => {
+    const dir = projectWith({ "Pulumi.broken.yaml": "config:\n  portugal-odyssey:domain: not a domain\n" });
+    expect(problems("qual", {}, undefined, [], dir)).toEqual([
+      { path: "Pulumi.broken.yaml", message: expect.stringMatching(/^stack "broken" on the same host does not validate \(domain: expected a lowercase DNS domain.*pulumi preview --stack broken/) },
+    ]);
+  });
 });
 
 describe("rejects, naming the key path and what was expected", () => {
@@ -91,16 +136,8 @@ describe("rejects, naming the key path and what was expected", () => {
   });
 
   test("a domain whose Host rules another stack already serves", () => {
-    const host = structuredClone(readStackConfig("qual")["portugal-odyssey:host"]) as { stacks: Record<string, { domain: string }> };
-    host.stacks.qual.domain = "portugalodyssey.pt";
-    expect(problems("qual", { domain: "portugalodyssey.pt", host })).toEqual([
-      { path: "portugal-odyssey:domain", message: expect.stringContaining("api.portugalodyssey.pt") },
-    ]);
-  });
-
-  test("a domain that differs from what the stack declares to the others on the host", () => {
-    expect(problems("qual", { domain: "staging.portugalodyssey.pt" })).toEqual([
-      { path: "portugal-odyssey:host.stacks.qual.domain", message: expect.stringContaining('declares "qual.portugalodyssey.pt" but the stack serves "staging.portugalodyssey.pt"') },
+    expect(problems("qual", { domain: "portugalodyssey.pt" })).toEqual([
+      { path: "portugal-odyssey:domain", message: expect.stringContaining('auth.portugalodyssey.pt would also be served by stack "prod"') },
     ]);
   });
 
@@ -109,13 +146,9 @@ describe("rejects, naming the key path and what was expected", () => {
   });
 
   test("a stack name that cannot be a suffix, unless one is set", () => {
-    const stacks = {
-      "Qual-Two": { domain: "two.portugalodyssey.pt", memoryMb: 10240 },
-      prod: { domain: "portugalodyssey.pt", memoryMb: 10240 },
-    };
-    const host = { memoryBudgetMb: 20480, stacks };
-    expect(problems("Qual-Two", { host, domain: "two.portugalodyssey.pt", imageTag: "1.0" }).map((p) => p.path)).toEqual(["portugal-odyssey:suffix"]);
-    const named = validate("Qual-Two", { host, domain: "two.portugalodyssey.pt", imageTag: "1.0", suffix: "two" });
+    const two = { domain: "two.portugalodyssey.pt", imageTag: "1.0", resources: { scale: 0.5 } };
+    expect(problems("Qual-Two", two).map((p) => p.path)).toEqual(["portugal-odyssey:suffix"]);
+    const named = validate("Qual-Two", { ...two, suffix: "two" });
     expect(named.ok && named.settings.env).toBe("two");
   });
 });
@@ -145,23 +178,15 @@ describe("secrets", () => {
 });
 
 describe("the host's memory", () => {
-  test("rejects a stack whose containers need more than it declares", () => {
-    expect(problems("prod", { resources: { scale: 2 } }).map((p) => p.path)).toContain("portugal-odyssey:host.stacks.prod.memoryMb");
+  test("rejects a stack that grows past what the host has left beside the others, with the breakdown", () => {
+    expect(problems("prod", { resources: { scale: 2 } })).toEqual([
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/would reserve 23040 MiB \(prod: 18432, qual: 4608\), over the budget of 20480 MiB/) },
+    ]);
   });
 
-  test("rejects stacks that together exceed the host budget, with the breakdown", () => {
-    const host = {
-      memoryBudgetMb: 12000,
-      neighbours: ["x100f-webapp"],
-      stacks: { qual: { domain: "qual.portugalodyssey.pt", memoryMb: 5120 }, prod: { domain: "portugalodyssey.pt", memoryMb: 10240 } },
-    };
-    const found = problems("qual", { host });
-    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/qual: \d+, prod: 10240\), over the budget of 12000 MiB/) }]);
-  });
-
-  test("requires the stack itself to be declared for the others to account for it", () => {
-    const host = { memoryBudgetMb: 20480, stacks: { prod: { domain: "portugalodyssey.pt", memoryMb: 10240 } } };
-    expect(problems("qual", { host }).map((p) => p.path)).toEqual(["portugal-odyssey:host.stacks.qual"]);
+  test("rejects stacks that together exceed a smaller budget, counting each stack file's own limits", () => {
+    const found = problems("qual", { host: { memoryBudgetMb: 12000, neighbours: ["x100f-webapp"] } });
+    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, prod: 9216\), over the budget of 12000 MiB/) }]);
   });
 });
 

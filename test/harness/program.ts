@@ -13,7 +13,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
 import type { HostInventory } from "../../host/inventory";
 import { runEnvironmentStack } from "../../program";
-import { engineConfig } from "./stack-config";
+import { PROJECT_DIR, engineConfig } from "./stack-config";
 
 export interface RegisteredResource {
   type: string;
@@ -58,6 +58,8 @@ export interface RunOptions {
   inventory?: HostInventory;
   /** Called for each registration as it happens, even if the program later throws. */
   onRegister?: (resource: RegisteredResource) => void;
+  /** The project folder (Pulumi.yaml and stack files); this repository's by default. */
+  projectDir?: string;
 }
 
 export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
@@ -128,7 +130,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     options.stack,
     options.preview ?? false,
   );
-  const config = engineConfig(options.stack, options.config, options.secrets);
+  const config = engineConfig(options.stack, options.config, options.secrets, options.projectDir);
   pulumi.runtime.setAllConfig(config.values, config.secretKeys);
 
   recorder = (r) => {
@@ -144,7 +146,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       let result: Record<string, unknown>;
       try {
         const inventory = options.inventory ?? EMPTY_HOST;
-        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory })) };
+        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory, projectDir: options.projectDir ?? PROJECT_DIR })) };
       } catch (error) {
         thrown = { error };
         return {};
