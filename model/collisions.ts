@@ -14,6 +14,9 @@ export interface Collision {
   message: string;
 }
 
+/** What Docker Compose labels its containers with. */
+const COMPOSE_PROJECT_LABEL = "com.docker.compose.project";
+
 const ownedBy = (object: HostObject, env: string) =>
   object.labels[LABELS.project] === PROJECT && object.labels[LABELS.environment] === env;
 
@@ -30,10 +33,14 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
     const revision = new RegExp(`^${container.containerName}-[0-9a-f]{8}$`);
     for (const existing of host.containers.filter((c) => c.name === container.containerName || revision.test(c.name))) {
       if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;
+      // The seed's Compose deployment used these very names: its containers must go before ours can exist.
+      const composeProject = existing.labels[COMPOSE_PROJECT_LABEL];
       collisions.push({
         kind: "container",
         name: existing.name,
-        message: `container ${existing.name} already exists and ${describeOwner(existing)}; remove or rename it, or give this stack another suffix`,
+        message: composeProject
+          ? `container ${existing.name} already exists and belongs to Compose project "${composeProject}"; stop and remove it first (docker compose rm --stop --force in that project's folder; named volumes stay), see "Migrating from Compose" in README.md`
+          : `container ${existing.name} already exists and ${describeOwner(existing)}; remove or rename it, or give this stack another suffix`,
       });
     }
   }

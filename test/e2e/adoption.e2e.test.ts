@@ -1,7 +1,9 @@
 /**
- * Taking over a Compose deployment's volume on a real Docker engine: the data
- * written before the takeover is there after it, and the host check refuses a
- * same-named volume that was not mapped.
+ * Taking over a Compose deployment on a real Docker engine, as the README's
+ * migration guide says: the host check refuses while the Compose container
+ * still holds the name; once it is removed, the data written before the
+ * takeover is there after it. The check also refuses a same-named volume that
+ * was not mapped.
  */
 import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
@@ -35,12 +37,23 @@ async function withVolume(volume: string, script: string): Promise<string> {
   return logs;
 }
 
+// The Compose deployment's postgres: same name as ours (the seed's), its data on the Compose volume, stopped.
+const composePostgres = `po-postgres-${SUFFIX}`;
+
 beforeAll(async () => {
   const status = dockerStatus();
   if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
   image = buildStandinImage();
   await docker.createVolume({ Name: composeVolume, Labels: { [RUN_LABEL]: runId, "com.docker.compose.project": "compose" } });
-  await withVolume(composeVolume, "echo 'bookings written by compose' > /data/marker");
+  const compose = await docker.createContainer({
+    name: composePostgres,
+    Image: image,
+    Entrypoint: ["sh", "-c", "echo 'bookings written by compose' > /var/lib/postgresql/data/marker"],
+    Labels: { [RUN_LABEL]: runId, "com.docker.compose.project": "compose", "com.docker.compose.service": "postgres" },
+    HostConfig: { Mounts: [{ Type: "volume", Source: composeVolume, Target: "/var/lib/postgresql/data" }] },
+  });
+  await compose.start();
+  await compose.wait();
 });
 
 afterAll(async () => {
@@ -48,12 +61,15 @@ afterAll(async () => {
   if (problems.length > 0) throw new Error(`cleanup left objects behind: ${problems.join("; ")}`);
 });
 
-test("a mapped Compose volume is taken over with its data, and postgres starts on it", async () => {
-  const run = await runProgram({
-    stack: "prod",
-    config: { suffix: SUFFIX, data: { protect: true, retainOnDelete: true, volumes: { "postgres-data": composeVolume } } },
-    inventory: await readDockerInventory(docker),
-  });
+test("following the migration guide: refused while the stopped Compose container holds the name; once it is removed, the volume is taken over with its data", async () => {
+  const config = { suffix: SUFFIX, data: { protect: true, retainOnDelete: true, volumes: { "postgres-data": composeVolume } } };
+  const blocked = runProgram({ stack: "prod", config, inventory: await readDockerInventory(docker) });
+  await expect(blocked).rejects.toBeInstanceOf(ConfigError);
+  await expect(blocked).rejects.toThrow(`container ${composePostgres} already exists and belongs to Compose project "compose"`);
+
+  // Step 2 of the guide: `docker compose rm --stop --force`, which leaves named volumes alone.
+  await docker.getContainer(composePostgres).remove({ v: false });
+  const run = await runProgram({ stack: "prod", config, inventory: await readDockerInventory(docker) });
   expect(run.outputs.volumes["postgres-data"]).toBe(composeVolume);
   // Only what postgres needs: its network, its volume and its container.
   const needed = (r: ProgramRun["resources"][number]) =>

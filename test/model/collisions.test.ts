@@ -61,6 +61,17 @@ test("flags a foreign container that has a fixed name or a revision name of ours
   expect(found.map((c) => c.name)).toEqual(["po-redis-qual", "po-api-gateway-qual-deadbeef"]);
 });
 
+test("names the Compose project of a container that still holds our name, and how to remove it without its volumes", () => {
+  const found = findCollisions(plan("prod"), host({ containers: [{ name: "po-postgres-prod", labels: { "com.docker.compose.project": "portugal-odyssey-prod" } }] }));
+  expect(found).toEqual([
+    {
+      kind: "container",
+      name: "po-postgres-prod",
+      message: expect.stringContaining('belongs to Compose project "portugal-odyssey-prod"; stop and remove it first (docker compose rm --stop --force'),
+    },
+  ]);
+});
+
 test("requires a taken-over volume to exist, so a typo never starts a store on an empty volume", () => {
   const adopting = plan("prod", { data: { volumes: { "postgres-data": "compose_postgres-data-prod" } } });
   expect(findCollisions(adopting, EMPTY_HOST)).toEqual([
