@@ -189,7 +189,9 @@ export function checkEdge(snapshot: HostSnapshot, outputs: StackOutputs): CheckR
           ? `isolated mode, but the edge network is the shared ${traefikNetwork}`
           : attached
             ? `${traefikContainer} is on ${list(Object.keys(traefik.networks).sort())}`
-            : `${traefikContainer} is ${traefik ? `only on ${list(Object.keys(traefik.networks).sort())}` : "missing"}; run the edge connect (pulumi up) again`,
+            : // A recreated Traefik container comes back without it, and a plain `pulumi up` sees no change to re-run the attachment for.
+              `${traefikContainer} is ${traefik ? `only on ${list(Object.keys(traefik.networks).sort())}` : "missing"}; ` +
+              `re-attach it: docker network connect ${network} ${traefikContainer} (a plain pulumi up does not: the stack's ${env}-edge-traefik-attachment only runs when created or replaced)`,
     });
   } else {
     results.push({

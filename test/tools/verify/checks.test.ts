@@ -87,7 +87,7 @@ describe("the checklist", () => {
     delete byName("traefik").networks["po-edge-prod"];
     const [f] = failed(host);
     expect(f.id).toBe("edge.prod.traefik-attached");
-    expect(f.evidence).toMatch(/^traefik is only on po-edge-qual, traefik; run the edge connect/);
+    expect(f.evidence).toMatch(/^traefik is only on po-edge-qual, traefik; re-attach it: docker network connect po-edge-prod traefik \(a plain pulumi up does not/);
   });
 
   test("in shared mode there is no edge network to join, and the edge item says so", async () => {
