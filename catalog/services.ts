@@ -11,7 +11,7 @@ type ServiceEntry = Pick<ServiceSpec, "urlVar"> &
 /** What most of our Node.js services share; an entry states only how it differs. */
 const NODE_SERVICE_DEFAULTS = {
   port: 3000,
-  health: { kind: "http", path: "/health" },
+  health: { kind: "node-http", path: "/health" },
   resources: { memoryMb: 256, cpus: 0.25 },
   env: {},
   volumes: [],
@@ -35,7 +35,7 @@ const JWT_KEYS = {
 const ENTRIES = {
   "public-fo": {
     urlVar: "PUBLIC_FO",
-    health: { kind: "http", path: "/api/health" },
+    health: { kind: "node-http", path: "/api/health" },
     resources: { memoryMb: 512, cpus: 0.5 },
     peers: ["api-gateway", "strapi-cms", "keycloak"],
     route: { middlewares: ["secure-headers", "compress"] },
@@ -44,7 +44,7 @@ const ENTRIES = {
   "strapi-cms": {
     urlVar: "STRAPI",
     port: 1337,
-    health: { kind: "http", path: "/_health" },
+    health: { kind: "node-http", path: "/_health" },
     resources: { memoryMb: 768, cpus: 0.5 },
     stores: ["postgres"],
     route: { subdomain: "cms", middlewares: ["secure-headers"] },

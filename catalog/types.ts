@@ -58,7 +58,8 @@ export interface Resources {
 
 /** How the container proves it is healthy; rendered into a Docker healthcheck. */
 export type HealthProbe =
-  | { kind: "http"; path: string; port?: number }
+  /** An HTTP GET made by the image's own `node`: a Node.js image always has it, but not always wget or curl (Debian slim and distroless have neither). */
+  | { kind: "node-http"; path: string; port?: number }
   | { kind: "command"; test: string[] };
 
 /**

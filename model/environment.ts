@@ -135,10 +135,15 @@ const HEALTH_TIMING = { interval: "10s", timeout: "5s", retries: 5 };
 // Stores and JVM services take longer to come up than a Node.js service.
 const START_PERIOD: Partial<Record<string, string>> = { elasticsearch: "60s", keycloak: "90s", rabbitmq: "30s", "strapi-cms": "60s" };
 
+/** Exits 0 on a 2xx/3xx answer, 1 on anything else or no answer. */
+const nodeHttpProbe = (url: string) =>
+  `require('http').get('${url}', (r) => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))`;
+
 function renderHealthcheck(probe: HealthProbe, port: number, name: string): Healthcheck {
   const tests =
-    probe.kind === "http"
-      ? ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${probe.port ?? port}${probe.path} || exit 1`]
+    probe.kind === "node-http"
+      ? // http.get rather than fetch: it exists on every Node.js version; exec form needs no shell.
+        ["CMD", "node", "-e", nodeHttpProbe(`http://127.0.0.1:${probe.port ?? port}${probe.path}`)]
       : probe.test;
   return { tests, ...HEALTH_TIMING, startPeriod: START_PERIOD[name] ?? "15s" };
 }

@@ -37,7 +37,7 @@ export function renderCatalogTables(): Record<string, string> {
     ...SERVICE_NAMES.map((name) => {
       const spec = SERVICES[name];
       const c = byName.get(name)!;
-      const health = spec.health.kind === "http" ? `GET ${spec.health.path}` : "command";
+      const health = spec.health.kind === "node-http" ? `GET ${spec.health.path}` : "command";
       const host = spec.route ? (spec.route.subdomain ? `${spec.route.subdomain}.<domain>` : "<domain>") : "–";
       return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} | ${strategy(c)} |`;
     }),

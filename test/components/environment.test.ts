@@ -154,6 +154,13 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     }
   });
 
+  test("probes the Node.js services with the image's own node, in exec form, so no shell, wget or curl is needed", () => {
+    const tests = containerFor(run(), "booking-service").inputs.healthcheck.tests as string[];
+    expect(tests.slice(0, 3)).toEqual(["CMD", "node", "-e"]);
+    expect(tests[3]).toContain("require('http').get('http://127.0.0.1:3000/health'");
+    expect(containerFor(run(), "public-fo").inputs.healthcheck.tests[3]).toContain("http://127.0.0.1:3000/api/health");
+  });
+
   test("makes each service depend on the store containers it uses", () => {
     const { SERVICES } = jest.requireActual("../../catalog/services");
     const urnOf = (name: string) => containerFor(run(), name).urn;
