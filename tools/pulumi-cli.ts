@@ -17,10 +17,10 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
+import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
 import { findDrift, formatDrift } from "./ci/drift-report";
 import { requiredExternalSecrets } from "../config/validate";
 import { PROJECT } from "../model/naming";
@@ -351,17 +351,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
     case "preview": {
       if (!opts.jsonOut) return (await runPulumi(args, res.env, projectDir, false)).code;
       const run = await runPulumi(args, res.env, projectDir, true);
-      writeFileSync(opts.jsonOut, run.stdout);
+      let digest: PreviewDigest;
       try {
-        const digest = parsePreview(run.stdout, opts.jsonOut);
-        const c = countChanges(digest);
-        console.log(`preview ${opts.stack}: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged`);
-        for (const ch of listChanges(digest)) console.log(`  ${ch.action.padEnd(7)} ${ch.name} [${ch.type}]${ch.reasons.length ? ` (${ch.reasons.join(", ")})` : ""}`);
-        for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+        digest = parsePreview(run.stdout, "the output of pulumi preview --json");
       } catch (error) {
+        // Pulumi failed before it printed a digest. Leave no file behind (not
+        // even an old one), so nothing downstream gates a preview that never was.
+        rmSync(opts.jsonOut, { force: true });
         console.error(`pulumi-cli: ${(error as Error).message}`);
         return run.code || 1;
       }
+      // Kept whatever the exit code: a preview Pulumi refused (a protected
+      // volume, say) still prints its digest, and CI gates that to name the resource.
+      writeFileSync(opts.jsonOut, run.stdout);
+      const c = countChanges(digest);
+      console.log(`preview ${opts.stack}: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged`);
+      for (const ch of listChanges(digest)) console.log(`  ${ch.action.padEnd(7)} ${ch.name} [${ch.type}]${ch.reasons.length ? ` (${ch.reasons.join(", ")})` : ""}`);
+      for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
       return run.code;
     }
     case "drift": {
