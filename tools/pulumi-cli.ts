@@ -152,7 +152,8 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
     if (!hasPassphrase) {
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
-          "In GitLab the passphrase is a protected variable: it only reaches pipelines of protected branches (see README.md, section CI).",
+          "In GitLab the passphrase is a protected variable: it reaches pipelines of protected branches, and merge-request pipelines " +
+          "only between protected branches with the project's protected-resources setting on (see README.md, section CI).",
       );
     }
     const source = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : "PULUMI_CONFIG_PASSPHRASE_FILE";
