@@ -3,8 +3,8 @@
  * as parsed YAML, and which jobs gitlab-ci-local (which also validates the file
  * against GitLab's schema) says each kind of pipeline runs.
  */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -69,8 +69,8 @@ describe("pipelines per event (gitlab-ci-local)", () => {
     expect(summary.needs?.map((n) => [n.job, n.artifacts])).toEqual([["preview", true]]);
   });
 
-  it("a push to the default branch checks, deploys and verifies qual, and offers prod by hand", () => {
-    expect(running(main)).toEqual(["deploy-prod", "deploy-qual", "lint", "test", "typecheck", "verify-prod", "verify-qual"]);
+  it("a push to the default branch checks, deploys and verifies qual, and offers prod (deploy and verify in one job) by hand", () => {
+    expect(running(main)).toEqual(["deploy-prod", "deploy-qual", "lint", "test", "typecheck", "verify-qual"]);
     const byName = Object.fromEntries(main.map((j) => [j.name, j]));
     expect(byName["deploy-qual"].when).toBe("on_success");
     expect(byName["verify-qual"].when).toBe("on_success");
@@ -97,9 +97,75 @@ describe("pipelines per event (gitlab-ci-local)", () => {
   });
 });
 
+/**
+ * Runs a job's script lines as the runner does (one bash, errexit on), with
+ * stand-ins for npm and npx that log every call. The stand-in preview exits
+ * with PREVIEW_EXIT and writes its --json-out file only when told to, as
+ * pulumi-cli does when Pulumi printed a digest; the gate exits with GATE_EXIT.
+ */
+function runScript(script: string[], preview: number, digest: boolean, gate: number) {
+  const dir = mkdtempSync(join(tmpdir(), "ci-script-"));
+  try {
+    const bin = join(dir, "bin");
+    const log = join(dir, "calls.log");
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, "npm"),
+      `#!/bin/sh\necho "npm $*" >> "${log}"\n[ "$2" = preview ] || exit 0\n` +
+        `while [ $# -gt 0 ]; do if [ "$1" = --json-out ] && [ "$WRITE_DIGEST" = 1 ]; then echo '{}' > "$2"; fi; shift; done\nexit "$PREVIEW_EXIT"\n`,
+    );
+    writeFileSync(join(bin, "npx"), `#!/bin/sh\necho "npx $*" >> "${log}"\nexit "$GATE_EXIT"\n`);
+    for (const tool of ["npm", "npx"]) chmodSync(join(bin, tool), 0o755);
+    const env = { PATH: `${bin}:${process.env.PATH}`, STACK: "prod", PREVIEW_EXIT: String(preview), WRITE_DIGEST: digest ? "1" : "0", GATE_EXIT: String(gate) };
+    const run = spawnSync("bash", ["-e", "-c", script.join("\n")], { cwd: dir, env, encoding: "utf8" });
+    const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
+    return { code: run.status, calls, ran: (what: string) => calls.some((c) => c.includes(what)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("job scripts (run in bash with stand-in npm and npx)", () => {
+  it.each([
+    ["fails but printed its digest: the gate still runs, the job fails with the preview's code", 255, true, 0, 255, true],
+    ["fails and the gate blocks too: the gate runs and the job fails", 255, true, 1, 1, true],
+    ["fails before printing a digest: no gate, the job fails with the preview's code", 255, false, 0, 255, false],
+    ["passes but the gate blocks: the job fails", 0, true, 1, 1, true],
+    ["passes and the gate passes: the job passes", 0, true, 0, 0, true],
+  ])("preview job, when the preview %s", (_what, preview, digest, gate, code, gated) => {
+    const run = runScript(job("preview").script, preview, digest, gate);
+    expect(run.code).toBe(code);
+    expect(run.ran('data-safety-gate.ts --stack prod preview-prod.json')).toBe(gated);
+  });
+
+  it.each([
+    ["a refused preview whose digest the gate blocks", 255, true, 1],
+    ["a refused preview the gate lets through", 255, true, 0],
+    ["a clean preview the gate blocks", 0, true, 1],
+  ])("deploy-prod names the data in %s, then stops before pulumi up", (_what, preview, digest, gate) => {
+    const run = runScript(job("deploy-prod").script, preview, digest, gate);
+    expect(run.code).not.toBe(0);
+    expect(run.ran("data-safety-gate.ts --stack prod preview-prod.json")).toBe(true);
+    expect(run.ran("npm run up")).toBe(false);
+    expect(run.ran("npm run verify")).toBe(false);
+  });
+
+  it("deploy-prod deploys, writes the outputs and verifies when the preview and the gate pass", () => {
+    const run = runScript(job("deploy-prod").script, 0, true, 0);
+    expect(run.code).toBe(0);
+    expect(run.calls.filter((c) => c.startsWith("npm"))).toEqual([
+      "npm run preview -- --stack prod --json-out preview-prod.json",
+      "npm run up -- --stack prod",
+      "npm run outputs -- --stack prod --out outputs-prod.json",
+      "npm run outputs -- --stack prod --dotenv --out deploy-prod.env",
+      "npm run verify -- --stack prod --outputs outputs-prod.json",
+    ]);
+  });
+});
+
 describe(".gitlab-ci.yml structure", () => {
-  it("orders the stages check, preview, report, deploy qual, verify qual, deploy prod, verify prod, drift", () => {
-    expect(doc.stages).toEqual(["check", "preview", "report", "deploy-qual", "verify-qual", "deploy-prod", "verify-prod", "drift"]);
+  it("orders the stages check, preview, report, deploy qual, verify qual, deploy prod, drift", () => {
+    expect(doc.stages).toEqual(["check", "preview", "report", "deploy-qual", "verify-qual", "deploy-prod", "drift"]);
   });
 
   it("only creates pipelines for merge requests, schedules and the default branch", () => {
@@ -114,8 +180,8 @@ describe(".gitlab-ci.yml structure", () => {
   it("previews both stacks with a parallel matrix through the npm script, then gates the data", () => {
     const preview = job("preview");
     expect(preview.parallel.matrix).toEqual([{ STACK: ["qual", "prod"] }]);
-    expect(preview.script[0]).toBe('npm run preview -- --stack "$STACK" --json-out "preview-$STACK.json"');
-    expect(preview.script[1]).toMatch(/data-safety-gate\.ts --stack "\$STACK"/);
+    expect(preview.script.join("\n")).toContain('npm run preview -- --stack "$STACK" --json-out "preview-$STACK.json"');
+    expect(preview.script.join("\n")).toMatch(/data-safety-gate\.ts --stack "\$STACK" "preview-\$STACK\.json"/);
     expect(preview.artifacts.when).toBe("always");
   });
 
@@ -134,14 +200,37 @@ describe(".gitlab-ci.yml structure", () => {
     expect(j.script).toContain(`npm run outputs -- --stack ${stack} --dotenv --out deploy-${stack}.env`);
   });
 
-  it.each([
-    ["verify-qual", "qual", "deploy-qual"],
-    ["verify-prod", "prod", "deploy-prod"],
-  ])("%s verifies with the deploy's outputs artifact", (name, stack, deploy) => {
-    const j = job(name);
-    expect(j.script).toEqual([`npm run verify -- --stack ${stack} --outputs outputs-${stack}.json`]);
-    expect(j.needs).toEqual([{ job: deploy, artifacts: true }]);
-    expect(j.resource_group).toBe(stack);
+  it("verify-qual verifies with the deploy's outputs artifact", () => {
+    const j = job("verify-qual");
+    expect(j.script).toEqual(["npm run verify -- --stack qual --outputs outputs-qual.json"]);
+    expect(j.needs).toEqual([{ job: "deploy-qual", artifacts: true }]);
+    expect(j.resource_group).toBe("qual");
+  });
+
+  it("prod is verified inside deploy-prod, after up and the outputs, because a failed allow-failure job satisfies needs", () => {
+    expect(job("verify-prod")).toBeUndefined();
+    const script: string[] = job("deploy-prod").script;
+    const at = (line: string) => script.indexOf(line);
+    expect(at("npm run verify -- --stack prod --outputs outputs-prod.json")).toBe(script.length - 1);
+    expect(at("npm run up -- --stack prod")).toBeGreaterThan(-1);
+    expect(at("npm run outputs -- --stack prod --out outputs-prod.json")).toBeGreaterThan(at("npm run up -- --stack prod"));
+    expect(at("npm run outputs -- --stack prod --dotenv --out deploy-prod.env")).toBeGreaterThan(at("npm run up -- --stack prod"));
+    // Nothing else may wait on deploy-prod: it would run after a failed prod deploy.
+    const waiting = Object.entries(doc).filter(([, j]) => Array.isArray(j?.needs) && j.needs.some((n: Job | string) => (typeof n === "string" ? n : n.job) === "deploy-prod"));
+    expect(waiting.map(([name]) => name)).toEqual([]);
+  });
+
+  it("keeps every preview, drift and outputs document as an artifact only developers can open", () => {
+    const documents = /^(preview|drift|outputs)-[^/]+\.json$/;
+    const holders = Object.entries(doc)
+      .filter(([, j]) => (j?.artifacts?.paths ?? []).some((p: string) => documents.test(p)))
+      .map(([name, j]) => [name, j.artifacts.access]);
+    expect(holders).toEqual([
+      ["preview", "developer"],
+      ["deploy-qual", "developer"],
+      ["deploy-prod", "developer"],
+      ["drift", "developer"],
+    ]);
   });
 
   it("prod gates its own preview before pulumi up", () => {
@@ -175,7 +264,7 @@ describe(".gitlab-ci.yml structure", () => {
     expect(before).toContain('eval "$(ssh-agent -s)" >/dev/null');
     expect(before.some((l) => l.includes('< "$SSH_PRIVATE_KEY" | ssh-add -'))).toBe(true);
     expect(before.some((l) => l.includes('"$SSH_KNOWN_HOSTS" ~/.ssh/known_hosts'))).toBe(true);
-    for (const name of ["preview", "deploy-qual", "verify-qual", "deploy-prod", "verify-prod", "drift"]) expect(job(name).extends).toBe(".pulumi");
+    for (const name of ["preview", "deploy-qual", "verify-qual", "deploy-prod", "drift"]) expect(job(name).extends).toBe(".pulumi");
   });
 
   it("never sets a secret in the file itself", () => {

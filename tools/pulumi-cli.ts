@@ -17,10 +17,10 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
+import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
 import { findDrift, formatDrift } from "./ci/drift-report";
 import { requiredExternalSecrets } from "../config/validate";
 import { PROJECT } from "../model/naming";
@@ -152,7 +152,8 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
     if (!hasPassphrase) {
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
-          "In GitLab the passphrase is a protected variable: it only reaches pipelines of protected branches (see README.md, section CI).",
+          "In GitLab the passphrase is a protected variable: it reaches pipelines of protected branches, and merge-request pipelines " +
+          "only between protected branches with the project's protected-resources setting on (see README.md, section CI).",
       );
     }
     const source = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : "PULUMI_CONFIG_PASSPHRASE_FILE";
@@ -351,17 +352,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
     case "preview": {
       if (!opts.jsonOut) return (await runPulumi(args, res.env, projectDir, false)).code;
       const run = await runPulumi(args, res.env, projectDir, true);
-      writeFileSync(opts.jsonOut, run.stdout);
+      let digest: PreviewDigest;
       try {
-        const digest = parsePreview(run.stdout, opts.jsonOut);
-        const c = countChanges(digest);
-        console.log(`preview ${opts.stack}: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged`);
-        for (const ch of listChanges(digest)) console.log(`  ${ch.action.padEnd(7)} ${ch.name} [${ch.type}]${ch.reasons.length ? ` (${ch.reasons.join(", ")})` : ""}`);
-        for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+        digest = parsePreview(run.stdout, "the output of pulumi preview --json");
       } catch (error) {
+        // Pulumi failed before it printed a digest. Leave no file behind (not
+        // even an old one), so nothing downstream gates a preview that never was.
+        rmSync(opts.jsonOut, { force: true });
         console.error(`pulumi-cli: ${(error as Error).message}`);
         return run.code || 1;
       }
+      // Kept whatever the exit code: a preview Pulumi refused (a protected
+      // volume, say) still prints its digest, and CI gates that to name the resource.
+      writeFileSync(opts.jsonOut, run.stdout);
+      const c = countChanges(digest);
+      console.log(`preview ${opts.stack}: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged`);
+      for (const ch of listChanges(digest)) console.log(`  ${ch.action.padEnd(7)} ${ch.name} [${ch.type}]${ch.reasons.length ? ` (${ch.reasons.join(", ")})` : ""}`);
+      for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
       return run.code;
     }
     case "drift": {

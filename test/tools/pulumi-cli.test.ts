@@ -203,3 +203,49 @@ describe("main with a stand-in pulumi binary", () => {
     expect(existsSync(join(dir, ".pulumi-local", "passphrase"))).toBe(true);
   });
 });
+
+describe("preview --json-out with a stand-in pulumi that exits 255", () => {
+  const fixture = join(__dirname, "..", "fixtures", "preview-prod-replace-postgres.json");
+
+  /** Runs `preview --json-out` in a configured backend against a pulumi that prints `stdout` and fails. */
+  async function failedPreview(stdout: string, staleFile: boolean) {
+    const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-preview-"));
+    const bin = join(dir, "pulumi");
+    writeFileSync(join(dir, "stdout.txt"), stdout);
+    writeFileSync(bin, `#!/bin/sh\ncat "${join(dir, "stdout.txt")}"\necho 'error: preview failed' >&2\nexit 255\n`);
+    chmodSync(bin, 0o755);
+    const out = join(dir, "preview-prod.json");
+    if (staleFile) writeFileSync(out, "{}");
+    const logged: string[] = [];
+    const log = jest.spyOn(console, "log").mockImplementation((l: string) => void logged.push(l));
+    const err = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    const env = { PULUMI_BIN: bin, PATH: process.env.PATH, PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "pw", CI: "true" };
+    try {
+      const code = await main(["preview", "--stack", "prod", "--json-out", out], env, dir);
+      return { code, out, logged };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it("keeps the digest Pulumi printed for a refused preview, prints its error, and passes the exit code on", async () => {
+    const { code, out, logged } = await failedPreview(readFileSync(fixture, "utf8"), false);
+    expect(code).toBe(255);
+    expect(readFileSync(out, "utf8")).toBe(readFileSync(fixture, "utf8"));
+    expect(logged).toContain("  replace prod-volume-postgres-data [docker:index/volume:Volume] (driverOpts)");
+    expect(logged.join("\n")).toContain("currently marked for protection");
+  });
+
+  it("writes no file, and removes an old one, when Pulumi failed before printing a digest", async () => {
+    const { code, out } = await failedPreview("", true);
+    expect(code).toBe(255);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("asks Pulumi for neither sames nor replacement steps, the digest shape the fixtures have", () => {
+    const args = pulumiArgs(opts({ command: "preview", jsonOut: "p.json" }), resolveBackend(configured, PROJECT));
+    expect(args).not.toContain("--show-sames");
+    expect(args).not.toContain("--show-replacement-steps");
+  });
+});

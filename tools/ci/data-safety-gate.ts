@@ -5,12 +5,17 @@
  * holds data), and every container that is a child of a
  * `portugal-odyssey:platform:DataStore` component (postgres, rabbitmq, …).
  *
+ * It reads the digest of a failed preview too: when the change hits a volume
+ * marked `protect` (prod's are), Pulumi itself refuses it with an error
+ * diagnostic and a non-zero exit, and the gate's message still names the
+ * data resource instead of leaving only the engine's URN in the log.
+ *
  *   npx tsx tools/ci/data-safety-gate.ts --stack prod preview-prod.json
  *
  * Protected stacks: `--protected prod,other`, else $PO_PROTECTED_STACKS, else `prod`.
  * Exit status: 0 pass, 1 blocked, 2 usage or unreadable preview.
  */
-import { type PreviewDigest, type StepOp, parseUrn, readPreviewFile } from "./preview-json";
+import { type PreviewDigest, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
 
 export const VOLUME_TYPE = "docker:index/volume:Volume";
 export const CONTAINER_TYPE = "docker:index/container:Container";
@@ -36,6 +41,8 @@ export interface BlockedResource {
   /** replace or delete */
   action: "replace" | "delete";
   reasons: string[];
+  /** Pulumi's own preview refused it as well (an error diagnostic: the resource is marked `protect`). */
+  refusedAsProtected: boolean;
 }
 
 export interface GateResult {
@@ -87,7 +94,19 @@ export function evaluateGate(digest: PreviewDigest, stack: string, protectedStac
         previous.reasons = [...new Set([...previous.reasons, ...reasons])];
         if (action === "replace") previous.action = "replace";
       } else {
-        blocked.set(step.urn, { name, type, kind, urn: step.urn, action, reasons: [...reasons] });
+        blocked.set(step.urn, { name, type, kind, urn: step.urn, action, reasons: [...reasons], refusedAsProtected: false });
+      }
+    }
+    for (const refusal of protectionRefusals(digest)) {
+      const kind = dataKindOf(refusal.urn);
+      if (!kind) continue;
+      const previous = blocked.get(refusal.urn);
+      if (previous) {
+        previous.refusedAsProtected = true;
+      } else {
+        // Pulumi stopped before it printed a step for it (e.g. a protected dependent of a replacement).
+        const { name, type } = parseUrn(refusal.urn);
+        blocked.set(refusal.urn, { name, type, kind, urn: refusal.urn, action: refusal.action, reasons: [], refusedAsProtected: true });
       }
     }
   }
@@ -96,7 +115,8 @@ export function evaluateGate(digest: PreviewDigest, stack: string, protectedStac
 
 export function describeBlocked(b: BlockedResource): string {
   const why = b.reasons.length ? ` (because of: ${b.reasons.join(", ")})` : "";
-  return `${b.action} of ${b.kind} ${b.name} [${b.type}]${why}`;
+  const refused = b.refusedAsProtected ? "; Pulumi refused it too: the resource is marked protect" : "";
+  return `${b.action} of ${b.kind} ${b.name} [${b.type}]${why}${refused}`;
 }
 
 export function formatGateResult(result: GateResult): string {

@@ -3,6 +3,11 @@
  * (run by `npm run drift -- --stack S`) and says what drifted: any resource the
  * refreshed state no longer matches the program for, and any resource a
  * refresh found changed or gone on the Docker host.
+ *
+ * Pulumi's JSON display prints `refresh` steps only with
+ * --show-replacement-steps (they are not "logical" steps, like
+ * create-replacement); without that flag the drift shows up only as the
+ * update, create or delete steps planned against the refreshed state.
  */
 import { type PreviewDigest, type PreviewStep, listChanges, parseUrn } from "./preview-json";
 
@@ -14,14 +19,23 @@ export interface DriftItem {
 
 const stable = (v: unknown): string => JSON.stringify(v, (_k, val) => (val && typeof val === "object" && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b))) : val));
 
-/** A refresh step drifted when the host's state differs from the recorded one, or the resource is gone. */
+/**
+ * A refresh step drifted when the host's state differs from the recorded one
+ * in a property the program declares, or the resource is gone.
+ *
+ * Only the keys of the recorded inputs count. Every other output is computed
+ * by the provider and moves without anyone touching the resource: a
+ * container's `networkData` (its IP and MAC addresses) changes whenever the
+ * daemon restarts it, and reporting that would make the drift job cry wolf.
+ */
 function refreshDrift(step: PreviewStep): string | undefined {
   if (step.op !== "refresh") return undefined;
   if (step.oldState && !step.newState) return "deleted outside Pulumi";
   if (!step.oldState || !step.newState) return undefined;
   const before = step.oldState.outputs ?? {};
   const after = step.newState.outputs ?? {};
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => stable(before[k]) !== stable(after[k])).sort();
+  const declared = Object.keys(step.oldState.inputs ?? {});
+  const keys = declared.filter((k) => stable(before[k]) !== stable(after[k])).sort();
   return keys.length ? `changed outside Pulumi: ${keys.join(", ")}` : undefined;
 }
 

@@ -127,9 +127,11 @@ export interface ChangeCounts {
 }
 
 /**
- * Counts a preview's changes per resource. A replacement shows up as up to
- * three steps (create-replacement, replace, delete-replaced); it counts once,
- * as a replace. `read` and `refresh` steps change nothing and are not counted.
+ * Counts a preview's changes per resource. `pulumi preview --json` prints a
+ * replacement as one `replace` step (its create-replacement and
+ * delete-replaced steps only with --show-replacement-steps); either way it
+ * counts once, as a replace. `read` and `refresh` steps change nothing and are
+ * not counted.
  */
 export function countChanges(digest: PreviewDigest): ChangeCounts {
   const counts: ChangeCounts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
@@ -160,6 +162,10 @@ export function countChanges(digest: PreviewDigest): ChangeCounts {
     }
   }
   counts.replace = replaced.size;
+  // The digest lists no `same` step but the root stack's unless --show-sames
+  // is passed, so only Pulumi's own summary knows how many stay unchanged.
+  const summarySame = digest.changeSummary?.same;
+  if (typeof summarySame === "number") counts.same = summarySame;
   return counts;
 }
 
@@ -217,3 +223,33 @@ function actionOf(op: StepOp): ResourceChange["action"] | undefined {
 /** Error diagnostics of a preview (a preview that failed still prints its digest). */
 export const errorDiagnostics = (digest: PreviewDigest) =>
   (digest.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => (d.message ?? "").trim());
+
+/** A resource Pulumi refused to replace or delete because it is marked `protect`. */
+export interface ProtectionRefusal {
+  urn: string;
+  action: "replace" | "delete";
+}
+
+/*
+ * The engine's wording, e.g. `unable to replace resource "<urn>"\nas it is
+ * currently marked for protection. …`, or `unable to replace resource "<a>" as
+ * part of replacing "<b>" as it is …`: the first URN is the protected one.
+ */
+const PROTECTION_ERROR = /unable to (replace|delete) resource "(urn:pulumi:[^"]+)"[\s\S]*?currently marked for protection/;
+
+/**
+ * The protected resources a preview's error diagnostics say Pulumi refused to
+ * replace or delete. Such a preview fails but usually still prints the step;
+ * the diagnostic says that Pulumi itself refused it, and is the only trace
+ * when Pulumi stopped before printing a step (a protected dependent of a
+ * delete-before-replace replacement).
+ */
+export function protectionRefusals(digest: PreviewDigest): ProtectionRefusal[] {
+  const refusals: ProtectionRefusal[] = [];
+  for (const d of digest.diagnostics ?? []) {
+    if (d.severity !== "error") continue;
+    const match = PROTECTION_ERROR.exec(d.message ?? "");
+    if (match) refusals.push({ action: match[1] as ProtectionRefusal["action"], urn: match[2] });
+  }
+  return refusals;
+}

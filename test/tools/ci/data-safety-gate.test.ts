@@ -1,13 +1,23 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dataKindOf, evaluateGate, formatGateResult, parseGateArgs, runGate, stackOfPreview } from "../../../tools/ci/data-safety-gate";
+import { dataKindOf, describeBlocked, evaluateGate, formatGateResult, parseGateArgs, runGate, stackOfPreview } from "../../../tools/ci/data-safety-gate";
 import { parsePreview } from "../../../tools/ci/preview-json";
 import { fixture, loadPreview } from "./fixtures";
 
 const VOLUME = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$docker:index/volume:Volume::prod-volume-postgres-data";
 const STORE = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$portugal-odyssey:platform:DataStore$docker:index/container:Container::prod-postgres-container";
 const APP = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$portugal-odyssey:platform:AppService$docker:index/container:Container::prod-public-fo-container";
+
+/** The error diagnostic Pulumi's engine emits when a change would replace or delete a protected resource. */
+const refusal = (action: "replace" | "delete", urn: string, partOf?: string) => ({
+  urn: partOf ?? urn,
+  message:
+    `error: unable to ${action} resource "${urn}"` +
+    (partOf ? ` as part of replacing "${partOf}" ` : "\n") +
+    "as it is currently marked for protection. To unprotect the resource, remove the `protect` flag from the resource in your Pulumi program and run `pulumi up`\n",
+  severity: "error",
+});
 
 describe("dataKindOf", () => {
   it("treats every docker volume as a data volume", () => expect(dataKindOf(VOLUME)).toBe("data volume"));
@@ -18,9 +28,9 @@ describe("dataKindOf", () => {
 describe("evaluateGate", () => {
   it("blocks the prod preview that replaces the postgres volume and container, naming both", () => {
     const result = evaluateGate(loadPreview("preview-prod-replace-postgres.json"), "prod");
-    expect(result.blocked.map((b) => [b.name, b.type, b.kind, b.action])).toEqual([
-      ["prod-volume-postgres-data", "docker:index/volume:Volume", "data volume", "replace"],
-      ["prod-postgres-container", "docker:index/container:Container", "data store", "replace"],
+    expect(result.blocked.map((b) => [b.name, b.type, b.kind, b.action, b.refusedAsProtected])).toEqual([
+      ["prod-volume-postgres-data", "docker:index/volume:Volume", "data volume", "replace", true],
+      ["prod-postgres-container", "docker:index/container:Container", "data store", "replace", false],
     ]);
     const text = formatGateResult(result);
     expect(text).toMatch(/FAILED/);
@@ -51,6 +61,31 @@ describe("evaluateGate", () => {
     expect(evaluateGate(digest, "prod").blocked.map((b) => b.action)).toEqual(["delete"]);
   });
 
+  it("says Pulumi refused the protected volume, next to the keys that force the replacement", () => {
+    const volume = evaluateGate(loadPreview("preview-prod-replace-postgres.json"), "prod").blocked[0];
+    expect(describeBlocked(volume)).toBe(
+      "replace of data volume prod-volume-postgres-data [docker:index/volume:Volume] (because of: driverOpts); Pulumi refused it too: the resource is marked protect",
+    );
+  });
+
+  it("names a protected data volume that only an error diagnostic mentions (Pulumi printed no step for it)", () => {
+    const digest = parsePreview(JSON.stringify({ diagnostics: [refusal("replace", VOLUME, STORE)] }));
+    expect(evaluateGate(digest, "prod").blocked).toEqual([
+      { name: "prod-volume-postgres-data", type: "docker:index/volume:Volume", kind: "data volume", urn: VOLUME, action: "replace", reasons: [], refusedAsProtected: true },
+    ]);
+  });
+
+  it("reads a refused delete of a protected data store from its diagnostic", () => {
+    const digest = parsePreview(JSON.stringify({ diagnostics: [refusal("delete", STORE)] }));
+    expect(evaluateGate(digest, "prod").blocked.map((b) => [b.name, b.action])).toEqual([["prod-postgres-container", "delete"]]);
+  });
+
+  it("does not block on a protection error about a resource that holds no data, or on a warning", () => {
+    const network = "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$docker:index/network:Network::prod-network-internal";
+    const digest = parsePreview(JSON.stringify({ diagnostics: [refusal("replace", network), { ...refusal("replace", VOLUME), severity: "warning" }] }));
+    expect(evaluateGate(digest, "prod").blocked).toEqual([]);
+  });
+
   it("ignores same, update, create, read and refresh steps on data resources", () => {
     const steps = ["same", "update", "create", "read", "refresh"].map((op) => ({ op, urn: VOLUME }));
     expect(evaluateGate(parsePreview(JSON.stringify({ steps })), "prod").blocked).toEqual([]);
@@ -76,9 +111,10 @@ describe("runGate (the job's command)", () => {
   const log = (l: string) => lines.push(l);
   beforeEach(() => (lines.length = 0));
 
-  it("exits 1 and names the resources on the blocked prod preview", () => {
+  it("exits 1 and names the resources on the prod preview Pulumi itself refused", () => {
     expect(runGate(["--stack", "prod", fixture("preview-prod-replace-postgres.json")], {}, log)).toBe(1);
-    expect(lines.join("\n")).toContain("prod-volume-postgres-data");
+    expect(lines.join("\n")).toContain("replace of data volume prod-volume-postgres-data [docker:index/volume:Volume]");
+    expect(lines.join("\n")).toContain("Pulumi refused it too");
   });
 
   it("exits 0 on a clean prod preview", () => {

@@ -21,6 +21,15 @@ describe("findDrift", () => {
     expect(items.map((i) => i.name)).not.toContain("prod-volume-postgres-data");
   });
 
+  it("does not report a refresh where only a provider-computed output changed (networkData after a daemon restart)", () => {
+    const digest = loadPreview("drift-prod-changed.json");
+    const rabbit = digest.steps!.find((s) => s.urn.endsWith("::prod-rabbitmq-container"))!;
+    // The fixture really differs, in networkData only: the step would be reported if every output counted.
+    expect(rabbit.oldState!.outputs!.networkData).not.toEqual(rabbit.newState!.outputs!.networkData);
+    expect(Object.keys(rabbit.oldState!.inputs!)).not.toContain("networkData");
+    expect(items.map((i) => i.name)).not.toContain("prod-rabbitmq-container");
+  });
+
   it("finds nothing in a preview without changes", () => {
     expect(findDrift(loadPreview("preview-no-changes.json"))).toEqual([]);
   });

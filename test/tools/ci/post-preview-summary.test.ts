@@ -50,6 +50,11 @@ describe("buildSummaryMarkdown", () => {
     expect(md).toContain("replace of data store prod-postgres-container [docker:index/container:Container]");
   });
 
+  it("says Pulumi refused the protected volume and quotes its error on one line", () => {
+    expect(md).toContain("prod-volume-postgres-data [docker:index/volume:Volume] (because of: driverOpts); Pulumi refused it too: the resource is marked protect");
+    expect(md).toMatch(/:x: \*\*prod\*\* preview error: error: unable to replace resource "urn:pulumi:prod::[^"]+::prod-volume-postgres-data" as it is currently marked for protection\./);
+  });
+
   it("lists changed resources with the keys that cause the change", () => {
     expect(md).toContain("| update | `qual-keycloak-container` | `docker:index/container:Container` | memory |");
     expect(md).toContain("| delete | `qual-volume-search-data` | `docker:index/volume:Volume` |  |");

@@ -1,4 +1,4 @@
-import { countChanges, errorDiagnostics, listChanges, parsePreview, parseUrn } from "../../../tools/ci/preview-json";
+import { countChanges, errorDiagnostics, listChanges, parsePreview, parseUrn, protectionRefusals } from "../../../tools/ci/preview-json";
 import { loadPreview } from "./fixtures";
 
 describe("parseUrn", () => {
@@ -35,8 +35,19 @@ describe("parsePreview", () => {
 });
 
 describe("countChanges", () => {
-  it("counts a replacement's create-replacement, replace and delete-replaced steps as one replace", () => {
+  it("counts each replace step Pulumi prints as one replace, and takes the unchanged count from its summary", () => {
     expect(countChanges(loadPreview("preview-prod-replace-postgres.json"))).toEqual({ create: 0, update: 1, replace: 2, delete: 0, same: 3 });
+  });
+
+  it("still counts a replacement once when its create-replacement and delete-replaced steps are shown too", () => {
+    const urn = "urn:pulumi:prod::p::docker:index/container:Container::c";
+    const steps = ["create-replacement", "replace", "delete-replaced"].map((op) => ({ op, urn }));
+    expect(countChanges(parsePreview(JSON.stringify({ steps }))).replace).toBe(1);
+  });
+
+  it("counts same steps itself when the digest has no change summary", () => {
+    const steps = [{ op: "same", urn: "urn:pulumi:prod::p::pulumi:pulumi:Stack::p-prod" }];
+    expect(countChanges(parsePreview(JSON.stringify({ steps }))).same).toBe(1);
   });
 
   it("counts creates, updates, replaces and deletes of a mixed preview, ignoring read steps", () => {
@@ -72,6 +83,18 @@ describe("listChanges", () => {
 
   it("lists nothing for a preview without changes", () => {
     expect(listChanges(loadPreview("preview-no-changes.json"))).toEqual([]);
+  });
+});
+
+describe("protectionRefusals", () => {
+  it("reads the protected volume Pulumi refused to replace from the prod fixture's error diagnostic", () => {
+    expect(protectionRefusals(loadPreview("preview-prod-replace-postgres.json"))).toEqual([
+      { action: "replace", urn: "urn:pulumi:prod::portugal-odyssey::portugal-odyssey:platform:Environment$docker:index/volume:Volume::prod-volume-postgres-data" },
+    ]);
+  });
+
+  it("finds none in a preview Pulumi did not refuse", () => {
+    expect(protectionRefusals(loadPreview("preview-qual-update.json"))).toEqual([]);
   });
 });
 
