@@ -267,6 +267,25 @@ describe(".gitlab-ci.yml structure", () => {
     for (const name of ["preview", "deploy-qual", "verify-qual", "deploy-prod", "drift"]) expect(job(name).extends).toBe(".pulumi");
   });
 
+  it("installs the docker CLI only in the deploy jobs, which run the edge attachment's docker network connect", () => {
+    const line = (job(".pulumi").before_script as string[]).find((l) => l.includes("PO_NEEDS_DOCKER_CLI"))!;
+    for (const name of ["deploy-qual", "deploy-prod"]) expect(job(name).variables?.PO_NEEDS_DOCKER_CLI).toBe("true");
+    for (const name of ["preview", "verify-qual", "drift"]) expect(job(name).variables?.PO_NEEDS_DOCKER_CLI).toBeUndefined();
+    // Run the line with no docker on PATH and a stand-in apt-get that records what it was asked.
+    const dir = mkdtempSync(join(tmpdir(), "ci-apt-"));
+    try {
+      writeFileSync(join(dir, "apt-get"), `#!/bin/bash\necho "$*" >> ${dir}/apt.log\n`, { mode: 0o755 });
+      const run = (needs: string | undefined) =>
+        spawnSync("/bin/bash", ["-e", "-c", line], { env: { PATH: dir, ...(needs ? { PO_NEEDS_DOCKER_CLI: needs } : {}) }, encoding: "utf8" });
+      expect(run(undefined).status).toBe(0);
+      expect(existsSync(join(dir, "apt.log"))).toBe(false);
+      expect(run("true").status).toBe(0);
+      expect(readFileSync(join(dir, "apt.log"), "utf8")).toMatch(/install .*docker\.io/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("never sets a secret in the file itself", () => {
     for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL", "GITLAB_API_TOKEN", "SSH_PRIVATE_KEY", "DOCKER_HOST", "DEPLOY_DOCKER_HOST"]) {
       expect(doc.variables).not.toHaveProperty(key);
