@@ -202,7 +202,8 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
     case "up":
       return ["up", "--yes", ...common, ...configFile, ...opts.passthrough];
     case "drift":
-      return ["preview", ...common, "--refresh", "--expect-no-changes", "--diff", "--json", ...configFile, ...opts.passthrough];
+      // --show-replacement-steps: the JSON digest lists the refresh steps (what changed on the host) only with it.
+      return ["preview", ...common, "--refresh", "--expect-no-changes", "--diff", "--show-replacement-steps", "--json", ...configFile, ...opts.passthrough];
     case "outputs":
       return ["stack", "output", ...common, "--json"];
   }

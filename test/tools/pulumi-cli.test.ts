@@ -99,7 +99,7 @@ describe("pulumiArgs", () => {
     expect(pulumiArgs(opts({ command: "up", stack: "prod" }), ci)).toEqual(["up", "--yes", "--stack", "prod", "--non-interactive"]);
   });
   it("checks drift with a refreshing preview that expects no changes", () => {
-    expect(pulumiArgs(opts({ command: "drift" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--refresh", "--expect-no-changes", "--diff", "--json"]);
+    expect(pulumiArgs(opts({ command: "drift" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--refresh", "--expect-no-changes", "--diff", "--show-replacement-steps", "--json"]);
   });
   it("reads outputs as JSON and never with --show-secrets, in either mode", () => {
     for (const res of [ci, local]) {

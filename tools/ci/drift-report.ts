@@ -6,8 +6,8 @@
  *
  * Pulumi's JSON display prints `refresh` steps only with
  * --show-replacement-steps (they are not "logical" steps, like
- * create-replacement); without that flag the drift shows up only as the
- * update, create or delete steps planned against the refreshed state.
+ * create-replacement), so `npm run drift` passes it; a replacement then shows
+ * as three steps, which listChanges counts once.
  */
 import { type PreviewDigest, type PreviewStep, listChanges, parseUrn } from "./preview-json";
 
