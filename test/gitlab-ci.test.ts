@@ -158,7 +158,7 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
       "npm run up -- --stack prod",
       "npm run outputs -- --stack prod --out outputs-prod.json",
       "npm run outputs -- --stack prod --dotenv --out deploy-prod.env",
-      "npm run verify -- --stack prod --outputs outputs-prod.json",
+      "npm run verify -- --stack prod --outputs outputs-prod.json --json-out verify-prod.json",
     ]);
   });
 });
@@ -202,7 +202,7 @@ describe(".gitlab-ci.yml structure", () => {
 
   it("verify-qual verifies with the deploy's outputs artifact", () => {
     const j = job("verify-qual");
-    expect(j.script).toEqual(["npm run verify -- --stack qual --outputs outputs-qual.json"]);
+    expect(j.script).toEqual(["npm run verify -- --stack qual --outputs outputs-qual.json --json-out verify-qual.json"]);
     expect(j.needs).toEqual([{ job: "deploy-qual", artifacts: true }]);
     expect(j.resource_group).toBe("qual");
   });
@@ -211,7 +211,7 @@ describe(".gitlab-ci.yml structure", () => {
     expect(job("verify-prod")).toBeUndefined();
     const script: string[] = job("deploy-prod").script;
     const at = (line: string) => script.indexOf(line);
-    expect(at("npm run verify -- --stack prod --outputs outputs-prod.json")).toBe(script.length - 1);
+    expect(at("npm run verify -- --stack prod --outputs outputs-prod.json --json-out verify-prod.json")).toBe(script.length - 1);
     expect(at("npm run up -- --stack prod")).toBeGreaterThan(-1);
     expect(at("npm run outputs -- --stack prod --out outputs-prod.json")).toBeGreaterThan(at("npm run up -- --stack prod"));
     expect(at("npm run outputs -- --stack prod --dotenv --out deploy-prod.env")).toBeGreaterThan(at("npm run up -- --stack prod"));
@@ -220,14 +220,15 @@ describe(".gitlab-ci.yml structure", () => {
     expect(waiting.map(([name]) => name)).toEqual([]);
   });
 
-  it("keeps every preview, drift and outputs document as an artifact only developers can open", () => {
-    const documents = /^(preview|drift|outputs)-[^/]+\.json$/;
+  it("keeps every preview, drift, outputs and verify document as an artifact only developers can open", () => {
+    const documents = /^(preview|drift|outputs|verify)-[^/]+\.json$/;
     const holders = Object.entries(doc)
       .filter(([, j]) => (j?.artifacts?.paths ?? []).some((p: string) => documents.test(p)))
       .map(([name, j]) => [name, j.artifacts.access]);
     expect(holders).toEqual([
       ["preview", "developer"],
       ["deploy-qual", "developer"],
+      ["verify-qual", "developer"],
       ["deploy-prod", "developer"],
       ["drift", "developer"],
     ]);

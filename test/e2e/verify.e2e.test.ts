@@ -6,7 +6,7 @@
  * mode, report the leaks in shared mode, and catch each injected fault.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -137,7 +137,7 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
     }
   });
 
-  test("the CLI with --json exits 0 and reports every check passed", async () => {
+  test("the CLI with --json exits 0 and reports every check passed, and --json-out keeps the same report beside the table", async () => {
     const dir = mkdtempSync(join(tmpdir(), "po-verify-"));
     try {
       const args = STACKS.flatMap((s) => {
@@ -154,6 +154,14 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
       expect(report.isolation.map((s) => s.crossEnvironment.succeeded)).toEqual([0, 0]);
       expect(report.isolation.map((s) => s.environment)).toEqual(STACKS.map(E));
       expect(report.checks.length).toBeGreaterThan(200);
+
+      const kept = join(dir, "verify.json");
+      const table = await runCli([...args, "--no-probe", "--json-out", kept]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^verify: qual, prod on /);
+      const written = JSON.parse(readFileSync(kept, "utf8")) as VerifyReport;
+      expect(written.ok).toBe(true);
+      expect(written.checks.map((c) => c.id)).toEqual(report.checks.map((c) => c.id).filter((id) => !id.startsWith("isolation.")));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

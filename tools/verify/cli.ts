@@ -1,9 +1,10 @@
 /**
- * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--json]
+ * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--json] [--json-out FILE]
  *
  * Exit 0 when every check passes, 1 when any fails, 2 when verify could not
  * run (bad arguments, unreadable outputs, no daemon).
  */
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
@@ -17,7 +18,9 @@ export const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [
   --outputs FILE        a JSON file of a stack's outputs (repeatable, paired in
                         order with --stack; without --stack the stack is named
                         after the file's \`environment\`)
-  --json                print the report as JSON (for CI)
+  --json                print the report as JSON instead of the table
+  --json-out FILE       also write the JSON report to FILE (CI keeps it as an artifact
+                        and prints the table to the job log)
   --no-probe            skip the isolation probes
   --probe-mode MODE     exec (default): docker exec of the probe script in each
                         container (needs sh, and nc -z or bash + timeout, in it);
@@ -37,6 +40,7 @@ export interface CliArgs {
   stacks: string[];
   outputFiles: string[];
   json: boolean;
+  jsonOut?: string;
   probe: Partial<ProbeOptions> | false;
 }
 
@@ -57,6 +61,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         stack: { type: "string", multiple: true },
         outputs: { type: "string", multiple: true },
         json: { type: "boolean" },
+        "json-out": { type: "string" },
         "no-probe": { type: "boolean" },
         "probe-mode": { type: "string" },
         "probe-image": { type: "string" },
@@ -84,7 +89,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (values.timeout) probe.timeoutSeconds = positiveInt("--timeout", values.timeout);
   if (values.concurrency) probe.concurrency = positiveInt("--concurrency", values.concurrency);
   if (values["default-ports"]) probe.defaultPorts = values["default-ports"].split(",").map((p) => positiveInt("--default-ports", p.trim()));
-  return { stacks, outputFiles, json: values.json ?? false, probe: values["no-probe"] ? false : probe };
+  return {
+    stacks,
+    outputFiles,
+    json: values.json ?? false,
+    ...(values["json-out"] ? { jsonOut: values["json-out"] } : {}),
+    probe: values["no-probe"] ? false : probe,
+  };
 }
 
 export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {
@@ -120,7 +131,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
     err.write(`verify: ${(e as Error).message}\n`);
     return 2;
   }
-  out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report, { color: out === process.stdout && Boolean(process.stdout.isTTY) })}\n`);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (args.jsonOut) writeFileSync(args.jsonOut, json);
+  out.write(args.json ? json : `${formatTable(report, { color: out === process.stdout && Boolean(process.stdout.isTTY) })}\n`);
   return report.ok ? 0 : 1;
 }
 

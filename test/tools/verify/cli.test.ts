@@ -20,6 +20,7 @@ describe("verify's command line", () => {
       probe: { mode: "sidecar", image: "busybox:1.36", timeoutSeconds: 1, defaultPorts: [80, 8080] },
     });
     expect(parseCliArgs(["--stack", "qual", "--no-probe"]).probe).toBe(false);
+    expect(parseCliArgs(["--stack", "qual", "--json-out", "verify-qual.json"]).jsonOut).toBe("verify-qual.json");
   });
 
   test.each([
