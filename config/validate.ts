@@ -112,28 +112,28 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   const input = schemaInput(raw.values);
   problems.push(...unknownCatalogNames(input));
   const parsed = stackConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    problems.push(...parsed.error.issues.flatMap((issue) => describeZodIssue(issue, input)));
-    return { ok: false, problems };
-  }
-  const config = parsed.data;
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeZodIssue(issue, input)));
 
-  const env = config.suffix ?? stack;
-  if (!config.suffix && !SUFFIX_PATTERN.test(stack)) {
+  // The checks against the other stacks need only the suffix and the domain, so they run whenever
+  // those two are valid: one run then lists their problems beside any other.
+  const suffix = stackConfigSchema.shape.suffix.safeParse(input.suffix);
+  const domain = stackConfigSchema.shape.domain.safeParse(input.domain);
+  const env = (suffix.success ? suffix.data : undefined) ?? stack;
+  if (suffix.success && suffix.data === undefined && !SUFFIX_PATTERN.test(stack)) {
     problems.push({
       path: key("suffix"),
       message: `the stack name "${stack}" cannot be used as the suffix (expected 2-16 lowercase letters and digits, no hyphen); set one: pulumi config set suffix <word> --stack ${stack}`,
     });
   }
-  if (problems.length > 0) return { ok: false, problems };
-
-  const settings: EnvironmentSettings = { ...config, stack, env };
-  const plan = planEnvironment(settings);
   const others = Object.entries(raw.otherStacks ?? {}).map(([other, values]) => describeOtherStack(other, values));
   problems.push(...others.flatMap((o) => ("problem" in o ? [o.problem] : [])));
   const neighbours = others.flatMap((o) => ("problem" in o ? [] : [o]));
-  problems.push(...checkSharedNames(env, config.domain, neighbours));
-  problems.push(...checkMemoryBudget({ stack, env, domain: config.domain, memoryMb: plan.totalMemoryMb }, neighbours, config.host.memoryBudgetMb));
+  if (suffix.success && domain.success) problems.push(...checkSharedNames(env, domain.data, neighbours));
+  if (!parsed.success) return { ok: false, problems };
+
+  const settings: EnvironmentSettings = { ...parsed.data, stack, env };
+  const plan = planEnvironment(settings);
+  problems.push(...checkMemoryBudget({ stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb }, neighbours, parsed.data.host.memoryBudgetMb));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, plan, secretsFromConfig };
 }

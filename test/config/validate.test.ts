@@ -190,6 +190,15 @@ describe("the host's memory", () => {
   });
 });
 
+test("reports a clash with another stack together with type errors and a missing secret, not one run later", () => {
+  const { smtpPassword: _omitted, ...secrets } = { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
+  expect(problems("qual", { domain: "portugalodyssey.pt", imageTag: "bad tag" }, secrets).map((p) => p.path).sort()).toEqual([
+    "portugal-odyssey:domain",
+    "portugal-odyssey:imageTag",
+    "portugal-odyssey:smtpPassword",
+  ]);
+});
+
 test("lists every problem in one message, each on its own line, with how to fix it", () => {
   const found = problems("qual", { domain: "nope", imageTag: "bad tag", services: { ghost: {} } });
   expect(found.length).toBe(3);
