@@ -98,6 +98,7 @@ export const STORES: Record<StoreName, StoreSpec> = {
     user: "1000:0",
     hardening: {
       writableRoot: { reason: "creates its keystore and JVM option files under /usr/share/elasticsearch/config at every boot" },
+      rootGroup: { reason: "Elastic's image owns /usr/share/elasticsearch as 1000:0 and is meant to run as uid 1000, group 0" },
     },
   },
 };

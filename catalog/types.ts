@@ -71,6 +71,8 @@ export interface HardeningExceptions {
   runsAsRoot?: { reason: string; capAdd: string[] };
   /** The software writes outside its volume and tmpfs mounts. */
   writableRoot?: { reason: string };
+  /** The user's primary group is 0 (the root group, without root's privileges): the image's files are group-owned by root. */
+  rootGroup?: { reason: string };
 }
 
 export interface VolumeMount {

@@ -59,6 +59,7 @@ export function renderCatalogTables(): Record<string, string> {
         ? [`| ${spec.name} | starts as root, keeps ${spec.hardening.runsAsRoot.capAdd.join(", ")} | ${spec.hardening.runsAsRoot.reason} |`]
         : []),
       ...(spec.hardening.writableRoot ? [`| ${spec.name} | writable root filesystem | ${spec.hardening.writableRoot.reason} |`] : []),
+      ...(spec.hardening.rootGroup ? [`| ${spec.name} | runs as ${spec.user} (group 0, not root) | ${spec.hardening.rootGroup.reason} |`] : []),
     ]),
   ].join("\n");
   return { services, stores, exceptions };

@@ -32,6 +32,13 @@ test("names no credential in a plain env value, where it would not be sent as a 
   }
 });
 
+test("runs nothing with group 0 unless the catalog declares it as a hardening exception, with its reason", () => {
+  for (const spec of [...specs, ...Object.values(STORES)]) {
+    const rootGroup = spec.user?.split(":")[1] === "0";
+    expect({ name: spec.name, rootGroup }).toEqual({ name: spec.name, rootGroup: spec.hardening.rootGroup !== undefined });
+  }
+});
+
 test("gives every workload a port in range and a scratch /tmp", () => {
   for (const spec of [...specs, ...Object.values(STORES)]) {
     expect(spec.port).toBeGreaterThan(0);
