@@ -107,8 +107,12 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
   /** The environment (suffix) a stack's names and check ids carry. */
   const E = (stack: string) => world.outputs[stack].environment;
 
+  /** The first test's report, measured with exec probes: the sidecar test compares against it. */
+  let execReport: VerifyReport;
+
   test("every checklist item passes for both stacks, and no container reaches the other environment", async () => {
     const report = await verify({ stacks: world.stacks, docker, probe: {} });
+    execReport = report;
     expect(report.failed).toEqual([]);
     expect(report.ok).toBe(true);
     for (const stack of STACKS) {
@@ -135,6 +139,15 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
       expect(s.dependency.expected).toBe(s.dependency.attempted);
       expect(s.errors).toEqual([]);
     }
+  });
+
+  test("sidecar probes (for images without a shell) measure exactly what exec probes measure, and leave no probe container behind", async () => {
+    const exec = execReport;
+    const sidecar = await verify({ stacks: world.stacks, docker, probe: { mode: "sidecar", image: world.image, labels: world.applier.labels } });
+    const counts = (r: VerifyReport) => r.isolation.map((s) => [s.environment, s.crossEnvironment, s.neighbour, s.dependency, s.errors]);
+    expect(counts(sidecar)).toEqual(counts(exec));
+    expect(sidecar.failed).toEqual([]);
+    expect(await docker.listContainers({ all: true, filters: { label: ["pt.portugalodyssey.verify-probe"] } })).toEqual([]);
   });
 
   test("the CLI with --json exits 0 and reports every check passed, and --json-out keeps the same report beside the table", async () => {

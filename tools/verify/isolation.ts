@@ -12,9 +12,7 @@
  * probed, never as isolated. `sidecar` starts a short-lived container from
  * --probe-image with `NetworkMode: container:<id>` instead, which sees exactly
  * the same interfaces, routes and DNS and works for images without a shell;
- * on Docker 20.10.24 we saw it leave network endpoint counts behind (a network
- * of the probed container could not be removed until the daemon restarted),
- * so it is opt-in.
+ * it needs the probe image on the host, so it is opt-in.
  */
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../../model/naming";
