@@ -107,8 +107,8 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
   /** The environment (suffix) a stack's names and check ids carry. */
   const E = (stack: string) => world.outputs[stack].environment;
 
-  /** The first test's report, measured with exec probes: the sidecar test compares against it. */
-  let execReport: VerifyReport;
+  /** The first test's report, measured with exec probes: the sidecar test compares against it (or measures its own when run alone). */
+  let execReport: VerifyReport | undefined;
 
   test("every checklist item passes for both stacks, and no container reaches the other environment", async () => {
     const report = await verify({ stacks: world.stacks, docker, probe: {} });
@@ -142,7 +142,7 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
   });
 
   test("sidecar probes (for images without a shell) measure exactly what exec probes measure, and leave no probe container behind", async () => {
-    const exec = execReport;
+    const exec = execReport ?? (await verify({ stacks: world.stacks, docker, probe: {} }));
     const sidecar = await verify({ stacks: world.stacks, docker, probe: { mode: "sidecar", image: world.image, labels: world.applier.labels } });
     const counts = (r: VerifyReport) => r.isolation.map((s) => [s.environment, s.crossEnvironment, s.neighbour, s.dependency, s.errors]);
     expect(counts(sidecar)).toEqual(counts(exec));
