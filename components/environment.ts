@@ -59,9 +59,11 @@ export class Environment extends pulumi.ComponentResource {
     for (const volume of plan.volumes) {
       volumes[volume.key] = new docker.Volume(
         childName(name, "volume", volume.key),
-        // An adopted volume keeps the labels it was created with; asking for others would force a replacement.
+        // An adopted volume keeps the labels it was created with (Compose's). The provider reads
+        // those back into state and treats a label change as a replacement, so they are ignored:
+        // otherwise the next preview would plan to replace the (protected) volume.
         { name: volume.name, labels: volume.adopted ? undefined : ownership },
-        { parent: this, protect: volume.protect, retainOnDelete: volume.retainOnDelete },
+        { parent: this, protect: volume.protect, retainOnDelete: volume.retainOnDelete, ...(volume.adopted ? { ignoreChanges: ["labels"] } : {}) },
       ).name;
     }
 

@@ -65,6 +65,13 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
           name: volume.name,
           message: `data.volumes.${volume.key} names volume ${volume.name}, which does not exist on the host; a typo here would start ${volume.key} on an empty volume`,
         });
+      } else if (existing.labels[LABELS.project] === PROJECT && !ownedBy(existing, env)) {
+        // Another environment's live data: two stores would share one data directory.
+        collisions.push({
+          kind: "volume",
+          name: volume.name,
+          message: `data.volumes.${volume.key} names volume ${volume.name}, but ${describeOwner(existing)}; a stack takes over only volumes no other environment uses (a Compose deployment's)`,
+        });
       }
     } else if (existing && !ownedBy(existing, env)) {
       collisions.push({

@@ -28,6 +28,7 @@ export interface RegisteredResource {
     retainOnDelete: boolean;
     deleteBeforeReplace: boolean;
     replaceOnChanges: string[];
+    ignoreChanges: string[];
     /** URNs of explicit and implicit dependencies. */
     dependsOn: string[];
     parent?: string;
@@ -95,6 +96,7 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
       retainOnDelete: req.getRetainondelete?.() ?? false,
       deleteBeforeReplace: req.getDeletebeforereplace() as boolean,
       replaceOnChanges: req.getReplaceonchangesList() as string[],
+      ignoreChanges: req.getIgnorechangesList() as string[],
       dependsOn: [...dependencies],
       parent: parent || undefined,
     },

@@ -80,6 +80,12 @@ test("requires a taken-over volume to exist, so a typo never starts a store on a
   expect(findCollisions(adopting, host({ volumes: [{ name: "compose_postgres-data-prod", labels: {} }] }))).toEqual([]);
 });
 
+test("refuses to take over another environment's volume, so two stores never share one data directory", () => {
+  const adopting = plan("qual", { data: { protect: true, retainOnDelete: true, volumes: { "postgres-data": "postgres-data-prod" } } });
+  const found = findCollisions(adopting, host({ volumes: [{ name: "postgres-data-prod", labels: ours("prod") }] }));
+  expect(found).toEqual([{ kind: "volume", name: "postgres-data-prod", message: expect.stringContaining('it belongs to portugal-odyssey environment "prod"') }]);
+});
+
 describe("the program", () => {
   test("stops before registering anything when the host holds a colliding name", async () => {
     const registered: string[] = [];
@@ -93,7 +99,7 @@ describe("the program", () => {
     expect(registered).toEqual(["pulumi:pulumi:Stack"]);
   });
 
-  test("takes over a mapped volume under its existing name, unlabelled, protected and retained even in qual", async () => {
+  test("takes over a mapped volume under its existing name, unlabelled, protected, retained even in qual, and blind to its labels", async () => {
     const run = await runProgram({
       stack: "qual",
       config: { data: { protect: false, retainOnDelete: false, volumes: { "postgres-data": "compose_postgres-data-qual" } } },
@@ -101,9 +107,10 @@ describe("the program", () => {
     });
     const adopted = volumes(run).find((v) => v.name === "qual-volume-postgres-data")!;
     expect(adopted.inputs).toEqual({ name: "compose_postgres-data-qual" });
-    expect(adopted.options).toMatchObject({ protect: true, retainOnDelete: true });
+    // Compose's labels, read back into state, must not look like a change that replaces the volume.
+    expect(adopted.options).toMatchObject({ protect: true, retainOnDelete: true, ignoreChanges: ["labels"] });
     const fresh = volumes(run).find((v) => v.name === "qual-volume-redis-data")!;
-    expect(fresh.options).toMatchObject({ protect: false, retainOnDelete: false });
+    expect(fresh.options).toMatchObject({ protect: false, retainOnDelete: false, ignoreChanges: [] });
     expect(run.outputs.volumes["postgres-data"]).toBe("compose_postgres-data-qual");
   });
 });

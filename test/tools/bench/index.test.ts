@@ -7,7 +7,7 @@ const container = (urn: string, dependsOn: string[]): RegisteredResource => ({
   urn,
   inputs: {},
   secretInputs: [],
-  options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, replaceOnChanges: [], dependsOn },
+  options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, replaceOnChanges: [], ignoreChanges: [], dependsOn },
 });
 
 test("counts levels of containers waiting on containers, ignoring other dependencies", () => {
