@@ -59,9 +59,12 @@ export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string
     // Created only once healthy, so whatever depends on it starts against a working store or peer.
     wait: true,
     waitTimeout: plan.kind === "store" ? 180 : 120,
-    // memorySwap stays unset: on hosts without swap accounting the provider reads it back as -1,
-    // which would show as drift on every refresh.
     memory: plan.resources.memoryMb,
+    // No swap: at its limit a container is OOM-killed rather than swapping the shared host to a
+    // crawl. It must be explicit anyway: left unset, Docker makes it 2x memory, and the provider's
+    // in-place update sends memory alone, which Docker refuses once it exceeds that old swap limit.
+    // (A host without swap accounting reads it back as -1; cgroup v2 hosts have it.)
+    memorySwap: plan.resources.memoryMb,
     cpus: String(plan.resources.cpus),
     logDriver: plan.logs.driver,
     logOpts: plan.logs.opts,

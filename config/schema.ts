@@ -86,6 +86,8 @@ export const stackConfigSchema = z.strictObject({
   host: z.strictObject({
     /** Memory all stacks on this host (every stack file in the project) may reserve together, MiB. */
     memoryBudgetMb: memoryMb,
+    /** Memory kept back for what is not a stack of this project: the webapp, Traefik, the OS. */
+    reservedMb: z.int({ error: "expected a whole number of MiB" }).min(0, { error: "expected 0 or more MiB" }).default(0),
     /** Containers we do not own that must keep running (the existing webapp). */
     neighbours: z.array(dockerName).default([]),
   }),

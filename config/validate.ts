@@ -133,7 +133,8 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
 
   const settings: EnvironmentSettings = { ...parsed.data, stack, env };
   const plan = planEnvironment(settings);
-  problems.push(...checkMemoryBudget({ stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb }, neighbours, parsed.data.host.memoryBudgetMb));
+  const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb };
+  problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, plan, secretsFromConfig };
 }
@@ -144,6 +145,7 @@ interface HostStack {
   env: string;
   domain: string;
   memoryMb: number;
+  rolloutMb: number;
 }
 
 /** Reads another stack's file config as that stack's own program would; a stack that does not validate is reported. */
@@ -160,7 +162,7 @@ function describeOtherStack(stack: string, values: Record<string, string>): Host
     };
   }
   const plan = planEnvironment({ ...parsed.data, stack, env });
-  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb };
+  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb };
 }
 
 /** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */
@@ -200,12 +202,22 @@ function checkSharedNames(env: string, domain: string, others: HostStack[]): Con
   return problems;
 }
 
-/** Every stack's containers reserve their memory limits; together they must fit the host. */
-function checkMemoryBudget(me: HostStack, others: HostStack[], memoryBudgetMb: number): ConfigProblem[] {
+/**
+ * Every stack's containers reserve their memory limits. Together, plus what the
+ * host keeps for others and the largest rollout overlap (while a stack rolls
+ * out, both revisions of its zero-downtime services run), they must fit.
+ */
+function checkMemoryBudget(me: HostStack, others: HostStack[], host: { memoryBudgetMb: number; reservedMb: number }): ConfigProblem[] {
   const all = [me, ...others];
-  const total = all.reduce((sum, s) => sum + s.memoryMb, 0);
+  const rollout = all.reduce((max, s) => (s.rolloutMb > max.rolloutMb ? s : max));
+  const total = all.reduce((sum, s) => sum + s.memoryMb, 0) + host.reservedMb + rollout.rolloutMb;
+  const { memoryBudgetMb } = host;
   if (total <= memoryBudgetMb) return [];
-  const breakdown = all.map((s) => `${s.stack}: ${s.memoryMb}`).join(", ");
+  const breakdown = [
+    ...all.map((s) => `${s.stack}: ${s.memoryMb}`),
+    `${rollout.stack}'s rollout overlap: ${rollout.rolloutMb}`,
+    ...(host.reservedMb ? [`reserved: ${host.reservedMb}`] : []),
+  ].join(", ");
   return [
     {
       path: key("host.memoryBudgetMb"),

@@ -129,6 +129,8 @@ export interface EnvironmentPlan {
   urls: Partial<Record<ServiceName, string>>;
   neighbours: string[];
   totalMemoryMb: number;
+  /** What a rollout adds while both revisions of every zero-downtime service run. */
+  rolloutMemoryMb: number;
 }
 
 const HEALTH_TIMING = { interval: "10s", timeout: "5s", retries: 5 };
@@ -314,5 +316,6 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     urls,
     neighbours: s.host.neighbours,
     totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0),
+    rolloutMemoryMb: containers.filter((c) => c.rollout.strategy === "revisioned").reduce((sum, c) => sum + c.resources.memoryMb, 0),
   };
 }

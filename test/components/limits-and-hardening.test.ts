@@ -19,6 +19,12 @@ test("limits every container's memory and CPU, qual at half of prod", () => {
   }
 });
 
+test("allows no swap, so that a memory raise of any size can be applied in place", () => {
+  for (const run of [runs.qual, runs.prod]) {
+    for (const c of containers(run)) expect({ name: c.inputs.name, swap: c.inputs.memorySwap }).toEqual({ name: c.inputs.name, swap: c.inputs.memory });
+  }
+});
+
 test("sizes each container from its catalog entry", () => {
   expect(containerFor(runs.prod, "elasticsearch").inputs.memory).toBe(STORES.elasticsearch.resources.memoryMb);
   expect(containerFor(runs.prod, "keycloak").inputs.cpus).toBe(String(SERVICES.keycloak.resources.cpus));

@@ -62,7 +62,7 @@ describe("a third stack is one more file", () => {
   test("the existing stacks count it: its memory joins theirs against the host budget", () => {
     const big = projectWith({ "Pulumi.demo.yaml": stackFile("demo.portugalodyssey.pt") });
     expect(problems("qual", {}, undefined, [], big)).toEqual([
-      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, demo: 9216, prod: 9216\), over the budget of 20480 MiB/) },
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, demo: 9216, prod: 9216, demo's rollout overlap: 768, reserved: 1024\), over the budget of 20480 MiB/) },
     ]);
   });
 
@@ -180,13 +180,20 @@ describe("secrets", () => {
 describe("the host's memory", () => {
   test("rejects a stack that grows past what the host has left beside the others, with the breakdown", () => {
     expect(problems("prod", { resources: { scale: 2 } })).toEqual([
-      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/would reserve 23040 MiB \(prod: 18432, qual: 4608\), over the budget of 20480 MiB/) },
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/would reserve 25600 MiB \(prod: 18432, qual: 4608, prod's rollout overlap: 1536, reserved: 1024\), over the budget of 20480 MiB/) },
     ]);
   });
 
   test("rejects stacks that together exceed a smaller budget, counting each stack file's own limits", () => {
     const found = problems("qual", { host: { memoryBudgetMb: 12000, neighbours: ["x100f-webapp"] } });
-    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, prod: 9216\), over the budget of 12000 MiB/) }]);
+    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, prod: 9216, prod's rollout overlap: 768\), over the budget of 12000 MiB/) }]);
+  });
+
+  test("counts what the host keeps back for others (host.reservedMb) and the largest rollout overlap", () => {
+    expect(validate("qual", { host: { memoryBudgetMb: 20480, reservedMb: 5888, neighbours: ["x100f-webapp"] } }).ok).toBe(true);
+    expect(problems("qual", { host: { memoryBudgetMb: 20480, reservedMb: 5889, neighbours: ["x100f-webapp"] } })).toEqual([
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining("would reserve 20481 MiB (qual: 4608, prod: 9216, prod's rollout overlap: 768, reserved: 5889)") },
+    ]);
   });
 });
 

@@ -35,6 +35,7 @@ describe("the e2e applier", () => {
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges:true"],
         Memory: redis.inputs.memory * 1024 * 1024,
+        MemorySwap: redis.inputs.memory * 1024 * 1024,
         NanoCpus: Number(redis.inputs.cpus) * 1e9,
         LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
         Mounts: [{ Type: "volume", Source: "redis-data-qual", Target: "/data", ReadOnly: false }],

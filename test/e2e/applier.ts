@@ -17,7 +17,7 @@ export const RUN_LABEL = "pt.portugalodyssey.test-run";
 /** Container inputs this applier carries over to the daemon. */
 const APPLIED = new Set([
   "name", "image", "envs", "labels", "networksAdvanced", "healthcheck", "restart", "hostname", "command", "entrypoints", "user",
-  "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "cpus", "logDriver", "logOpts", "volumes",
+  "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus", "logDriver", "logOpts", "volumes",
 ]);
 /** Inputs that tell the Pulumi provider how to act, not what the container is. */
 const PROVIDER_ONLY = new Set(["wait", "waitTimeout", "mustRun", "destroyGraceSeconds"]);
@@ -66,6 +66,7 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
       CapAdd: i.capabilities?.adds,
       SecurityOpt: i.securityOpts,
       Memory: i.memory ? i.memory * MiB : undefined,
+      MemorySwap: i.memorySwap ? i.memorySwap * MiB : undefined,
       NanoCpus: i.cpus ? Math.round(Number(i.cpus) * 1e9) : undefined,
       LogConfig: i.logDriver ? { Type: i.logDriver, Config: i.logOpts ?? {} } : undefined,
       Mounts: (i.volumes ?? []).map((v: { volumeName: string; containerPath: string; readOnly?: boolean }) => ({
