@@ -44,7 +44,7 @@ const ENTRIES = {
   "strapi-cms": {
     urlVar: "STRAPI",
     port: 1337,
-    health: { kind: "node-http", path: "/_health" },
+    health: { kind: "node-http", path: "/_health", startPeriod: "60s" },
     resources: { memoryMb: 768, cpus: 0.5 },
     stores: ["postgres"],
     route: { subdomain: "cms", middlewares: ["secure-headers"] },
@@ -88,6 +88,7 @@ const ENTRIES = {
     health: {
       kind: "command",
       test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q UP <&3"],
+      startPeriod: "90s",
     },
     resources: { memoryMb: 1024, cpus: 1 },
     stores: ["postgres"],
@@ -96,7 +97,7 @@ const ENTRIES = {
     env: {
       KC_DB: "postgres",
       KC_DB_URL_HOST: "{alias:postgres}",
-      KC_DB_URL_DATABASE: "portugal_odyssey_{env}",
+      KC_DB_URL_DATABASE: "{database}",
       KC_DB_USERNAME: "portugal_odyssey",
       KC_DB_PASSWORD: { secret: "{postgresPassword}" },
       KC_BOOTSTRAP_ADMIN_USERNAME: "admin",

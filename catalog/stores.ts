@@ -13,14 +13,14 @@ export const STORES: Record<StoreName, StoreSpec> = {
     resources: { memoryMb: 1024, cpus: 1 },
     env: {
       POSTGRES_USER: "portugal_odyssey",
-      POSTGRES_DB: "portugal_odyssey_{env}",
+      POSTGRES_DB: "{database}",
       POSTGRES_PASSWORD: { secret: "{postgresPassword}" },
       PGDATA: "/var/lib/postgresql/data/pgdata",
     },
     clientEnv: {
       DATABASE_HOST: "{alias:postgres}",
       DATABASE_PORT: "5432",
-      DATABASE_NAME: "portugal_odyssey_{env}",
+      DATABASE_NAME: "{database}",
       DATABASE_USERNAME: "portugal_odyssey",
       DATABASE_PASSWORD: { secret: "{postgresPassword}" },
     },
@@ -55,15 +55,15 @@ export const STORES: Record<StoreName, StoreSpec> = {
     name: "rabbitmq",
     image: "rabbitmq:3.13.7-management-alpine",
     port: 5672,
-    health: { kind: "command", test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"] },
+    health: { kind: "command", test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"], startPeriod: "30s" },
     resources: { memoryMb: 512, cpus: 0.5 },
     env: {
       RABBITMQ_DEFAULT_USER: "portugal_odyssey",
       RABBITMQ_DEFAULT_PASS: { secret: "{rabbitmqPassword}" },
-      RABBITMQ_DEFAULT_VHOST: "portugal_odyssey_{env}",
+      RABBITMQ_DEFAULT_VHOST: "{vhost}",
     },
     clientEnv: {
-      RABBITMQ_URL: { secret: "amqp://portugal_odyssey:{rabbitmqPassword}@{alias:rabbitmq}:5672/portugal_odyssey_{env}" },
+      RABBITMQ_URL: { secret: "amqp://portugal_odyssey:{rabbitmqPassword}@{alias:rabbitmq}:5672/{vhost}" },
     },
     volumes: [{ volume: "rabbitmq-data", path: "/var/lib/rabbitmq" }],
     scratch: ["/tmp"],
@@ -83,6 +83,7 @@ export const STORES: Record<StoreName, StoreSpec> = {
     health: {
       kind: "command",
       test: ["CMD-SHELL", "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"],
+      startPeriod: "60s",
     },
     resources: { memoryMb: 2048, cpus: 1 },
     env: {

@@ -41,7 +41,8 @@ export type Credential = GeneratedCredential | ExternalSecret;
 
 /**
  * An env var value, as a template. Placeholders: `{env}` (the suffix),
- * `{alias:<service or store>}` (its DNS name), `{publicUrl}` (a routed
+ * `{alias:<service or store>}` (its DNS name), `{database}` and `{vhost}` (the
+ * environment's Postgres database and RabbitMQ vhost), `{publicUrl}` (a routed
  * service's own https URL) and `{heapMb}` (half the memory limit).
  * A `secret` template may also name credentials, `{postgresPassword}`; its
  * rendered value is always a secret Output. Which credentials a container
@@ -57,10 +58,14 @@ export interface Resources {
 }
 
 /** How the container proves it is healthy; rendered into a Docker healthcheck. */
-export type HealthProbe =
+export type HealthProbe = (
   /** An HTTP GET made by the image's own `node`: a Node.js image always has it, but not always wget or curl (Debian slim and distroless have neither). */
   | { kind: "node-http"; path: string; port?: number }
-  | { kind: "command"; test: string[] };
+  | { kind: "command"; test: string[] }
+) & {
+  /** Grace before failed checks count, e.g. `60s`; slow starters (JVMs, stores) need more than the default 15 s. */
+  startPeriod?: string;
+};
 
 /**
  * Deviations from the default hardening (read-only root, non-root user,

@@ -134,20 +134,19 @@ export interface EnvironmentPlan {
 }
 
 const HEALTH_TIMING = { interval: "10s", timeout: "5s", retries: 5 };
-// Stores and JVM services take longer to come up than a Node.js service.
-const START_PERIOD: Partial<Record<string, string>> = { elasticsearch: "60s", keycloak: "90s", rabbitmq: "30s", "strapi-cms": "60s" };
+const DEFAULT_START_PERIOD = "15s";
 
 /** Exits 0 on a 2xx/3xx answer, 1 on anything else or no answer. */
 const nodeHttpProbe = (url: string) =>
   `require('http').get('${url}', (r) => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))`;
 
-function renderHealthcheck(probe: HealthProbe, port: number, name: string): Healthcheck {
+function renderHealthcheck(probe: HealthProbe, port: number): Healthcheck {
   const tests =
     probe.kind === "node-http"
       ? // http.get rather than fetch: it exists on every Node.js version; exec form needs no shell.
         ["CMD", "node", "-e", nodeHttpProbe(`http://127.0.0.1:${probe.port ?? port}${probe.path}`)]
       : probe.test;
-  return { tests, ...HEALTH_TIMING, startPeriod: START_PERIOD[name] ?? "15s" };
+  return { tests, ...HEALTH_TIMING, startPeriod: probe.startPeriod ?? DEFAULT_START_PERIOD };
 }
 
 function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): EnvVar[] {
@@ -221,7 +220,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       containerName: names.container(spec.name, env),
       port: spec.port,
       resources,
-      healthcheck: renderHealthcheck(spec.health, spec.port, spec.name),
+      healthcheck: renderHealthcheck(spec.health, spec.port),
       volumes: spec.volumes.map((v) => ({ key: v.volume, volumeName: volumeName(v.volume), containerPath: v.path })),
       security: {
         readOnly,

@@ -4,6 +4,7 @@
  * the Pulumi layer can fill them with secret Outputs.
  */
 import { GENERATED_CREDENTIALS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
+import { names } from "./naming";
 
 const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
 const PLACEHOLDER = /\{([A-Za-z]+)(?::([a-z0-9-]+))?\}/g;
@@ -23,6 +24,10 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
     switch (key) {
       case "env":
         return ctx.env;
+      case "database":
+        return names.postgresDatabase(ctx.env);
+      case "vhost":
+        return names.rabbitmqVhost(ctx.env);
       case "alias":
         if (!arg) throw new TemplateError(`"${whole}" needs a target, e.g. {alias:postgres}`);
         return ctx.alias(arg);
