@@ -19,14 +19,17 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
 import { findDrift, formatDrift } from "./ci/drift-report";
 import { requiredExternalSecrets } from "../config/validate";
 import { PROJECT } from "../model/naming";
-import { outputsToDotenv, parseOutputs, secretPaths } from "./ci/outputs-to-dotenv";
+import { parseJsonObject } from "./ci/json-document";
+import { outputsToDotenv, secretPaths } from "./ci/outputs-to-dotenv";
+import { parseOutputs } from "./verify/outputs";
 
-export const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
+const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -42,55 +45,62 @@ export interface CliOptions {
   passthrough: string[];
 }
 
-const STACK_PATTERN = /^[a-z][a-z0-9]{1,15}$/;
+/**
+ * Pulumi's own rule for a stack name (what `pulumi stack init` accepts): up to
+ * 100 letters, digits, `-`, `_` or `.`, optionally qualified as `org/stack` or
+ * `org/project/stack`. Not the suffix rule: a stack such as `Qual-Two` is fine
+ * once its config sets a `suffix`, and config/validate.ts says so when it does not.
+ */
+const STACK_NAME_PART = /^[A-Za-z0-9_.-]{1,100}$/;
+
+function isStackName(stack: string): boolean {
+  const parts = stack.split("/");
+  return parts.length <= 3 && parts.every((p) => STACK_NAME_PART.test(p));
+}
+
+/** The stack part of a possibly qualified name: Pulumi names the stack's config file `Pulumi.<this>.yaml`. */
+const bareStackName = (stack: string): string => stack.split("/").pop()!;
+
 /** Flags that would print secret values: refused everywhere. */
 const FORBIDDEN_FLAGS = ["--show-secrets"];
 
 export function parseCliArgs(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
-  if (!COMMANDS.includes(command as Command)) throw new Error(`usage: pulumi-cli <${COMMANDS.join("|")}> --stack <stack> [options]`);
-  const opts: Partial<CliOptions> & { passthrough: string[] } = { command: command as Command, dotenv: false, passthrough: [] };
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    if (arg === "--") {
-      opts.passthrough.push(...rest.slice(i + 1));
-      break;
-    }
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => {
-      const v = eq > 0 ? arg.slice(eq + 1) : rest[++i];
-      if (v === undefined || v === "" || (eq < 0 && v.startsWith("-"))) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case "--stack":
-      case "-s":
-        opts.stack = value();
-        break;
-      case "--dotenv":
-        opts.dotenv = true;
-        break;
-      case "--out":
-        opts.out = value();
-        break;
-      case "--json-out":
-        opts.jsonOut = value();
-        break;
-      default:
-        throw new Error(`unknown option ${arg} (pass extra pulumi flags after a literal --)`);
-    }
+  if (!COMMANDS.includes(command as Command)) throw new Error(`usage: pulumi-cli <${COMMANDS.join("|")}> --stack <pulumi stack name> [options] [-- <pulumi flags>]`);
+  const { values, positionals, tokens } = parseArgs({
+    args: rest,
+    strict: true,
+    // Only to collect what follows `--`; any other positional is refused below.
+    allowPositionals: true,
+    tokens: true,
+    options: {
+      stack: { type: "string", short: "s" },
+      dotenv: { type: "boolean", default: false },
+      out: { type: "string" },
+      "json-out": { type: "string" },
+    },
+  });
+  const terminator = tokens.find((t) => t.kind === "option-terminator");
+  const passthrough = terminator ? rest.slice(terminator.index + 1) : [];
+  const stray = positionals.slice(0, positionals.length - passthrough.length);
+  if (stray.length) throw new Error(`unexpected argument ${stray[0]} (pass extra pulumi flags after a literal --)`);
+  for (const flag of ["stack", "out", "json-out"] as const) {
+    if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  if (!opts.stack) throw new Error("--stack is required (qual or prod)");
-  if (!STACK_PATTERN.test(opts.stack)) throw new Error(`not a stack name: ${opts.stack}`);
+  const opts: CliOptions = { command: command as Command, stack: values.stack ?? "", dotenv: values.dotenv, passthrough };
+  if (values.out) opts.out = values.out;
+  if (values["json-out"]) opts.jsonOut = values["json-out"];
+
+  if (!opts.stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
+  if (!isStackName(opts.stack)) throw new Error(`not a stack name: ${opts.stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
   for (const f of opts.passthrough) {
     if (FORBIDDEN_FLAGS.some((bad) => f === bad || f.startsWith(`${bad}=`))) throw new Error(`${f} is refused: this tool never prints secrets`);
   }
   if (opts.command === "outputs" && opts.passthrough.length) throw new Error("outputs takes no extra pulumi flags");
   if (opts.dotenv && opts.command !== "outputs") throw new Error("--dotenv applies to outputs only");
   if (opts.out && opts.command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
-  if (opts.jsonOut && !["preview", "drift"].includes(opts.command!)) throw new Error("--json-out applies to preview and drift only");
-  return opts as CliOptions;
+  if (opts.jsonOut && !["preview", "drift"].includes(opts.command)) throw new Error("--json-out applies to preview and drift only");
+  return opts;
 }
 
 export interface LocalPaths {
@@ -102,7 +112,7 @@ export interface LocalPaths {
   configFile: (stack: string) => string;
 }
 
-export function localPaths(projectDir: string): LocalPaths {
+function localPaths(projectDir: string): LocalPaths {
   const root = join(projectDir, ".pulumi-local");
   const workspaceDir = join(root, "workspace");
   return {
@@ -110,7 +120,7 @@ export function localPaths(projectDir: string): LocalPaths {
     stateDir: join(root, "state"),
     passphraseFile: join(root, "passphrase"),
     workspaceDir,
-    configFile: (stack) => join(workspaceDir, `Pulumi.${stack}.yaml`),
+    configFile: (stack) => join(workspaceDir, `Pulumi.${bareStackName(stack)}.yaml`),
   };
 }
 
@@ -209,18 +219,25 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
   }
 }
 
-export const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
+const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
 
 export function stackInitArgs(stack: string, res: Resolution): string[] {
   if (!res.local) throw new Error("stacks are only created automatically in a local backend");
   return ["stack", "init", stack, "--secrets-provider", "passphrase", "--no-select", "--non-interactive", "--cwd", res.local.workspaceDir];
 }
 
-/** Whether `pulumi stack ls --json` lists the stack (names may be bare or `org/project/stack`). */
+/**
+ * Whether `pulumi stack ls --json` lists the stack. Either side may be bare or
+ * qualified (`org/project/stack`); two qualified names must match in full.
+ */
 export function stackExists(stackLsJson: string, stack: string): boolean {
   const list = JSON.parse(stackLsJson) as Array<{ name?: string }>;
   if (!Array.isArray(list)) throw new Error("pulumi stack ls --json did not print a list");
-  return list.some((s) => typeof s.name === "string" && (s.name === stack || s.name.split("/").pop() === stack));
+  return list.some(
+    (s) =>
+      typeof s.name === "string" &&
+      (s.name === stack || (!(s.name.includes("/") && stack.includes("/")) && bareStackName(s.name) === bareStackName(stack))),
+  );
 }
 
 const isSecure = (value: unknown) =>
@@ -297,7 +314,7 @@ function prepareLocal(res: Resolution, projectDir: string): void {
 
 function syncLocalConfig(res: Resolution, projectDir: string, stack: string): void {
   const file = res.local!.configFile(stack);
-  const committed = join(projectDir, `Pulumi.${stack}.yaml`);
+  const committed = join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`);
   const text = localStackConfig(existsSync(committed) ? readFileSync(committed, "utf8") : undefined, existsSync(file) ? readFileSync(file, "utf8") : undefined);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, text);
@@ -305,12 +322,13 @@ function syncLocalConfig(res: Resolution, projectDir: string, stack: string): vo
 
 /**
  * `pulumi stack output --json` for a stack, from the backend every command here
- * uses (never with --show-secrets). Shared by `npm run outputs` and `verify`.
+ * uses (never with --show-secrets), as Pulumi printed it: callers validate it
+ * against model/outputs.ts when they rely on its shape. Shared by `npm run outputs` and `verify`.
  */
-export async function readStackOutputs(stack: string, res: Resolution, projectDir: string) {
+export async function readStackOutputs(stack: string, res: Resolution, projectDir: string): Promise<Record<string, unknown>> {
   const run = await runPulumi(pulumiArgs({ command: "outputs", stack, dotenv: false, passthrough: [] }, res), res.env, projectDir, true);
   if (run.code !== 0) throw new Error(`pulumi stack output --json --stack ${stack} exited ${run.code}`);
-  return parseOutputs(run.stdout, "pulumi stack output --json");
+  return parseJsonObject(run.stdout, "pulumi stack output --json", "a stack outputs object");
 }
 
 function writeOrPrint(text: string, out: string | undefined): void {
@@ -373,7 +391,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
       return run.code;
     }
     case "drift": {
-      const file = opts.jsonOut ?? `drift-${opts.stack}.json`;
+      const file = opts.jsonOut ?? `drift-${bareStackName(opts.stack)}.json`;
       const run = await runPulumi(args, res.env, projectDir, true);
       writeFileSync(file, run.stdout);
       let digest;
@@ -391,7 +409,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
     case "outputs": {
       const outputs = await readStackOutputs(opts.stack, res, projectDir);
       if (opts.dotenv) {
-        writeOrPrint(outputsToDotenv(outputs), opts.out);
+        writeOrPrint(outputsToDotenv(parseOutputs(outputs, `stack ${opts.stack}`)), opts.out);
       } else {
         const hidden = secretPaths(outputs);
         if (hidden.length) console.error(`pulumi-cli: secret outputs stay hidden as [secret]: ${hidden.join(", ")}`);

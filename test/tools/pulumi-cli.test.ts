@@ -31,8 +31,27 @@ describe("parseCliArgs", () => {
     expect(() => parseCliArgs(["up"])).toThrow(/--stack is required/);
     expect(() => parseCliArgs(["up", "--stack", "Prod!"])).toThrow(/not a stack name/);
   });
+  it("takes any name Pulumi takes for a stack, not only names that can serve as the suffix", () => {
+    expect(parseCliArgs(["preview", "--stack", "Qual-Two"]).stack).toBe("Qual-Two");
+    expect(parseCliArgs(["preview", "--stack", "qual_2.eu"]).stack).toBe("qual_2.eu");
+    expect(parseCliArgs(["preview", "-s", "organization/portugal-odyssey/qual"]).stack).toBe("organization/portugal-odyssey/qual");
+  });
+  it("refuses what Pulumi refuses as a stack name", () => {
+    for (const bad of ["bad stack!", "a/b/c/d", "org//qual", "x".repeat(101)]) {
+      expect(() => parseCliArgs(["preview", "--stack", bad])).toThrow(/not a stack name/);
+    }
+  });
+  it("refuses an option without its value instead of taking the next option as one", () => {
+    expect(() => parseCliArgs(["outputs", "--stack", "--dotenv"])).toThrow(/--stack/);
+    expect(() => parseCliArgs(["outputs", "--stack="])).toThrow(/--stack needs a value/);
+    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--out"])).toThrow(/--out/);
+  });
+  it("refuses a bare argument before --, where it would be silently dropped", () => {
+    expect(() => parseCliArgs(["preview", "--stack", "qual", "--target", "urn:x"])).toThrow(/Unknown option '--target'/);
+    expect(() => parseCliArgs(["preview", "--stack", "qual", "urn:x"])).toThrow(/unexpected argument urn:x/);
+  });
   it("refuses --show-secrets, as an option and as a pulumi passthrough flag", () => {
-    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--show-secrets"])).toThrow(/unknown option/);
+    expect(() => parseCliArgs(["outputs", "--stack", "qual", "--show-secrets"])).toThrow(/Unknown option '--show-secrets'/);
     expect(() => parseCliArgs(["preview", "--stack", "qual", "--", "--show-secrets"])).toThrow(/refused/);
     expect(() => parseCliArgs(["up", "--stack", "qual", "--", "--show-secrets=true"])).toThrow(/refused/);
   });
@@ -43,6 +62,8 @@ describe("parseCliArgs", () => {
   });
   it("passes flags after -- through to pulumi", () => {
     expect(parseCliArgs(["preview", "--stack", "qual", "--", "--target", "urn:x"]).passthrough).toEqual(["--target", "urn:x"]);
+    // Parsing stops at the first --: what follows is pulumi's, even if it looks like this tool's own options.
+    expect(parseCliArgs(["up", "--stack", "qual", "--", "--dotenv", "--", "--target", "u"])).toMatchObject({ dotenv: false, passthrough: ["--dotenv", "--", "--target", "u"] });
   });
 });
 
@@ -131,6 +152,13 @@ describe("local stacks", () => {
     expect(stackExists('[{"name":"organization/portugal-odyssey/prod"}]', "prod")).toBe(true);
     expect(stackExists('[{"name":"prodx"}]', "prod")).toBe(false);
     expect(stackExists("[]", "qual")).toBe(false);
+    expect(stackExists('[{"name":"qual"}]', "organization/portugal-odyssey/qual")).toBe(true);
+    expect(stackExists('[{"name":"organization/other/qual"}]', "organization/portugal-odyssey/qual")).toBe(false);
+  });
+  it("names a qualified stack's local config file after its bare stack name, as Pulumi does", () => {
+    expect(localSecretArgs("organization/portugal-odyssey/qual", "smtpPassword", resolveBackend({}, PROJECT))).toContain(
+      "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml",
+    );
   });
   it("builds the local config from the committed one without secure values or the CI salt, keeping the local salt", () => {
     const committed = "encryptionsalt: v1:CI-SALT\nconfig:\n  portugal-odyssey:domain: qual.portugalodyssey.pt\n  portugal-odyssey:dbPassword:\n    secure: v1:abc\n  portugal-odyssey:data:\n    protect: false\n    token:\n      secure: v1:def\n";
@@ -163,8 +191,20 @@ describe("local stacks", () => {
 
 describe("main with a stand-in pulumi binary", () => {
   // A shell script that records its arguments and answers like pulumi would.
-  function sandbox() {
+  const contractOutputs = {
+    environment: "qual",
+    containers: {},
+    networks: {},
+    volumes: {},
+    urls: { "public-fo": "https://qual.portugalodyssey.pt" },
+    edge: { mode: "isolated", network: "po-edge-qual", traefikContainer: "traefik", traefikNetwork: "traefik" },
+    topology: {},
+    db: "[secret]",
+  };
+
+  function sandbox(outputs: object = contractOutputs) {
     const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-"));
+    writeFileSync(join(dir, "outputs.json"), JSON.stringify(outputs));
     copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
     copyFileSync(join(__dirname, "..", "..", "Pulumi.qual.yaml"), join(dir, "Pulumi.qual.yaml"));
     mkdirSync(join(dir, "bin"));
@@ -172,7 +212,7 @@ describe("main with a stand-in pulumi binary", () => {
     const bin = join(dir, "bin", "pulumi");
     writeFileSync(
       bin,
-      `#!/bin/sh\necho "$*" >> "${log}"\ncase "$1 $2" in\n  "stack ls") echo '[]' ;;\n  "stack init") printf 'secretsprovider: passphrase\\nencryptionsalt: v1:LOCAL\\n' > "$9/Pulumi.$3.yaml" ;;\n  "stack output") echo '{"environment":"qual","urls":{"public-fo":"https://qual.portugalodyssey.pt"},"db":"[secret]"}' ;;\nesac\n`,
+      `#!/bin/sh\necho "$*" >> "${log}"\ncase "$1 $2" in\n  "stack ls") echo '[]' ;;\n  "stack init") printf 'secretsprovider: passphrase\\nencryptionsalt: v1:LOCAL\\n' > "$9/Pulumi.$3.yaml" ;;\n  "stack output") cat "${join(dir, "outputs.json")}" ;;\nesac\n`,
     );
     chmodSync(bin, 0o755);
     return { dir, log, bin };
@@ -201,6 +241,30 @@ describe("main with a stand-in pulumi binary", () => {
     expect(localConfig.encryptionsalt).toBe("v1:LOCAL");
     expect(localConfig.config["portugal-odyssey:domain"]).toBe("qual.portugalodyssey.pt");
     expect(existsSync(join(dir, ".pulumi-local", "passphrase"))).toBe(true);
+  });
+
+  it("writes no dotenv report from outputs that break their contract", async () => {
+    const { dir, bin } = sandbox({ environment: "qual", urls: { "public-fo": "https://qual.portugalodyssey.pt" } });
+    const err = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      await expect(main(["outputs", "--stack", "qual", "--dotenv", "--out", join(dir, "qual.env")], { PULUMI_BIN: bin, PATH: process.env.PATH }, dir)).rejects.toThrow(
+        /stack qual: the stack outputs do not match their contract[\s\S]*- topology:/,
+      );
+    } finally {
+      err.mockRestore();
+    }
+    expect(existsSync(join(dir, "qual.env"))).toBe(false);
+  });
+
+  it("writes the outputs as JSON exactly as Pulumi printed them, naming the hidden secrets", async () => {
+    const { dir, bin } = sandbox();
+    const errors: string[] = [];
+    const err = jest.spyOn(console, "error").mockImplementation((l: string) => void errors.push(l));
+    const code = await main(["outputs", "--stack", "qual", "--out", join(dir, "qual.json")], { PULUMI_BIN: bin, PATH: process.env.PATH }, dir);
+    err.mockRestore();
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "qual.json"), "utf8"))).toEqual(contractOutputs);
+    expect(errors).toContain("pulumi-cli: secret outputs stay hidden as [secret]: $.db");
   });
 });
 

@@ -15,11 +15,12 @@
  * Protected stacks: `--protected prod,other`, else $PO_PROTECTED_STACKS, else `prod`.
  * Exit status: 0 pass, 1 blocked, 2 usage or unreadable preview.
  */
+import { parseArgs } from "node:util";
+import { TYPE_TOKENS } from "../../model/naming";
 import { type PreviewDigest, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
 
-export const VOLUME_TYPE = "docker:index/volume:Volume";
-export const CONTAINER_TYPE = "docker:index/container:Container";
-export const DATA_STORE_TYPE = "portugal-odyssey:platform:DataStore";
+const VOLUME_TYPE = "docker:index/volume:Volume";
+const CONTAINER_TYPE = "docker:index/container:Container";
 export const DEFAULT_PROTECTED_STACKS = ["prod"];
 
 /** Ops that destroy the resource that exists today. */
@@ -55,7 +56,7 @@ export interface GateResult {
 export function dataKindOf(urn: string): DataKind | undefined {
   const { type, parentTypes } = parseUrn(urn);
   if (type === VOLUME_TYPE) return "data volume";
-  if (type === CONTAINER_TYPE && parentTypes.includes(DATA_STORE_TYPE)) return "data store";
+  if (type === CONTAINER_TYPE && parentTypes.includes(TYPE_TOKENS.dataStore)) return "data store";
   return undefined;
 }
 
@@ -136,22 +137,24 @@ export interface GateArgs {
 }
 
 export function parseGateArgs(argv: string[], env: NodeJS.ProcessEnv = {}): GateArgs {
-  const args: GateArgs = { files: [], protectedStacks: parseStackList(env.PO_PROTECTED_STACKS) };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "") throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === "--stack" || flag === "-s") args.stack = value();
-    else if (flag === "--protected") args.protectedStacks = parseStackList(value());
-    else if (flag.startsWith("-")) throw new Error(`unknown option ${flag}`);
-    else args.files.push(arg);
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      stack: { type: "string", short: "s" },
+      protected: { type: "string" },
+    },
+  });
+  for (const flag of ["stack", "protected"] as const) {
+    if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  if (args.files.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--protected a,b] <preview.json>");
-  return args;
+  if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--protected a,b] <preview.json>");
+  return {
+    stack: values.stack,
+    protectedStacks: parseStackList(values.protected ?? env.PO_PROTECTED_STACKS),
+    files: positionals,
+  };
 }
 
 export function runGate(argv: string[], env: NodeJS.ProcessEnv, log: (line: string) => void = console.log): number {

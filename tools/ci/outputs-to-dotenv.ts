@@ -10,18 +10,10 @@
  * newlines, quotes or `$` are refused, and so is Pulumi's `[secret]` placeholder:
  * a secret has no business in a job variable.
  */
-import { readFileSync } from "node:fs";
-import { parseJsonObject } from "./json-document";
+import { SUFFIX_PATTERN } from "../../model/naming";
+import type { StackOutputs } from "../../model/outputs";
 
-export const SECRET_PLACEHOLDER = "[secret]";
-
-export interface StackOutputs {
-  environment?: unknown;
-  urls?: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
-export const parseOutputs = (text: string, source = "outputs"): StackOutputs => parseJsonObject(text, source, "a stack outputs object");
+const SECRET_PLACEHOLDER = "[secret]";
 
 /** Every path in the outputs whose value is the `[secret]` placeholder. */
 export function secretPaths(value: unknown, path = "$"): string[] {
@@ -51,13 +43,14 @@ function requireUrl(value: unknown, what: string): string {
   return s;
 }
 
-export function outputsToDotenvVars(outputs: StackOutputs): Record<string, string> {
-  const urls = (outputs.urls ?? {}) as Record<string, unknown>;
+function outputsToDotenvVars(outputs: StackOutputs): Record<string, string> {
+  const urls: Record<string, string | undefined> = outputs.urls;
   const vars: Record<string, string> = {
     ENVIRONMENT_URL: requireUrl(urls["public-fo"], 'urls["public-fo"]'),
     PO_ENVIRONMENT: requireString(outputs.environment, "environment"),
   };
-  if (!/^[a-z][a-z0-9]*$/.test(vars.PO_ENVIRONMENT)) throw new Error(`environment is not a stack name: ${vars.PO_ENVIRONMENT}`);
+  // `environment` is the stack's suffix, not its name.
+  if (!SUFFIX_PATTERN.test(vars.PO_ENVIRONMENT)) throw new Error(`environment is not a suffix: ${vars.PO_ENVIRONMENT}`);
   if (urls["api-gateway"] !== undefined) vars.PO_API_URL = requireUrl(urls["api-gateway"], 'urls["api-gateway"]');
   return vars;
 }
@@ -74,14 +67,3 @@ export function formatDotenv(vars: Record<string, string>): string {
 }
 
 export const outputsToDotenv = (outputs: StackOutputs) => formatDotenv(outputsToDotenvVars(outputs));
-
-if (require.main === module) {
-  try {
-    const file = process.argv[2];
-    if (!file) throw new Error("usage: outputs-to-dotenv <outputs.json>");
-    process.stdout.write(outputsToDotenv(parseOutputs(readFileSync(file, "utf8"), file)));
-  } catch (error) {
-    console.error(`outputs-to-dotenv: ${(error as Error).message}`);
-    process.exitCode = 1;
-  }
-}

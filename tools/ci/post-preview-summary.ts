@@ -108,7 +108,7 @@ async function call(fetchFn: FetchLike, t: GitLabTarget, url: string, method = "
 }
 
 /** Finds the note we posted before, following GitLab's page headers. */
-export async function findExistingNote(fetchFn: FetchLike, t: GitLabTarget): Promise<number | undefined> {
+async function findExistingNote(fetchFn: FetchLike, t: GitLabTarget): Promise<number | undefined> {
   let page: string | null = "1";
   for (let guard = 0; page && guard < 50; guard++) {
     const res = await call(fetchFn, t, `${notesUrl(t)}?per_page=100&page=${page}&sort=asc&order_by=created_at`);

@@ -5,13 +5,15 @@
  * run (bad arguments, unreadable outputs, no daemon).
  */
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
-import { parseOutputs, pulumiStackOutputs, readOutputsFile, type StackOutputs } from "./outputs";
+import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
 
-export const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
+const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
 
   --stack NAME          a stack to check (repeatable); its outputs come from
                         \`pulumi stack output --json --stack NAME\` unless --outputs is given
@@ -34,7 +36,7 @@ export const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [
 
 The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host).`;
 
-export class UsageError extends Error {}
+class UsageError extends Error {}
 
 export interface CliArgs {
   stacks: string[];
@@ -96,6 +98,20 @@ export function parseCliArgs(argv: string[]): CliArgs {
     ...(values["json-out"] ? { jsonOut: values["json-out"] } : {}),
     probe: values["no-probe"] ? false : probe,
   };
+}
+
+const PROJECT_DIR = join(__dirname, "..", "..");
+
+/**
+ * A stack's outputs from Pulumi, read the way `npm run outputs` reads them
+ * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
+ */
+async function pulumiStackOutputs(stack: string): Promise<unknown> {
+  try {
+    return await readStackOutputs(stack, resolveBackend(process.env, PROJECT_DIR), PROJECT_DIR);
+  } catch (err) {
+    throw new OutputsError(`cannot read stack ${stack}'s outputs: ${(err as Error).message}; pass --outputs <file> instead`);
+  }
 }
 
 export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {

@@ -279,7 +279,7 @@ export function summarise(outputs: StackOutputs, plans: ProbePlan[], run: ProbeR
   };
 }
 
-export const describeAttempt = (a: AttemptResult) =>
+const describeAttempt = (a: AttemptResult) =>
   a.kind === "dependency"
     ? `${a.from} -> ${a.address}:${a.port}`
     : `${a.from} -> ${a.to} ${a.address}:${a.port} on ${a.network}${a.shared ? ` (a network ${a.from} is on too)` : ""}`;

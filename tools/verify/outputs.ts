@@ -1,16 +1,12 @@
 /**
- * Reading a stack's outputs (model/outputs.ts is their contract) from Pulumi or
- * a file, for `verify`. Nothing here is secret, and `verify` never asks Pulumi
- * for secrets.
+ * Reading a stack's outputs (model/outputs.ts is their contract) from a file,
+ * and validating them wherever they come from: for `verify`, and for
+ * `npm run outputs -- --dotenv`. Nothing here is secret.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { stackOutputsSchema, type StackOutputs } from "../../model/outputs";
-import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 
-const PROJECT_DIR = join(__dirname, "..", "..");
-
-export { stackOutputsSchema, topologyEntrySchema, type StackOutputs, type TopologyEntry } from "../../model/outputs";
+export type { StackOutputs } from "../../model/outputs";
 
 export class OutputsError extends Error {}
 
@@ -23,19 +19,7 @@ export function parseOutputs(raw: unknown, source: string): StackOutputs {
     return result.data;
   }
   const problems = result.error.issues.map((i) => `  - ${i.path.map(String).join(".") || "(top level)"}: ${i.message}`);
-  throw new OutputsError(`${source}: the stack outputs do not match what verify expects:\n${problems.join("\n")}`);
-}
-
-/**
- * A stack's outputs from Pulumi, read the way `npm run outputs` reads them
- * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
- */
-export async function pulumiStackOutputs(stack: string, cwd = PROJECT_DIR): Promise<unknown> {
-  try {
-    return await readStackOutputs(stack, resolveBackend(process.env, cwd), cwd);
-  } catch (err) {
-    throw new OutputsError(`cannot read stack ${stack}'s outputs: ${(err as Error).message}; pass --outputs <file> instead`);
-  }
+  throw new OutputsError(`${source}: the stack outputs do not match their contract (model/outputs.ts):\n${problems.join("\n")}`);
 }
 
 export async function readOutputsFile(path: string): Promise<unknown> {

@@ -11,7 +11,7 @@ const ROUTER_LABEL = /^traefik\.(http|tcp|udp)\.routers\.([^.]+)\.(.+)$/;
 const HOST_MATCHER = /\bHost(?:SNI)?\(([^)]*)\)/g;
 const QUOTED = /[`"']([^`"']+)[`"']/g;
 
-export interface Declaration {
+interface Declaration {
   /** `http/public-fo-qual` or `host:qual.portugalodyssey.pt` or `rule:<rule>`. */
   key: string;
   container: ContainerView;
@@ -25,7 +25,7 @@ export interface Conflict {
   containers: { name: string; owner: string; state: string }[];
 }
 
-export function ownerOf(c: ContainerView): string {
+function ownerOf(c: ContainerView): string {
   const project = c.labels[LABELS.project];
   if (!project) return `container ${c.name}`;
   return `${project}/${c.labels[LABELS.environment] ?? "?"}/${c.labels[LABELS.service] ?? "?"}`;
@@ -43,7 +43,7 @@ export function ruleKeys(rule: string): string[] {
   return [`rule:${rule.replace(/\s+/g, " ").trim()}`];
 }
 
-export function declarations(containers: ContainerView[]): Declaration[] {
+function declarations(containers: ContainerView[]): Declaration[] {
   const out: Declaration[] = [];
   for (const c of containers) {
     if (c.labels["traefik.enable"] === "false") continue;
@@ -76,12 +76,4 @@ export function findConflicts(containers: ContainerView[]): Conflict[] {
     });
   }
   return conflicts;
-}
-
-/** Routers each container declares, for evidence. */
-export function routersOf(c: ContainerView): string[] {
-  return [...new Set(Object.keys(c.labels).flatMap((l) => {
-    const m = ROUTER_LABEL.exec(l);
-    return m ? [m[2]] : [];
-  }))].sort();
 }

@@ -38,7 +38,7 @@ export interface HostSnapshot {
   volumes: VolumeView[];
 }
 
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -50,7 +50,6 @@ async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
-export { mapBounded };
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 

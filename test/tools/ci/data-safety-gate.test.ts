@@ -103,7 +103,19 @@ describe("parseGateArgs", () => {
     expect(parseGateArgs(["--protected=qual,prod", "p.json"], { PO_PROTECTED_STACKS: "prod" }).protectedStacks).toEqual(["qual", "prod"]);
     expect(parseGateArgs(["p.json"], { PO_PROTECTED_STACKS: "qual prod" }).protectedStacks).toEqual(["qual", "prod"]);
   });
-  it("needs exactly one preview file", () => expect(() => parseGateArgs([], {})).toThrow(/usage/));
+  it("needs exactly one preview file", () => {
+    expect(() => parseGateArgs([], {})).toThrow(/usage/);
+    expect(() => parseGateArgs(["a.json", "b.json"], {})).toThrow(/usage/);
+  });
+  it("reads the stack from --stack or -s, and leaves it to the preview's URNs without either", () => {
+    expect(parseGateArgs(["-s", "prod", "p.json"]).stack).toBe("prod");
+    expect(parseGateArgs(["--stack=prod", "p.json"]).stack).toBe("prod");
+    expect(parseGateArgs(["p.json"]).stack).toBeUndefined();
+  });
+  it("refuses an unknown option or an empty value instead of gating with defaults", () => {
+    expect(() => parseGateArgs(["--protect", "prod", "p.json"])).toThrow(/Unknown option '--protect'/);
+    expect(() => parseGateArgs(["--protected=", "p.json"], { PO_PROTECTED_STACKS: "prod" })).toThrow(/--protected needs a value/);
+  });
 });
 
 describe("runGate (the job's command)", () => {

@@ -1,18 +1,21 @@
-import { formatDotenv, outputsToDotenv, parseOutputs, secretPaths } from "../../../tools/ci/outputs-to-dotenv";
+import type { StackOutputs } from "../../../model/outputs";
+import { formatDotenv, outputsToDotenv, secretPaths } from "../../../tools/ci/outputs-to-dotenv";
 
-const qualOutputs = {
+// Only what the dotenv report reads is filled in; the rest is the contract's minimum.
+const qualOutputs: StackOutputs = {
   environment: "qual",
-  containers: { postgres: "po-postgres-qual", "public-fo": "po-public-fo-qual-1a2b3c4d" },
-  networks: { postgres: "po-postgres-network-qual", internal: "po-internal-qual", edge: "po-edge-qual" },
-  volumes: { "postgres-data": "postgres-data-qual" },
+  containers: {},
+  networks: {},
+  volumes: {},
   urls: {
     "public-fo": "https://qual.portugalodyssey.pt",
     "strapi-cms": "https://cms.qual.portugalodyssey.pt",
     "api-gateway": "https://api.qual.portugalodyssey.pt",
     keycloak: "https://auth.qual.portugalodyssey.pt",
   },
-  edge: { network: "po-edge-qual" },
-  topology: { services: 9 },
+  edge: { mode: "isolated", network: "po-edge-qual", traefikContainer: "traefik", traefikNetwork: "traefik" },
+  neighbours: [],
+  topology: {},
 };
 
 describe("outputsToDotenv", () => {
@@ -30,6 +33,10 @@ describe("outputsToDotenv", () => {
     expect(() => outputsToDotenv({ ...qualOutputs, environment: "[secret]" })).toThrow(/secret/);
   });
 
+  it("refuses an environment that is a stack name but not a suffix, such as Qual-Two", () => {
+    expect(() => outputsToDotenv({ ...qualOutputs, environment: "Qual-Two" })).toThrow(/environment is not a suffix: Qual-Two/);
+  });
+
   it("refuses a URL carrying credentials", () => {
     expect(() => outputsToDotenv({ ...qualOutputs, urls: { "public-fo": "https://admin:pw@qual.portugalodyssey.pt" } })).toThrow(/credentials/);
   });
@@ -39,11 +46,11 @@ describe("outputsToDotenv", () => {
   });
 
   it("fails clearly when the public URL is missing", () => {
-    expect(() => outputsToDotenv({ environment: "qual", urls: {} })).toThrow(/urls\["public-fo"\] is missing/);
+    expect(() => outputsToDotenv({ ...qualOutputs, urls: {} })).toThrow(/urls\["public-fo"\] is missing/);
   });
 
   it("omits PO_API_URL when the stack has no api-gateway URL", () => {
-    expect(outputsToDotenv({ environment: "prod", urls: { "public-fo": "https://portugalodyssey.pt" } })).toBe("ENVIRONMENT_URL=https://portugalodyssey.pt\nPO_ENVIRONMENT=prod\n");
+    expect(outputsToDotenv({ ...qualOutputs, environment: "prod", urls: { "public-fo": "https://portugalodyssey.pt" } })).toBe("ENVIRONMENT_URL=https://portugalodyssey.pt\nPO_ENVIRONMENT=prod\n");
   });
 });
 
@@ -54,10 +61,5 @@ describe("helpers", () => {
 
   it("rejects keys that are not dotenv names", () => {
     expect(() => formatDotenv({ "bad-key": "x" })).toThrow(/bad dotenv key/);
-  });
-
-  it("rejects outputs that are not a JSON object", () => {
-    expect(() => parseOutputs("[]")).toThrow(/not a stack outputs object/);
-    expect(() => parseOutputs("error: no stack")).toThrow(/not JSON/);
   });
 });

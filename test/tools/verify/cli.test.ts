@@ -50,7 +50,7 @@ describe("verify's command line", () => {
     writeFileSync(file, JSON.stringify({ environment: "qual" }));
     const err = sink();
     expect(await main(["--stack", "qual", "--outputs", file], sink().stream, err.stream)).toBe(2);
-    expect(err.text()).toContain(`verify: ${file}: the stack outputs do not match what verify expects`);
+    expect(err.text()).toContain(`verify: ${file}: the stack outputs do not match their contract`);
     expect(err.text()).toContain("  - topology:");
   });
 });
