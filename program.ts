@@ -17,7 +17,7 @@ export interface ProgramDeps {
 
 export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
   const stack = pulumi.getStack();
-  const { plan, secretsFromConfig } = loadStackConfig(stack, deps.projectDir);
+  const { plan, configSecrets } = loadStackConfig(stack, deps.projectDir);
   let inventory: HostInventory;
   try {
     inventory = await deps.readInventory();
@@ -33,5 +33,5 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
       ].join("\n"),
     );
   }
-  return new Environment(plan.env, { plan, secretsFromConfig }).outputs;
+  return new Environment(plan.env, { plan, configSecrets }).outputs;
 }

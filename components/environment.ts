@@ -12,8 +12,8 @@ import { Edge } from "./edge";
 export interface EnvironmentArgs {
   /** The environment to build: model/environment.ts computes it from validated config. */
   plan: EnvironmentPlan;
-  /** Credentials the stack sets as config secrets instead of letting us generate them. */
-  secretsFromConfig: Credential[];
+  /** Credentials the stack sets as config secrets (secret Outputs); the others are generated. */
+  configSecrets: Partial<Record<Credential, pulumi.Output<string>>>;
 }
 
 /** The stack outputs, as Outputs: their resolved form is the contract in model/outputs.ts. None is secret. */
@@ -69,7 +69,7 @@ export class Environment extends pulumi.ComponentResource {
 
     const credentials = new Credentials(
       childName(name, "credentials"),
-      { needed: plan.containers.flatMap((c) => c.credentials), fromConfig: args.secretsFromConfig },
+      { needed: plan.containers.flatMap((c) => c.credentials), fromConfig: args.configSecrets },
       { parent: this },
     );
 

@@ -1,6 +1,7 @@
 /** Reads the stack's config from the Pulumi runtime and validates it before any resource exists. */
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import type { Credential } from "../catalog/types";
 import { readOtherStacks } from "./stack-files";
 import { formatProblems, validateStackConfig, type ValidationResult } from "./validate";
 
@@ -16,10 +17,17 @@ const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (k: strin
 /** The folder holding Pulumi.yaml and the stack files; the engine says, and a mock run has the working directory. */
 export const projectDirectory = () => pulumi.runtime.getRootDirectory() || process.cwd();
 
-export function loadStackConfig(stack = pulumi.getStack(), projectDir = projectDirectory()): Extract<ValidationResult, { ok: true }> {
+export type LoadedStackConfig = Extract<ValidationResult, { ok: true }> & {
+  /** The credentials set as config secrets, as secret Outputs: every external one, and any generated one overridden. */
+  configSecrets: Partial<Record<Credential, pulumi.Output<string>>>;
+};
+
+export function loadStackConfig(stack = pulumi.getStack(), projectDir = projectDirectory()): LoadedStackConfig {
   const values = pulumi.runtime.allConfig();
   const secretKeys = new Set(Object.keys(values).filter((k) => isConfigSecret?.(k) ?? false));
   const result = validateStackConfig(stack, { values, secretKeys, otherStacks: readOtherStacks(projectDir, stack) });
   if (!result.ok) throw new ConfigError(formatProblems(stack, result.problems));
-  return result;
+  const config = new pulumi.Config();
+  const configSecrets = Object.fromEntries(result.secretsFromConfig.map((name) => [name, config.requireSecret(name)]));
+  return { ...result, configSecrets };
 }

@@ -257,3 +257,12 @@ describe("qual and prod side by side", () => {
     expect([...nets(runs.qual)].filter((n) => prod.has(n))).toEqual([]);
   });
 });
+
+test("a credential set as a config secret replaces the generated one everywhere, and no password is generated for it", async () => {
+  const secrets = { paymentProviderKey: "p", paymentWebhookSecret: "w", smtpPassword: "s", postgresPassword: "set-by-the-old-volume" };
+  const run = await runProgram({ stack: "prod", secrets });
+  expect(ofType(run, TYPES.password).map((p) => p.name)).not.toContain("prod-credentials-postgres-password");
+  expect(envOf(containerFor(run, "postgres")).POSTGRES_PASSWORD).toBe("set-by-the-old-volume");
+  expect(envOf(containerFor(run, "booking-service")).DATABASE_PASSWORD).toBe("set-by-the-old-volume");
+  expect(containerFor(run, "postgres").secretInputs).toContain("envs");
+});
