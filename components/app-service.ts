@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { TYPE_TOKENS, childName } from "../model/naming";
-import { containerArgs, renderEnvs, revisionName, type ContainerInputs } from "./container";
+import { CONTAINER_REPLACE_ON_CHANGES, containerArgs, renderEnvs, revisionName, type ContainerInputs } from "./container";
 
 export interface AppServiceArgs extends ContainerInputs {
   /** The store containers it needs, healthy, before it starts. */
@@ -28,8 +28,7 @@ export class AppService extends pulumi.ComponentResource {
       parent: this,
       dependsOn: args.stores,
       deleteBeforeReplace: !revisioned,
-      // The provider "updates" these in place, but Docker ignores such an update: only a new container applies them.
-      replaceOnChanges: ["healthcheck", "tmpfs"],
+      ...CONTAINER_REPLACE_ON_CHANGES,
     });
     this.registerOutputs({ containerName: this.container.name });
   }

@@ -38,9 +38,15 @@ export function revisionName(plan: ContainerPlan, envs: pulumi.Input<string>[]):
   const { containerName, ...spec } = plan;
   const digest = pulumi
     .all(envs)
-    .apply((rendered) => createHash("sha256").update(JSON.stringify(spec)).update(rendered.join("\n")).digest("hex").slice(0, 8));
+    .apply((rendered) => createHash("sha256").update(JSON.stringify(spec)).update(rendered.join("\n")).digest("hex"));
   return pulumi.unsecret(digest.apply((revision) => names.revisionContainer(containerName, revision)));
 }
+
+/** Container resource options both components share. */
+export const CONTAINER_REPLACE_ON_CHANGES = {
+  // The provider "updates" these in place, but Docker ignores such an update: only a new container applies them.
+  replaceOnChanges: ["healthcheck", "tmpfs"],
+};
 
 export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string>, envs: pulumi.Input<string>[]): docker.ContainerArgs {
   const { plan } = inputs;

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { TYPE_TOKENS, childName } from "../model/naming";
-import { containerArgs, renderEnvs, type ContainerInputs } from "./container";
+import { CONTAINER_REPLACE_ON_CHANGES, containerArgs, renderEnvs, type ContainerInputs } from "./container";
 
 export type DataStoreArgs = ContainerInputs;
 
@@ -20,8 +20,7 @@ export class DataStore extends pulumi.ComponentResource {
     this.container = new docker.Container(childName(name, "container"), containerArgs(args, args.plan.containerName, envs), {
       parent: this,
       deleteBeforeReplace: true,
-      // The provider "updates" these in place, but Docker ignores such an update: only a new container applies them.
-      replaceOnChanges: ["healthcheck", "tmpfs"],
+      ...CONTAINER_REPLACE_ON_CHANGES,
     });
     this.registerOutputs({ containerName: this.container.name });
   }

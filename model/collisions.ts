@@ -6,7 +6,7 @@
  */
 import type { EnvironmentPlan } from "./environment";
 import type { HostInventory, HostObject } from "../host/inventory";
-import { LABELS, PROJECT } from "./naming";
+import { LABELS, PROJECT, names } from "./naming";
 
 export interface Collision {
   kind: "container" | "network" | "volume";
@@ -30,8 +30,7 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
   const env = plan.env;
 
   for (const container of plan.containers) {
-    const revision = new RegExp(`^${container.containerName}-[0-9a-f]{8}$`);
-    for (const existing of host.containers.filter((c) => c.name === container.containerName || revision.test(c.name))) {
+    for (const existing of host.containers.filter((c) => names.isContainerOf(container.containerName, c.name))) {
       if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;
       // The seed's Compose deployment used these very names: its containers must go before ours can exist.
       const composeProject = existing.labels[COMPOSE_PROJECT_LABEL];

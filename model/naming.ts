@@ -35,6 +35,9 @@ export const LABELS = {
 /** A suffix is a bare lowercase word: a hyphen in it could make `file-service` + `qual` collide with `file` + `service-qual`. */
 export const SUFFIX_PATTERN = /^[a-z][a-z0-9]{1,15}$/;
 
+/** Hex characters of a revision hash in a container name: enough to tell revisions apart, short enough for `docker ps`. */
+const REVISION_LENGTH = 8;
+
 export const names = {
   storeNetwork: (store: StoreName, env: string) => `po-${store}-network-${env}`,
   internalNetwork: (env: string) => `po-internal-${env}`,
@@ -42,7 +45,10 @@ export const names = {
   volume: (volume: VolumeKey, env: string) => `${volume}-${env}`,
   /** The fixed container name; routed stateless services append a revision hash to it. */
   container: (service: ServiceName | StoreName, env: string) => `po-${service}-${env}`,
-  revisionContainer: (fixedName: string, revision: string) => `${fixedName}-${revision}`,
+  /** `revision` is a hex digest, cut to REVISION_LENGTH characters here. */
+  revisionContainer: (fixedName: string, revision: string) => `${fixedName}-${revision.slice(0, REVISION_LENGTH)}`,
+  /** Whether `name` is the fixed name or one revision of it. */
+  isContainerOf: (fixedName: string, name: string) => name === fixedName || new RegExp(`^${fixedName}-[0-9a-f]{${REVISION_LENGTH}}$`).test(name),
   /** The DNS name other containers use, on the networks the two share. */
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,
