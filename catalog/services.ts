@@ -29,8 +29,8 @@ const JWT_KEYS = {
 
 /**
  * The application services. Adding a fifteenth service means adding one entry
- * here (and its name to SERVICE_NAMES): networks, env wiring, labels, routes,
- * outputs and `verify` all follow from this table.
+ * here (SERVICE_NAMES is derived from the keys): networks, env wiring, labels,
+ * routes, outputs and `verify` all follow from this table.
  */
 const ENTRIES = {
   "public-fo": {

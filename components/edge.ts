@@ -5,7 +5,9 @@ import { TYPE_TOKENS, childName } from "../model/naming";
 import type { EnvironmentPlan } from "../model/environment";
 
 export interface EdgeArgs {
+  /** Where Traefik meets the routed services: the mode, the edge network's name and the existing Traefik container and network. */
   edge: EnvironmentPlan["edge"];
+  /** Ownership labels for the edge network this component creates in isolated mode. */
   labels: { label: string; value: string }[];
 }
 

@@ -34,12 +34,11 @@ export interface EnvironmentOutputs {
  * every name ending in the environment's suffix.
  */
 export class Environment extends pulumi.ComponentResource {
-  readonly plan: EnvironmentPlan;
   readonly outputs: EnvironmentOutputs;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.environment, name, {}, opts);
-    const plan = (this.plan = args.plan);
+    const { plan } = args;
     const ownership = [
       { label: LABELS.project, value: PROJECT },
       { label: LABELS.environment, value: plan.env },

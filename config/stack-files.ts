@@ -12,7 +12,8 @@ import { PROJECT } from "../model/naming";
 
 const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 
-const namespaced = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
+/** `domain` → `portugal-odyssey:domain`; keys of other namespaces stay as they are. */
+export const namespaced = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
 
 /** The stacks that have a file in the project folder, e.g. `["prod", "qual"]`. */
 export function stacksWithFiles(projectDir: string): string[] {

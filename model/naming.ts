@@ -20,9 +20,10 @@ export const TYPE_TOKENS = {
 } as const;
 
 /**
- * Labels put on every container, network and volume we create. Containers are
- * identified by these labels, not by exact name: routed services carry a
- * per-revision name (see `containerName`).
+ * Labels that identify what we create: project and environment on every
+ * container, network and created volume (a taken-over volume keeps its own);
+ * service, role and port on containers. Containers are found by these labels,
+ * not by exact name: routed services carry a per-revision name.
  */
 export const LABELS = {
   project: "pt.portugalodyssey.project",

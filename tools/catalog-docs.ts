@@ -10,6 +10,7 @@ import { STORES } from "../catalog/stores";
 import { SERVICE_NAMES, STORE_NAMES } from "../catalog/types";
 import { planEnvironment, type ContainerPlan } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
+import { names } from "../model/naming";
 
 const README = join(__dirname, "..", "README.md");
 
@@ -38,7 +39,7 @@ export function renderCatalogTables(): Record<string, string> {
       const spec = SERVICES[name];
       const c = byName.get(name)!;
       const health = spec.health.kind === "node-http" ? `GET ${spec.health.path}` : "command";
-      const host = spec.route ? (spec.route.subdomain ? `${spec.route.subdomain}.<domain>` : "<domain>") : "–";
+      const host = spec.route ? names.publicHost(spec.route.subdomain, "<domain>") : "–";
       return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} | ${strategy(c)} |`;
     }),
   ].join("\n");
@@ -48,7 +49,7 @@ export function renderCatalogTables(): Record<string, string> {
     ...STORE_NAMES.map((name) => {
       const spec = STORES[name];
       const c = byName.get(name)!;
-      return `| ${name} | \`${spec.image}\` | ${spec.port} | ${spec.volumes.map((v) => `${v.volume}-E → ${v.path}`).join(", ")} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} |`;
+      return `| ${name} | \`${spec.image}\` | ${spec.port} | ${spec.volumes.map((v) => `${names.volume(v.volume, "E")} → ${v.path}`).join(", ")} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} |`;
     }),
   ].join("\n");
   const exceptions = [

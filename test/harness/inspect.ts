@@ -1,4 +1,5 @@
 /** Small readers over recorded registrations, so tests state expectations rather than plumbing. */
+import { LABELS } from "../../model/naming";
 import { TYPES, ofType, type ProgramRun, type RegisteredResource } from "./program";
 
 export const containers = (run: ProgramRun) => ofType(run, TYPES.container);
@@ -11,7 +12,7 @@ export const labelsOf = (c: RegisteredResource): Record<string, string> =>
 export const envOf = (c: RegisteredResource): Record<string, string> =>
   Object.fromEntries((c.inputs.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
-export const serviceOf = (c: RegisteredResource) => labelsOf(c)["pt.portugalodyssey.service"];
+export const serviceOf = (c: RegisteredResource) => labelsOf(c)[LABELS.service];
 
 export function containerFor(run: ProgramRun, service: string): RegisteredResource {
   const found = containers(run).filter((c) => serviceOf(c) === service);

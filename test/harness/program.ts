@@ -1,5 +1,6 @@
 /**
- * Runs the real program (index.ts) on Pulumi's mock runtime and records every
+ * Runs the real program (program.ts, as index.ts does, with the host inventory
+ * and project folder passed in) on Pulumi's mock runtime and records every
  * resource registration as the engine would receive it: type, name, inputs,
  * and the resource options (protect, dependsOn, ...) that MockResourceArgs
  * leaves out.
@@ -13,6 +14,7 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void> };
 import type { HostInventory } from "../../host/inventory";
 import { runEnvironmentStack } from "../../program";
+import { PROJECT } from "../../model/naming";
 import { PROJECT_DIR, engineConfig } from "./stack-config";
 
 export interface RegisteredResource {
@@ -109,7 +111,7 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
   });
 };
 
-/** Runs index.ts for one stack on the mock engine. Throws what the program throws. */
+/** Runs the program for one stack on the mock engine. Throws what the program throws. */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: RegisteredResource[] = [];
   const invokes: Invocation[] = [];
@@ -128,7 +130,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         throw new Error(`unexpected invoke ${args.token}`);
       },
     },
-    "portugal-odyssey",
+    PROJECT,
     options.stack,
     options.preview ?? false,
   );

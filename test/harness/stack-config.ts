@@ -4,8 +4,7 @@
  * key namespaced and objects JSON-encoded.
  */
 import { join } from "node:path";
-import { encodeForEngine, readStackFileConfig } from "../../config/stack-files";
-import { PROJECT } from "../../model/naming";
+import { encodeForEngine, namespaced, readStackFileConfig } from "../../config/stack-files";
 
 export const PROJECT_DIR = join(__dirname, "..", "..");
 
@@ -20,8 +19,6 @@ export interface EngineConfig {
   values: Record<string, string>;
   secretKeys: string[];
 }
-
-const namespaced = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
 
 /** The stack's committed config: Pulumi.yaml's defaults under Pulumi.<stack>.yaml. */
 export const readStackConfig = (stack: string, projectDir = PROJECT_DIR): Record<string, unknown> => readStackFileConfig(projectDir, stack);

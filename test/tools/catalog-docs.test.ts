@@ -13,6 +13,14 @@ test("the rendered tables list every service with its rollout strategy and every
   expect(services).toMatch(/\| public-fo \|.*\| zero-downtime/);
   expect(services).toMatch(/\| keycloak \|.*\| delete-first: keeps sessions/);
   expect(services.split("\n")).toHaveLength(2 + 14);
+  const { STORES } = jest.requireActual("../../catalog/stores");
+  const { SERVICES } = jest.requireActual("../../catalog/services");
+  const declared = [...Object.values(STORES), ...Object.values(SERVICES)].flatMap((spec: any) =>
+    Object.keys(spec.hardening).map((kind) => `${spec.name}/${kind}`),
+  );
+  expect(declared.length).toBeGreaterThan(2);
+  expect(exceptions.split("\n")).toHaveLength(2 + declared.length);
+  for (const row of declared.map((d) => d.split("/")[0])) expect(exceptions).toContain(`| ${row} |`);
   expect(exceptions).toMatch(/\| postgres \| starts as root, keeps CHOWN/);
 });
 

@@ -2,7 +2,8 @@
  * The checklist: pure functions of a host snapshot and a stack's outputs.
  * Every result says what was expected and what was found.
  */
-import { LABELS, PROJECT } from "../../model/naming";
+import type { ServiceName, StoreName } from "../../catalog/types";
+import { LABELS, PROJECT, childName, names } from "../../model/naming";
 import type { StackOutputs } from "./outputs";
 import { findConflicts } from "./routers";
 import type { ContainerView, HostSnapshot } from "./snapshot";
@@ -69,7 +70,7 @@ export function checkContainers(snapshot: HostSnapshot, outputs: StackOutputs): 
         stack: env,
         title: `${service} exists`,
         ok: false,
-        evidence: `no container ${labelled} (expected ${outputs.containers[service] ?? `po-${service}-${env}`})`,
+        evidence: `no container ${labelled} (expected ${outputs.containers[service] ?? names.container(service as ServiceName | StoreName, env)})`,
       });
       continue;
     }
@@ -191,7 +192,7 @@ export function checkEdge(snapshot: HostSnapshot, outputs: StackOutputs): CheckR
             ? `${traefikContainer} is on ${list(Object.keys(traefik.networks).sort())}`
             : // A recreated Traefik container comes back without it, and a plain `pulumi up` sees no change to re-run the attachment for.
               `${traefikContainer} is ${traefik ? `only on ${list(Object.keys(traefik.networks).sort())}` : "missing"}; ` +
-              `re-attach it: docker network connect ${network} ${traefikContainer} (a plain pulumi up does not: the stack's ${env}-edge-traefik-attachment only runs when created or replaced)`,
+              `re-attach it: docker network connect ${network} ${traefikContainer} (a plain pulumi up does not: the stack's ${childName(env, "edge", "traefik-attachment")} only runs when created or replaced)`,
     });
   } else {
     results.push({
