@@ -201,6 +201,24 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
   };
 }
 
+/**
+ * A local backend's state knows nothing of what runs on the shared host, and its
+ * stack carries placeholder secrets: an `up` from it against a remote daemon
+ * (the shared host is reached over ssh://) would start a second set of
+ * containers beside production, some of them answering prod's routes. Only a
+ * daemon on this machine is fair game, unless PO_ALLOW_LOCAL_BACKEND says so.
+ */
+export function assertSafeLocalUp(command: Command, res: Resolution, env: NodeJS.ProcessEnv): void {
+  if (res.mode !== "local" || command !== "up" || truthy(env.PO_ALLOW_LOCAL_BACKEND)) return;
+  const host = env.DOCKER_HOST?.trim();
+  if (!host || host.startsWith("unix://") || host.startsWith("npipe://")) return;
+  throw new Error(
+    `refusing \`up\` on the LOCAL backend against DOCKER_HOST=${host}: that state is yours alone and its external secrets are placeholders, ` +
+      "so on a shared host it would start duplicate containers beside the real ones. Deploy through the shared backend (PULUMI_BACKEND_URL, see README.md, section CI), " +
+      "point DOCKER_HOST at your own engine, or set PO_ALLOW_LOCAL_BACKEND=1 if that remote engine is really yours.",
+  );
+}
+
 /** The pulumi invocation for a command. Never contains --show-secrets. */
 export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
   const common = ["--stack", opts.stack];
@@ -340,6 +358,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
   const opts = parseCliArgs(argv);
   const res = resolveBackend(env, projectDir);
   console.error(res.notice);
+  assertSafeLocalUp(opts.command, res, env);
 
   if (res.local) {
     prepareLocal(res, projectDir);

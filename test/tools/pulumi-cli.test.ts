@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import {
   type CliOptions,
   LOCAL_PLACEHOLDER,
+  assertSafeLocalUp,
   describeBackendUrl,
   localSecretArgs,
   localStackConfig,
@@ -106,6 +107,23 @@ describe("resolveBackend", () => {
   it("refuses the local backend in CI, where it would recreate everything on the shared host", () => {
     expect(() => resolveBackend({ CI: "true" }, PROJECT)).toThrow(/not set in CI/);
     expect(resolveBackend({ CI: "true", PO_ALLOW_LOCAL_BACKEND: "1" }, PROJECT).mode).toBe("local");
+  });
+});
+
+describe("a local-backend up against a remote daemon", () => {
+  const local = resolveBackend({}, PROJECT);
+  it("is refused, since a remote daemon may be the shared host, where it would start duplicates with placeholder secrets", () => {
+    for (const host of ["ssh://deploy@docker.portugalodyssey.internal", "tcp://10.0.0.5:2376"]) {
+      expect(() => assertSafeLocalUp("up", local, { DOCKER_HOST: host })).toThrow(`refusing \`up\` on the LOCAL backend against DOCKER_HOST=${host}`);
+    }
+  });
+  it("is allowed on this machine's engine, for previews, with the shared backend, or when PO_ALLOW_LOCAL_BACKEND says so", () => {
+    const remote = { DOCKER_HOST: "ssh://deploy@docker.portugalodyssey.internal" };
+    expect(() => assertSafeLocalUp("up", local, {})).not.toThrow();
+    expect(() => assertSafeLocalUp("up", local, { DOCKER_HOST: "unix:///var/run/docker.sock" })).not.toThrow();
+    expect(() => assertSafeLocalUp("preview", local, remote)).not.toThrow();
+    expect(() => assertSafeLocalUp("up", resolveBackend(configured, PROJECT), remote)).not.toThrow();
+    expect(() => assertSafeLocalUp("up", local, { ...remote, PO_ALLOW_LOCAL_BACKEND: "1" })).not.toThrow();
   });
 });
 
@@ -217,6 +235,15 @@ describe("main with a stand-in pulumi binary", () => {
     chmodSync(bin, 0o755);
     return { dir, log, bin };
   }
+
+  it("stops a local-backend up against a remote DOCKER_HOST before running pulumi at all", async () => {
+    const { dir, log, bin } = sandbox();
+    const err = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    const attempt = main(["up", "--stack", "prod"], { PULUMI_BIN: bin, PATH: process.env.PATH, DOCKER_HOST: "ssh://deploy@docker.portugalodyssey.internal" }, dir);
+    await expect(attempt).rejects.toThrow(/refusing `up` on the LOCAL backend/);
+    err.mockRestore();
+    expect(existsSync(log)).toBe(false);
+  });
 
   it("initialises a missing local stack, then writes outputs as dotenv, printing the LOCAL notice first", async () => {
     const { dir, log, bin } = sandbox();
