@@ -11,7 +11,7 @@ import { ConfigError } from "../../config/load";
 import { readDockerInventory } from "../../host/inventory";
 import { TYPES, runProgram, type ProgramRun } from "../harness/program";
 import { Applier, RUN_LABEL, removeLabelled } from "./applier";
-import { buildStandinImage, dockerStatus } from "./host";
+import { assertNotADeploymentHost, buildStandinImage, dockerStatus } from "./host";
 
 jest.setTimeout(180_000);
 
@@ -43,6 +43,7 @@ const composePostgres = `po-postgres-${SUFFIX}`;
 beforeAll(async () => {
   const status = dockerStatus();
   if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
+  await assertNotADeploymentHost(docker);
   image = buildStandinImage();
   await docker.createVolume({ Name: composeVolume, Labels: { [RUN_LABEL]: runId, "com.docker.compose.project": "compose" } });
   const compose = await docker.createContainer({

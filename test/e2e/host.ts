@@ -1,7 +1,9 @@
 /** The Docker host the e2e stands up: a daemon check, the stand-in image, and the neighbours the project finds there. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import type { Applier } from "./applier";
+import type Docker from "dockerode";
+import { LABELS } from "../../model/naming";
+import { RUN_LABEL, type Applier } from "./applier";
 
 export const TRAEFIK_NETWORK = "traefik";
 export const TRAEFIK_CONTAINER = "traefik";
@@ -30,4 +32,27 @@ export async function standUpNeighbours(applier: Applier) {
   const base = { Image: applier.image, HostConfig: { NetworkMode: TRAEFIK_NETWORK } };
   await applier.createContainer({ ...base, name: TRAEFIK_CONTAINER, Labels: {} });
   await applier.createContainer({ ...base, name: WEBAPP, Labels: WEBAPP_ROUTER });
+}
+
+/**
+ * The e2e creates and removes containers, networks and volumes: it must never
+ * run on a daemon that hosts a real deployment (DOCKER_HOST left pointing at
+ * the shared host, say). Anything carrying this project's labels, or a Traefik
+ * or webapp container, that no e2e run created says it does.
+ */
+export async function assertNotADeploymentHost(docker: Docker): Promise<void> {
+  const real = (labels: Record<string, string> | undefined) => LABELS.project in (labels ?? {}) && !(RUN_LABEL in (labels ?? {}));
+  const found = [
+    ...(await docker.listContainers({ all: true }))
+      .filter((c) => real(c.Labels) || (c.Names.some((n) => [`/${TRAEFIK_CONTAINER}`, `/${WEBAPP}`].includes(n)) && !(RUN_LABEL in (c.Labels ?? {}))))
+      .map((c) => `container ${c.Names[0].replace(/^\//, "")}`),
+    ...(await docker.listNetworks()).filter((n) => real(n.Labels)).map((n) => `network ${n.Name}`),
+    ...((await docker.listVolumes()).Volumes ?? []).filter((v) => real(v.Labels)).map((v) => `volume ${v.Name}`),
+  ];
+  if (found.length > 0) {
+    throw new Error(
+      `refusing to run the e2e on ${process.env.DOCKER_HOST ?? "the local daemon"}: it hosts a real deployment (${found.slice(0, 5).join(", ")}${found.length > 5 ? ", …" : ""}); ` +
+        "run it against a daemon of its own (`make test` starts one when DOCKER_HOST is unset)",
+    );
+  }
 }

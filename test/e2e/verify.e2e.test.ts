@@ -15,7 +15,7 @@ import { verify, type VerifyReport } from "../../tools/verify";
 import type { IsolationSummary } from "../../tools/verify/isolation";
 import { parseOutputs, type StackOutputs } from "../../tools/verify/outputs";
 import { Applier, assertNamesFree, removeLabelled, runCommand } from "./applier";
-import { TRAEFIK_CONTAINER, TRAEFIK_NETWORK, WEBAPP, buildStandinImage, dockerStatus, standUpNeighbours } from "./host";
+import { TRAEFIK_CONTAINER, TRAEFIK_NETWORK, WEBAPP, assertNotADeploymentHost, buildStandinImage, dockerStatus, standUpNeighbours } from "./host";
 
 jest.setTimeout(240_000);
 
@@ -43,6 +43,7 @@ const suffix = (stack: string) => (process.env.PO_E2E_SUFFIX ? { suffix: `${stac
 
 async function standUp(edge: "isolated" | "shared"): Promise<World> {
   requireDaemon();
+  await assertNotADeploymentHost(docker);
   const image = buildStandinImage();
   // An aborted earlier run may have left labelled objects behind; only those are removed.
   for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
