@@ -15,7 +15,7 @@ export class ConfigError extends pulumi.RunError {}
 const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
 
 /** The folder holding Pulumi.yaml and the stack files; the engine says, and a mock run has the working directory. */
-export const projectDirectory = () => pulumi.runtime.getRootDirectory() || process.cwd();
+const projectDirectory = () => pulumi.runtime.getRootDirectory() || process.cwd();
 
 export type LoadedStackConfig = Extract<ValidationResult, { ok: true }> & {
   /** The credentials set as config secrets, as secret Outputs: every external one, and any generated one overridden. */

@@ -16,7 +16,7 @@ export interface TemplateContext {
   heapMb?: number;
 }
 
-export class TemplateError extends Error {}
+class TemplateError extends Error {}
 
 /** Fills every non-credential placeholder; throws on one the catalog has no value for. */
 export function renderTemplate(template: string, ctx: TemplateContext): string {
