@@ -44,6 +44,8 @@ beforeAll(async () => {
   const status = dockerStatus();
   if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
   await assertNotADeploymentHost(docker);
+  // An aborted earlier run may have left its fixed-name objects (po-postgres-adopt, …); only those are removed.
+  for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
   image = buildStandinImage();
   await docker.createVolume({ Name: composeVolume, Labels: { [RUN_LABEL]: runId, "com.docker.compose.project": "compose" } });
   const compose = await docker.createContainer({
