@@ -30,7 +30,8 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
   const env = plan.env;
 
   for (const container of plan.containers) {
-    for (const existing of host.containers.filter((c) => names.isContainerOf(container.containerName, c.name))) {
+    const takesTheName = names.containerOf(container.containerName);
+    for (const existing of host.containers.filter((c) => takesTheName(c.name))) {
       if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;
       // The seed's Compose deployment used these very names: its containers must go before ours can exist.
       const composeProject = existing.labels[COMPOSE_PROJECT_LABEL];

@@ -48,8 +48,11 @@ export const names = {
   container: (service: ServiceName | StoreName, env: string) => `po-${service}-${env}`,
   /** `revision` is a hex digest, cut to REVISION_LENGTH characters here. */
   revisionContainer: (fixedName: string, revision: string) => `${fixedName}-${revision.slice(0, REVISION_LENGTH)}`,
-  /** Whether `name` is the fixed name or one revision of it. */
-  isContainerOf: (fixedName: string, name: string) => name === fixedName || new RegExp(`^${fixedName}-[0-9a-f]{${REVISION_LENGTH}}$`).test(name),
+  /** A test for the fixed name or any revision of it (fixed names are `[a-z0-9-]`, nothing to escape). */
+  containerOf: (fixedName: string) => {
+    const revision = new RegExp(`^${fixedName}-[0-9a-f]{${REVISION_LENGTH}}$`);
+    return (name: string) => name === fixedName || revision.test(name);
+  },
   /** The DNS name other containers use, on the networks the two share. */
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,

@@ -245,11 +245,8 @@ const PROTECTION_ERROR = /unable to (replace|delete) resource "(urn:pulumi:[^"]+
  * delete-before-replace replacement).
  */
 export function protectionRefusals(digest: PreviewDigest): ProtectionRefusal[] {
-  const refusals: ProtectionRefusal[] = [];
-  for (const d of digest.diagnostics ?? []) {
-    if (d.severity !== "error") continue;
-    const match = PROTECTION_ERROR.exec(d.message ?? "");
-    if (match) refusals.push({ action: match[1] as ProtectionRefusal["action"], urn: match[2] });
-  }
-  return refusals;
+  return errorDiagnostics(digest).flatMap((message) => {
+    const match = PROTECTION_ERROR.exec(message);
+    return match ? [{ action: match[1] as ProtectionRefusal["action"], urn: match[2] }] : [];
+  });
 }
