@@ -6,7 +6,7 @@ SHELL := /bin/bash
 STACK ?= qual
 WITH_NODE := source .ci/node.sh 2>/dev/null &&
 
-.PHONY: preview up outputs test lint typecheck check bench verify docker
+.PHONY: preview up outputs test lint typecheck check bench verify docker packages
 
 node_modules/.installed: package.json package-lock.json
 	$(WITH_NODE) npm ci --no-audit --no-fund
@@ -28,7 +28,11 @@ verify: node_modules/.installed
 docker:
 	bash .ci/docker.sh
 
-test: node_modules/.installed docker
+# The contract tests start real servers from Debian's packages; .ci/packages.sh installs them.
+packages:
+	bash .ci/packages.sh
+
+test: node_modules/.installed docker packages
 	$(WITH_NODE) npm test
 
 lint: node_modules/.installed
