@@ -1,0 +1,110 @@
+/**
+ * Starts a real RabbitMQ node (Debian's rabbitmq-server) on free loopback
+ * ports, with its data, logs, config and Erlang cookie in a temp dir, for
+ * contract tests. It runs the server's own start script with the RABBITMQ_*
+ * env the caller passes, as the official image does (its entrypoint hands the
+ * env through unchanged; the server itself declares RABBITMQ_DEFAULT_USER,
+ * _PASS and _VHOST on first boot). Booting takes 10-20 s.
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freePort, waitFor } from "./free-port";
+
+/** Debian puts the real scripts here; /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user and /var/lib/rabbitmq. */
+const RABBITMQ_BIN = "/usr/lib/rabbitmq/bin";
+
+export interface RabbitmqOptions {
+  /** RABBITMQ_* env for the server (e.g. RABBITMQ_DEFAULT_USER); the harness sets the paths, node name and ports. */
+  env?: Record<string, string>;
+  /** Extra files for the config directory (name → content in rabbitmq.conf format), as an image's conf.d would hold. */
+  confD?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface RunningRabbitmq {
+  host: string;
+  /** The AMQP port. */
+  port: number;
+  nodeName: string;
+  /** Env that makes rabbitmqctl / rabbitmq-diagnostics talk to this node (HOME holds its cookie). */
+  cliEnv: NodeJS.ProcessEnv;
+  /** Runs rabbitmqctl against this node; resolves its stdout. */
+  ctl: (...args: string[]) => Promise<string>;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** True once the AMQP listener accepts connections: RabbitMQ opens it only after every boot step has run. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<RunningRabbitmq> {
+  const [port, distPort] = [await freePort(), await freePort()];
+  const base = mkdtempSync(join(tmpdir(), "po-rabbitmq-"));
+  const [home, confD] = [join(base, "home"), join(base, "conf.d")];
+  mkdirSync(home);
+  mkdirSync(confD);
+  // conf.d files load in name order; ours goes last so the harness's ports win.
+  for (const [name, text] of Object.entries(opts.confD ?? {})) writeFileSync(join(confD, name), text);
+  writeFileSync(join(confD, "zz-harness.conf"), `listeners.tcp.default = 127.0.0.1:${port}\n`);
+  writeFileSync(join(base, "enabled_plugins"), "[].\n");
+  const nodeName = `po-test-${port}@localhost`;
+  const cliEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+  const child = spawn(join(RABBITMQ_BIN, "rabbitmq-server"), [], {
+    cwd: base,
+    env: {
+      ...cliEnv,
+      ...opts.env,
+      RABBITMQ_NODENAME: nodeName,
+      RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+      RABBITMQ_DIST_PORT: String(distPort),
+      RABBITMQ_MNESIA_BASE: join(base, "mnesia"),
+      RABBITMQ_LOG_BASE: join(base, "log"),
+      RABBITMQ_CONFIG_FILE: join(base, "rabbitmq"),
+      RABBITMQ_CONFIG_FILES: confD,
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(base, "enabled_plugins"),
+      RABBITMQ_PLUGINS_EXPAND_DIR: join(base, "plugins-expand"),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  let exit: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.on("exit", (code, signal) => {
+      exit = `code ${code ?? signal}; output:\n${output}`;
+      resolve();
+    }),
+  );
+  const run = promisify(execFile);
+  const ctl = async (...args: string[]) => (await run(join(RABBITMQ_BIN, "rabbitmqctl"), ["-n", nodeName, ...args], { env: cliEnv })).stdout;
+  const stop = async () => {
+    if (exit === undefined) {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    rmSync(base, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`rabbitmq-server ${nodeName}`, () => accepts(port), opts.timeoutMs ?? 60_000, () => exit);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { host: "127.0.0.1", port, nodeName, cliEnv, ctl, output: () => output, stop };
+}
