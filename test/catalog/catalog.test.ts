@@ -1,6 +1,6 @@
-import { SERVICES } from "../../catalog/services";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
-import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { STORE_NAMES } from "../../catalog/types";
 import { credentialsIn } from "../../model/templates";
 
 const specs = Object.values(SERVICES);

@@ -1,4 +1,5 @@
-import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { SERVICE_NAMES } from "../../catalog/services";
+import { STORE_NAMES } from "../../catalog/types";
 import { stackOutputsSchema } from "../../model/outputs";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
