@@ -18,16 +18,10 @@ import {
   type StoreSpec,
   type VolumeKey,
 } from "../catalog/types";
-import type { StackConfig } from "../config/schema";
 import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
+import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
-
-export interface EnvironmentSettings extends StackConfig {
-  stack: string;
-  /** The resolved suffix. */
-  env: string;
-}
 
 export type NetworkKey = StoreName | "internal" | "edge";
 
