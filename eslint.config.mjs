@@ -11,7 +11,7 @@ export default tseslint.config(
   },
   {
     // Tests handle engine payloads and Docker API replies whose shapes are loosely typed.
-    files: ["test/**/*.ts"],
+    files: ["test/**/*.ts", "testing/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
   {

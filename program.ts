@@ -4,9 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Environment, type EnvironmentOutputs } from "./components/environment";
-import { ConfigError, loadStackConfig } from "./config/load";
+import { ConfigError, readStackSettings } from "./config/load";
 import type { HostInventory } from "./host/inventory";
 import { findCollisions } from "./model/collisions";
+import { planEnvironment } from "./model/environment";
 
 export interface ProgramDeps {
   /** What already exists on the Docker host. */
@@ -17,7 +18,8 @@ export interface ProgramDeps {
 
 export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
   const stack = pulumi.getStack();
-  const { plan, configSecrets } = loadStackConfig(stack, deps.projectDir);
+  const { settings, configSecrets } = readStackSettings(stack, deps.projectDir);
+  const plan = planEnvironment(settings);
   let inventory: HostInventory;
   try {
     inventory = await deps.readInventory();

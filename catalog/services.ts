@@ -179,10 +179,10 @@ function unknownPeers(): string[] {
   );
 }
 
-export const SERVICES: Record<ServiceName, ServiceSpec> = (() => {
+export const SERVICES: Record<ServiceName, ServiceSpec<ServiceName>> = (() => {
   const unknown = unknownPeers();
   if (unknown.length > 0) throw new Error(`catalog/services.ts: peers that are not catalog services: ${unknown.join(", ")}`);
   return Object.fromEntries(
     Object.entries(ENTRIES as Record<string, ServiceEntry>).map(([name, entry]) => [name, { ...NODE_SERVICE_DEFAULTS, ...entry, name }]),
-  ) as Record<ServiceName, ServiceSpec>;
+  ) as Record<ServiceName, ServiceSpec<ServiceName>>;
 })();

@@ -6,10 +6,6 @@
 export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
-// The service names are the keys of the catalog itself, so a new service is one entry there.
-export { SERVICE_NAMES, type ServiceName } from "./services";
-import type { ServiceName } from "./services";
-
 export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const;
 export type VolumeKey = (typeof VOLUME_KEYS)[number];
 
@@ -115,14 +111,19 @@ export interface PublicRoute {
   middlewares: ("secure-headers" | "compress")[];
 }
 
-export interface ServiceSpec extends WorkloadSpec {
-  name: ServiceName;
+/**
+ * One application service. `Name` is the catalog's own key type: the service
+ * names are the keys of the table in services.ts, so a new service is one entry
+ * there, and this file needs no list of them.
+ */
+export interface ServiceSpec<Name extends string = string> extends WorkloadSpec {
+  name: Name;
   /** Repository in the app registry; defaults to the service name. */
   repository?: string;
   /** Prefix of the `<PREFIX>_URL` env var peers use to reach this service. */
   urlVar: string;
   stores: StoreName[];
-  peers: ServiceName[];
+  peers: Name[];
   route?: PublicRoute;
   /**
    * Why this service must not run two revisions side by side, if it must not.

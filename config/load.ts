@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import type { Credential } from "../catalog/types";
 import { readOtherStacks } from "./stack-files";
-import { formatProblems, validateStackConfig, type ValidationResult } from "./validate";
+import { formatProblems, validateStackConfig, type StackSettings } from "./validate";
 
 /**
  * A RunError is what the Pulumi Node.js host prints without a stack trace: the
@@ -17,17 +17,19 @@ const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (k: strin
 /** The folder holding Pulumi.yaml and the stack files; the engine says, and a mock run has the working directory. */
 const projectDirectory = () => pulumi.runtime.getRootDirectory() || process.cwd();
 
-export type LoadedStackConfig = Extract<ValidationResult, { ok: true }> & {
+export interface RuntimeStackSettings {
+  settings: StackSettings;
   /** The credentials set as config secrets, as secret Outputs: every external one, and any generated one overridden. */
   configSecrets: Partial<Record<Credential, pulumi.Output<string>>>;
-};
+}
 
-export function loadStackConfig(stack = pulumi.getStack(), projectDir = projectDirectory()): LoadedStackConfig {
+/** The running stack's settings, validated against every other stack file in the project; throws a ConfigError listing every problem. */
+export function readStackSettings(stack = pulumi.getStack(), projectDir = projectDirectory()): RuntimeStackSettings {
   const values = pulumi.runtime.allConfig();
   const secretKeys = new Set(Object.keys(values).filter((k) => isConfigSecret?.(k) ?? false));
   const result = validateStackConfig(stack, { values, secretKeys, otherStacks: readOtherStacks(projectDir, stack) });
   if (!result.ok) throw new ConfigError(formatProblems(stack, result.problems));
   const config = new pulumi.Config();
   const configSecrets = Object.fromEntries(result.secretsFromConfig.map((name) => [name, config.requireSecret(name)]));
-  return { ...result, configSecrets };
+  return { settings: result.settings, configSecrets };
 }

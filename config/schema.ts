@@ -4,7 +4,8 @@
  * because it is printed as-is to whoever ran `pulumi preview`.
  */
 import { z } from "zod";
-import { SERVICE_NAMES, STORE_NAMES, VOLUME_KEYS } from "../catalog/types";
+import { SERVICE_NAMES } from "../catalog/services";
+import { STORE_NAMES, VOLUME_KEYS } from "../catalog/types";
 import { SUFFIX_PATTERN } from "../model/naming";
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;

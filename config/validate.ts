@@ -1,16 +1,16 @@
 /**
  * The one place stack config is validated. Pure: it takes the raw key/value
- * pairs Pulumi hands the program and returns either the settings the model
- * needs or every problem at once, each with its key path, what was expected
- * and how to fix it.
+ * pairs Pulumi hands the program and returns either the stack's settings (what
+ * the model plans from) or every problem at once, each with its key path, what
+ * was expected and how to fix it.
  */
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
-import { planEnvironment, type EnvironmentPlan, type EnvironmentSettings } from "../model/environment";
+import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { credentialsIn } from "../model/templates";
-import { CATALOG_KEYS, stackConfigSchema } from "./schema";
+import { CATALOG_KEYS, stackConfigSchema, type StackConfig } from "./schema";
 
 export interface ConfigProblem {
   /** The config key path, e.g. `portugal-odyssey:services.booking-service.tag`. */
@@ -27,8 +27,11 @@ export interface RawConfig {
   otherStacks?: Record<string, Record<string, string>>;
 }
 
+/** One stack's parsed config with its name and resolved suffix: what planEnvironment takes. */
+export type StackSettings = StackConfig & { stack: string; env: string };
+
 export type ValidationResult =
-  | { ok: true; settings: EnvironmentSettings; plan: EnvironmentPlan; secretsFromConfig: Credential[] }
+  | { ok: true; settings: StackSettings; secretsFromConfig: Credential[] }
   | { ok: false; problems: ConfigProblem[] };
 
 const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
@@ -131,12 +134,13 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   if (suffix.success && domain.success) problems.push(...checkSharedNames(env, domain.data, neighbours));
   if (!parsed.success) return { ok: false, problems };
 
-  const settings: EnvironmentSettings = { ...parsed.data, stack, env };
+  const settings: StackSettings = { ...parsed.data, stack, env };
+  // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
   const plan = planEnvironment(settings);
   const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb };
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings, plan, secretsFromConfig };
+  return { ok: true, settings, secretsFromConfig };
 }
 
 /** What another stack on the host claims: its suffix (hence every name), its Host rules, its memory. */

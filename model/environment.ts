@@ -4,32 +4,24 @@
  * config and the catalog. Components render it; tests and `verify` read it.
  * Nothing here touches Pulumi, so it is cheap to compute and easy to diff.
  */
-import { SERVICES } from "../catalog/services";
+import { SERVICE_NAMES, SERVICES, type ServiceName } from "../catalog/services";
 import { STORES } from "../catalog/stores";
 import {
-  SERVICE_NAMES,
   STORE_NAMES,
   VOLUME_KEYS,
   type Credential,
   type EnvValue,
   type HealthProbe,
   type Resources,
-  type ServiceName,
   type ServiceSpec,
   type StoreName,
   type StoreSpec,
   type VolumeKey,
 } from "../catalog/types";
-import type { StackConfig } from "../config/schema";
 import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
+import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
-
-export interface EnvironmentSettings extends StackConfig {
-  stack: string;
-  /** The resolved suffix. */
-  env: string;
-}
 
 export type NetworkKey = StoreName | "internal" | "edge";
 
@@ -159,7 +151,7 @@ function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): E
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function traefikLabels(service: ServiceSpec, route: Route, port: number, s: EnvironmentSettings, edgeNetwork: string) {
+function traefikLabels(service: ServiceSpec<ServiceName>, route: Route, port: number, s: EnvironmentSettings, edgeNetwork: string) {
   const router = `traefik.http.routers.${route.router}`;
   const traefikService = names.traefikService(service.name, s.env);
   const middlewares = (service.route?.middlewares ?? []).map((m) => names.traefikMiddleware(m, s.env));
@@ -212,7 +204,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   });
   const volumeName = (key: VolumeKey) => volumes.find((v) => v.key === key)!.name;
 
-  const common = (spec: StoreSpec | ServiceSpec, kind: "store" | "service", resources: Resources) => {
+  const common = (spec: StoreSpec | ServiceSpec<ServiceName>, kind: "store" | "service", resources: Resources) => {
     const readOnly = !spec.hardening.writableRoot;
     return {
       kind,

@@ -6,7 +6,8 @@
  * suffixes therefore can never produce the same name: that is what keeps a
  * qual container from ever joining a prod router or network.
  */
-import type { ServiceName, StoreName, VolumeKey } from "../catalog/types";
+import type { ServiceName } from "../catalog/services";
+import type { StoreName, VolumeKey } from "../catalog/types";
 
 export const PROJECT = "portugal-odyssey";
 

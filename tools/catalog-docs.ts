@@ -5,9 +5,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SERVICES } from "../catalog/services";
+import { SERVICE_NAMES, SERVICES } from "../catalog/services";
 import { STORES } from "../catalog/stores";
-import { SERVICE_NAMES, STORE_NAMES } from "../catalog/types";
+import { STORE_NAMES } from "../catalog/types";
 import { planEnvironment, type ContainerPlan } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
 import { names } from "../model/naming";

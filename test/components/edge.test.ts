@@ -2,11 +2,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { CONNECT_SCRIPT, DISCONNECT_SCRIPT } from "../../components/edge";
 import { attachmentsOf, containerFor, containers, labelsOf, networks, serviceOf } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
 
-const ROUTED = ["api-gateway", "keycloak", "public-fo", "strapi-cms"];
+const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route).sort();
 
 describe("isolated edge (the default)", () => {
   let run: ProgramRun;

@@ -1,9 +1,12 @@
-import { SERVICE_NAMES, STORE_NAMES } from "../../catalog/types";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
+import { GENERATED_CREDENTIALS, STORE_NAMES, VOLUME_KEYS } from "../../catalog/types";
+import { names as naming } from "../../model/naming";
 import { stackOutputsSchema } from "../../model/outputs";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
+import { readStackConfig } from "../harness/stack-config";
 
-const ROUTED = ["public-fo", "strapi-cms", "api-gateway", "keycloak"];
+const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route);
 const runs: Record<string, ProgramRun> = {};
 
 beforeAll(async () => {
@@ -14,16 +17,9 @@ beforeAll(async () => {
 describe.each(["qual", "prod"])("the %s stack", (env) => {
   const run = () => runs[env];
 
-  test("creates exactly the seed's five networks plus its own edge network, and never the traefik network", () => {
+  test("creates one network per store, the internal network and its own edge network, and never the traefik network", () => {
     expect(networks(run()).map((n) => n.inputs.name).sort()).toEqual(
-      [
-        `po-edge-${env}`,
-        `po-elasticsearch-network-${env}`,
-        `po-internal-${env}`,
-        `po-postgres-network-${env}`,
-        `po-rabbitmq-network-${env}`,
-        `po-redis-network-${env}`,
-      ].sort(),
+      [`po-edge-${env}`, `po-internal-${env}`, ...STORE_NAMES.map((store) => `po-${store}-network-${env}`)].sort(),
     );
   });
 
@@ -34,19 +30,18 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     }
   });
 
-  test("creates the seed's five volumes", () => {
-    expect(volumes(run()).map((v) => v.inputs.name).sort()).toEqual(
-      ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"].map((v) => `${v}-${env}`).sort(),
-    );
+  test("creates every catalog volume, named <volume>-E", () => {
+    expect(volumes(run()).map((v) => v.inputs.name).sort()).toEqual(VOLUME_KEYS.map((v) => `${v}-${env}`).sort());
   });
 
   test("runs one container per store and per service, named po-<name>-E, with a revision suffix on exactly the routed stateless ones", () => {
     const names = containers(run()).map((c) => c.inputs.name as string);
     expect(names).toHaveLength(STORE_NAMES.length + SERVICE_NAMES.length);
-    // keycloak and strapi-cms are routed but singletons (the catalog says why): fixed names.
-    const revisioned = ["public-fo", "api-gateway"];
+    // Routed services that are singletons or own a volume (the catalog says why) keep fixed names.
+    const revisioned = ROUTED.filter((name) => !SERVICES[name].singleton && SERVICES[name].volumes.length === 0);
+    expect(revisioned.length).toBeGreaterThan(0);
     for (const name of [...STORE_NAMES, ...SERVICE_NAMES]) {
-      const suffix = revisioned.includes(name) ? "-[0-9a-f]{8}" : "";
+      const suffix = (revisioned as string[]).includes(name) ? "-[0-9a-f]{8}" : "";
       expect(containerFor(run(), name).inputs.name).toMatch(new RegExp(`^po-${name}-${env}${suffix}$`));
     }
   });
@@ -71,7 +66,6 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
   });
 
   test("puts each service on po-internal-E as <service>-E, plus exactly the store networks it uses", () => {
-    const { SERVICES } = jest.requireActual("../../catalog/services");
     for (const service of SERVICE_NAMES) {
       const attachments = attachmentsOf(containerFor(run(), service));
       expect(attachments[`po-internal-${env}`]).toEqual([`${service}-${env}`]);
@@ -129,8 +123,10 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
   });
 
   test("labels routed services for Traefik with the stack's names, entrypoint, resolver and hosts", () => {
-    const domain = env === "prod" ? "portugalodyssey.pt" : "qual.portugalodyssey.pt";
-    const hosts: Record<string, string> = { "public-fo": domain, "strapi-cms": `cms.${domain}`, "api-gateway": `api.${domain}`, keycloak: `auth.${domain}` };
+    const domain = readStackConfig(env)["portugal-odyssey:domain"] as string;
+    const hosts = Object.fromEntries(ROUTED.map((name) => [name, naming.publicHost(SERVICES[name].route!.subdomain, domain)]));
+    expect(hosts["public-fo"]).toBe(domain);
+    expect(hosts["strapi-cms"]).toBe(`cms.${domain}`);
     for (const service of ROUTED) {
       const labels = labelsOf(containerFor(run(), service));
       const router = `traefik.http.routers.${service}-${env}`;
@@ -142,7 +138,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
       const objects = traefikObjects(containerFor(run(), service));
       for (const name of [...objects.routers, ...objects.services, ...objects.middlewares]) expect(name).toMatch(new RegExp(`-${env}$`));
     }
-    for (const c of containers(run()).filter((c) => !ROUTED.includes(serviceOf(c)))) {
+    for (const c of containers(run()).filter((c) => !(ROUTED as string[]).includes(serviceOf(c)))) {
       expect(Object.keys(labelsOf(c)).filter((l) => l.startsWith("traefik."))).toEqual([]);
     }
   });
@@ -165,7 +161,6 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
   });
 
   test("makes each service depend on the store containers it uses", () => {
-    const { SERVICES } = jest.requireActual("../../catalog/services");
     const urnOf = (name: string) => containerFor(run(), name).urn;
     for (const service of SERVICE_NAMES) {
       const deps = containerFor(run(), service).options.dependsOn;
@@ -182,22 +177,9 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     for (const c of carriers) expect({ container: c.name, secret: c.secretInputs.includes("envs") }).toEqual({ container: c.name, secret: true });
   });
 
-  test("generates internal credentials with @pulumi/random", () => {
-    expect(ofType(run(), TYPES.password).map((p) => p.name.replace(`${env}-credentials-`, "")).sort()).toEqual(
-      [
-        "jwt-refresh-signing-key",
-        "jwt-signing-key",
-        "keycloak-admin-password",
-        "postgres-password",
-        "rabbitmq-password",
-        "redis-password",
-        "strapi-admin-jwt-secret",
-        "strapi-api-token-salt",
-        "strapi-app-keys",
-        "strapi-jwt-secret",
-        "strapi-transfer-token-salt",
-      ].sort(),
-    );
+  test("generates every internal credential with @pulumi/random, one password each", () => {
+    const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    expect(ofType(run(), TYPES.password).map((p) => p.name.replace(`${env}-credentials-`, "")).sort()).toEqual(GENERATED_CREDENTIALS.map(kebab).sort());
   });
 
   test("exports outputs that satisfy the contract verify and CI read", () => {

@@ -1,29 +1,50 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../config/load";
+import { stackConfigSchema } from "../../config/schema";
 import { formatProblems, validateStackConfig, type ConfigProblem } from "../../config/validate";
+import { planEnvironment } from "../../model/environment";
+import { PROJECT } from "../../model/naming";
 import { runProgram } from "../harness/program";
 import { readOtherStacks } from "../../config/stack-files";
-import { PROJECT_DIR, engineConfig } from "../harness/stack-config";
+import { FIXTURE_PROJECT, REPOSITORY_ROOT, engineConfig, readStackConfig } from "../harness/stack-config";
 
 /**
- * Validates the stack's real config with some top-level keys replaced (`undefined` removes one),
- * against the other stack files in `projectDir` (this repository's: qual and prod).
+ * Validates a stack's config with some top-level keys replaced (`undefined` removes one),
+ * against the other stack files in `projectDir` (the fixture project's: qual and prod).
  */
-function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = [], projectDir = PROJECT_DIR) {
+function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = [], projectDir = FIXTURE_PROJECT) {
   const config = engineConfig(stack, overrides, secrets, projectDir);
   for (const key of plaintext) config.secretKeys = config.secretKeys.filter((k) => k !== key);
   return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(projectDir, stack) });
 }
 
-/** A copy of this project's Pulumi.yaml and stack files, plus `extra` stack files, in a temp folder. */
+/** A copy of the fixture project's Pulumi.yaml and stack files, plus `extra` stack files, in a temp folder. */
 function projectWith(extra: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "po-project-"));
-  for (const file of ["Pulumi.yaml", "Pulumi.qual.yaml", "Pulumi.prod.yaml"]) copyFileSync(join(PROJECT_DIR, file), join(dir, file));
+  for (const file of readdirSync(FIXTURE_PROJECT)) copyFileSync(join(FIXTURE_PROJECT, file), join(dir, file));
   for (const [file, text] of Object.entries(extra)) writeFileSync(join(dir, file), text);
   return dir;
+}
+
+/** The model's plan of a stack in `projectDir`, with overrides, whether or not it fits the host: what the budget check counts. */
+function planOf(stack: string, overrides: Record<string, unknown> = {}, projectDir = FIXTURE_PROJECT) {
+  const input = Object.fromEntries(Object.entries(readStackConfig(stack, projectDir)).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+  const config = stackConfigSchema.parse({ ...input, ...overrides });
+  return planEnvironment({ ...config, stack, env: config.suffix ?? stack });
+}
+
+const hostOf = (stack: string) => stackConfigSchema.shape.host.parse(readStackConfig(stack)[`${PROJECT}:host`]);
+
+/** The budget message's breakdown for these stacks, as the host would count them: each stack, the largest rollout overlap, the reserve. */
+function breakdown(stacks: Record<string, ReturnType<typeof planOf>>, reservedMb: number) {
+  const entries = Object.entries(stacks);
+  const [rolloutStack, rollout] = entries.reduce((max, e) => (e[1].rolloutMemoryMb > max[1].rolloutMemoryMb ? e : max));
+  const total = entries.reduce((sum, [, plan]) => sum + plan.totalMemoryMb, 0) + rollout.rolloutMemoryMb + reservedMb;
+  const parts = [...entries.map(([stack, plan]) => `${stack}: ${plan.totalMemoryMb}`), `${rolloutStack}'s rollout overlap: ${rollout.rolloutMemoryMb}`];
+  return { total, text: [...parts, ...(reservedMb ? [`reserved: ${reservedMb}`] : [])].join(", ") };
 }
 
 function problems(...args: Parameters<typeof validate>): ConfigProblem[] {
@@ -32,11 +53,19 @@ function problems(...args: Parameters<typeof validate>): ConfigProblem[] {
   return result.problems;
 }
 
-test("accepts the committed qual and prod config", () => {
+test("accepts the committed stack files, each checked against all the others", () => {
+  const stacks = readdirSync(REPOSITORY_ROOT).flatMap((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1] ?? []);
+  expect(stacks).toEqual(expect.arrayContaining(["prod", "qual"]));
+  for (const stack of stacks) {
+    const result = validate(stack, {}, undefined, [], REPOSITORY_ROOT);
+    expect(result.ok ? { stack, env: result.settings.env } : result.problems).toEqual({ stack, env: stack });
+  }
+});
+
+test("accepts the fixture project's qual and prod config", () => {
   for (const stack of ["qual", "prod"]) {
     const result = validate(stack);
-    expect(result.ok).toBe(true);
-    if (result.ok) expect(result.settings.env).toBe(stack);
+    expect(result.ok && result.settings.env).toBe(stack);
   }
 });
 
@@ -55,14 +84,18 @@ describe("a third stack is one more file", () => {
   test("the program builds the whole environment for it, every name ending in -demo", async () => {
     const run = await runProgram({ stack: "demo", projectDir: projectWith({ "Pulumi.demo.yaml": DEMO }) });
     const named = run.resources.filter((r) => typeof r.inputs.name === "string" && r.type.startsWith("docker:"));
-    expect(named.length).toBe(18 + 6 + 5);
+    const plan = planOf("demo", {}, projectWith({ "Pulumi.demo.yaml": DEMO }));
+    expect(named.length).toBe(plan.containers.length + plan.networks.filter((n) => n.managed).length + plan.volumes.length);
     for (const r of named) expect(r.inputs.name).toMatch(/-demo(-[0-9a-f]{8})?$/);
   });
 
   test("the existing stacks count it: its memory joins theirs against the host budget", () => {
-    const big = projectWith({ "Pulumi.demo.yaml": stackFile("demo.portugalodyssey.pt") });
+    const big = projectWith({ "Pulumi.demo.yaml": stackFile("demo.portugalodyssey.pt", 1) });
+    const { memoryBudgetMb, reservedMb } = hostOf("qual");
+    const counted = breakdown({ qual: planOf("qual"), demo: planOf("demo", {}, big), prod: planOf("prod") }, reservedMb);
+    expect(counted.total).toBeGreaterThan(memoryBudgetMb);
     expect(problems("qual", {}, undefined, [], big)).toEqual([
-      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, demo: 9216, prod: 9216, demo's rollout overlap: 768, reserved: 1024\), over the budget of 20480 MiB/) },
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining(`(${counted.text}), over the budget of ${memoryBudgetMb} MiB`) },
     ]);
   });
 
@@ -179,20 +212,29 @@ describe("secrets", () => {
 
 describe("the host's memory", () => {
   test("rejects a stack that grows past what the host has left beside the others, with the breakdown", () => {
-    expect(problems("prod", { resources: { scale: 2 } })).toEqual([
-      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/would reserve 25600 MiB \(prod: 18432, qual: 4608, prod's rollout overlap: 1536, reserved: 1024\), over the budget of 20480 MiB/) },
+    const { memoryBudgetMb, reservedMb } = hostOf("prod");
+    const counted = breakdown({ prod: planOf("prod", { resources: { scale: 4 } }), qual: planOf("qual") }, reservedMb);
+    expect(counted.total).toBeGreaterThan(memoryBudgetMb);
+    expect(problems("prod", { resources: { scale: 4 } })).toEqual([
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining(`would reserve ${counted.total} MiB (${counted.text}), over the budget of ${memoryBudgetMb} MiB`) },
     ]);
   });
 
   test("rejects stacks that together exceed a smaller budget, counting each stack file's own limits", () => {
-    const found = problems("qual", { host: { memoryBudgetMb: 12000, neighbours: ["x100f-webapp"] } });
-    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringMatching(/\(qual: 4608, prod: 9216, prod's rollout overlap: 768\), over the budget of 12000 MiB/) }]);
+    const counted = breakdown({ qual: planOf("qual"), prod: planOf("prod") }, 0);
+    const found = problems("qual", { host: { memoryBudgetMb: counted.total - 1 } });
+    expect(found).toEqual([{ path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining(`(${counted.text}), over the budget of ${counted.total - 1} MiB`) }]);
   });
 
   test("counts what the host keeps back for others (host.reservedMb) and the largest rollout overlap", () => {
-    expect(validate("qual", { host: { memoryBudgetMb: 20480, reservedMb: 5888, neighbours: ["x100f-webapp"] } }).ok).toBe(true);
-    expect(problems("qual", { host: { memoryBudgetMb: 20480, reservedMb: 5889, neighbours: ["x100f-webapp"] } })).toEqual([
-      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining("would reserve 20481 MiB (qual: 4608, prod: 9216, prod's rollout overlap: 768, reserved: 5889)") },
+    const { memoryBudgetMb } = hostOf("qual");
+    const stacks = { qual: planOf("qual"), prod: planOf("prod") };
+    const slack = memoryBudgetMb - breakdown(stacks, 0).total;
+    expect(slack).toBeGreaterThan(0);
+    expect(validate("qual", { host: { memoryBudgetMb, reservedMb: slack } }).ok).toBe(true);
+    const over = breakdown(stacks, slack + 1);
+    expect(problems("qual", { host: { memoryBudgetMb, reservedMb: slack + 1 } })).toEqual([
+      { path: "portugal-odyssey:host.memoryBudgetMb", message: expect.stringContaining(`would reserve ${memoryBudgetMb + 1} MiB (${over.text})`) },
     ]);
   });
 });

@@ -8,11 +8,13 @@
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { changedResources } from "../../test/harness/diff";
-import { runProgram, TYPES, type ProgramRun } from "../../test/harness/program";
-import { readStackConfig } from "../../test/harness/stack-config";
+import { readStackFileConfig } from "../../config/stack-files";
+import { changedResources } from "../../testing/diff";
+import { runProgram, TYPES, type ProgramRun } from "../../testing/mock-engine";
 
+/** The project folder: the bench measures the committed stacks. */
 const ROOT = join(__dirname, "..", "..");
+const readStackConfig = (stack: string) => readStackFileConfig(ROOT, stack);
 
 /** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
 export function longestContainerChain(run: ProgramRun): number {
@@ -29,7 +31,7 @@ export function longestContainerChain(run: ProgramRun): number {
 }
 
 async function blastRadius(stack: string) {
-  const baseline = await runProgram({ stack });
+  const baseline = await runProgram({ stack, projectDir: ROOT });
   const domain = readStackConfig(stack)["portugal-odyssey:domain"] as string;
   const changes: Record<string, Record<string, unknown>> = {
     "services.booking-service.tag": { services: { "booking-service": { tag: "bench-1" } } },
@@ -38,7 +40,7 @@ async function blastRadius(stack: string) {
   };
   const rows = [];
   for (const [change, config] of Object.entries(changes)) {
-    const changed = changedResources(baseline, await runProgram({ stack, config }));
+    const changed = changedResources(baseline, await runProgram({ stack, config, projectDir: ROOT }));
     rows.push({ stack, change, resourcesChanged: changed.length, of: baseline.resources.length, which: changed.join(" ") });
   }
   return { baseline, rows };

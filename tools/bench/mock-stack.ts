@@ -4,13 +4,14 @@
  * runs one stack on the mock engine. Prints, as JSON, the milliseconds from
  * process start to the last resource registration.
  */
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { runProgram } from "../../test/harness/program";
+import { runProgram } from "../../testing/mock-engine";
 
 async function main() {
   const stack = process.argv[2] ?? "qual";
   let last = 0;
-  const run = await runProgram({ stack, onRegister: () => (last = performance.now()) });
+  const run = await runProgram({ stack, projectDir: join(__dirname, "..", ".."), onRegister: () => (last = performance.now()) });
   process.stdout.write(JSON.stringify({ stack, resources: run.resources.length, lastRegistrationMs: Math.round(last) }) + "\n");
 }
 

@@ -2,7 +2,8 @@
  * The checklist: pure functions of a host snapshot and a stack's outputs.
  * Every result says what was expected and what was found.
  */
-import type { ServiceName, StoreName } from "../../catalog/types";
+import type { ServiceName } from "../../catalog/services";
+import type { StoreName } from "../../catalog/types";
 import { LABELS, PROJECT, childName, names } from "../../model/naming";
 import type { StackOutputs } from "./outputs";
 import { findConflicts } from "./routers";

@@ -25,7 +25,7 @@ beforeAll(async () => {
 describe("probe planning", () => {
   test("each running qual container tries every address of every prod container on its port label, the neighbours on the default ports, and its own dependencies", () => {
     const plans = planProbes(host, qual, [80, 8080]);
-    expect(plans).toHaveLength(18);
+    expect(plans).toHaveLength(Object.keys(qual.containers).length);
     const fo = plans.find((p) => p.source.name === qual.containers["public-fo"])!;
     const prodAddresses = host.containers.filter((c) => c.labels["pt.portugalodyssey.environment"] === "prod").reduce((n, c) => n + Object.keys(c.networks).length, 0);
     expect(fo.attempts.filter((a) => a.kind === "cross-environment")).toHaveLength(prodAddresses);

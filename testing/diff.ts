@@ -1,5 +1,5 @@
 /** Which registered resources differ between two runs of the program: the blast radius of a config change. */
-import type { ProgramRun } from "./program";
+import type { ProgramRun } from "./mock-engine";
 
 /** Logical names of resources whose inputs or options differ, or that only one run registered. */
 export function changedResources(before: ProgramRun, after: ProgramRun): string[] {

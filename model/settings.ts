@@ -1,0 +1,29 @@
+/**
+ * What the model reads from a stack: the settings config/ validates and hands
+ * over. The model states its own input here, so it never depends on how config
+ * is parsed; config/validate.ts passes its parsed result to planEnvironment,
+ * and the compiler checks that the schema's output fits this shape.
+ */
+import type { ServiceName } from "../catalog/services";
+import type { StoreName, VolumeKey } from "../catalog/types";
+import type { ResourceOverride } from "./resources";
+
+export interface EnvironmentSettings {
+  stack: string;
+  /** The resolved suffix that ends every name. */
+  env: string;
+  /** The domain the routed services' hosts hang off. */
+  domain: string;
+  /** Registry and path the app images are pulled from. */
+  registry: string;
+  /** The default tag of every app image. */
+  imageTag: string;
+  edge: "isolated" | "shared";
+  traefik: { network: string; container: string; entrypoint: string; certResolver: string };
+  services: Partial<Record<ServiceName, ResourceOverride & { tag?: string }>>;
+  stores: Partial<Record<StoreName, ResourceOverride>>;
+  resources: { scale: number };
+  logs: { maxSize: string; maxFile: number };
+  data: { protect: boolean; retainOnDelete: boolean; volumes: Partial<Record<VolumeKey, string>> };
+  host: { neighbours: string[] };
+}
