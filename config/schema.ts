@@ -44,7 +44,7 @@ export const stackConfigSchema = z.strictObject({
   registry: z.string().regex(REGISTRY, { error: "expected a registry and repository path such as registry.gitlab.com/portugal-odyssey/platform, without a tag" }),
   /** The default tag of every app image; CI sets it. */
   imageTag: tag,
-  /** `isolated`: each stack gets its own edge network, joined by Traefik. `shared`: the seed's layout, everyone on the traefik network. */
+  /** `isolated`: each stack gets its own edge network, joined by Traefik. `shared`: the Compose deployment's layout, every routed service on the traefik network. */
   edge: z.enum(["isolated", "shared"], { error: "expected isolated or shared" }).default("isolated"),
   traefik: z
     .strictObject({

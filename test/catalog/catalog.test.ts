@@ -5,7 +5,7 @@ import { credentialsIn } from "../../model/templates";
 
 const specs = Object.values(SERVICES);
 
-test("lists the seed's fourteen services, named by the catalog's own keys", () => {
+test("lists the fourteen services the Compose deployment runs, named by the catalog's own keys", () => {
   expect(SERVICE_NAMES).toHaveLength(14);
   for (const name of SERVICE_NAMES) expect(SERVICES[name].name).toBe(name);
 });

@@ -14,7 +14,7 @@ beforeAll(async () => {
 describe.each(["qual", "prod"])("the %s stack", (env) => {
   const run = () => runs[env];
 
-  test("creates exactly the seed's five networks plus its own edge network, and never the traefik network", () => {
+  test("creates exactly the Compose deployment's five networks plus its own edge network, and never the traefik network", () => {
     expect(networks(run()).map((n) => n.inputs.name).sort()).toEqual(
       [
         `po-edge-${env}`,
@@ -34,7 +34,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     }
   });
 
-  test("creates the seed's five volumes", () => {
+  test("creates the Compose deployment's five volumes", () => {
     expect(volumes(run()).map((v) => v.inputs.name).sort()).toEqual(
       ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"].map((v) => `${v}-${env}`).sort(),
     );
@@ -94,7 +94,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     }
   });
 
-  test("wires the stores as the seed does", () => {
+  test("wires the stores under the variable names the applications read under Compose", () => {
     const env_ = envOf(containerFor(run(), "booking-service"));
     expect(env_.DATABASE_HOST).toBe(`postgres-${env}`);
     expect(env_.REDIS_URL).toBe(`redis://redis-${env}:6379`);
