@@ -11,7 +11,7 @@ import { stackConfigSchema } from "../config/schema";
 import { names } from "../model/naming";
 
 /** A prod-like plan with an arbitrary domain: only the catalog-derived columns are printed. */
-function samplePlan() {
+export function samplePlan() {
   const config = stackConfigSchema.parse({
     domain: "example.pt",
     registry: "registry.example/po",

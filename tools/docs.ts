@@ -7,6 +7,7 @@
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { renderCatalogTables } from "./catalog-docs";
+import { renderConfigReference, renderSecretsTable } from "./config-docs";
 
 const ROOT = join(__dirname, "..");
 
@@ -17,6 +18,8 @@ export function generators(): Record<string, () => string> {
     services: () => catalog.services,
     stores: () => catalog.stores,
     exceptions: () => catalog.exceptions,
+    config: () => renderConfigReference(ROOT),
+    secrets: renderSecretsTable,
   };
 }
 
