@@ -65,7 +65,7 @@ export type HealthProbe = (
 
 /**
  * Deviations from the default hardening (read-only root, non-root user,
- * all capabilities dropped). Each one must say why: the README lists them.
+ * all capabilities dropped). Each one must say why: docs/catalog.md lists them.
  */
 export interface HardeningExceptions {
   /** The image's entrypoint starts as root and drops to its own user. */
@@ -100,7 +100,7 @@ export interface StoreSpec extends WorkloadSpec {
   command?: string[];
   /** Software that keys its data on the hostname (RabbitMQ's node name) needs a stable one. */
   stableHostname?: boolean;
-  /** Env every client of the store receives: how the seed's services find and log in to it. */
+  /** Env every client of the store receives: how the applications find and log in to it (the variables they already read under Compose). */
   clientEnv: Record<string, EnvValue>;
 }
 

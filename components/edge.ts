@@ -34,7 +34,7 @@ fi`;
  * container it does not own, so a command does, through the docker CLI (which
  * honours DOCKER_HOST like the provider). Traefik's configuration is untouched.
  *
- * `shared`: the seed's layout, the existing `traefik` network, looked up and
+ * `shared`: the Compose deployment's layout, the existing `traefik` network, looked up and
  * never created or changed.
  */
 export class Edge extends pulumi.ComponentResource {

@@ -23,74 +23,130 @@ const tag = z.string().regex(TAG, { error: "expected a Docker image tag such as 
 const memoryMb = z.int({ error: "expected a whole number of MiB" }).min(64, { error: "expected at least 64 MiB" });
 const cpus = z.number({ error: "expected a number of CPU cores such as 0.5" }).positive({ error: "expected more than 0 cores" }).max(64);
 
-const resourceOverride = { memoryMb: memoryMb.optional(), cpus: cpus.optional() };
+const resourceOverride = {
+  memoryMb: memoryMb
+    .optional()
+    .meta({ description: "Memory limit in MiB, instead of the catalog default times `resources.scale`. Applied in place: swap is off, so any raise takes effect." }),
+  cpus: cpus.optional().meta({
+    description:
+      "CPU cores, instead of the catalog default times `resources.scale`. A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
+  }),
+};
 
 const serviceOverride = z.strictObject({
-  /** This service's image tag; wins over `imageTag`. */
-  tag: tag.optional(),
+  tag: tag.optional().meta({ description: "This service's image tag; wins over `imageTag`." }),
   ...resourceOverride,
 });
 
 const storeOverride = z.strictObject(resourceOverride);
 
+/** A map keyed by catalog names; `title` names the key in the generated reference (`services.<service>.tag`). */
+const catalogKey = (title: string) => z.string().meta({ title });
+
+/**
+ * Every key carries its description: docs/configuration.md is generated from
+ * this schema (`npm run docs`), and a test fails while a key has none.
+ */
 export const stackConfigSchema = z.strictObject({
-  /** Ends every name this stack creates. Defaults to the stack name. */
   suffix: z
     .string()
     .regex(SUFFIX_PATTERN, { error: "expected 2-16 lowercase letters and digits, starting with a letter, no hyphen (e.g. qual)" })
-    .optional(),
-  /** The domain public hosts hang off: the apex serves public-fo, `cms.`, `api.`, `auth.` the others. */
-  domain,
-  /** Registry and path every app image is pulled from. */
-  registry: z.string().regex(REGISTRY, { error: "expected a registry and repository path such as registry.gitlab.com/portugal-odyssey/platform, without a tag" }),
-  /** The default tag of every app image; CI sets it. */
-  imageTag: tag,
-  /** `isolated`: each stack gets its own edge network, joined by Traefik. `shared`: the seed's layout, everyone on the traefik network. */
-  edge: z.enum(["isolated", "shared"], { error: "expected isolated or shared" }).default("isolated"),
-  traefik: z
-    .strictObject({
-      /** The existing external network Traefik watches. */
-      network: dockerName.default("traefik"),
-      /** The existing Traefik container, attached to each isolated edge network. */
-      container: dockerName.default("traefik"),
-      entrypoint: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "expected a Traefik entrypoint name such as websecure" }),
-      certResolver: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "expected a Traefik certificate resolver name such as letsencrypt" }),
+    .optional()
+    .meta({
+      description:
+        "Ends every name this stack creates (`po-postgres-<suffix>`, …): 2-16 lowercase letters and digits, starting with a letter, no hyphen. Defaults to the stack name. Must differ from every other stack file's.",
     }),
-  /** Per-service overrides, keyed by catalog name. */
-  services: z.record(z.string(), serviceOverride).default({}),
-  /** Per-store resource overrides. */
-  stores: z.record(z.string(), storeOverride).default({}),
+  domain: domain.meta({
+    description:
+      "The domain the routed services' public hosts hang off: the apex, or `<subdomain>.<domain>` as the catalog's route says. No Host rule may overlap another stack file's.",
+  }),
+  registry: z
+    .string()
+    .regex(REGISTRY, { error: "expected a registry and repository path such as registry.gitlab.com/portugal-odyssey/platform, without a tag" })
+    .meta({ description: "Registry and repository path every app image is pulled from, without a tag." }),
+  imageTag: tag.meta({ description: "The default tag of every app image; a release sets it (docs/releases.md)." }),
+  edge: z
+    .enum(["isolated", "shared"], { error: "expected isolated or shared" })
+    .default("isolated")
+    .meta({
+      description:
+        "`isolated`: the stack gets its own edge network, and Traefik is attached to it. `shared`: the Compose deployment's layout, every routed service on the traefik network. See docs/traefik.md.",
+    }),
+  traefik: z.strictObject({
+    network: dockerName.default("traefik").meta({ description: "The existing external network Traefik watches; looked up, never created or changed." }),
+    container: dockerName.default("traefik").meta({ description: "The existing Traefik container, attached to each isolated edge network." }),
+    entrypoint: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, { error: "expected a Traefik entrypoint name such as websecure" })
+      .meta({ description: "The Traefik entrypoint every router listens on." }),
+    certResolver: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, { error: "expected a Traefik certificate resolver name such as letsencrypt" })
+      .meta({ description: "The Traefik certificate resolver every router's TLS uses." }),
+  }),
+  services: z.record(catalogKey("service"), serviceOverride).default({}),
+  stores: z.record(catalogKey("store"), storeOverride).default({}),
   resources: z
     .strictObject({
-      /** Multiplies every catalog memory and CPU default: qual runs smaller than prod. */
-      scale: z.number({ error: "expected a number such as 0.5" }).min(0.1, { error: "expected at least 0.1" }).max(4, { error: "expected at most 4" }).default(1),
+      scale: z
+        .number({ error: "expected a number such as 0.5" })
+        .min(0.1, { error: "expected at least 0.1" })
+        .max(4, { error: "expected at most 4" })
+        .default(1)
+        .meta({
+          description:
+            "Multiplies every catalog memory and CPU default. A change alters every container's CPUs, so it replaces every container; on prod the data-safety gate blocks that for the stores.",
+        }),
     })
     .prefault({}),
   logs: z
     .strictObject({
-      /** json-file `max-size` of one log file. */
-      maxSize: z.string().regex(LOG_SIZE, { error: "expected a size such as 10m (k, m or g)" }).default("10m"),
-      /** json-file `max-file`: rotated files kept. */
-      maxFile: z.int({ error: "expected a whole number of files" }).min(1).max(20).default(3),
+      maxSize: z
+        .string()
+        .regex(LOG_SIZE, { error: "expected a size such as 10m (k, m or g)" })
+        .default("10m")
+        .meta({ description: "json-file `max-size` of one log file of every container (k, m or g)." }),
+      maxFile: z
+        .int({ error: "expected a whole number of files" })
+        .min(1)
+        .max(20)
+        .default(3)
+        .meta({ description: "json-file `max-file`: rotated log files kept per container." }),
     })
     .prefault({}),
   data: z
     .strictObject({
-      /** `protect`: Pulumi refuses to delete or replace the data volumes. */
-      protect: z.boolean({ error: "expected true or false" }).default(true),
-      /** `retainOnDelete`: a delete leaves the Docker volume on the host. */
-      retainOnDelete: z.boolean({ error: "expected true or false" }).default(true),
-      /** Existing volumes to take over instead of creating empty ones (e.g. a Compose deployment's). */
-      volumes: z.record(z.string(), dockerName).default({}),
+      protect: z
+        .boolean({ error: "expected true or false" })
+        .default(true)
+        .meta({ description: "`protect` the data volumes: Pulumi refuses to delete or replace them." }),
+      retainOnDelete: z
+        .boolean({ error: "expected true or false" })
+        .default(true)
+        .meta({ description: "`retainOnDelete`: a delete leaves the Docker volume on the host." }),
+      volumes: z
+        .record(catalogKey("volume"), dockerName)
+        .default({})
+        .meta({
+          description:
+            "An existing volume to take over instead of creating `<volume>-<suffix>`, e.g. the Compose deployment's (docs/migrating-from-compose.md). Always protected and retained.",
+        }),
     })
     .prefault({}),
   host: z.strictObject({
-    /** Memory all stacks on this host (every stack file in the project) may reserve together, MiB. */
-    memoryBudgetMb: memoryMb,
-    /** Memory kept back for what is not a stack of this project: the webapp, Traefik, the OS. */
-    reservedMb: z.int({ error: "expected a whole number of MiB" }).min(0, { error: "expected 0 or more MiB" }).default(0),
-    /** Containers we do not own that must keep running (the existing webapp). */
-    neighbours: z.array(dockerName).default([]),
+    memoryBudgetMb: memoryMb.meta({
+      description:
+        "Memory all stacks on this host may reserve together, MiB: the memory limits of every container of every stack file, plus `host.reservedMb`, plus the largest rollout overlap (both revisions of each zero-downtime service run during a rollout) must fit.",
+    }),
+    reservedMb: z
+      .int({ error: "expected a whole number of MiB" })
+      .min(0, { error: "expected 0 or more MiB" })
+      .default(0)
+      .meta({ description: "Memory kept back, MiB, for what is not a stack of this project: Traefik, the webapp, the OS." }),
+    neighbours: z
+      .array(dockerName)
+      .default([])
+      .meta({ description: "Containers we do not own that must keep running (the webapp); `verify` checks them." }),
   }),
 });
 

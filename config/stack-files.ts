@@ -33,12 +33,16 @@ function readYaml(path: string): Record<string, unknown> {
  * Secret values stay in their encrypted `{ secure: ... }` form.
  */
 export function readStackFileConfig(projectDir: string, stack: string): Record<string, unknown> {
-  const project = readYaml(join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { value?: unknown; default?: unknown }> };
   const stackFile = readYaml(join(projectDir, `Pulumi.${stack}.yaml`)) as { config?: Record<string, unknown> };
-  const merged: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(project.config ?? {})) merged[namespaced(key)] = entry.value ?? entry.default;
+  const merged: Record<string, unknown> = readProjectConfig(projectDir);
   for (const [key, value] of Object.entries(stackFile.config ?? {})) merged[namespaced(key)] = value;
   return merged;
+}
+
+/** The project-level `config` of Pulumi.yaml, every stack's defaults, as namespaced keys with their values. */
+export function readProjectConfig(projectDir: string): Record<string, unknown> {
+  const project = readYaml(join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { value?: unknown; default?: unknown }> };
+  return Object.fromEntries(Object.entries(project.config ?? {}).map(([key, entry]) => [namespaced(key), entry.value ?? entry.default]));
 }
 
 /** Config values as the engine hands them to a program: strings, objects and lists JSON-encoded. */

@@ -64,7 +64,7 @@ function describeZodIssue(issue: z.core.$ZodIssue, input: Record<string, unknown
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => ({
       path: key(path ? `${path}.${k}` : k),
-      message: "unknown key; remove it or check its spelling against the config reference in README.md",
+      message: "unknown key; remove it or check its spelling against the config reference in docs/configuration.md",
     }));
   }
   if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined) {

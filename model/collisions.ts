@@ -33,13 +33,13 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
     const takesTheName = names.containerOf(container.containerName);
     for (const existing of host.containers.filter((c) => takesTheName(c.name))) {
       if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;
-      // The seed's Compose deployment used these very names: its containers must go before ours can exist.
+      // The Compose deployment being replaced uses these very names: its containers must go before ours can exist.
       const composeProject = existing.labels[COMPOSE_PROJECT_LABEL];
       collisions.push({
         kind: "container",
         name: existing.name,
         message: composeProject
-          ? `container ${existing.name} already exists and belongs to Compose project "${composeProject}"; stop and remove it first (docker compose rm --stop --force in that project's folder; named volumes stay), see "Migrating from Compose" in README.md`
+          ? `container ${existing.name} already exists and belongs to Compose project "${composeProject}"; stop and remove it first (docker compose rm --stop --force in that project's folder; named volumes stay), see docs/migrating-from-compose.md`
           : `container ${existing.name} already exists and ${describeOwner(existing)}; remove or rename it, or give this stack another suffix`,
       });
     }

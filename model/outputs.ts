@@ -1,6 +1,6 @@
 /**
  * The stack outputs: the contract between the program (components/environment.ts
- * exports them), `verify` and the CI jobs that read them. Documented in README.md.
+ * exports them), `verify` and the CI jobs that read them. Documented in docs/catalog.md (Outputs).
  * Nothing in them is secret.
  */
 import { z } from "zod";

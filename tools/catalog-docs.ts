@@ -1,21 +1,17 @@
 /**
- * The README tables that restate the catalog (services, rollout strategies,
- * sizes, hardening exceptions) are generated here, so the README cannot drift
- * from the code: `npm run docs` rewrites them, and a test fails when they are stale.
+ * The tables of docs/catalog.md that restate the catalog (services, rollout
+ * strategies, sizes, hardening exceptions), rendered from the catalog and the
+ * model; tools/docs.ts writes them (`npm run docs`).
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { SERVICE_NAMES, SERVICES } from "../catalog/services";
+import { SERVICES, SERVICE_NAMES } from "../catalog/services";
 import { STORES } from "../catalog/stores";
 import { STORE_NAMES } from "../catalog/types";
 import { planEnvironment, type ContainerPlan } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
 import { names } from "../model/naming";
 
-const README = join(__dirname, "..", "README.md");
-
 /** A prod-like plan with an arbitrary domain: only the catalog-derived columns are printed. */
-function samplePlan() {
+export function samplePlan() {
   const config = stackConfigSchema.parse({
     domain: "example.pt",
     registry: "registry.example/po",
@@ -64,17 +60,4 @@ export function renderCatalogTables(): Record<string, string> {
     ]),
   ].join("\n");
   return { services, stores, exceptions };
-}
-
-/** README with every `<!-- catalog:NAME -->...<!-- /catalog:NAME -->` block re-rendered. */
-export function renderReadme(readme: string): string {
-  const tables = renderCatalogTables();
-  return readme.replace(/<!-- catalog:(\w+) -->[\s\S]*?<!-- \/catalog:\1 -->/g, (whole, name: string) =>
-    tables[name] === undefined ? whole : `<!-- catalog:${name} -->\n${tables[name]}\n<!-- /catalog:${name} -->`,
-  );
-}
-
-if (require.main === module) {
-  writeFileSync(README, renderReadme(readFileSync(README, "utf8")));
-  console.log("README.md catalog tables regenerated");
 }

@@ -163,7 +163,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
           "In GitLab the passphrase is a protected variable: it reaches pipelines of protected branches, and merge-request pipelines " +
-          "only between protected branches with the project's protected-resources setting on (see README.md, section CI).",
+          "only between protected branches with the project's protected-resources setting on (see docs/ci.md).",
       );
     }
     const source = env.PULUMI_CONFIG_PASSPHRASE ? "PULUMI_CONFIG_PASSPHRASE" : "PULUMI_CONFIG_PASSPHRASE_FILE";
@@ -178,7 +178,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
   if (ci && !truthy(env.PO_ALLOW_LOCAL_BACKEND)) {
     throw new Error(
       "PULUMI_BACKEND_URL is not set in CI. A throw-away local backend would make Pulumi create every container on the shared host again; " +
-        "set PULUMI_BACKEND_URL (see README.md, section CI), or PO_ALLOW_LOCAL_BACKEND=1 if you really mean a local backend.",
+        "set PULUMI_BACKEND_URL (see docs/ci.md), or PO_ALLOW_LOCAL_BACKEND=1 if you really mean a local backend.",
     );
   }
 
@@ -214,7 +214,7 @@ export function assertSafeLocalUp(command: Command, res: Resolution, env: NodeJS
   if (!host || host.startsWith("unix://") || host.startsWith("npipe://")) return;
   throw new Error(
     `refusing \`up\` on the LOCAL backend against DOCKER_HOST=${host}: that state is yours alone and its external secrets are placeholders, ` +
-      "so on a shared host it would start duplicate containers beside the real ones. Deploy through the shared backend (PULUMI_BACKEND_URL, see README.md, section CI), " +
+      "so on a shared host it would start duplicate containers beside the real ones. Deploy through the shared backend (PULUMI_BACKEND_URL, see docs/ci.md), " +
       "point DOCKER_HOST at your own engine, or set PO_ALLOW_LOCAL_BACKEND=1 if that remote engine is really yours.",
   );
 }

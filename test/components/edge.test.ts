@@ -45,7 +45,7 @@ describe("isolated edge (the default)", () => {
   });
 });
 
-describe("shared edge (edge: shared, the seed's layout)", () => {
+describe("shared edge (edge: shared, the Compose deployment's layout)", () => {
   const runs: Record<string, ProgramRun> = {};
   beforeAll(async () => {
     runs.qual = await runProgram({ stack: "qual", config: { edge: "shared" } });

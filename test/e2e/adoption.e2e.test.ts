@@ -1,5 +1,5 @@
 /**
- * Taking over a Compose deployment on a real Docker engine, as the README's
+ * Taking over a Compose deployment on a real Docker engine, as docs/migrating-from-compose.md's
  * migration guide says: the host check refuses while the Compose container
  * still holds the name; once it is removed, the data written before the
  * takeover is there after it. The check also refuses a same-named volume that
@@ -37,7 +37,7 @@ async function withVolume(volume: string, script: string): Promise<string> {
   return logs;
 }
 
-// The Compose deployment's postgres: same name as ours (the seed's), its data on the Compose volume, stopped.
+// The Compose deployment's postgres: the same name as ours, its data on the Compose volume, stopped.
 const composePostgres = `po-postgres-${SUFFIX}`;
 
 beforeAll(async () => {

@@ -171,7 +171,7 @@ export async function removeLabelled(docker: Docker, runId?: string): Promise<st
   const mine = (labels: Record<string, string> | undefined) => runId !== undefined || !runIsLive(labels?.[RUN_LABEL] ?? "");
   const containers = (await docker.listContainers({ all: true, filters })).filter((c) => mine(c.Labels));
   // One at a time: Docker 20.10 (Debian's docker.io, what CI installs) loses endpoint-count
-  // decrements when containers on one network are removed concurrently (moby/moby#43286), and
+  // decrements when containers on one network are removed concurrently (https://github.com/moby/moby/issues/43286), and
   // the network then refuses removal with "has active endpoints" until dockerd restarts.
   for (const c of containers) await docker.getContainer(c.Id).remove({ force: true, v: false }).catch(ignoreMissing);
   // The daemon releases a removed container's endpoints and mounts a moment after the remove returns.

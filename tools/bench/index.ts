@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the figures issue #4 and #5 ask for, measured in one run.
+ * `npm run bench`: the project's figures, measured in one run.
  *   - blast radius of a tag, memory and domain change (resources whose inputs differ);
  *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
  *   - each stack's memory reservation against the host budget;

@@ -1,0 +1,122 @@
+/**
+ * The configuration reference of docs/configuration.md, rendered from the zod
+ * schema (its JSON Schema, with every key's description) and from the base
+ * values Pulumi.yaml gives every stack; tools/docs.ts writes it (`npm run docs`).
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../catalog/types";
+import { stackConfigSchema } from "../config/schema";
+import { readProjectConfig } from "../config/stack-files";
+import { PROJECT } from "../model/naming";
+import { samplePlan } from "./catalog-docs";
+
+/** The subset of JSON Schema that z.toJSONSchema emits for this schema. */
+interface JsonSchema {
+  type?: string;
+  description?: string;
+  title?: string;
+  default?: unknown;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+}
+
+export interface ConfigKey {
+  /** Dotted path under `portugal-odyssey:`, map keys as `<service>`. */
+  path: string;
+  type: string;
+  description?: string;
+  /** The schema's default, when it has one that says something. */
+  default?: unknown;
+  /** The program stops when it is missing (and Pulumi.yaml does not set it). */
+  required: boolean;
+}
+
+const isObject = (s: JsonSchema) => s.type === "object";
+const isMap = (s: JsonSchema) => isObject(s) && typeof s.additionalProperties === "object";
+const isEmpty = (v: unknown) => v !== null && typeof v === "object" && Object.keys(v).length === 0;
+
+function describeType(s: JsonSchema): string {
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(" or ");
+  if (s.type === "boolean") return "true or false";
+  if (s.type === "array") return `list of ${s.items?.type ?? "value"}s`;
+  if (s.type === "integer" || s.type === "number") {
+    const min = s.minimum !== undefined && s.minimum > Number.MIN_SAFE_INTEGER ? `≥ ${s.minimum}` : s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : undefined;
+    const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? `≤ ${s.maximum}` : s.exclusiveMaximum !== undefined ? `< ${s.exclusiveMaximum}` : undefined;
+    return [s.type, [min, max].filter(Boolean).join(", ")].filter(Boolean).join(" ");
+  }
+  return s.type ?? "value";
+}
+
+/** Every settable key of the schema, depth first in schema order: objects by their keys, maps by a `<title>` placeholder. */
+export function configKeys(schema: z.ZodType = stackConfigSchema): ConfigKey[] {
+  const walk = (node: JsonSchema, path: string, required: boolean, inherited?: JsonSchema): ConfigKey[] => {
+    if (isMap(node)) {
+      const value = node.additionalProperties as JsonSchema;
+      const placeholder = `${path}.<${node.propertyNames?.title ?? "name"}>`;
+      // A map of plain values reads as one key: its description is the map's.
+      return walk(value, placeholder, false, isObject(value) ? undefined : node);
+    }
+    if (isObject(node) && node.properties) {
+      return Object.entries(node.properties).flatMap(([name, child]) =>
+        walk(child, path ? `${path}.${name}` : name, required && (node.required ?? []).includes(name)),
+      );
+    }
+    const own = node.default === undefined || isEmpty(node.default) ? undefined : node.default;
+    return [{ path, type: describeType(node), description: node.description ?? inherited?.description, default: own, required: required && own === undefined }];
+  };
+  return walk(z.toJSONSchema(schema, { io: "input" }) as JsonSchema, "", true);
+}
+
+/** Pulumi.yaml's base values, flattened to the dotted paths of configKeys. */
+function baseValues(projectDir: string): Map<string, unknown> {
+  const flat = new Map<string, unknown>();
+  const visit = (value: unknown, path: string) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) visit(v, `${path}.${k}`);
+    } else flat.set(path, value);
+  };
+  for (const [key, value] of Object.entries(readProjectConfig(projectDir))) {
+    if (key.startsWith(`${PROJECT}:`)) visit(value, key.slice(PROJECT.length + 1));
+  }
+  return flat;
+}
+
+const literal = (v: unknown) => `\`${typeof v === "string" ? v : JSON.stringify(v)}\``;
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function renderConfigReference(projectDir = join(__dirname, "..")): string {
+  const base = baseValues(projectDir);
+  return [
+    `| Key (\`${PROJECT}:\`) | Type | Default | Meaning |`,
+    "|---|---|---|---|",
+    ...configKeys().map((k) => {
+      const defaults = [
+        k.default !== undefined ? literal(k.default) : k.required && !base.has(k.path) ? "**required**" : undefined,
+        base.has(k.path) ? `Pulumi.yaml: ${literal(base.get(k.path))}` : undefined,
+      ].filter(Boolean);
+      return `| \`${k.path}\` | ${cell(k.type)} | ${defaults.join("; ") || "–"} | ${cell(k.description ?? "")} |`;
+    }),
+  ].join("\n");
+}
+
+/** The credentials, how each gets its value, and which containers receive it (from the model). */
+export function renderSecretsTable(): string {
+  const plan = samplePlan();
+  const users = (credential: string) => plan.containers.filter((c) => (c.credentials as string[]).includes(credential)).map((c) => c.name);
+  const row = (name: string, kind: string) => `| \`${name}\` | ${kind} | ${users(name).join(", ") || "–"} |`;
+  return [
+    "| Secret | Value | Used by |",
+    "|---|---|---|",
+    ...GENERATED_CREDENTIALS.map((name) => row(name, "generated with `@pulumi/random` unless set")),
+    ...EXTERNAL_SECRETS.map((name) => row(name, "**required**: issued by a third party")),
+  ].join("\n");
+}

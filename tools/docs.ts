@@ -1,0 +1,58 @@
+/**
+ * `npm run docs`: rewrites every generated block of README.md and docs/*.md,
+ * `<!-- generated:NAME -->…<!-- /generated:NAME -->`, from the code it restates
+ * (catalog tables, configuration reference). A test fails while any block is
+ * stale, so the docs cannot drift from the code.
+ */
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { renderCatalogTables } from "./catalog-docs";
+import { renderConfigReference, renderSecretsTable } from "./config-docs";
+
+const ROOT = join(__dirname, "..");
+
+/** Every generated block by name; each is rendered only when asked for. */
+export function generators(): Record<string, () => string> {
+  const catalog = renderCatalogTables();
+  return {
+    services: () => catalog.services,
+    stores: () => catalog.stores,
+    exceptions: () => catalog.exceptions,
+    config: () => renderConfigReference(ROOT),
+    secrets: renderSecretsTable,
+  };
+}
+
+const BLOCK = /<!-- generated:([\w-]+) -->[\s\S]*?<!-- \/generated:\1 -->/g;
+
+/** The names of the generated blocks a document holds. */
+export const blockNames = (markdown: string): string[] => [...markdown.matchAll(BLOCK)].map((m) => m[1]);
+
+/** The document with every generated block re-rendered; a block no generator knows is an error. */
+export function renderGeneratedBlocks(markdown: string, render = generators()): string {
+  return markdown.replace(BLOCK, (_whole, name: string) => {
+    if (!render[name]) throw new Error(`unknown generated block "${name}"; known: ${Object.keys(render).join(", ")}`);
+    return `<!-- generated:${name} -->\n${render[name]().trimEnd()}\n<!-- /generated:${name} -->`;
+  });
+}
+
+/** README.md and every markdown file under docs/. */
+export function documentFiles(root = ROOT): string[] {
+  const docs = readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => join(root, "docs", f));
+  return [join(root, "README.md"), ...docs];
+}
+
+if (require.main === module) {
+  const render = generators();
+  for (const file of documentFiles()) {
+    const before = readFileSync(file, "utf8");
+    const after = renderGeneratedBlocks(before, render);
+    if (after !== before) {
+      writeFileSync(file, after);
+      console.log(`${relative(ROOT, file)}: regenerated ${blockNames(after).join(", ")}`);
+    }
+  }
+}
