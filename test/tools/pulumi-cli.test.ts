@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, copyFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { FIXTURE_PROJECT } from "../harness/stack-config";
 import {
   type CliOptions,
   LOCAL_PLACEHOLDER,
@@ -223,8 +224,8 @@ describe("main with a stand-in pulumi binary", () => {
   function sandbox(outputs: object = contractOutputs) {
     const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-"));
     writeFileSync(join(dir, "outputs.json"), JSON.stringify(outputs));
-    copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-    copyFileSync(join(__dirname, "..", "..", "Pulumi.qual.yaml"), join(dir, "Pulumi.qual.yaml"));
+    copyFileSync(join(FIXTURE_PROJECT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    copyFileSync(join(FIXTURE_PROJECT, "Pulumi.qual.yaml"), join(dir, "Pulumi.qual.yaml"));
     mkdirSync(join(dir, "bin"));
     const log = join(dir, "calls.log");
     const bin = join(dir, "bin", "pulumi");

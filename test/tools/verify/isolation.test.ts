@@ -96,8 +96,10 @@ describe("isolation summary", () => {
     const plans = planProbes(host, qual, [80]);
     const s = summarise(qual, plans, run(plans, (a) => a.kind === "dependency"));
     expect(s.crossEnvironment.succeeded).toBe(0);
-    expect(s.dependency).toEqual({ attempted: 56, succeeded: 56, expected: 56 });
-    expect(s.total.expected).toBe(56);
+    const dependencies = Object.values(qual.topology).reduce((n, t) => n + t.dependencies.length, 0);
+    expect(dependencies).toBeGreaterThan(0);
+    expect(s.dependency).toEqual({ attempted: dependencies, succeeded: dependencies, expected: dependencies });
+    expect(s.total.expected).toBe(dependencies);
     expect(isolationChecks(s).every((c) => c.ok)).toBe(true);
   });
 
