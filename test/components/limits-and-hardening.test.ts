@@ -1,8 +1,10 @@
 import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
 import { STORE_NAMES } from "../../catalog/types";
+import { planEnvironment } from "../../model/environment";
 import { containerFor, containers, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
+import { settingsOf } from "../harness/stack-config";
 
 const runs: Record<string, ProgramRun> = {};
 beforeAll(async () => {
@@ -30,20 +32,15 @@ test("sizes each container from its catalog entry", () => {
   expect(containerFor(runs.prod, "keycloak").inputs.cpus).toBe(String(SERVICES.keycloak.resources.cpus));
 });
 
-test("lets config pin one service's or one store's limits", async () => {
-  const run = await runProgram({ stack: "qual", config: { services: { keycloak: { memoryMb: 900, cpus: 0.75 } }, stores: { redis: { memoryMb: 200 } } } });
-  expect(containerFor(run, "keycloak").inputs).toMatchObject({ memory: 900, cpus: "0.75" });
-  expect(containerFor(run, "redis").inputs.memory).toBe(200);
-});
-
-test("gives Elasticsearch a heap of half its memory limit, whatever the limit", async () => {
-  for (const run of [runs.prod, runs.qual]) {
-    const elasticsearch = containerFor(run, "elasticsearch");
-    const heap = Math.floor(elasticsearch.inputs.memory / 2);
-    expect(envOf(elasticsearch).ES_JAVA_OPTS).toBe(`-Xms${heap}m -Xmx${heap}m`);
+test("renders each container's memory, CPU and heap as the model plans them, overrides included", async () => {
+  const overrides = { services: { keycloak: { memoryMb: 900, cpus: 0.75 } }, stores: { elasticsearch: { memoryMb: 3000 } } };
+  const run = await runProgram({ stack: "qual", config: overrides });
+  for (const planned of planEnvironment(settingsOf("qual", overrides)).containers) {
+    const { inputs } = containerFor(run, planned.name);
+    expect({ name: planned.name, memory: inputs.memory, cpus: Number(inputs.cpus) }).toEqual({ name: planned.name, memory: planned.resources.memoryMb, cpus: planned.resources.cpus });
   }
-  const run = await runProgram({ stack: "prod", config: { stores: { elasticsearch: { memoryMb: 3000 } } } });
-  expect(envOf(containerFor(run, "elasticsearch")).ES_JAVA_OPTS).toBe("-Xms1500m -Xmx1500m");
+  const heap = envOf(containerFor(run, "elasticsearch")).ES_JAVA_OPTS;
+  expect(heap).toBe("-Xms1500m -Xmx1500m");
 });
 
 test("hardens every container, with exactly the catalog's listed exceptions", () => {
@@ -61,9 +58,9 @@ test("hardens every container, with exactly the catalog's listed exceptions", ()
   expect(containers(runs.prod).filter((c) => c.inputs.readOnly)).toHaveLength(specs.filter((spec) => !spec.hardening.writableRoot).length);
 });
 
-test("rotates logs as config says", async () => {
-  const run = await runProgram({ stack: "qual", config: { logs: { maxSize: "50m", maxFile: 5 } } });
-  for (const c of containers(run)) expect(c.inputs).toMatchObject({ logDriver: "json-file", logOpts: { "max-size": "50m", "max-file": "5" } });
+test("rotates every container's logs as the model plans", () => {
+  const planned = planEnvironment(settingsOf("qual")).containers[0].logs;
+  for (const c of containers(runs.qual)) expect(c.inputs).toMatchObject({ logDriver: planned.driver, logOpts: planned.opts });
 });
 
 test("gives RabbitMQ a stable hostname, since it keys its data directory on the node name", () => {

@@ -10,7 +10,7 @@ import { planEnvironment } from "../../model/environment";
 import { PROJECT } from "../../model/naming";
 import { runProgram } from "../harness/program";
 import { readOtherStacks } from "../../config/stack-files";
-import { FIXTURE_PROJECT, REPOSITORY_ROOT, engineConfig, readStackConfig } from "../harness/stack-config";
+import { FIXTURE_PROJECT, REPOSITORY_ROOT, engineConfig, readStackConfig, settingsOf } from "../harness/stack-config";
 
 /**
  * Validates a stack's config with some top-level keys replaced (`undefined` removes one),
@@ -42,11 +42,7 @@ function projectWith(extra: Record<string, string>, host?: Record<string, unknow
 }
 
 /** The model's plan of a stack in `projectDir`, with overrides, whether or not it fits the host: what the budget check counts. */
-function planOf(stack: string, overrides: Record<string, unknown> = {}, projectDir = FIXTURE_PROJECT) {
-  const input = Object.fromEntries(Object.entries(readStackConfig(stack, projectDir)).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
-  const config = stackConfigSchema.parse({ ...input, ...overrides });
-  return planEnvironment({ ...config, stack, env: config.suffix ?? stack });
-}
+const planOf = (stack: string, overrides: Record<string, unknown> = {}, projectDir = FIXTURE_PROJECT) => planEnvironment(settingsOf(stack, overrides, projectDir));
 
 const hostOf = (stack: string) => stackConfigSchema.shape.host.parse(readStackConfig(stack)[`${PROJECT}:host`]);
 
