@@ -88,7 +88,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     }
   });
 
-  test("wires the stores as the seed does", () => {
+  test("wires services to their stores by alias, port, database and vhost", () => {
     const env_ = envOf(containerFor(run(), "booking-service"));
     expect(env_.DATABASE_HOST).toBe(`postgres-${env}`);
     expect(env_.REDIS_URL).toBe(`redis://redis-${env}:6379`);
