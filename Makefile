@@ -1,12 +1,13 @@
 # The two commands in README.md:
 #   make preview [STACK=qual]   set up, then `pulumi preview` (local file backend unless PULUMI_BACKEND_URL is set)
 #   make test                   set up, then the whole test suite, real-Docker e2e included
+# and `make plan [STACK=qual] [FORMAT=yaml|json|mermaid]`: the resolved environment, no Pulumi CLI needed.
 # Every recipe line runs with Node >= 22 first on PATH (.ci/node.sh fetches it from the npm registry if needed).
 SHELL := /bin/bash
 STACK ?= qual
 WITH_NODE := source .ci/node.sh 2>/dev/null &&
 
-.PHONY: preview up outputs test lint typecheck check bench verify docker packages
+.PHONY: preview plan up outputs test lint typecheck check bench verify docker packages
 
 node_modules/.installed: package.json package-lock.json
 	$(WITH_NODE) npm ci --no-audit --no-fund
@@ -14,6 +15,10 @@ node_modules/.installed: package.json package-lock.json
 
 preview: node_modules/.installed
 	$(WITH_NODE) npm run preview -- --stack $(STACK)
+
+# The resolved environment without a Pulumi CLI, backend or Docker daemon (FORMAT=json or mermaid for the diagram).
+plan: node_modules/.installed
+	$(WITH_NODE) npm run plan -- --stack $(STACK) $(if $(FORMAT),--format $(FORMAT))
 
 up: node_modules/.installed
 	$(WITH_NODE) npm run up -- --stack $(STACK)

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT } from "../model/naming";
+import type { RawConfig } from "./validate";
 
 const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 
@@ -57,4 +58,23 @@ export function readOtherStacks(projectDir: string, current: string): Record<str
       .filter((stack) => stack !== current)
       .map((stack) => [stack, encodeForEngine(readStackFileConfig(projectDir, stack))]),
   );
+}
+
+/** `pulumi config set --secret` stores a value as `{ secure: <ciphertext> }`. */
+const isSecureValue = (value: unknown) =>
+  !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+
+/**
+ * A stack's config as the engine would hand it to the program, read from the
+ * stack files alone, without a backend: secrets stay encrypted (only whether a
+ * key is one matters to validation), and the other stack files are the other
+ * stacks on the host.
+ */
+export function readStackFiles(projectDir: string, stack: string): RawConfig {
+  const config = readStackFileConfig(projectDir, stack);
+  return {
+    values: encodeForEngine(config),
+    secretKeys: new Set(Object.keys(config).filter((key) => isSecureValue(config[key]))),
+    otherStacks: readOtherStacks(projectDir, stack),
+  };
 }

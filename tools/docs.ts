@@ -1,15 +1,20 @@
 /**
  * `npm run docs`: rewrites every generated block of README.md and docs/*.md,
  * `<!-- generated:NAME -->…<!-- /generated:NAME -->`, from the code it restates
- * (catalog tables, configuration reference). A test fails while any block is
+ * (catalog tables, configuration reference, topology diagrams). A test fails while any block is
  * stale, so the docs cannot drift from the code.
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { renderCatalogTables } from "./catalog-docs";
 import { renderConfigReference, renderSecretsTable } from "./config-docs";
+import { planFromStackFiles } from "./plan";
+import { mermaidBlock, topologyBlockName } from "./plan/mermaid";
 
 const ROOT = join(__dirname, "..");
+
+/** The stacks whose topology docs/plan.md draws; the MR summary compares against them. */
+export const DIAGRAM_STACKS = ["qual", "prod"];
 
 /** Every generated block by name; each is rendered only when asked for. */
 export function generators(): Record<string, () => string> {
@@ -20,6 +25,7 @@ export function generators(): Record<string, () => string> {
     exceptions: () => catalog.exceptions,
     config: () => renderConfigReference(ROOT),
     secrets: renderSecretsTable,
+    ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(ROOT, stack).plan)])),
   };
 }
 

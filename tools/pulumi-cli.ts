@@ -28,6 +28,7 @@ import { PROJECT } from "../model/naming";
 import { parseJsonObject } from "./ci/json-document";
 import { outputsToDotenv, secretPaths } from "./ci/outputs-to-dotenv";
 import { parseOutputs } from "./verify/outputs";
+import { type Installer, resolvePulumiCli, withPulumiCli } from "./pulumi-install";
 
 const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -354,9 +355,10 @@ function writeOrPrint(text: string, out: string | undefined): void {
   else process.stdout.write(text);
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string, install?: Installer): Promise<number> {
   const opts = parseCliArgs(argv);
-  const res = resolveBackend(env, projectDir);
+  // First: without a CLI nothing below can run, and the one line saying so should be all the output.
+  const res = resolveBackend(withPulumiCli(env, await resolvePulumiCli(env, projectDir, install)), projectDir);
   console.error(res.notice);
   assertSafeLocalUp(opts.command, res, env);
 

@@ -1,0 +1,27 @@
+/**
+ * A throw-away project folder for the plan tests: a Pulumi.yaml with the base
+ * config every stack needs, and the stack files a test asks for.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+
+const BASE_CONFIG = {
+  registry: { value: "registry.example.test/po" },
+  traefik: { value: { network: "traefik", container: "traefik", entrypoint: "websecure", certResolver: "letsencrypt" } },
+  host: { value: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: ["webapp"] } },
+};
+
+export interface FixtureProject {
+  dir: string;
+  remove: () => void;
+}
+
+/** `stacks` maps a stack name to its file's `config:` (keys without the project prefix are namespaced by Pulumi). */
+export function fixtureProject(stacks: Record<string, Record<string, unknown>>): FixtureProject {
+  const dir = mkdtempSync(join(tmpdir(), "po-plan-"));
+  writeFileSync(join(dir, "Pulumi.yaml"), stringify({ name: "portugal-odyssey", runtime: "nodejs", config: BASE_CONFIG }));
+  for (const [stack, config] of Object.entries(stacks)) writeFileSync(join(dir, `Pulumi.${stack}.yaml`), stringify({ config }));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,151 @@
+import { parse } from "yaml";
+import { EXTERNAL_SECRETS } from "../../../catalog/types";
+import { main, planFromStackFiles, PlanError, renderPlans } from "../../../tools/plan";
+import { displayName, MASK } from "../../../tools/plan/describe";
+import { runProgram, ofType, TYPES } from "../../harness/program";
+import { TEST_EXTERNAL_SECRETS } from "../../harness/stack-config";
+import { fixtureProject, type FixtureProject } from "./fixture-project";
+
+const CIPHERTEXT = "v1:ciphertext-that-must-never-print==";
+let project: FixtureProject;
+
+beforeAll(() => {
+  project = fixtureProject({
+    alpha: {
+      "portugal-odyssey:domain": "alpha.example.test",
+      "portugal-odyssey:imageTag": "1.2.3",
+      "portugal-odyssey:postgresPassword": { secure: CIPHERTEXT },
+      "portugal-odyssey:services": { "booking-service": { tag: "9.9.9", memoryMb: 320 } },
+    },
+    beta: { "portugal-odyssey:domain": "beta.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:edge": "shared" },
+  });
+});
+afterAll(() => project.remove());
+
+const planOf = (stack: string) => planFromStackFiles(project.dir, stack).plan;
+const yamlOf = (stack: string) => renderPlans([planFromStackFiles(project.dir, stack)], "yaml");
+
+describe("the printed plan", () => {
+  test("lists every container of the model with its image, networks and aliases, route, memory, CPU and volumes", () => {
+    const plan = planOf("alpha");
+    const printed = parse(yamlOf("alpha"));
+    expect(Object.keys(printed.containers)).toEqual(plan.containers.map(displayName));
+    for (const c of plan.containers) {
+      const entry = printed.containers[displayName(c)];
+      expect(entry.image).toBe(c.image);
+      expect(entry.networks).toEqual(Object.fromEntries(c.networks.map((n) => [n.name, n.aliases.length ? { aliases: n.aliases } : {}])));
+      expect(entry.resources).toEqual(c.resources);
+      expect(entry.route?.host).toBe(c.route?.host);
+      expect(entry.volumes ?? []).toEqual(c.volumes.map((v) => `${v.volumeName}:${v.containerPath}`));
+      expect(Object.keys(entry.env)).toEqual(c.env.map((e) => e.name));
+    }
+    expect(printed.containers[displayName(plan.containers.find((c) => c.name === "booking-service")!)]).toMatchObject({
+      image: "registry.example.test/po/booking-service:9.9.9",
+      resources: { memoryMb: 320 },
+    });
+  });
+
+  test("lists every network and volume of the model", () => {
+    const plan = planOf("beta");
+    const printed = parse(yamlOf("beta"));
+    expect(Object.keys(printed.networks)).toEqual(plan.networks.map((n) => n.name));
+    expect(Object.keys(printed.volumes)).toEqual(plan.volumes.map((v) => v.name));
+    // shared edge: the edge network is the existing traefik network, which the stack never creates.
+    expect(printed.networks.traefik).toEqual({ internal: false, external: true });
+  });
+
+  test("masks every secret env var, shows every other one, and never prints a stack file's ciphertext", () => {
+    const plan = planOf("alpha");
+    for (const format of ["yaml", "json"] as const) {
+      const text = renderPlans([planFromStackFiles(project.dir, "alpha")], format);
+      expect(text).not.toContain(CIPHERTEXT);
+      const printed = format === "yaml" ? parse(text) : JSON.parse(text);
+      const secrets = plan.containers.flatMap((c) => c.env.filter((e) => e.secret).map((e) => [displayName(c), e] as const));
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const [name, e] of secrets) expect(printed.containers[name].env[e.name]).toBe(MASK);
+      for (const c of plan.containers) {
+        for (const e of c.env.filter((v) => !v.secret)) expect(printed.containers[displayName(c)].env[e.name]).toBe(e.value);
+      }
+    }
+  });
+
+  test("is the plan `up` renders: every container the program registers, with the same image, networks and memory", async () => {
+    // As the engine would: the stack file's secure value decrypted and flagged secret.
+    const run = await runProgram({ stack: "alpha", projectDir: project.dir, secrets: { ...TEST_EXTERNAL_SECRETS, postgresPassword: "decrypted" } });
+    const plan = planOf("alpha");
+    const registered = ofType(run, TYPES.container);
+    expect(registered).toHaveLength(plan.containers.length);
+    for (const c of plan.containers) {
+      const r = registered.find((x) => (x.inputs.name as string).startsWith(c.containerName) && x.inputs.image === c.image);
+      expect(r).toBeDefined();
+      expect((r!.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(c.networks.map((n) => n.name));
+      expect(r!.inputs.memory).toBe(c.resources.memoryMb);
+    }
+  });
+});
+
+describe("config validation", () => {
+  test("a bad stack stops with the message `up` gives, and nothing is printed", async () => {
+    const bad = fixtureProject({
+      gamma: { "portugal-odyssey:domain": "Not A Domain", "portugal-odyssey:imageTag": "main", "portugal-odyssey:logs": { maxFile: 0 } },
+    });
+    try {
+      const upError = await runProgram({ stack: "gamma", projectDir: bad.dir }).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      expect(upError).toContain("portugal-odyssey:domain");
+      expect(() => planFromStackFiles(bad.dir, "gamma")).toThrow(PlanError);
+      expect(() => planFromStackFiles(bad.dir, "gamma")).toThrow(upError!);
+    } finally {
+      bad.remove();
+    }
+  });
+
+  test("reads the other stack files as `up` does: a suffix another stack already uses is refused", () => {
+    const clash = fixtureProject({
+      one: { "portugal-odyssey:domain": "one.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same" },
+      two: { "portugal-odyssey:domain": "two.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same" },
+    });
+    try {
+      expect(() => planFromStackFiles(clash.dir, "one")).toThrow(/portugal-odyssey:suffix: "same" is also the suffix of stack "two"/);
+    } finally {
+      clash.remove();
+    }
+  });
+
+  test("names the external secrets the stack file does not set, instead of failing on them", () => {
+    const { notes } = planFromStackFiles(project.dir, "alpha");
+    expect(notes).toHaveLength(1);
+    for (const name of EXTERNAL_SECRETS) expect(notes[0]).toContain(name);
+  });
+});
+
+describe("the command line", () => {
+  const capture = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    jest.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+    jest.spyOn(console, "error").mockImplementation((s) => void err.push(String(s)));
+    return { out, err };
+  };
+  afterEach(() => jest.restoreAllMocks());
+
+  test("prints every stack asked for and exits 0", () => {
+    const { out } = capture();
+    expect(main(["--stack", "alpha", "--stack", "beta", "--format", "json"], project.dir)).toBe(0);
+    expect(JSON.parse(out.join("")).map((p: { stack: string }) => p.stack)).toEqual(["alpha", "beta"]);
+  });
+
+  test.each([
+    [["--stack", "alpha", "--format", "xml"], /--format must be one of yaml, json, mermaid/],
+    [[], /usage: plan --stack/],
+    [["--stak", "alpha"], /Unknown option '--stak'/],
+    [["--stack", "nope"], /Stack "nope" has \d+ configuration problems?; nothing was created/],
+  ])("refuses %j with one message and exit code 1, printing no plan", (argv, message) => {
+    const { out, err } = capture();
+    expect(main(argv, project.dir)).toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join("\n")).toMatch(message);
+  });
+});

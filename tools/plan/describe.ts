@@ -1,0 +1,49 @@
+/**
+ * An environment plan as a person reads it, the way `docker compose config`
+ * prints a Compose project: every container with its image, networks and
+ * aliases, route, memory and CPU and env, then every network and volume.
+ * Secret env values are never shown: the plan holds none, only templates that
+ * name credentials, and even those print as MASK.
+ */
+import type { ContainerPlan, EnvironmentPlan } from "../../model/environment";
+
+/** What a secret env var prints as; Pulumi prints secret values the same way. */
+export const MASK = "[secret]";
+
+/** The name `docker ps` will show: a revisioned container's ends in a hash only the engine knows. */
+export const displayName = (c: ContainerPlan) => (c.rollout.strategy === "revisioned" ? `${c.containerName}-‹revision›` : c.containerName);
+
+const describeRollout = (c: ContainerPlan) =>
+  c.rollout.strategy === "revisioned" ? "zero-downtime: a new revision starts beside the old one" : `delete-first: ${c.rollout.reason}`;
+
+function describeContainer(c: ContainerPlan) {
+  return {
+    role: c.kind,
+    image: c.image,
+    ...(c.command ? { command: c.command } : {}),
+    port: c.port,
+    rollout: describeRollout(c),
+    networks: Object.fromEntries(c.networks.map((n) => [n.name, n.aliases.length ? { aliases: n.aliases } : {}])),
+    ...(c.route ? { route: { host: c.route.host, url: c.route.url, router: c.route.router } } : {}),
+    resources: { memoryMb: c.resources.memoryMb, cpus: c.resources.cpus },
+    env: Object.fromEntries(c.env.map((e) => [e.name, e.secret ? MASK : e.value])),
+    ...(c.credentials.length ? { credentials: c.credentials } : {}),
+    ...(c.volumes.length ? { volumes: c.volumes.map((v) => `${v.volumeName}:${v.containerPath}`) } : {}),
+    ...(c.dependencies.length ? { dependencies: c.dependencies } : {}),
+  };
+}
+
+export function describePlan(plan: EnvironmentPlan) {
+  return {
+    stack: plan.stack,
+    environment: plan.env,
+    edge: plan.edge,
+    containers: Object.fromEntries(plan.containers.map((c) => [displayName(c), describeContainer(c)])),
+    networks: Object.fromEntries(plan.networks.map((n) => [n.name, { internal: n.internal, external: !n.managed }])),
+    volumes: Object.fromEntries(
+      plan.volumes.map((v) => [v.name, { adopted: v.adopted, protect: v.protect, retainOnDelete: v.retainOnDelete }]),
+    ),
+    neighbours: plan.neighbours,
+    memory: { containersMb: plan.totalMemoryMb, rolloutOverlapMb: plan.rolloutMemoryMb },
+  };
+}

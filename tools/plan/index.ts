@@ -1,0 +1,88 @@
+/**
+ * `npm run plan -- --stack qual [--stack prod] [--format yaml|json|mermaid]`
+ * (`make plan STACK=qual`): the environment a stack would build, resolved from
+ * the committed stack files, without a Pulumi CLI, a backend or a Docker
+ * daemon, the way `docker compose config` resolves a Compose project. Config is
+ * validated by config/ exactly as `up` validates it; a bad stack prints the
+ * same message and exits 1.
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { PROJECT } from "../../model/naming";
+import { planEnvironment, type EnvironmentPlan } from "../../model/environment";
+import { readStackFiles } from "../../config/stack-files";
+import { formatProblems, requiredExternalSecrets, validateStackConfig } from "../../config/validate";
+import { describePlan } from "./describe";
+import { mermaidBlock, renderMermaid } from "./mermaid";
+
+const FORMATS = ["yaml", "json", "mermaid"] as const;
+type Format = (typeof FORMATS)[number];
+
+export class PlanError extends Error {}
+
+export interface StackPlan {
+  plan: EnvironmentPlan;
+  /** What a person should know that is not a config error: the external secrets the stack file does not set yet. */
+  notes: string[];
+}
+
+/**
+ * Plans a stack from its files. External secrets live in the backend's copy of
+ * the stack file (or are placeholders on the local backend), so one the
+ * committed file lacks is a note here, not an error: the plan never needs a
+ * secret's value.
+ */
+export function planFromStackFiles(projectDir: string, stack: string): StackPlan {
+  const raw = readStackFiles(projectDir, stack);
+  const unset = requiredExternalSecrets().filter((name) => !(`${PROJECT}:${name}` in raw.values));
+  const values = { ...raw.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
+  const secretKeys = new Set([...raw.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);
+  const result = validateStackConfig(stack, { ...raw, values, secretKeys });
+  if (!result.ok) throw new PlanError(formatProblems(stack, result.problems));
+  const notes = unset.length
+    ? [`Pulumi.${stack}.yaml sets no ${unset.join(", ")}; \`up\` needs them: pulumi config set --secret <name> --stack ${stack}`]
+    : [];
+  return { plan: planEnvironment(result.settings), notes };
+}
+
+export function parsePlanArgs(argv: string[]): { stacks: string[]; format: Format } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { stack: { type: "string", short: "s", multiple: true }, format: { type: "string", default: "yaml" } },
+  });
+  const stacks = values.stack ?? [];
+  if (!stacks.length) throw new PlanError("usage: plan --stack <stack> [--stack <stack>] [--format yaml|json|mermaid]");
+  if (!FORMATS.includes(values.format as Format)) throw new PlanError(`--format must be one of ${FORMATS.join(", ")}`);
+  return { stacks, format: values.format as Format };
+}
+
+export function renderPlans(plans: StackPlan[], format: Format): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(plans.length === 1 ? describePlan(plans[0].plan) : plans.map((p) => describePlan(p.plan)), null, 2) + "\n";
+    case "yaml":
+      return plans.map((p) => stringify(describePlan(p.plan), { lineWidth: 0 })).join("---\n");
+    case "mermaid":
+      return plans.map((p) => (plans.length === 1 ? renderMermaid(p.plan) : `## ${p.plan.stack}\n\n${mermaidBlock(p.plan)}`)).join("\n\n") + "\n";
+  }
+}
+
+export function main(argv: string[], projectDir: string): number {
+  try {
+    const { stacks, format } = parsePlanArgs(argv);
+    const plans = stacks.map((stack) => planFromStackFiles(projectDir, stack));
+    for (const note of plans.flatMap((p) => p.notes)) console.error(`plan: ${note}`);
+    process.stdout.write(renderPlans(plans, format));
+    return 0;
+  } catch (error) {
+    // parseArgs reports a bad flag with an ERR_PARSE_ARGS_* code.
+    const badArgs = String((error as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS");
+    if (!(error instanceof PlanError) && !badArgs) throw error;
+    console.error((error as Error).message);
+    return 1;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2), resolve(__dirname, "..", ".."));
