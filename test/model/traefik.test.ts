@@ -1,6 +1,5 @@
 import { MIDDLEWARES, type MiddlewareName } from "../../catalog/middlewares";
-import { SERVICES } from "../../catalog/services";
-import { SERVICE_NAMES } from "../../catalog/types";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { stackConfigSchema } from "../../config/schema";
 import { planEnvironment } from "../../model/environment";
 import { conflictingDefinitions, definitionsOf, routeLabels, type RouteSettings } from "../../model/traefik";
