@@ -30,7 +30,7 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
   if (collisions.length > 0) {
     throw new ConfigError(
       [
-        `Stack "${stack}" would take ${collisions.length} name${collisions.length === 1 ? "" : "s"} that something else on the Docker host holds; nothing was created.`,
+        `Stack "${stack}" would take ${collisions.length} name${collisions.length === 1 ? "" : "s"} or subnet${collisions.length === 1 ? "" : "s"} that something else on the Docker host holds; nothing was created.`,
         ...collisions.map((c) => `  - ${c.kind} ${c.name}: ${c.message}`),
       ].join("\n"),
     );

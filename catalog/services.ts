@@ -38,7 +38,7 @@ const ENTRIES = {
     health: { kind: "node-http", path: "/api/health" },
     resources: { memoryMb: 512, cpus: 0.5 },
     peers: ["api-gateway", "strapi-cms", "keycloak"],
-    route: { middlewares: ["secure-headers", "compress"] },
+    route: { middlewares: ["secure-headers", "compress", "retry"] },
     scratch: ["/tmp", "/app/.next/cache"],
   },
   "strapi-cms": {
@@ -47,7 +47,7 @@ const ENTRIES = {
     health: { kind: "node-http", path: "/_health", startPeriod: "60s" },
     resources: { memoryMb: 768, cpus: 0.5 },
     stores: ["postgres"],
-    route: { subdomain: "cms", middlewares: ["secure-headers"] },
+    route: { subdomain: "cms", middlewares: ["secure-headers", "retry"] },
     volumes: [{ volume: "strapi-uploads", path: "/opt/app/public/uploads" }],
     scratch: ["/tmp", "/opt/app/.tmp", "/opt/app/.cache"],
     env: {
@@ -78,7 +78,7 @@ const ENTRIES = {
       "review-service",
       "keycloak",
     ],
-    route: { subdomain: "api", middlewares: ["secure-headers"] },
+    route: { subdomain: "api", middlewares: ["secure-headers", "retry"] },
     env: { ...JWT_KEYS },
   },
   keycloak: {
@@ -92,7 +92,7 @@ const ENTRIES = {
     },
     resources: { memoryMb: 1024, cpus: 1 },
     stores: ["postgres"],
-    route: { subdomain: "auth", middlewares: ["secure-headers"] },
+    route: { subdomain: "auth", middlewares: ["auth-headers", "retry"] },
     scratch: ["/tmp", "/opt/keycloak/data"],
     env: {
       KC_DB: "postgres",
@@ -105,6 +105,9 @@ const ENTRIES = {
       KC_HOSTNAME: "{publicUrl}",
       KC_HTTP_ENABLED: "true",
       KC_PROXY_HEADERS: "xforwarded",
+      // Keycloak 26+ honours X-Forwarded-* only from these addresses (keycloak.org/server/reverseproxy,
+      // "Trusted proxies"): Traefik's edge network, not the internal one peers call it on.
+      KC_PROXY_TRUSTED_ADDRESSES: "{edgeSubnet}",
       KC_HEALTH_ENABLED: "true",
     },
     hardening: {

@@ -2,6 +2,7 @@
  * The vocabulary of the service catalog. The catalog is plain data: components
  * render it, tests and `verify` read it, and nothing in it knows about Pulumi.
  */
+import type { MiddlewareName } from "./middlewares";
 
 export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
@@ -107,8 +108,8 @@ export interface StoreSpec extends WorkloadSpec {
 export interface PublicRoute {
   /** `undefined` serves the apex domain. */
   subdomain?: string;
-  /** Middlewares this environment defines for the router, by base name. */
-  middlewares: ("secure-headers" | "compress")[];
+  /** Middlewares (catalog/middlewares.ts) this environment defines for the router, in the order requests pass them. */
+  middlewares: MiddlewareName[];
 }
 
 /**

@@ -22,7 +22,7 @@ export class AppService extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.appService, name, {}, opts);
-    const envs = renderEnvs(args.plan, args.credentials);
+    const envs = renderEnvs(args.plan, args.credentials, args.edgeSubnet);
     const revisioned = args.plan.rollout.strategy === "revisioned";
     this.container = new docker.Container(childName(name, "container"), containerArgs(args, revisionName(args.plan, envs), envs), {
       parent: this,

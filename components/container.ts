@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Credential, VolumeKey } from "../catalog/types";
 import type { ContainerPlan, NetworkKey } from "../model/environment";
 import { names } from "../model/naming";
-import { fillCredentials, credentialsIn } from "../model/templates";
+import { EDGE_SUBNET, fillCredentials, credentialsIn } from "../model/templates";
 
 export interface ContainerInputs {
   plan: ContainerPlan;
@@ -16,11 +16,17 @@ export interface ContainerInputs {
   networks: Partial<Record<NetworkKey, pulumi.Input<string>>>;
   volumes: Partial<Record<VolumeKey, pulumi.Input<string>>>;
   credentials: Partial<Record<Credential, pulumi.Output<string>>>;
+  /** The edge network's subnet as looked up, for env the plan could not render (shared edge mode). */
+  edgeSubnet?: pulumi.Input<string>;
 }
 
 /** Each env var as `NAME=value`; a credential-bearing one is a secret Output. */
-export function renderEnvs(plan: ContainerPlan, credentials: ContainerInputs["credentials"]): pulumi.Input<string>[] {
+export function renderEnvs(plan: ContainerPlan, credentials: ContainerInputs["credentials"], edgeSubnet?: ContainerInputs["edgeSubnet"]): pulumi.Input<string>[] {
   return plan.env.map((v) => {
+    if (!v.secret && v.value.includes(EDGE_SUBNET)) {
+      if (edgeSubnet === undefined) throw new Error(`${plan.name}: ${v.name} needs the edge subnet, which nothing looked up`);
+      return pulumi.output(edgeSubnet).apply((subnet) => `${v.name}=${v.value.split(EDGE_SUBNET).join(subnet)}`);
+    }
     if (!v.secret) return `${v.name}=${v.value}`;
     const needed = credentialsIn(v.value);
     const values = pulumi.all(Object.fromEntries(needed.map((c) => [c, credentials[c]!])));

@@ -39,18 +39,29 @@ fi`;
  */
 export class Edge extends pulumi.ComponentResource {
   readonly networkName: pulumi.Output<string>;
+  /** The edge network's IPv4 subnet: the one pinned (isolated) or the one the traefik network has (shared). Keycloak trusts proxy headers from it. */
+  readonly subnet: pulumi.Output<string>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.edge, name, {}, opts);
     const { edge } = args;
     if (edge.mode === "shared") {
-      this.networkName = docker.getNetworkOutput({ name: edge.traefikNetwork }, { parent: this }).name;
+      const traefik = docker.getNetworkOutput({ name: edge.traefikNetwork }, { parent: this });
+      this.networkName = traefik.name;
+      this.subnet = traefik.ipamConfigs.apply((configs) => {
+        const subnet = configs.map((c) => c.subnet).find((s) => s !== undefined && s.includes("."));
+        if (!subnet) throw new Error(`network ${edge.traefikNetwork} has no IPv4 subnet to give Keycloak as its trusted proxy addresses`);
+        return subnet;
+      });
     } else {
+      if (!edge.subnet) throw new Error(`isolated edge ${edge.network} has no subnet; config validation should have refused this`);
       const network = new docker.Network(
         childName(name, "network"),
-        { name: edge.network, driver: "bridge", labels: args.labels },
+        // Pinned, so Keycloak can trust proxy headers from exactly this network (KC_PROXY_TRUSTED_ADDRESSES).
+        { name: edge.network, driver: "bridge", labels: args.labels, ipamConfigs: [{ subnet: edge.subnet }] },
         { parent: this },
       );
+      this.subnet = pulumi.output(edge.subnet);
       const attachment = new command.local.Command(
         childName(name, "traefik-attachment"),
         {
@@ -66,6 +77,6 @@ export class Edge extends pulumi.ComponentResource {
       );
       this.networkName = pulumi.all([network.name, attachment.id]).apply(([networkName]) => networkName);
     }
-    this.registerOutputs({ networkName: this.networkName });
+    this.registerOutputs({ networkName: this.networkName, subnet: this.subnet });
   }
 }

@@ -72,7 +72,7 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const inputs = { networks, volumes, credentials: credentials.values };
+    const inputs = { networks, volumes, credentials: credentials.values, edgeSubnet: edge.subnet };
     const stores = new Map<StoreName, DataStore>();
     const containers: EnvironmentOutputs["containers"] = {};
     for (const container of plan.containers) {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { SERVICE_NAMES } from "../catalog/services";
 import { STORE_NAMES, VOLUME_KEYS } from "../catalog/types";
 import { SUFFIX_PATTERN } from "../model/naming";
+import { edgeSubnetProblem } from "../model/subnets";
 
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 // A registry host (with optional port) and a repository path, as `docker pull` reads it; no tag or digest.
@@ -71,6 +72,23 @@ export const stackConfigSchema = z.strictObject({
     .meta({
       description:
         "`isolated`: the stack gets its own edge network, and Traefik is attached to it. `shared`: the Compose deployment's layout, every routed service on the traefik network. See docs/traefik.md.",
+    }),
+  edgeSubnet: z
+    .string({ error: "expected a private IPv4 network in CIDR notation such as 172.16.101.0/24" })
+    .check((ctx) => {
+      const problem = edgeSubnetProblem(ctx.value);
+      if (problem) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `expected a private IPv4 network in CIDR notation, /16 to /28, such as 172.16.101.0/24 (${problem})`,
+        });
+      }
+    })
+    .optional()
+    .meta({
+      description:
+        "Required with `edge: isolated`: the subnet pinned on `po-edge-<suffix>`, which Keycloak trusts proxy headers from (`KC_PROXY_TRUSTED_ADDRESSES`). A private IPv4 CIDR, /16 to /28, overlapping no other stack file's and no network on the host. Ignored in shared mode, where the traefik network's own subnet is looked up. See docs/traefik.md.",
     }),
   traefik: z.strictObject({
     network: dockerName.default("traefik").meta({ description: "The existing external network Traefik watches; looked up, never created or changed." }),

@@ -9,6 +9,7 @@ import { SERVICES } from "../catalog/services";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
+import { subnetsOverlap } from "../model/subnets";
 import { credentialsIn } from "../model/templates";
 import { CATALOG_KEYS, stackConfigSchema, type StackConfig } from "./schema";
 
@@ -137,7 +138,8 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   const settings: StackSettings = { ...parsed.data, stack, env };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
   const plan = planEnvironment(settings);
-  const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb };
+  const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
+  problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, secretsFromConfig };
@@ -150,6 +152,8 @@ interface HostStack {
   domain: string;
   memoryMb: number;
   rolloutMb: number;
+  /** Isolated mode only: the subnet its edge network pins. */
+  edgeSubnet?: string;
 }
 
 /** Reads another stack's file config as that stack's own program would; a stack that does not validate is reported. */
@@ -166,7 +170,7 @@ function describeOtherStack(stack: string, values: Record<string, string>): Host
     };
   }
   const plan = planEnvironment({ ...parsed.data, stack, env });
-  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb };
+  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
 }
 
 /** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */
@@ -204,6 +208,29 @@ function checkSharedNames(env: string, domain: string, others: HostStack[]): Con
     }
   }
   return problems;
+}
+
+/**
+ * An isolated edge network pins its subnet, so Keycloak can trust proxy headers
+ * from exactly that network; Docker refuses two networks whose subnets overlap,
+ * so no two stack files may pick overlapping ones (host networks: model/collisions.ts).
+ */
+function checkEdgeSubnet(me: HostStack, edge: "isolated" | "shared", others: HostStack[]): ConfigProblem[] {
+  if (edge !== "isolated") return [];
+  if (!me.edgeSubnet) {
+    return [
+      {
+        path: key("edgeSubnet"),
+        message: `required with edge: isolated; expected the private IPv4 subnet of ${names.edgeNetwork(me.env)}, which Keycloak trusts proxy headers from, one no other stack file or host network uses; run: pulumi config set edgeSubnet 172.16.<n>.0/24 --stack ${me.stack}`,
+      },
+    ];
+  }
+  return others
+    .filter((other) => other.edgeSubnet !== undefined && subnetsOverlap(me.edgeSubnet!, other.edgeSubnet))
+    .map((other) => ({
+      path: key("edgeSubnet"),
+      message: `${me.edgeSubnet} overlaps ${other.edgeSubnet}, the edgeSubnet of stack "${other.stack}" (Pulumi.${other.stack}.yaml); Docker refuses overlapping networks on one host. Choose a subnet no other stack uses`,
+    }));
 }
 
 /**

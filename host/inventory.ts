@@ -11,9 +11,14 @@ export interface HostObject {
   labels: Record<string, string>;
 }
 
+export interface HostNetwork extends HostObject {
+  /** Its IPAM subnets (CIDR), IPv4 and IPv6. */
+  subnets?: string[];
+}
+
 export interface HostInventory {
   containers: HostObject[];
-  networks: HostObject[];
+  networks: HostNetwork[];
   volumes: HostObject[];
 }
 
@@ -25,7 +30,11 @@ export async function readDockerInventory(docker: Docker = dockerClient()): Prom
   ]);
   return {
     containers: containers.map((c) => ({ name: c.Names[0]?.replace(/^\//, "") ?? c.Id, labels: c.Labels ?? {} })),
-    networks: networks.map((n) => ({ name: n.Name, labels: n.Labels ?? {} })),
+    networks: networks.map((n) => ({
+      name: n.Name,
+      labels: n.Labels ?? {},
+      subnets: (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
+    })),
     volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
   };
 }

@@ -7,9 +7,10 @@
 import type { EnvironmentPlan } from "./environment";
 import type { HostInventory, HostObject } from "../host/inventory";
 import { LABELS, PROJECT, names } from "./naming";
+import { subnetsOverlap } from "./subnets";
 
 export interface Collision {
-  kind: "container" | "network" | "volume";
+  kind: "container" | "network" | "volume" | "subnet";
   name: string;
   message: string;
 }
@@ -53,6 +54,22 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
         name: network.name,
         message: `network ${network.name} already exists and ${describeOwner(existing)}; remove it, or give this stack another suffix`,
       });
+    }
+  }
+
+  // Docker refuses to create a network whose subnet overlaps another's; our own edge network may already hold it.
+  const edgeSubnet = plan.edge.subnet;
+  if (plan.edge.mode === "isolated" && edgeSubnet) {
+    for (const network of host.networks) {
+      if (network.name === plan.edge.network && ownedBy(network, env)) continue;
+      const overlapping = (network.subnets ?? []).find((subnet) => subnetsOverlap(edgeSubnet, subnet));
+      if (overlapping) {
+        collisions.push({
+          kind: "subnet",
+          name: edgeSubnet,
+          message: `edgeSubnet ${edgeSubnet} overlaps network ${network.name}'s subnet ${overlapping} on the host; Docker would refuse to create ${plan.edge.network}. Choose a free one: pulumi config set edgeSubnet <private CIDR> --stack ${plan.stack}`,
+        });
+      }
     }
   }
 

@@ -22,6 +22,7 @@ import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
 import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
+import { UNROUTED_LABELS, routeLabels } from "./traefik";
 
 export type NetworkKey = StoreName | "internal" | "edge";
 
@@ -114,6 +115,8 @@ export interface EnvironmentPlan {
     network: string;
     traefikContainer: string;
     traefikNetwork: string;
+    /** Isolated mode: the subnet pinned on our edge network (config `edgeSubnet`). Shared mode: looked up. */
+    subnet?: string;
   };
   networks: NetworkPlan[];
   volumes: VolumePlan[];
@@ -149,35 +152,6 @@ function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): E
         : { name, value: renderTemplate(value.secret, ctx), secret: true },
     )
     .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function traefikLabels(service: ServiceSpec<ServiceName>, route: Route, port: number, s: EnvironmentSettings, edgeNetwork: string) {
-  const router = `traefik.http.routers.${route.router}`;
-  const traefikService = names.traefikService(service.name, s.env);
-  const middlewares = (service.route?.middlewares ?? []).map((m) => names.traefikMiddleware(m, s.env));
-  const labels: Record<string, string> = {
-    "traefik.enable": "true",
-    "traefik.docker.network": edgeNetwork,
-    [`${router}.rule`]: `Host(\`${route.host}\`)`,
-    [`${router}.entrypoints`]: s.traefik.entrypoint,
-    [`${router}.tls`]: "true",
-    [`${router}.tls.certresolver`]: s.traefik.certResolver,
-    [`${router}.service`]: traefikService,
-    [`traefik.http.services.${traefikService}.loadbalancer.server.port`]: String(port),
-  };
-  if (middlewares.length > 0) labels[`${router}.middlewares`] = middlewares.map((m) => `${m}@docker`).join(",");
-  for (const base of service.route?.middlewares ?? []) {
-    const mw = `traefik.http.middlewares.${names.traefikMiddleware(base, s.env)}`;
-    if (base === "secure-headers") {
-      labels[`${mw}.headers.stsSeconds`] = "31536000";
-      labels[`${mw}.headers.contentTypeNosniff`] = "true";
-      labels[`${mw}.headers.frameDeny`] = "true";
-      labels[`${mw}.headers.referrerPolicy`] = "strict-origin-when-cross-origin";
-    } else {
-      labels[`${mw}.compress`] = "true";
-    }
-  }
-  return labels;
 }
 
 export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
@@ -248,7 +222,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       networks: [{ key: name, name: networkName(name), aliases: [alias(name)] }],
       env: envVars,
       credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
-      labels: baseLabels,
+      labels: { ...baseLabels, ...UNROUTED_LABELS },
       stores: [],
       dependencies: [],
     };
@@ -259,13 +233,22 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     const spec = SERVICES[name];
     const override = s.services[name] ?? {};
     const resources = sizeContainer(spec.resources, s.resources.scale, override);
-    const route: Route | undefined = spec.route && {
-      host: names.publicHost(spec.route.subdomain, s.domain),
-      url: `https://${names.publicHost(spec.route.subdomain, s.domain)}`,
-      router: names.traefikRouter(name, env),
-    };
+    const host = spec.route && names.publicHost(spec.route.subdomain, s.domain);
+    const traefik =
+      spec.route &&
+      routeLabels({
+        service: name,
+        env,
+        host: host!,
+        port: spec.port,
+        middlewares: spec.route.middlewares,
+        entrypoint: s.traefik.entrypoint,
+        certResolver: s.traefik.certResolver,
+        network: edgeNetwork,
+      });
+    const route: Route | undefined = traefik && { host: host!, url: `https://${host}`, router: traefik.router };
     if (route) urls[name] = route.url;
-    const ctx: TemplateContext = { env, alias, publicUrl: route?.url };
+    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined };
     const templates: Record<string, EnvValue> = {
       ...Object.assign({}, ...spec.stores.map((store) => STORES[store].clientEnv)),
       ...Object.fromEntries(spec.peers.map((peer) => [`${SERVICES[peer].urlVar}_URL`, `http://{alias:${peer}}:${SERVICES[peer].port}`])),
@@ -286,7 +269,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       ],
       env: envVars,
       credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
-      labels: { ...baseLabels, ...(route ? traefikLabels(spec, route, spec.port, s, edgeNetwork) : {}) },
+      labels: { ...baseLabels, ...(traefik ? traefik.labels : UNROUTED_LABELS) },
       stores: [...spec.stores],
       dependencies: [
         ...spec.stores.map((store) => `${alias(store)}:${STORES[store].port}`),
@@ -300,7 +283,13 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   return {
     stack: s.stack,
     env,
-    edge: { mode: s.edge, network: edgeNetwork, traefikContainer: s.traefik.container, traefikNetwork: s.traefik.network },
+    edge: {
+      mode: s.edge,
+      network: edgeNetwork,
+      traefikContainer: s.traefik.container,
+      traefikNetwork: s.traefik.network,
+      ...(s.edge === "isolated" ? { subnet: s.edgeSubnet } : {}),
+    },
     networks,
     volumes,
     containers,

@@ -58,9 +58,15 @@ export const names = {
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,
   postgresDatabase: (env: string) => `portugal_odyssey_${env}`,
-  traefikRouter: (service: ServiceName, env: string) => `${service}-${env}`,
+  /**
+   * Routers and middlewares carry a digest of their own definition (cut to
+   * REVISION_LENGTH): two revisions that define one differently then define two
+   * names, where one name would be dropped by Traefik (see model/traefik.ts).
+   */
+  traefikRouter: (service: ServiceName, env: string, definition: string) => `${service}-${env}-${definition.slice(0, REVISION_LENGTH)}`,
+  traefikMiddleware: (middleware: string, env: string, definition: string) => `${middleware}-${env}-${definition.slice(0, REVISION_LENGTH)}`,
+  /** Stable across revisions, so both revisions' servers pool in one load balancer. */
   traefikService: (service: ServiceName, env: string) => `${service}-${env}`,
-  traefikMiddleware: (middleware: string, env: string) => `${middleware}-${env}`,
   /** The host a routed service answers on: the apex domain, or `<subdomain>.<domain>`. */
   publicHost: (subdomain: string | undefined, domain: string) => (subdomain ? `${subdomain}.${domain}` : domain),
 };

@@ -19,6 +19,8 @@ export interface EnvironmentSettings {
   /** The default tag of every app image. */
   imageTag: string;
   edge: "isolated" | "shared";
+  /** Isolated mode: the subnet pinned on the edge network (required there; config/validate.ts). */
+  edgeSubnet?: string;
   traefik: { network: string; container: string; entrypoint: string; certResolver: string };
   services: Partial<Record<ServiceName, ResourceOverride & { tag?: string }>>;
   stores: Partial<Record<StoreName, ResourceOverride>>;

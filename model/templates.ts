@@ -14,7 +14,16 @@ export interface TemplateContext {
   alias: (target: string) => string;
   publicUrl?: string;
   heapMb?: number;
+  /**
+   * The edge network's subnet, when config pins it (isolated mode). Unset, the
+   * placeholder stays for the Pulumi layer to fill with the looked-up one
+   * (shared mode: the existing traefik network's), see EDGE_SUBNET.
+   */
+  edgeSubnet?: string;
 }
+
+/** The placeholder of the edge subnet when only the Pulumi layer knows it. */
+export const EDGE_SUBNET = "{edgeSubnet}";
 
 class TemplateError extends Error {}
 
@@ -34,6 +43,8 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
       case "publicUrl":
         if (!ctx.publicUrl) throw new TemplateError(`"${whole}" is only defined for routed services`);
         return ctx.publicUrl;
+      case "edgeSubnet":
+        return ctx.edgeSubnet ?? whole;
       case "heapMb":
         if (ctx.heapMb === undefined) throw new TemplateError(`"${whole}" is only defined for stores with a heap`);
         return String(ctx.heapMb);

@@ -67,6 +67,9 @@ export interface RunOptions {
   projectDir: string;
 }
 
+/** What the mock `getNetwork` reports as the shared traefik network's subnet. */
+export const SHARED_NETWORK_SUBNET = "172.18.0.0/16";
+
 export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
 
 function unwrapSecrets(value: any, path: string, found: Set<string>): any {
@@ -127,7 +130,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       call: (args) => {
         invokes.push({ token: args.token, args: args.inputs });
         if (args.token === "docker:index/getNetwork:getNetwork") {
-          return { id: `${args.inputs.name}-id`, name: args.inputs.name, driver: "bridge", internal: false, options: {}, scope: "local" };
+          return {
+            id: `${args.inputs.name}-id`,
+            name: args.inputs.name,
+            driver: "bridge",
+            internal: false,
+            options: {},
+            scope: "local",
+            ipamConfigs: [{ subnet: SHARED_NETWORK_SUBNET, gateway: "172.18.0.1" }],
+          };
         }
         throw new Error(`unexpected invoke ${args.token}`);
       },

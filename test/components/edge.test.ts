@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { CONNECT_SCRIPT, DISCONNECT_SCRIPT } from "../../components/edge";
-import { attachmentsOf, containerFor, containers, labelsOf, networks, serviceOf } from "../harness/inspect";
-import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
+import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf } from "../harness/inspect";
+import { SHARED_NETWORK_SUBNET, TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
+import { readStackConfig } from "../harness/stack-config";
 
 const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route).sort();
 
@@ -26,6 +27,13 @@ describe("isolated edge (the default)", () => {
     expect(attachment.options.dependsOn).toContain(edge.urn);
     // Replaced delete-first: disconnect from the old network, then connect, never the other way round.
     expect(attachment.options.deleteBeforeReplace).toBe(true);
+  });
+
+  test("pins the stack's configured subnet on po-edge-E, and Keycloak trusts proxy headers from that subnet alone", () => {
+    const subnet = readStackConfig("qual")["portugal-odyssey:edgeSubnet"];
+    const edge = networks(run).find((n) => n.inputs.name === "po-edge-qual")!;
+    expect(edge.inputs.ipamConfigs).toEqual([{ subnet }]);
+    expect(envOf(containerFor(run, "keycloak")).KC_PROXY_TRUSTED_ADDRESSES).toBe(subnet);
   });
 
   test("starts routed services only once Traefik is attached", () => {
@@ -57,6 +65,10 @@ describe("shared edge (edge: shared, the Compose deployment's layout)", () => {
     expect(networks(runs.qual).map((n) => n.inputs.name)).not.toContain("traefik");
     expect(networks(runs.qual).map((n) => n.inputs.name)).not.toContain("po-edge-qual");
     expect(ofType(runs.qual, TYPES.command)).toEqual([]);
+  });
+
+  test("Keycloak trusts proxy headers from the traefik network's subnet, as looked up", () => {
+    expect(envOf(containerFor(runs.qual, "keycloak")).KC_PROXY_TRUSTED_ADDRESSES).toBe(SHARED_NETWORK_SUBNET);
   });
 
   test("puts only routed services on traefik, and tells Traefik to use it", () => {

@@ -129,17 +129,26 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     expect(hosts["strapi-cms"]).toBe(`cms.${domain}`);
     for (const service of ROUTED) {
       const labels = labelsOf(containerFor(run(), service));
-      const router = `traefik.http.routers.${service}-${env}`;
+      const objects = traefikObjects(containerFor(run(), service));
+      expect([...objects.routers]).toEqual([run().outputs.topology[service].router]);
+      const router = `traefik.http.routers.${[...objects.routers][0]}`;
       expect(labels["traefik.enable"]).toBe("true");
       expect(labels["traefik.docker.network"]).toBe(`po-edge-${env}`);
       expect(labels[`${router}.rule`]).toBe(`Host(\`${hosts[service]}\`)`);
       expect(labels[`${router}.entrypoints`]).toBe("websecure");
       expect(labels[`${router}.tls.certresolver`]).toBe("letsencrypt");
-      const objects = traefikObjects(containerFor(run(), service));
-      for (const name of [...objects.routers, ...objects.services, ...objects.middlewares]) expect(name).toMatch(new RegExp(`-${env}$`));
+      // Routers and middlewares carry a digest of their definition; the service keeps its plain name.
+      for (const name of [...objects.routers, ...objects.middlewares]) expect(name).toMatch(new RegExp(`-${env}-[0-9a-f]{8}$`));
+      expect([...objects.services]).toEqual([`${service}-${env}`]);
     }
-    for (const c of containers(run()).filter((c) => !(ROUTED as string[]).includes(serviceOf(c)))) {
-      expect(Object.keys(labelsOf(c)).filter((l) => l.startsWith("traefik."))).toEqual([]);
+  });
+
+  test("tells Traefik to leave every container that is not routed alone, stores included", () => {
+    const unroutedNames: string[] = [...STORE_NAMES, ...SERVICE_NAMES.filter((name) => !SERVICES[name].route)];
+    const unrouted = containers(run()).filter((c) => unroutedNames.includes(serviceOf(c)));
+    expect(unrouted.map(serviceOf).sort()).toEqual([...unroutedNames].sort());
+    for (const c of unrouted) {
+      expect(Object.entries(labelsOf(c)).filter(([l]) => l.startsWith("traefik."))).toEqual([["traefik.enable", "false"]]);
     }
   });
 
@@ -185,7 +194,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
   test("exports outputs that satisfy the contract verify and CI read", () => {
     const parsed = stackOutputsSchema.parse(run().outputs);
     expect(Object.keys(parsed.topology).sort()).toEqual(Object.keys(parsed.containers).sort());
-    expect(parsed.topology["public-fo"]).toMatchObject({ role: "service", router: `public-fo-${env}` });
+    expect(parsed.topology["public-fo"]).toMatchObject({ role: "service", router: expect.stringMatching(new RegExp(`^public-fo-${env}-[0-9a-f]{8}$`)) });
   });
 
   test("exports the outputs contract with no secret in it", () => {

@@ -78,11 +78,12 @@ test("accepts the fixture project's qual and prod config", () => {
 });
 
 describe("a third stack is one more file", () => {
-  const stackFile = (domain: string, scale?: number) =>
-    `config:\n  portugal-odyssey:domain: ${domain}\n  portugal-odyssey:imageTag: main\n` + (scale ? `  portugal-odyssey:resources:\n    scale: ${scale}\n` : "");
+  const stackFile = (domain: string, scale?: number, edgeSubnet = "172.16.110.0/24") =>
+    `config:\n  portugal-odyssey:domain: ${domain}\n  portugal-odyssey:imageTag: main\n  portugal-odyssey:edgeSubnet: ${edgeSubnet}\n` +
+    (scale ? `  portugal-odyssey:resources:\n    scale: ${scale}\n` : "");
   const DEMO = stackFile("demo.portugalodyssey.pt", 0.5);
 
-  test("Pulumi.demo.yaml with only its domain, tag and size gives a valid stack suffixed demo", () => {
+  test("Pulumi.demo.yaml with only its domain, tag, size and edge subnet gives a valid stack suffixed demo", () => {
     const dir = projectWith({ "Pulumi.demo.yaml": DEMO }, ROOMY);
     const result = validate("demo", {}, undefined, [], dir);
     expect(result.ok && result.settings.env).toBe("demo");
@@ -115,6 +116,18 @@ describe("a third stack is one more file", () => {
     }
   });
 
+  test("an edge subnet overlapping another stack file's makes both stacks refuse, naming the other", () => {
+    const { readStackConfig } = jest.requireActual("../harness/stack-config");
+    const quals = readStackConfig("qual")["portugal-odyssey:edgeSubnet"] as string;
+    // Half of qual's subnet: a different string, the same addresses.
+    const [address, prefix] = quals.split("/");
+    const dir = projectWith({ "Pulumi.demo.yaml": stackFile("demo.portugalodyssey.pt", 0.5, `${address}/${Number(prefix) + 1}`) }, ROOMY);
+    expect(problems("demo", {}, undefined, [], dir)).toEqual([
+      { path: "portugal-odyssey:edgeSubnet", message: expect.stringContaining(`overlaps ${quals}, the edgeSubnet of stack "qual" (Pulumi.qual.yaml)`) },
+    ]);
+    expect(problems("qual", {}, undefined, [], dir)).toEqual([{ path: "portugal-odyssey:edgeSubnet", message: expect.stringContaining('stack "demo"') }]);
+  });
+
   test("a stack file that does not validate is named, since nothing can be checked against it", () => {
     const dir = projectWith({ "Pulumi.broken.yaml": "config:\n  portugal-odyssey:domain: not a domain\n" }, ROOMY);
     expect(problems("qual", {}, undefined, [], dir)).toEqual([
@@ -145,6 +158,25 @@ describe("rejects, naming the key path and what was expected", () => {
     expect(problems("qual", { domain: undefined })).toEqual([
       { path: "portugal-odyssey:domain", message: expect.stringMatching(/^required; /) },
     ]);
+  });
+
+  test.each([
+    ["not a CIDR", "172.16.101.0", "not an IPv4 network in CIDR notation"],
+    ["public", "8.8.8.0/24", "is not private"],
+    ["host bits set", "172.16.101.7/24", "the network is 172.16.101.0/24"],
+    ["too small for a rollout", "172.16.101.0/30", "/30 is outside /16 to /28"],
+    ["IPv6", "fd00::/64", "not an IPv4 network"],
+  ])("an edge subnet that is %s, in one message", (_why, edgeSubnet, reason) => {
+    expect(problems("qual", { edgeSubnet })).toEqual([
+      { path: "portugal-odyssey:edgeSubnet", message: expect.stringMatching(new RegExp(`^expected a private IPv4 network in CIDR notation.*\\(.*${reason.replace(/[./]/g, "\\$&")}`)) },
+    ]);
+  });
+
+  test("no edge subnet in isolated mode, with the command that sets one; shared mode needs none", () => {
+    expect(problems("qual", { edgeSubnet: undefined })).toEqual([
+      { path: "portugal-odyssey:edgeSubnet", message: expect.stringContaining("required with edge: isolated; expected the private IPv4 subnet of po-edge-qual") },
+    ]);
+    expect(validate("qual", { edgeSubnet: undefined, edge: "shared" }).ok).toBe(true);
   });
 
   test("a malformed domain", () => {
@@ -188,7 +220,7 @@ describe("rejects, naming the key path and what was expected", () => {
   });
 
   test("a stack name that cannot be a suffix, unless one is set", () => {
-    const two = { domain: "two.portugalodyssey.pt", imageTag: "1.0", resources: { scale: 0.5 }, host: ROOMY };
+    const two = { domain: "two.portugalodyssey.pt", imageTag: "1.0", resources: { scale: 0.5 }, host: ROOMY, edgeSubnet: "172.16.111.0/24" };
     expect(problems("Qual-Two", two).map((p) => p.path)).toEqual(["portugal-odyssey:suffix"]);
     const named = validate("Qual-Two", { ...two, suffix: "two" });
     expect(named.ok && named.settings.env).toBe("two");

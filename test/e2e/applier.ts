@@ -93,13 +93,14 @@ export class Applier {
     return { [RUN_LABEL]: this.runId };
   }
 
-  async createNetwork(name: string, opts: { internal?: boolean; driver?: string; labels?: Record<string, string> } = {}) {
+  async createNetwork(name: string, opts: { internal?: boolean; driver?: string; labels?: Record<string, string>; subnets?: string[] } = {}) {
     await this.docker.createNetwork({
       Name: name,
       Driver: opts.driver ?? "bridge",
       Internal: opts.internal ?? false,
       CheckDuplicate: true,
       Labels: { ...opts.labels, ...this.labels },
+      ...(opts.subnets?.length ? { IPAM: { Driver: "default", Config: opts.subnets.map((Subnet) => ({ Subnet })) } } : {}),
     });
   }
 
@@ -119,7 +120,8 @@ export class Applier {
   /** Networks, then volumes, then containers, then the edge connect commands. */
   async apply(run: ProgramRun) {
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
-      await this.createNetwork(n.inputs.name, { internal: n.inputs.internal, driver: n.inputs.driver, labels: labelMap(n.inputs.labels) });
+      const subnets = ((n.inputs.ipamConfigs ?? []) as { subnet?: string }[]).flatMap((c) => (c.subnet ? [c.subnet] : []));
+      await this.createNetwork(n.inputs.name, { internal: n.inputs.internal, driver: n.inputs.driver, labels: labelMap(n.inputs.labels), subnets });
     }
     for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
       await this.docker.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { TYPES, runProgram, type ProgramRun } from "../harness/program";
+import { readStackConfig } from "../harness/stack-config";
 import { verify, type VerifyReport } from "../../tools/verify";
 import type { IsolationSummary } from "../../tools/verify/isolation";
 import { parseOutputs, type StackOutputs } from "../../tools/verify/outputs";
@@ -126,6 +127,7 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
     expect(check(report, "network.traefik").ok).toBe(true);
     expect(check(report, `neighbour.${WEBAPP}`).ok).toBe(true);
     expect(check(report, "traefik.routers-unique").ok).toBe(true);
+    expect(check(report, "traefik.definitions-agree").ok).toBe(true);
 
     expect(report.isolation).toHaveLength(2);
     for (const s of report.isolation) {
@@ -237,12 +239,15 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
 
   test("an extra container declaring a router name or Host already taken fails router uniqueness, naming both", async () => {
     const base = { Image: world.image, HostConfig: { NetworkMode: TRAEFIK_NETWORK } };
-    await world.applier.createContainer({ ...base, name: "po-e2e-router-thief", Labels: { [`traefik.http.routers.public-fo-${E("qual")}.rule`]: "Host(`elsewhere.example.net`)" } });
+    const router = world.outputs.qual.topology["public-fo"].router!;
+    await world.applier.createContainer({ ...base, name: "po-e2e-router-thief", Labels: { [`traefik.http.routers.${router}.rule`]: "Host(`elsewhere.example.net`)" } });
     try {
       const report = await verify({ stacks: world.stacks, docker, probe: false });
-      expect(report.failed).toEqual(["traefik.routers-unique"]);
+      // Traefik would also drop the router, defined two ways.
+      expect(report.failed).toEqual(["traefik.routers-unique", "traefik.definitions-agree"]);
+      expect(check(report, "traefik.definitions-agree").evidence).toContain(`http/routers/${router} defined differently by`);
       const evidence = check(report, "traefik.routers-unique").evidence;
-      expect(evidence).toContain(`router http/public-fo-${E("qual")} declared by`);
+      expect(evidence).toContain(`router http/${router} declared by`);
       expect(evidence).toContain("po-e2e-router-thief [container po-e2e-router-thief, running]");
       expect(evidence).toContain(`${containerName("qual", "public-fo")} [portugal-odyssey/${E("qual")}/public-fo, running]`);
     } finally {
@@ -258,17 +263,20 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
     }
   });
 
-  test("a new revision of a routed service starts beside the old one, turns healthy, and shares its router with it", async () => {
-    // What the program registers after a tag change: the same service under a new revision name.
-    const nextRun = await runProgram({ stack: "qual", config: { ...suffix("qual"), services: { "public-fo": { tag: "next-release" } } } });
+  test("a new revision with changed Traefik labels starts beside the old one, turns healthy, and shares its service, with no name defined two ways", async () => {
+    // What the program registers after a tag and entrypoint change: the same service under a new revision name and a new router.
+    const traefik = { ...(readStackConfig("qual")["portugal-odyssey:traefik"] as object), entrypoint: "websecure-next" };
+    const nextRun = await runProgram({ stack: "qual", config: { ...suffix("qual"), traefik, services: { "public-fo": { tag: "next-release" } } } });
     const next = nextRun.resources.find((r) => r.type === TYPES.container && r.name.endsWith("-public-fo-container"))!;
     const old = containerName("qual", "public-fo");
     expect(next.inputs.name).not.toBe(old);
+    expect(nextRun.outputs.topology["public-fo"].router).not.toBe(world.outputs.qual.topology["public-fo"].router);
     await world.applier.createRegistered(next);
     try {
       await world.applier.waitHealthy(60_000);
       const report = await verify({ stacks: world.stacks, docker, probe: false });
       expect(check(report, "traefik.routers-unique").ok).toBe(true);
+      expect(check(report, "traefik.definitions-agree").ok).toBe(true);
       expect(check(report, `container.${E("qual")}.public-fo.healthy`).ok).toBe(true);
       expect(check(report, `container.${E("qual")}.public-fo.exists`).evidence).toContain(next.inputs.name);
       expect((await docker.getContainer(old).inspect()).State.Running).toBe(true);

@@ -11,11 +11,13 @@ afterAll(async () => {
   await docker.getNetwork(`${tag}-network`).remove().catch(() => undefined);
 });
 
-test("lists the host's volumes and networks with their labels, as the collision check needs them", async () => {
+test("lists the host's volumes and networks with their labels and subnets, as the collision check needs them", async () => {
+  // A random /24 far from Docker's default pools, so it is free on a shared daemon.
+  const subnet = `10.254.${randomBytes(1)[0]}.0/24`;
   await docker.createVolume({ Name: `${tag}-volume`, Labels: { "pt.portugalodyssey.environment": "qual" } });
-  await docker.createNetwork({ Name: `${tag}-network`, Labels: { owner: "someone-else" } });
+  await docker.createNetwork({ Name: `${tag}-network`, Labels: { owner: "someone-else" }, IPAM: { Driver: "default", Config: [{ Subnet: subnet }] } });
   const inventory = await readDockerInventory(docker);
   expect(inventory.volumes).toContainEqual({ name: `${tag}-volume`, labels: { "pt.portugalodyssey.environment": "qual" } });
-  expect(inventory.networks).toContainEqual({ name: `${tag}-network`, labels: { owner: "someone-else" } });
+  expect(inventory.networks).toContainEqual({ name: `${tag}-network`, labels: { owner: "someone-else" }, subnets: [subnet] });
   expect(inventory.networks.map((n) => n.name)).toContain("bridge");
 });

@@ -114,3 +114,27 @@ describe("the program", () => {
     expect(run.outputs.volumes["postgres-data"]).toBe("compose_postgres-data-qual");
   });
 });
+
+describe("the pinned edge subnet against the host's networks", () => {
+  const qual = () => plan("qual");
+  const subnet = () => qual().edge.subnet!;
+  /** A /16 that holds the pinned subnet: overlapping without being equal. */
+  const around = () => `${subnet().split(".").slice(0, 2).join(".")}.0.0/16`;
+
+  test("flags any other network whose subnet overlaps it, with the key to change", () => {
+    const found = findCollisions(qual(), host({ networks: [{ name: "someone-else", labels: {}, subnets: ["fd00::/64", around()] }] }));
+    expect(found).toEqual([
+      { kind: "subnet", name: subnet(), message: expect.stringMatching(new RegExp(`overlaps network someone-else's subnet ${around().replace(/\./g, "\\.")} .*pulumi config set edgeSubnet`)) },
+    ]);
+  });
+
+  test("accepts our own edge network holding it, and networks elsewhere", () => {
+    const own = { name: qual().edge.network, labels: ours("qual"), subnets: [subnet()] };
+    const elsewhere = { name: "bridge", labels: {}, subnets: ["172.17.0.0/16"] };
+    expect(findCollisions(qual(), host({ networks: [own, elsewhere] }))).toEqual([]);
+  });
+
+  test("is not checked in shared mode, where nothing is pinned", () => {
+    expect(findCollisions(plan("qual", { edge: "shared" }), host({ networks: [{ name: "traefik", labels: {}, subnets: [around()] }] }))).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ import type { ServiceName } from "../../catalog/services";
 import type { StoreName } from "../../catalog/types";
 import { LABELS, PROJECT, childName, names } from "../../model/naming";
 import type { StackOutputs } from "./outputs";
+import { conflictingDefinitions } from "../../model/traefik";
 import { findConflicts } from "./routers";
 import type { ContainerView, HostSnapshot } from "./snapshot";
 
@@ -18,6 +19,8 @@ export interface CheckResult {
   ok: boolean;
   evidence: string;
 }
+
+const TRAEFIK_ENABLE = "traefik.enable";
 
 const list = (xs: string[]) => (xs.length === 0 ? "none" : xs.join(", "));
 
@@ -122,16 +125,22 @@ export function checkContainers(snapshot: HostSnapshot, outputs: StackOutputs): 
               .join("; "),
     });
 
-    const badLabels = found.filter((c) => c.labels[LABELS.role] !== spec.role || c.labels[LABELS.port] !== String(spec.port));
+    // Unrouted containers must opt out: Traefik's exposedByDefault=true default would give each a router of its own.
+    const traefikEnable = spec.router ? "true" : "false";
+    const badLabels = found.filter(
+      (c) => c.labels[LABELS.role] !== spec.role || c.labels[LABELS.port] !== String(spec.port) || c.labels[TRAEFIK_ENABLE] !== traefikEnable,
+    );
     results.push({
       id: `${id}.labels`,
       stack: env,
-      title: `${service} carries role ${spec.role} and port ${spec.port}`,
+      title: `${service} carries role ${spec.role}, port ${spec.port} and ${TRAEFIK_ENABLE}=${traefikEnable}`,
       ok: badLabels.length === 0,
       evidence:
         badLabels.length === 0
-          ? `${LABELS.role}=${spec.role}, ${LABELS.port}=${spec.port}`
-          : badLabels.map((c) => `${c.name}: role=${c.labels[LABELS.role] ?? "(none)"}, port=${c.labels[LABELS.port] ?? "(none)"}`).join("; "),
+          ? `${LABELS.role}=${spec.role}, ${LABELS.port}=${spec.port}, ${TRAEFIK_ENABLE}=${traefikEnable}`
+          : badLabels
+              .map((c) => `${c.name}: role=${c.labels[LABELS.role] ?? "(none)"}, port=${c.labels[LABELS.port] ?? "(none)"}, ${TRAEFIK_ENABLE}=${c.labels[TRAEFIK_ENABLE] ?? "(none)"}`)
+              .join("; "),
     });
   }
 
@@ -218,6 +227,28 @@ export function checkRouters(snapshot: HostSnapshot): CheckResult {
         ? "no conflict on the host"
         : conflicts
             .map((c) => `${c.kind} ${c.key} declared by ${c.containers.map((x) => `${x.name} [${x.owner}, ${x.state}]`).join(" and ")}`)
+            .join("; "),
+  };
+}
+
+/**
+ * Traefik deletes a router, middleware or service that two containers define
+ * differently (a service may differ in its servers only), and every router that
+ * references a deleted one stops routing. Any container on the host counts,
+ * running or not: a stopped one clashes again the moment it starts.
+ */
+export function checkDefinitions(snapshot: HostSnapshot): CheckResult {
+  const conflicts = conflictingDefinitions(snapshot.containers);
+  const state = new Map(snapshot.containers.map((c) => [c.name, c.state]));
+  return {
+    id: "traefik.definitions-agree",
+    title: "no Traefik router, middleware or service is defined differently by two containers",
+    ok: conflicts.length === 0,
+    evidence:
+      conflicts.length === 0
+        ? "no conflicting definition on the host"
+        : conflicts
+            .map((c) => `${c.key} defined differently by ${c.holders.map((h) => `${h.container} [${state.get(h.container)}]: ${JSON.stringify(h.definition)}`).join(" and ")}`)
             .join("; "),
   };
 }

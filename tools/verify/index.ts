@@ -5,6 +5,7 @@
 import type Docker from "dockerode";
 import {
   checkContainers,
+  checkDefinitions,
   checkEdge,
   checkNetworks,
   checkNeighbours,
@@ -50,7 +51,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const traefikNetworks = [...new Set(all.map((o) => o.edge.traefikNetwork))];
   for (const name of traefikNetworks) checks.push(checkTraefikNetwork(snapshot, all.find((o) => o.edge.traefikNetwork === name)!));
   checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
-  checks.push(checkRouters(snapshot));
+  checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
   for (const outputs of all) {
     checks.push(...checkNetworks(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
   }

@@ -1,4 +1,4 @@
-import { checkContainers, checkEdge, checkNeighbours, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
+import { checkContainers, checkDefinitions, checkEdge, checkNeighbours, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
 import type { StackOutputs } from "../../../tools/verify/outputs";
 import type { HostSnapshot } from "../../../tools/verify/snapshot";
 import { container, healthyHost, programOutputs } from "./fixtures";
@@ -17,6 +17,7 @@ const all = (h: HostSnapshot) => [
   checkTraefikNetwork(h, qual),
   ...checkNeighbours(h, qual.neighbours),
   checkRouters(h),
+  checkDefinitions(h),
   ...[qual, prod].flatMap((o) => [...checkNetworks(h, o), ...checkVolumes(h, o), ...checkEdge(h, o), ...checkContainers(h, o)]),
 ];
 const failed = (h: HostSnapshot) => all(h).filter((c) => !c.ok);
@@ -68,7 +69,26 @@ describe("the checklist", () => {
 
   test("wrong role or port labels fail the labels item", () => {
     byName(qual.containers.postgres).labels["pt.portugalodyssey.port"] = "5433";
-    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([["container.qual.postgres.labels", "po-postgres-qual: role=store, port=5433"]]);
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([["container.qual.postgres.labels", "po-postgres-qual: role=store, port=5433, traefik.enable=false"]]);
+  });
+
+  test("an unrouted container that does not opt out of Traefik fails the labels item", () => {
+    delete byName(prod.containers["booking-service"]).labels["traefik.enable"];
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([["container.prod.booking-service.labels", "po-booking-service-prod: role=service, port=3000, traefik.enable=(none)"]]);
+  });
+
+  test("two containers defining one middleware two ways fail traefik.definitions-agree, naming both; alike, they pass", () => {
+    const mw = "traefik.http.middlewares.secure-headers-qual.headers.framedeny";
+    byName(qual.containers["public-fo"]).labels[mw] = "true";
+    host.containers.push(container({ name: "po-public-fo-qual-00000000", labels: { ...byName(qual.containers["public-fo"]).labels }, health: "healthy" }));
+    expect(checkDefinitions(host).ok).toBe(true);
+    host.containers.at(-1)!.labels[mw] = "false";
+    host.containers.at(-1)!.state = "exited";
+    const result = checkDefinitions(host);
+    expect(result.ok).toBe(false);
+    expect(result.evidence).toBe(
+      `http/middlewares/secure-headers-qual defined differently by ${qual.containers["public-fo"]} [running]: {"headers.framedeny":"true"} and po-public-fo-qual-00000000 [exited]: {"headers.framedeny":"false"}`,
+    );
   });
 
   test("missing traefik network, volume and stack network are each named", () => {

@@ -31,6 +31,7 @@ export function healthyHost(...all: StackOutputs[]): HostSnapshot {
             [LABELS.service]: service,
             [LABELS.role]: t.role,
             [LABELS.port]: String(t.port),
+            "traefik.enable": t.router ? "true" : "false",
             ...(t.router ? { [`traefik.http.routers.${t.router}.rule`]: `Host(\`${t.host}\`)` } : {}),
           },
           health: "healthy",
