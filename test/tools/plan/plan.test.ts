@@ -14,6 +14,7 @@ beforeAll(() => {
     alpha: {
       "portugal-odyssey:domain": "alpha.example.test",
       "portugal-odyssey:imageTag": "1.2.3",
+      "portugal-odyssey:edgeSubnet": "172.16.121.0/24",
       "portugal-odyssey:postgresPassword": { secure: CIPHERTEXT },
       "portugal-odyssey:services": { "booking-service": { tag: "9.9.9", memoryMb: 320 } },
     },
@@ -104,8 +105,8 @@ describe("config validation", () => {
 
   test("reads the other stack files as `up` does: a suffix another stack already uses is refused", () => {
     const clash = fixtureProject({
-      one: { "portugal-odyssey:domain": "one.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same" },
-      two: { "portugal-odyssey:domain": "two.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same" },
+      one: { "portugal-odyssey:domain": "one.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.122.0/24" },
+      two: { "portugal-odyssey:domain": "two.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.123.0/24" },
     });
     try {
       expect(() => planFromStackFiles(clash.dir, "one")).toThrow(/portugal-odyssey:suffix: "same" is also the suffix of stack "two"/);
