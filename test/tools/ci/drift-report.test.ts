@@ -56,7 +56,7 @@ describe("behind main (information)", () => {
 
 describe("formatDrift", () => {
   it("says the stack drifted and lists each item", () => {
-    expect(formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }])).toMatch(/DRIFTED.*\n  - n \[t\]: deleted outside Pulumi$/);
+    expect(formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }])).toMatch(/DRIFTED.*\n {2}- n \[t\]: deleted outside Pulumi$/);
   });
   it("says there is no drift", () => expect(formatDrift("qual", [])).toMatch(/no drift/));
 });
