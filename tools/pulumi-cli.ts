@@ -168,7 +168,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
     if (!hasPassphrase) {
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
-          "In GitLab the passphrase is a protected variable: it reaches pipelines of protected branches, and merge-request pipelines " +
+          "In GitLab the passphrase is a protected variable scoped to the stack's environment: it reaches that environment's jobs in pipelines of protected branches, and merge-request pipelines " +
           "only between protected branches with the project's protected-resources setting on (see docs/ci.md).",
       );
     }
