@@ -77,6 +77,12 @@ describe("evaluateGate fails closed", () => {
     expect(blocked.map((b) => [b.name, b.kind, b.action, b.via])).toEqual([["prod-postgres-container", "data store", "replace", STORE]]);
   });
 
+  it("blocks a store container whose DataStore type token was renamed: the old state's URN still says DataStore", () => {
+    const renamed = urn("prod", ["portugal-odyssey:platform:Environment", "portugal-odyssey:platform:Store", TYPES.container], "prod-postgres-container");
+    expect(dataKindOf(renamed)).toBeUndefined();
+    expect(gate([step("replace", renamed, { old: state(STORE), new: state(renamed) })]).blocked.map((b) => [b.kind, b.via])).toEqual([["data store", STORE]]);
+  });
+
   it("blocks the replacement of any container that mounts a volume, whatever its parent", () => {
     const loose = urn("prod", [TYPES.container], "prod-anything-container");
     expect(gate([step("replace", loose, { old: state(loose, mountsVolume), new: state(loose, mountsVolume) })]).blocked.map((b) => b.kind)).toEqual([
