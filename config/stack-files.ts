@@ -17,7 +17,7 @@ const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 export const namespaced = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
 
 /** The stacks that have a file in the project folder, e.g. `["prod", "qual"]`. */
-function stacksWithFiles(projectDir: string): string[] {
+export function stacksWithFiles(projectDir: string): string[] {
   return readdirSync(projectDir)
     .map((file) => STACK_FILE.exec(file)?.[1])
     .filter((stack): stack is string => stack !== undefined)

@@ -1,21 +1,29 @@
 /**
- * The pipeline cannot run here, so these tests check its structure: the file
- * as parsed YAML, and which jobs gitlab-ci-local (which also validates the file
- * against GitLab's schema) says each kind of pipeline runs.
+ * The pipeline cannot run here, so these tests check its structure: the parent
+ * file and the generated child pipelines as parsed YAML, and which jobs
+ * gitlab-ci-local (which also validates each file against GitLab's schema)
+ * says each kind of pipeline runs. Expected per-stack jobs come from the stack files.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { allStackCiSettings } from "../config/gitlab-settings";
+import { DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes } from "../tools/ci/gitlab-setup";
+import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 
 const ROOT = join(__dirname, "..");
 const CI_FILE = join(ROOT, ".gitlab-ci.yml");
 const GCL = join(ROOT, "node_modules", ".bin", "gitlab-ci-local");
+const STACKS = allStackCiSettings(ROOT);
+const AUTOMATIC = STACKS.filter((s) => s.deploy === "automatic").map((s) => s.stack);
+const MANUAL = STACKS.filter((s) => s.deploy === "manual").map((s) => s.stack);
 
 type Job = Record<string, any>;
-const doc = parse(readFileSync(CI_FILE, "utf8"), { merge: true }) as Record<string, Job>;
-const job = (name: string): Job => doc[name];
+const parseFile = (path: string) => parse(readFileSync(path, "utf8"), { merge: true }) as Record<string, Job>;
+const parent = parseFile(CI_FILE);
+const templates = parseFile(join(ROOT, TEMPLATES));
 
 interface ListedJob {
   name: string;
@@ -25,16 +33,17 @@ interface ListedJob {
   needs?: Array<{ job: string; artifacts: boolean }>;
 }
 
-/**
- * Runs gitlab-ci-local --list-json on a copy of the file in an empty temp dir,
- * so it neither depends on this checkout's git state (it falls back when there
- * is no repository) nor leaves its state dir in the project.
- */
-function listJobs(variables: Record<string, string>, content?: string): ListedJob[] {
+/** gitlab-ci-local --list-json in a throw-away git repository holding `files` (local includes need `git ls-files`). */
+function listJobs(files: Record<string, string>, variables: Record<string, string> = {}): ListedJob[] {
   const dir = mkdtempSync(join(tmpdir(), "gcl-"));
   try {
-    if (content === undefined) copyFileSync(CI_FILE, join(dir, ".gitlab-ci.yml"));
-    else writeFileSync(join(dir, ".gitlab-ci.yml"), content);
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(join(dir, name, ".."), { recursive: true });
+      writeFileSync(join(dir, name), content);
+    }
+    execFileSync("git", ["init", "-q"], { cwd: dir });
+    execFileSync("git", ["add", "-A"], { cwd: dir });
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ci"], { cwd: dir });
     const args = ["--list-json", ...Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`])];
     const out = execFileSync(process.execPath, [GCL, ...args], {
       cwd: dir,
@@ -42,58 +51,143 @@ function listJobs(variables: Record<string, string>, content?: string): ListedJo
       env: { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(","), FORCE_COLOR: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    return JSON.parse(out.slice(out.indexOf("[")));
+    return JSON.parse(out.slice(out.indexOf("\n[") + 1));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const parentJobs = (variables: Record<string, string>, content = readFileSync(CI_FILE, "utf8")) => listJobs({ ".gitlab-ci.yml": content }, variables);
+const childFiles = (event: PipelineEvent, projectDir = ROOT) => ({ ".gitlab-ci.yml": renderStackPipeline(event, projectDir), [TEMPLATES]: readFileSync(join(ROOT, TEMPLATES), "utf8") });
+const childJobs = (event: PipelineEvent, projectDir = ROOT) => listJobs(childFiles(event, projectDir));
 const running = (jobs: ListedJob[]) => jobs.filter((j) => j.when !== "never").map((j) => j.name).sort();
+const sorted = (xs: string[]) => [...xs].sort();
 
-describe("pipelines per event (gitlab-ci-local)", () => {
-  let mr: ListedJob[], main: ListedJob[], branch: ListedJob[], schedule: ListedJob[];
+const MAIN = { CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" };
+const MR = { CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_IID: "7", CI_DEFAULT_BRANCH: "main" };
+
+describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the stack files", () => {
+  let mrProtected: ListedJob[], mrUnprotected: ListedJob[], main: ListedJob[], branch: ListedJob[], schedule: ListedJob[];
+  let mrChild: ListedJob[], mainChild: ListedJob[], scheduleChild: ListedJob[];
   beforeAll(() => {
-    mr = listJobs({ CI_PIPELINE_SOURCE: "merge_request_event", CI_MERGE_REQUEST_IID: "7", CI_DEFAULT_BRANCH: "main" });
-    main = listJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" });
-    branch = listJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" });
-    schedule = listJobs({ CI_PIPELINE_SOURCE: "schedule", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" });
-  }, 60000);
+    mrProtected = parentJobs({ ...MR, PO_PROTECTED_PIPELINE: "true" });
+    mrUnprotected = parentJobs(MR);
+    main = parentJobs({ ...MAIN, PO_PROTECTED_PIPELINE: "true" });
+    branch = parentJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" });
+    schedule = parentJobs({ CI_PIPELINE_SOURCE: "schedule", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" });
+    mrChild = childJobs("merge_request_event");
+    mainChild = childJobs("push");
+    scheduleChild = childJobs("schedule");
+  }, 120000);
 
-  it("merge requests run lint, typecheck, tests, both previews in parallel and the summary, and deploy nothing", () => {
-    expect(running(mr)).toEqual(["lint", "preview-summary", "preview: [prod]", "preview: [qual]", "test", "typecheck"]);
-  });
-
-  it("the MR summary runs even when a preview failed, after both previews", () => {
-    const summary = mr.find((j) => j.name === "preview-summary")!;
+  it("an MR from a protected branch checks, and previews every stack in the child pipeline, then posts the summary", () => {
+    expect(running(mrProtected)).toEqual(["lint", "stack-pipeline", "stacks", "test", "typecheck"]);
+    expect(running(mrChild)).toEqual(sorted([...STACKS.map((s) => `preview-${s.stack}`), "preview-summary"]));
+    const summary = mrChild.find((j) => j.name === "preview-summary")!;
     expect(summary.when).toBe("always");
-    expect(summary.needs?.map((n) => [n.job, n.artifacts])).toEqual([["preview", true]]);
+    expect(summary.needs?.map((n) => [n.job, n.artifacts])).toEqual(STACKS.map((s) => [`preview-${s.stack}`, true]));
   });
 
-  it("a push to the default branch checks, deploys and verifies qual, and offers prod (deploy and verify in one job) by hand", () => {
-    expect(running(main)).toEqual(["deploy-prod", "deploy-qual", "lint", "test", "typecheck", "verify-qual"]);
-    const byName = Object.fromEntries(main.map((j) => [j.name, j]));
-    expect(byName["deploy-qual"].when).toBe("on_success");
-    expect(byName["verify-qual"].when).toBe("on_success");
+  it("an MR without protected variables runs the checks and one job that says why there is no preview, and nothing that needs credentials", () => {
+    expect(running(mrUnprotected)).toEqual(["lint", "preview-unavailable", "test", "typecheck"]);
+    const explain: string[] = parent["preview-unavailable"].script;
+    expect(explain.join("\n")).toMatch(/gets no protected variables/);
+    expect(explain.join("\n")).toMatch(/protected wildcard/);
   });
 
-  it("the prod deploy is manual, does not block the pipeline, and needs qual's deploy and verify", () => {
-    const prod = main.find((j) => j.name === "deploy-prod")!;
-    expect(prod.when).toBe("manual");
-    expect(prod.allow_failure).toBe(true);
-    expect(prod.needs?.map((n) => n.job).sort()).toEqual(["deploy-qual", "verify-qual"]);
+  it("a push to main checks, then deploys and verifies the automatic stacks, and offers the manual ones after them", () => {
+    expect(running(main)).toEqual(["lint", "stack-pipeline", "stacks-deploy", "test", "typecheck"]);
+    expect(main.find((j) => j.name === "stacks-deploy")!.needs!.map((n) => n.job).sort()).toEqual(["lint", "stack-pipeline", "test", "typecheck"]);
+    expect(running(mainChild)).toEqual(sorted(STACKS.map((s) => `deploy-${s.stack}`)));
+    for (const s of AUTOMATIC) expect(mainChild.find((j) => j.name === `deploy-${s}`)).toMatchObject({ when: "on_success", needs: [] });
+    for (const s of MANUAL) {
+      const j = mainChild.find((x) => x.name === `deploy-${s}`)!;
+      expect([j.when, j.allow_failure]).toEqual(["manual", true]);
+      expect(j.needs!.map((n) => [n.job, n.artifacts])).toEqual(AUTOMATIC.map((a) => [`deploy-${a}`, false]));
+    }
   });
 
-  it("gitlab-ci-local's schema check would catch a broken file (so the lists above come from a valid one)", () => {
-    const broken = readFileSync(CI_FILE, "utf8").replace("resource_group: qual", "resource_group: [qual]");
-    expect(() => listJobs({ CI_PIPELINE_SOURCE: "push" }, broken)).toThrow(/resource_group/);
+  it("a schedule runs only the drift check of every stack", () => {
+    expect(running(schedule)).toEqual(["stack-pipeline", "stacks"]);
+    expect(running(scheduleChild)).toEqual(sorted(STACKS.map((s) => `drift-${s.stack}`)));
   });
 
-  it("a push to another branch runs nothing", () => {
-    expect(running(branch)).toEqual([]);
+  it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));
+
+  it("gitlab-ci-local's schema check would catch a broken file (so the lists above come from valid ones)", () => {
+    const broken = readFileSync(CI_FILE, "utf8").replace("strategy: depend", "strategy: [depend]");
+    expect(() => parentJobs(MAIN, broken)).toThrow(/strategy/);
   });
 
-  it("the schedule runs only the drift checks, one per stack", () => {
-    expect(running(schedule)).toEqual(["drift: [prod]", "drift: [qual]"]);
+  it("a third stack file reaches every pipeline without a line of CI changed", () => {
+    const project = mkdtempSync(join(tmpdir(), "third-stack-"));
+    try {
+      for (const f of readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))) copyFileSync(join(ROOT, f), join(project, f));
+      writeFileSync(join(project, "Pulumi.demo.yaml"), "config:\n  gitlab:environment: demo\n  gitlab:deploy: automatic\n  portugal-odyssey:domain: demo.portugalodyssey.pt\n");
+      expect(running(childJobs("merge_request_event", project))).toContain("preview-demo");
+      const deploys = childJobs("push", project);
+      expect(deploys.find((j) => j.name === "deploy-demo")).toMatchObject({ when: "on_success" });
+      for (const s of MANUAL) expect(deploys.find((j) => j.name === `deploy-${s}`)!.needs!.map((n) => n.job)).toContain("deploy-demo");
+      expect(running(childJobs("schedule", project))).toContain("drift-demo");
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  }, 60000);
+});
+
+/** A job with its `extends` chain merged in, as GitLab does (hashes deep-merged, everything else replaced). */
+function resolve(jobs: Record<string, Job>, name: string): Job {
+  const job = jobs[name];
+  const bases = ([] as string[]).concat(job.extends ?? []);
+  const merge = (a: Job, b: Job): Job => {
+    const out: Job = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = v && typeof v === "object" && !Array.isArray(v) && a[k] && typeof a[k] === "object" && !Array.isArray(a[k]) ? merge(a[k], v) : v;
+    return out;
+  };
+  return bases.reduce((acc, base) => merge(resolve(jobs, base), acc), { ...job, extends: undefined } as Job);
+}
+
+/** The credentials GitLab hands a job: a variable reaches it when its scope is `*` or matches the job's environment name (wildcards allowed). */
+function credentialsOf(job: Job, scopes: Map<string, string[]>): string[] {
+  const environment: string | undefined = typeof job.environment === "string" ? job.environment : job.environment?.name;
+  const matches = (scope: string) => scope === "*" || (environment !== undefined && new RegExp(`^${scope.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(environment));
+  return [...scopes].filter(([, s]) => s.some(matches)).map(([key]) => key);
+}
+
+describe("secrets only where needed: the scopes gitlab:setup sets, applied to every job", () => {
+  const scopes = desiredScopes(STACKS);
+  const everyJob = () => {
+    const out: Array<[string, Job]> = [];
+    for (const [name, j] of Object.entries(parent)) if (!name.startsWith(".") && typeof j === "object" && j && "stage" in j) out.push([name, resolve(parent, name)]);
+    for (const event of ["merge_request_event", "push", "schedule"] as const) {
+      const child = { ...templates, ...(parse(renderStackPipeline(event, ROOT)) as Record<string, Job>) };
+      for (const name of Object.keys(child).filter((n) => !n.startsWith(".") && n !== "include" && n !== "default")) out.push([name, resolve(child, name)]);
+    }
+    return out;
+  };
+
+  it("lint, typecheck and test (and every other parent job) receive no deploy credential", () => {
+    for (const [name, j] of everyJob().filter(([n]) => n in parent)) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
+    for (const name of ["lint", "typecheck", "test"]) expect(parent[name].environment).toBeUndefined();
+  });
+
+  it("every preview, deploy and drift job receives the deploy credentials of its own stack's environment", () => {
+    const stackJobs = everyJob().filter(([n]) => /^(preview|deploy|drift)-/.test(n) && n !== "preview-summary" && !(n in parent));
+    expect(stackJobs).toHaveLength(STACKS.length * 3);
+    for (const [name, j] of stackJobs) {
+      expect({ name, credentials: credentialsOf(j, scopes).sort() }).toEqual({ name, credentials: [...DEPLOY_CREDENTIALS].sort() });
+      expect(j.environment.name).toBe(STACKS.find((s) => name.endsWith(`-${s.stack}`))!.environment);
+    }
+  });
+
+  it("previews and drift checks declare their environment with action prepare: they get the variables without counting as deployments", () => {
+    for (const [name, j] of everyJob().filter(([n]) => /^(preview|drift)-/.test(n) && n !== "preview-summary" && !(n in parent))) expect({ name, action: j.environment.action }).toEqual({ name, action: "prepare" });
+    for (const [name, j] of everyJob().filter(([n]) => n.startsWith("deploy-"))) expect({ name, action: j.environment.action }).toEqual({ name, action: undefined });
+  });
+
+  it("the summary receives only the token that posts the note", () => {
+    const [, summary] = everyJob().find(([n]) => n === "preview-summary")!;
+    expect(credentialsOf(summary, scopes)).toEqual([NOTES_TOKEN]);
   });
 });
 
@@ -133,25 +227,25 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
     ["passes but the gate blocks: the job fails", 0, true, 1, 1, true],
     ["passes and the gate passes: the job passes", 0, true, 0, 0, true],
   ])("preview job, when the preview %s", (_what, preview, digest, gate, code, gated) => {
-    const run = runScript(job("preview").script, preview, digest, gate);
+    const run = runScript(templates[".preview"].script, preview, digest, gate);
     expect(run.code).toBe(code);
-    expect(run.ran('data-safety-gate.ts --stack prod preview-prod.json')).toBe(gated);
+    expect(run.ran("data-safety-gate.ts --stack prod preview-prod.json")).toBe(gated);
   });
 
   it.each([
     ["a refused preview whose digest the gate blocks", 255, true, 1],
     ["a refused preview the gate lets through", 255, true, 0],
     ["a clean preview the gate blocks", 0, true, 1],
-  ])("deploy-prod names the data in %s, then stops before pulumi up", (_what, preview, digest, gate) => {
-    const run = runScript(job("deploy-prod").script, preview, digest, gate);
+  ])("a deploy names the data in %s, then stops before pulumi up", (_what, preview, digest, gate) => {
+    const run = runScript(templates[".deploy"].script, preview, digest, gate);
     expect(run.code).not.toBe(0);
     expect(run.ran("data-safety-gate.ts --stack prod preview-prod.json")).toBe(true);
     expect(run.ran("npm run up")).toBe(false);
     expect(run.ran("npm run verify")).toBe(false);
   });
 
-  it("deploy-prod deploys, writes the outputs and verifies when the preview and the gate pass", () => {
-    const run = runScript(job("deploy-prod").script, 0, true, 0);
+  it("a deploy gates, deploys, writes the outputs and verifies, in that order, in one job", () => {
+    const run = runScript(templates[".deploy"].script, 0, true, 0);
     expect(run.code).toBe(0);
     expect(run.calls.filter((c) => c.startsWith("npm"))).toEqual([
       "npm run preview -- --stack prod --json-out preview-prod.json",
@@ -163,13 +257,11 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
   });
 });
 
-describe(".gitlab-ci.yml structure", () => {
-  it("orders the stages check, preview, report, deploy qual, verify qual, deploy prod, drift", () => {
-    expect(doc.stages).toEqual(["check", "preview", "report", "deploy-qual", "verify-qual", "deploy-prod", "drift"]);
-  });
+describe("structure", () => {
+  const allFiles = () => ({ ...parent, ...templates });
 
   it("only creates pipelines for merge requests, schedules and the default branch", () => {
-    expect(doc.workflow.rules.map((r: Job) => r.if ?? `when:${r.when}`)).toEqual([
+    expect(parent.workflow.rules.map((r: Job) => r.if ?? `when:${r.when}`)).toEqual([
       '$CI_PIPELINE_SOURCE == "merge_request_event"',
       '$CI_PIPELINE_SOURCE == "schedule"',
       '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
@@ -177,138 +269,75 @@ describe(".gitlab-ci.yml structure", () => {
     ]);
   });
 
-  it("previews both stacks with a parallel matrix through the npm script, then gates the data", () => {
-    const preview = job("preview");
-    expect(preview.parallel.matrix).toEqual([{ STACK: ["qual", "prod"] }]);
-    expect(preview.script.join("\n")).toContain('npm run preview -- --stack "$STACK" --json-out "preview-$STACK.json"');
-    expect(preview.script.join("\n")).toMatch(/data-safety-gate\.ts --stack "\$STACK" "preview-\$STACK\.json"/);
-    expect(preview.artifacts.when).toBe("always");
+  it("deploys and drift checks of a stack hold the stack's resource group, so neither runs beside another deploy of it", () => {
+    for (const event of ["push", "schedule"] as const) {
+      const child = parse(renderStackPipeline(event, ROOT)) as Record<string, Job>;
+      for (const s of STACKS) expect(child[`${event === "push" ? "deploy" : "drift"}-${s.stack}`].resource_group).toBe(s.stack);
+    }
   });
 
-  it.each([
-    ["deploy-qual", "qual", "qualification"],
-    ["deploy-prod", "prod", "production"],
-  ])("%s locks its stack, names its environment, takes the URL from a dotenv report and keeps the outputs", (name, stack, environment) => {
-    const j = job(name);
-    expect(j.resource_group).toBe(stack);
-    expect(j.environment.name).toBe(environment);
-    expect(j.environment.url).toBe("$ENVIRONMENT_URL");
-    expect(j.artifacts.reports.dotenv).toBe(`deploy-${stack}.env`);
-    expect(j.artifacts.paths).toContain(`outputs-${stack}.json`);
-    expect(j.script).toContain(`npm run up -- --stack ${stack}`);
-    expect(j.script).toContain(`npm run outputs -- --stack ${stack} --out outputs-${stack}.json`);
-    expect(j.script).toContain(`npm run outputs -- --stack ${stack} --dotenv --out deploy-${stack}.env`);
-  });
-
-  it("verify-qual verifies with the deploy's outputs artifact", () => {
-    const j = job("verify-qual");
-    expect(j.script).toEqual(["npm run verify -- --stack qual --outputs outputs-qual.json --json-out verify-qual.json"]);
-    expect(j.needs).toEqual([{ job: "deploy-qual", artifacts: true }]);
-    expect(j.resource_group).toBe("qual");
-  });
-
-  it("prod is verified inside deploy-prod, after up and the outputs, because a failed allow-failure job satisfies needs", () => {
-    expect(job("verify-prod")).toBeUndefined();
-    const script: string[] = job("deploy-prod").script;
-    const at = (line: string) => script.indexOf(line);
-    expect(at("npm run verify -- --stack prod --outputs outputs-prod.json --json-out verify-prod.json")).toBe(script.length - 1);
-    expect(at("npm run up -- --stack prod")).toBeGreaterThan(-1);
-    expect(at("npm run outputs -- --stack prod --out outputs-prod.json")).toBeGreaterThan(at("npm run up -- --stack prod"));
-    expect(at("npm run outputs -- --stack prod --dotenv --out deploy-prod.env")).toBeGreaterThan(at("npm run up -- --stack prod"));
-    // Nothing else may wait on deploy-prod: it would run after a failed prod deploy.
-    const waiting = Object.entries(doc).filter(([, j]) => Array.isArray(j?.needs) && j.needs.some((n: Job | string) => (typeof n === "string" ? n : n.job) === "deploy-prod"));
-    expect(waiting.map(([name]) => name)).toEqual([]);
+  it("no verify job of its own: verify runs inside the deploy, after up and the outputs", () => {
+    const script: string[] = templates[".deploy"].script;
+    expect(script.at(-1)).toBe('npm run verify -- --stack "$STACK" --outputs "outputs-$STACK.json" --json-out "verify-$STACK.json"');
+    expect(script.indexOf('npm run up -- --stack "$STACK"')).toBeLessThan(script.indexOf('npm run outputs -- --stack "$STACK" --out "outputs-$STACK.json"'));
+    expect(Object.keys(parse(renderStackPipeline("push", ROOT))).filter((n) => n.startsWith("verify"))).toEqual([]);
   });
 
   it("keeps every preview, drift, outputs and verify document as an artifact only developers can open", () => {
     const documents = /^(preview|drift|outputs|verify)-[^/]+\.json$/;
-    const holders = Object.entries(doc)
+    const holders = Object.entries(allFiles())
       .filter(([, j]) => (j?.artifacts?.paths ?? []).some((p: string) => documents.test(p)))
       .map(([name, j]) => [name, j.artifacts.access]);
     expect(holders).toEqual([
-      ["preview", "developer"],
-      ["deploy-qual", "developer"],
-      ["verify-qual", "developer"],
-      ["deploy-prod", "developer"],
-      ["drift", "developer"],
+      [".preview", "developer"],
+      [".deploy", "developer"],
+      [".drift", "developer"],
     ]);
   });
 
-  it("prod gates its own preview before pulumi up", () => {
-    const script: string[] = job("deploy-prod").script;
-    const gate = script.findIndex((l) => l.includes("data-safety-gate.ts --stack prod"));
-    expect(gate).toBeGreaterThan(-1);
-    expect(gate).toBeLessThan(script.indexOf("npm run up -- --stack prod"));
-  });
-
-  it("prod does not inherit qual's dotenv variables", () => {
-    expect(job("deploy-prod").needs.every((n: Job) => n.artifacts === false)).toBe(true);
-  });
-
-  it("the drift check runs the refreshing preview for each stack", () => {
-    expect(job("drift").parallel.matrix).toEqual([{ STACK: ["qual", "prod"] }]);
-    expect(job("drift").script).toEqual(['npm run drift -- --stack "$STACK" --json-out "drift-$STACK.json"']);
-  });
+  it("the drift job has the full history, for the behind-main commit count", () => expect(templates[".drift"].variables.GIT_DEPTH).toBe("0"));
 
   it("sets transpile-only, keeps PULUMI_HOME in the project and caches node_modules and plugins by package-lock.json", () => {
-    expect(doc.variables.PULUMI_NODEJS_TRANSPILE_ONLY).toBe("true");
-    expect(doc.variables.PULUMI_HOME).toBe("$CI_PROJECT_DIR/.pulumi-home");
-    const caches: Job[] = job(".pulumi").cache;
-    expect(caches).toEqual([
+    expect(parent.variables.PULUMI_NODEJS_TRANSPILE_ONLY).toBe("true");
+    expect(parent.variables.PULUMI_HOME).toBe("$CI_PROJECT_DIR/.pulumi-home");
+    expect(parent.stacks.trigger.forward.yaml_variables).toBe(true);
+    expect(templates[".pulumi"].cache).toEqual([
       { key: { prefix: "node-modules", files: ["package-lock.json"] }, paths: ["node_modules/"] },
       { key: { prefix: "pulumi-plugins", files: ["package-lock.json"] }, paths: [".pulumi-home/plugins/"] },
     ]);
   });
 
-  it("loads the SSH key and known_hosts from file variables into an ssh-agent before any pulumi job", () => {
-    const before: string[] = job(".pulumi").before_script;
+  it("loads the SSH key and known_hosts from file variables into an ssh-agent in every Pulumi job", () => {
+    const before: string[] = templates[".pulumi"].before_script;
     expect(before).toContain('eval "$(ssh-agent -s)" >/dev/null');
     expect(before.some((l) => l.includes('< "$SSH_PRIVATE_KEY" | ssh-add -'))).toBe(true);
-    expect(before.some((l) => l.includes('"$SSH_KNOWN_HOSTS" ~/.ssh/known_hosts'))).toBe(true);
-    for (const name of ["preview", "deploy-qual", "verify-qual", "deploy-prod", "drift"]) expect(job(name).extends).toBe(".pulumi");
+    for (const name of [".preview", ".deploy", ".drift"]) expect(templates[name].extends).toBe(".pulumi");
   });
 
-  it("installs the docker CLI only in the deploy jobs, which run the edge attachment's docker network connect", () => {
-    const line = (job(".pulumi").before_script as string[]).find((l) => l.includes("PO_NEEDS_DOCKER_CLI"))!;
-    for (const name of ["deploy-qual", "deploy-prod"]) expect(job(name).variables?.PO_NEEDS_DOCKER_CLI).toBe("true");
-    for (const name of ["preview", "verify-qual", "drift"]) expect(job(name).variables?.PO_NEEDS_DOCKER_CLI).toBeUndefined();
-    // Run the line with no docker on PATH and a stand-in apt-get that records what it was asked.
-    const dir = mkdtempSync(join(tmpdir(), "ci-apt-"));
-    try {
-      writeFileSync(join(dir, "apt-get"), `#!/bin/bash\necho "$*" >> ${dir}/apt.log\n`, { mode: 0o755 });
-      const run = (needs: string | undefined) =>
-        spawnSync("/bin/bash", ["-e", "-c", line], { env: { PATH: dir, ...(needs ? { PO_NEEDS_DOCKER_CLI: needs } : {}) }, encoding: "utf8" });
-      expect(run(undefined).status).toBe(0);
-      expect(existsSync(join(dir, "apt.log"))).toBe(false);
-      expect(run("true").status).toBe(0);
-      expect(readFileSync(join(dir, "apt.log"), "utf8")).toMatch(/install .*docker\.io/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it("installs the docker CLI only in deploys, which run the edge attachment's docker network connect", () => {
+    expect(templates[".deploy"].variables.PO_NEEDS_DOCKER_CLI).toBe("true");
+    for (const name of [".preview", ".drift"]) expect(templates[name].variables?.PO_NEEDS_DOCKER_CLI).toBeUndefined();
   });
 
-  it("never sets a secret in the file itself", () => {
-    for (const key of ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL", "GITLAB_API_TOKEN", "SSH_PRIVATE_KEY", "DOCKER_HOST", "DEPLOY_DOCKER_HOST"]) {
-      expect(doc.variables).not.toHaveProperty(key);
+  it("never sets a secret in either file", () => {
+    for (const doc of [parent, templates]) {
+      for (const key of [...DEPLOY_CREDENTIALS, NOTES_TOKEN, "DOCKER_HOST"]) expect(doc.variables ?? {}).not.toHaveProperty(key);
     }
   });
 
   it("points only the Pulumi jobs at the shared host, and runs the tests against a docker-in-docker engine of their own", () => {
-    const before: string[] = job(".pulumi").before_script;
-    expect(before).toContain('export DOCKER_HOST="$DEPLOY_DOCKER_HOST"');
-    const naming = Object.entries(doc)
+    expect(templates[".pulumi"].before_script).toContain('export DOCKER_HOST="$DEPLOY_DOCKER_HOST"');
+    const naming = Object.entries(allFiles())
       .filter(([, j]) => typeof j === "object" && j !== null && !Array.isArray(j))
       .filter(([, j]) => JSON.stringify({ ...j, extends: undefined }).includes("DEPLOY_DOCKER_HOST"))
       .map(([name]) => name);
     expect(naming).toEqual([".pulumi"]);
-    expect(job("test").variables.DOCKER_HOST).toBe("tcp://docker:2375");
-    expect(job("test").services).toEqual([{ name: expect.stringMatching(/^docker:\d+-dind$/), alias: "docker" }]);
-    expect(job("test").script).toEqual(["bash .ci/docker.sh", "npm test"]);
+    expect(parent.test.variables.DOCKER_HOST).toBe("tcp://docker:2375");
+    expect(parent.test.script).toEqual(["bash .ci/docker.sh", "npm test"]);
   });
 
   it("no command prints a secret: no --show-secrets, no set -x, no echo of a secret variable, no debug trace", () => {
-    const text = readFileSync(CI_FILE, "utf8");
-    const commands = Object.values(doc)
+    const commands = Object.values(allFiles())
       .filter((j): j is Job => typeof j === "object" && j !== null && !Array.isArray(j))
       .flatMap((j) => [...(j.before_script ?? []), ...(j.script ?? []), ...(j.after_script ?? [])]) as string[];
     expect(commands.length).toBeGreaterThan(10);
@@ -319,6 +348,6 @@ describe(".gitlab-ci.yml structure", () => {
       expect(line).not.toMatch(/\bcat\s+"?\$SSH_PRIVATE_KEY/);
       expect(line).not.toMatch(/(^|[;&|]\s*)(env|printenv|export -p)\s*($|[;&|])/);
     }
-    expect(text).not.toMatch(/CI_DEBUG_TRACE/);
+    for (const file of [CI_FILE, join(ROOT, TEMPLATES)]) expect(readFileSync(file, "utf8")).not.toMatch(/CI_DEBUG_TRACE/);
   });
 });

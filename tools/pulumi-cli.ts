@@ -6,6 +6,11 @@
  *   npm run outputs -- --stack qual [--dotenv] [--out FILE]
  *   npm run drift   -- --stack qual [--json-out drift-qual.json]
  *
+ * `drift` compares the Docker host with the recorded state (a refresh preview,
+ * which does not run the program) and fails on any difference; then, as
+ * information only, it says how far the stack is behind the checked-out commit
+ * (main, in CI): commits since the deployed one and what a deploy would change.
+ *
  * Backend: $PULUMI_BACKEND_URL when set (CI: the self-managed state store) with
  * the passphrase from $PULUMI_CONFIG_PASSPHRASE(_FILE). When it is unset the run
  * is LOCAL: state goes to a file backend in `.pulumi-local/`, secrets use a
@@ -22,7 +27,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
-import { findDrift, formatDrift } from "./ci/drift-report";
+import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "./ci/drift-report";
 import { requiredExternalSecrets } from "../config/validate";
 import { PROJECT } from "../model/naming";
 import { parseJsonObject } from "./ci/json-document";
@@ -163,7 +168,7 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
     if (!hasPassphrase) {
       throw new Error(
         "PULUMI_BACKEND_URL is set but neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is. " +
-          "In GitLab the passphrase is a protected variable: it reaches pipelines of protected branches, and merge-request pipelines " +
+          "In GitLab the passphrase is a protected variable scoped to the stack's environment: it reaches that environment's jobs in pipelines of protected branches, and merge-request pipelines " +
           "only between protected branches with the project's protected-resources setting on (see docs/ci.md).",
       );
     }
@@ -229,16 +234,21 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
     case "preview":
       return ["preview", ...common, "--diff", ...(opts.jsonOut ? ["--json"] : []), ...configFile, ...opts.passthrough];
     case "up":
-      return ["up", "--yes", ...common, ...configFile, ...opts.passthrough];
+      // Job logs are read by more people than the developer-only outputs artifact.
+      return ["up", "--yes", "--suppress-outputs", ...common, ...configFile, ...opts.passthrough];
     case "drift":
-      // --show-replacement-steps: the JSON digest lists the refresh steps (what changed on the host) only with it.
-      return ["preview", ...common, "--refresh", "--expect-no-changes", "--diff", "--show-replacement-steps", "--json", ...configFile, ...opts.passthrough];
+      // The host against the recorded state, without running the program (pkg/cmd/pulumi/operations/refresh.go:
+      // --preview-only, --expect-no-changes, --json; --run-program stays off).
+      return ["refresh", ...common, "--preview-only", "--expect-no-changes", "--json", ...configFile, ...opts.passthrough];
     case "outputs":
       return ["stack", "output", ...common, "--json"];
   }
 }
 
 const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
+
+/** The stack's recent updates, newest first, to find the deployed commit. */
+export const stackHistoryArgs = (stack: string): string[] => ["stack", "history", "--stack", stack, "--json", "--page-size", "50", "--non-interactive"];
 
 export function stackInitArgs(stack: string, res: Resolution): string[] {
   if (!res.local) throw new Error("stacks are only created automatically in a local backend");
@@ -350,6 +360,45 @@ export async function readStackOutputs(stack: string, res: Resolution, projectDi
   return parseJsonObject(run.stdout, "pulumi stack output --json", "a stack outputs object");
 }
 
+function gitCommitsSince(commit: string, cwd: string): Promise<number> {
+  return new Promise((resolveCount, reject) => {
+    const child = spawn("git", ["rev-list", "--count", `${commit}..HEAD`], { cwd, stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 && /^\d+\s*$/.test(out) ? resolveCount(Number(out)) : reject(new Error(`git rev-list exited ${code}`))));
+  });
+}
+
+/** How far the stack is behind the checked-out commit. Information only: every failure becomes a note. */
+async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: string) {
+  const notes: string[] = [];
+  let deployed: string | undefined;
+  let commits: number | undefined;
+  const history = await runPulumi(stackHistoryArgs(opts.stack), res.env, projectDir, true);
+  try {
+    deployed = history.code === 0 ? deployedCommit(JSON.parse(history.stdout)) : undefined;
+  } catch {
+    deployed = undefined;
+  }
+  if (!deployed) notes.push("no succeeded update with a recorded git commit in the stack history");
+  else {
+    try {
+      commits = await gitCommitsSince(deployed, projectDir);
+    } catch (error) {
+      notes.push(`cannot count commits since ${deployed.slice(0, 12)} (${(error as Error).message}; the clone may be shallow)`);
+    }
+  }
+  const preview = await runPulumi(pulumiArgs({ ...opts, command: "preview", jsonOut: "-", passthrough: [] }, res), res.env, projectDir, true);
+  let digest: PreviewDigest | undefined;
+  try {
+    digest = parsePreview(preview.stdout, "pulumi preview --json");
+  } catch (error) {
+    notes.push(`the preview of main did not run: ${(error as Error).message}`);
+  }
+  return behindMain(digest, commits, deployed, notes);
+}
+
 function writeOrPrint(text: string, out: string | undefined): void {
   if (out) writeFileSync(out, text);
   else process.stdout.write(text);
@@ -425,6 +474,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
       const items = findDrift(digest);
       console.log(formatDrift(opts.stack, items));
       for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+      console.log(formatBehindMain(opts.stack, await measureBehindMain(opts, res, projectDir)));
+      // A refresh that failed without naming drift (an unreachable host, say) still fails the job.
       return items.length ? 1 : run.code;
     }
     case "outputs": {

@@ -230,10 +230,39 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
       expect(leaks.every((l) => l.from === name && l.network === network && l.shared)).toBe(true);
       expect(leaks.map((l) => l.to)).toContain(containerName("prod", "postgres"));
       expect(report.failed).toEqual(expect.arrayContaining([`container.${E("qual")}.file-service.networks`, `isolation.${E("qual")}.cross-environment`, `isolation.${E("prod")}.cross-environment`]));
-      expect(report.failed.filter((id) => !id.startsWith("isolation."))).toEqual([`container.${E("qual")}.file-service.networks`]);
+      // Both sides see it: qual's container is on a network it should not be on, and prod's network holds a stranger.
+      expect(report.failed.filter((id) => !id.startsWith("isolation."))).toEqual([`container.${E("qual")}.file-service.networks`, `network.${E("prod")}.postgres.members`]);
+      expect(check(report, `network.${E("prod")}.postgres.members`).evidence).toContain(`${name} on ${network} (environment ${E("qual")}, service file-service)`);
       console.log(`fault "qual on a prod network": ${figures(qual)}`);
     } finally {
       await docker.getNetwork(network).disconnect({ Container: name, Force: true });
+    }
+  });
+
+  test("a foreign container without our labels on prod's internal network fails prod's members check, naming it and the network", async () => {
+    const network = world.outputs.prod.networks.internal;
+    const name = "po-e2e-foreign-on-internal";
+    await world.applier.createContainer({ Image: world.image, name, HostConfig: { NetworkMode: network } });
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`network.${E("prod")}.internal.members`]);
+      expect(check(report, `network.${E("prod")}.internal.members`).evidence).toBe(`INTRUDERS: ${name} on ${network} (not this project's)`);
+    } finally {
+      await docker.getContainer(name).remove({ force: true });
+    }
+  });
+
+  test("a container attached to both environments' internal networks (a pivot) fails both members checks", async () => {
+    const [qualInternal, prodInternal] = [world.outputs.qual.networks.internal, world.outputs.prod.networks.internal];
+    const name = "po-e2e-pivot";
+    await world.applier.createContainer({ Image: world.image, name, HostConfig: { NetworkMode: qualInternal } }, [{ network: prodInternal, endpoint: { Aliases: [] } }]);
+    try {
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`network.${E("qual")}.internal.members`, `network.${E("prod")}.internal.members`]);
+      expect(check(report, `network.${E("qual")}.internal.members`).evidence).toContain(`${name} on ${qualInternal}`);
+      expect(check(report, `network.${E("prod")}.internal.members`).evidence).toContain(`${name} on ${prodInternal}`);
+    } finally {
+      await docker.getContainer(name).remove({ force: true });
     }
   });
 

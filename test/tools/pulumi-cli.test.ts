@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +15,13 @@ import {
   missingLocalSecrets,
   parseCliArgs,
   pulumiArgs,
+  stackHistoryArgs,
   resolveBackend,
   stackExists,
   stackInitArgs,
 } from "../../tools/pulumi-cli";
+import { findDrift } from "../../tools/ci/drift-report";
+import { listChanges } from "../../tools/ci/preview-json";
 
 const PROJECT = "/work/project";
 const opts = (over: Partial<CliOptions>): CliOptions => ({ command: "preview", stack: "qual", dotenv: false, passthrough: [], ...over });
@@ -135,11 +139,16 @@ describe("pulumiArgs", () => {
     expect(pulumiArgs(opts({ command: "preview" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--diff"]);
     expect(pulumiArgs(opts({ command: "preview", stack: "prod", jsonOut: "p.json" }), ci)).toEqual(["preview", "--stack", "prod", "--non-interactive", "--diff", "--json"]);
   });
-  it("runs up with --yes on the given stack", () => {
-    expect(pulumiArgs(opts({ command: "up", stack: "prod" }), ci)).toEqual(["up", "--yes", "--stack", "prod", "--non-interactive"]);
+  it("runs up with --yes on the given stack, and keeps the stack outputs out of the job log", () => {
+    expect(pulumiArgs(opts({ command: "up", stack: "prod" }), ci)).toEqual(["up", "--yes", "--suppress-outputs", "--stack", "prod", "--non-interactive"]);
   });
-  it("checks drift with a refreshing preview that expects no changes", () => {
-    expect(pulumiArgs(opts({ command: "drift" }), ci)).toEqual(["preview", "--stack", "qual", "--non-interactive", "--refresh", "--expect-no-changes", "--diff", "--show-replacement-steps", "--json"]);
+  it("checks drift with a refresh preview of the host against the state, which does not run the program", () => {
+    const args = pulumiArgs(opts({ command: "drift" }), ci);
+    expect(args).toEqual(["refresh", "--stack", "qual", "--non-interactive", "--preview-only", "--expect-no-changes", "--json"]);
+    expect(args).not.toContain("--run-program");
+  });
+  it("reads the stack history as JSON to find the deployed commit", () => {
+    expect(stackHistoryArgs("prod")).toEqual(["stack", "history", "--stack", "prod", "--json", "--page-size", "50", "--non-interactive"]);
   });
   it("reads outputs as JSON and never with --show-secrets, in either mode", () => {
     for (const res of [ci, local]) {
@@ -150,7 +159,7 @@ describe("pulumiArgs", () => {
     }
   });
   it("points local previews and deploys at the generated local config file", () => {
-    expect(pulumiArgs(opts({ command: "up" }), local)).toEqual(["up", "--yes", "--stack", "qual", "--config-file", "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml"]);
+    expect(pulumiArgs(opts({ command: "up" }), local)).toEqual(["up", "--yes", "--suppress-outputs", "--stack", "qual", "--config-file", "/work/project/.pulumi-local/workspace/Pulumi.qual.yaml"]);
   });
   it("appends passthrough flags", () => {
     expect(pulumiArgs(opts({ command: "preview", passthrough: ["--target", "u"] }), ci).slice(-2)).toEqual(["--target", "u"]);
@@ -339,5 +348,66 @@ describe("preview --json-out with a stand-in pulumi that exits 255", () => {
     const args = pulumiArgs(opts({ command: "preview", jsonOut: "p.json" }), resolveBackend(configured, PROJECT));
     expect(args).not.toContain("--show-sames");
     expect(args).not.toContain("--show-replacement-steps");
+  });
+});
+
+describe("drift with a stand-in pulumi and a real git history", () => {
+  const fixtures = join(__dirname, "..", "fixtures");
+
+  /**
+   * A git repo whose HEAD is `ahead` commits past the one the stack history
+   * records, and a pulumi that answers `refresh` with one fixture, `preview`
+   * with another and exits as a refresh with --expect-no-changes would.
+   */
+  async function runDrift(refreshFixture: string, previewFixture: string, ahead: number) {
+    const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-drift-"));
+    const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" }).trim();
+    git("init", "-q");
+    git("commit", "-q", "--allow-empty", "-m", "deployed");
+    const deployed = git("rev-parse", "HEAD");
+    for (let i = 0; i < ahead; i++) git("commit", "-q", "--allow-empty", "-m", `merged ${i}`);
+    const history = [{ version: 2, kind: "update", startTime: "2026-11-30T10:00:00Z", message: "", environment: { "git.head": deployed }, config: {}, result: "succeeded" }];
+    writeFileSync(join(dir, "history.json"), JSON.stringify(history));
+    const refreshChanges = findDrift(JSON.parse(readFileSync(join(fixtures, refreshFixture), "utf8"))).length > 0;
+    const bin = join(dir, "pulumi");
+    writeFileSync(
+      bin,
+      `#!/bin/sh\necho "$*" >> "${dir}/calls.log"\ncase "$1 $2" in\n` +
+        `  "stack history") cat "${dir}/history.json" ;;\n` +
+        `  refresh*) cat "${join(fixtures, refreshFixture)}"; exit ${refreshChanges ? 255 : 0} ;;\n` +
+        `  preview*) cat "${join(fixtures, previewFixture)}" ;;\nesac\n`,
+    );
+    chmodSync(bin, 0o755);
+    const logged: string[] = [];
+    const log = jest.spyOn(console, "log").mockImplementation((l: string) => void logged.push(l));
+    const err = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    const env = { PULUMI_BIN: bin, PATH: process.env.PATH, PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "pw", CI: "true" };
+    try {
+      const code = await main(["drift", "--stack", "prod", "--json-out", join(dir, "drift-prod.json")], env, dir);
+      return { code, text: logged.join("\n"), calls: readFileSync(join(dir, "calls.log"), "utf8") };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it("fails on a container edited by hand on the host, naming it and the property", async () => {
+    const { code, text } = await runDrift("drift-prod-hand-edit.json", "preview-no-changes.json", 0);
+    expect(code).toBe(1);
+    expect(text).toContain("prod-postgres-container [docker:index/container:Container]: changed outside Pulumi: restart");
+    expect(text).toContain("prod-public-fo-container [docker:index/container:Container]: deleted outside Pulumi");
+  });
+
+  it("passes when main holds merged changes not yet deployed, and reports them as commits and resources behind main", async () => {
+    const ahead = 3;
+    const { code, text, calls } = await runDrift("drift-prod-clean.json", "preview-prod-app-changes.json", ahead);
+    expect(code).toBe(0);
+    expect(text).toContain("no drift");
+    const pending = listChanges(JSON.parse(readFileSync(join(fixtures, "preview-prod-app-changes.json"), "utf8")));
+    expect(text).toContain(`is ${ahead} commit(s)`);
+    expect(text).toContain(`and ${pending.length} resource(s) behind main`);
+    for (const change of pending) expect(text).toContain(`${change.action} ${change.name} [${change.type}]`);
+    // The drift itself comes from the refresh preview alone; the program only runs for the information.
+    expect(calls.split("\n")[0]).toMatch(/^refresh --stack prod .*--preview-only --expect-no-changes --json/);
   });
 });

@@ -2,48 +2,61 @@
  * Fails a preview that would replace or delete data on a protected stack.
  *
  * Data means: every `docker:index/volume:Volume` (every volume in this project
- * holds data), and every container that is a child of a
- * `portugal-odyssey:platform:DataStore` component (postgres, rabbitmq, …).
+ * holds data), every container under a DataStore component (postgres,
+ * rabbitmq, …), and every container that mounts a volume. A step is judged by
+ * every URN it carries, its own and its old state's: a store container moved
+ * under another parent with an alias and then replaced keeps its DataStore
+ * parent only in `oldState.urn` (pkg/display/json.go, PreviewStep: `urn`,
+ * `oldState`, `newState` are apitype.ResourceV3 with `urn`, `type`, `inputs`).
  *
- * It reads the digest of a failed preview too: when the change hits a volume
- * marked `protect` (prod's are), Pulumi itself refuses it with an error
- * diagnostic and a non-zero exit, and the gate's message still names the
- * data resource instead of leaving only the engine's URN in the log.
+ * The gate fails closed: it knows the ops that leave the existing resource in
+ * place, and blocks every other op on a data resource, including ops a newer
+ * Pulumi may add (op names: pkg/resource/deploy/step.go, `Op…` constants).
+ *
+ * It reads the digest of a failed preview too: when the change hits a
+ * resource marked `protect`, Pulumi itself refuses it with an error
+ * diagnostic (see protectionRefusals), and the gate still names the data
+ * resource instead of leaving only the engine's URN in the log.
  *
  *   npx tsx tools/ci/data-safety-gate.ts --stack prod preview-prod.json
  *
- * Protected stacks: `--protected prod,other`, else $PO_PROTECTED_STACKS, else `prod`.
- * Exit status: 0 pass, 1 blocked, 2 usage or unreadable preview.
+ * Whether the stack is protected comes from its stack file (`data.protect` in
+ * Pulumi.<stack>.yaml, default true), the one place protection is declared.
+ * Exit status: 0 pass, 1 blocked, 2 usage, unreadable preview or stack file.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { dataIsProtected } from "../../config/data-protection";
 import { TYPE_TOKENS } from "../../model/naming";
-import { type PreviewDigest, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
+import { type PreviewDigest, type PreviewStep, type ResourceState, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
 
 const VOLUME_TYPE = "docker:index/volume:Volume";
 const CONTAINER_TYPE = "docker:index/container:Container";
-export const DEFAULT_PROTECTED_STACKS = ["prod"];
+/** The DataStore component by any project prefix: a renamed project or type token still counts. */
+const DATA_STORE_TYPE = new RegExp(`(^|:)${TYPE_TOKENS.dataStore.split(":").pop()}$`);
 
-/** Ops that destroy the resource that exists today. */
-const DESTRUCTIVE_OPS: ReadonlySet<StepOp> = new Set([
-  "replace",
-  "create-replacement",
-  "delete-replaced",
-  "delete",
-  "import-replacement",
-]);
+/**
+ * Ops that leave the resource that exists today where it is (pkg/resource/deploy/step.go):
+ * nothing, a read of an external resource, a refresh, a new resource, an
+ * in-place update, an import of an existing one, forgetting a read resource.
+ * Anything else on a data resource is blocked.
+ */
+const SAFE_OPS: ReadonlySet<StepOp> = new Set(["same", "read", "refresh", "create", "update", "import", "discard"]);
 
-export type DataKind = "data volume" | "data store";
+export type DataKind = "data volume" | "data store" | "container with a data volume" | "protected resource";
 
 export interface BlockedResource {
   name: string;
   type: string;
   kind: DataKind;
   urn: string;
-  /** replace or delete */
-  action: "replace" | "delete";
+  /** What Pulumi would do: `replace`, `delete`, or the raw op it printed. */
+  action: string;
   reasons: string[];
   /** Pulumi's own preview refused it as well (an error diagnostic: the resource is marked `protect`). */
   refusedAsProtected: boolean;
+  /** The resource it was found through, when that is not itself (moved with an alias, or replaced as part of another). */
+  via?: string;
 }
 
 export interface GateResult {
@@ -52,21 +65,36 @@ export interface GateResult {
   blocked: BlockedResource[];
 }
 
-/** What kind of data a resource holds, judged from its URN; undefined for anything else. */
-export function dataKindOf(urn: string): DataKind | undefined {
+/** What kind of data a resource holds, judged from one URN; undefined for anything else. */
+export function dataKindOf(urn: string | undefined): DataKind | undefined {
+  if (!urn?.startsWith("urn:pulumi:")) return undefined;
   const { type, parentTypes } = parseUrn(urn);
   if (type === VOLUME_TYPE) return "data volume";
-  if (type === CONTAINER_TYPE && parentTypes.includes(TYPE_TOKENS.dataStore)) return "data store";
+  if (type === CONTAINER_TYPE && parentTypes.some((t) => DATA_STORE_TYPE.test(t))) return "data store";
   return undefined;
 }
 
-export function parseStackList(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const stacks = value
-    .split(/[,\s]+/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return stacks;
+/**
+ * Whether a container's recorded or planned inputs mount a Docker volume: the
+ * provider's `volumes[].volumeName` and `mounts[]` of `type: volume`
+ * (@pulumi/docker, ContainerVolume.volumeName, ContainerMount.type/source).
+ */
+export function mountsDataVolume(state: ResourceState | undefined): boolean {
+  if (!state || state.type !== CONTAINER_TYPE) return false;
+  const inputs = state.inputs ?? {};
+  const volumes = Array.isArray(inputs.volumes) ? (inputs.volumes as Array<Record<string, unknown>>) : [];
+  const mounts = Array.isArray(inputs.mounts) ? (inputs.mounts as Array<Record<string, unknown>>) : [];
+  return volumes.some((v) => typeof v?.volumeName === "string" && v.volumeName !== "") || mounts.some((m) => m?.type === "volume");
+}
+
+/** The data kind of a step, from its URN, its old and new state's URNs, and what its containers mount. */
+export function dataKindOfStep(step: PreviewStep): { kind: DataKind; via?: string } | undefined {
+  for (const urn of [step.urn, step.oldState?.urn, step.newState?.urn]) {
+    const kind = dataKindOf(urn);
+    if (kind) return { kind, ...(urn !== step.urn ? { via: urn } : {}) };
+  }
+  if (mountsDataVolume(step.oldState) || mountsDataVolume(step.newState)) return { kind: "container with a data volume" };
+  return undefined;
 }
 
 /** The stack the preview is for: the one given, or the one its URNs name. */
@@ -79,36 +107,42 @@ export function stackOfPreview(digest: PreviewDigest, given?: string): string {
   );
 }
 
-export function evaluateGate(digest: PreviewDigest, stack: string, protectedStacks: string[] = DEFAULT_PROTECTED_STACKS): GateResult {
-  const isProtected = protectedStacks.includes(stack);
+const actionOf = (op: StepOp): string => (op === "delete" ? "delete" : ["replace", "create-replacement", "delete-replaced", "import-replacement"].includes(op) ? "replace" : op);
+
+export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: boolean): GateResult {
   const blocked = new Map<string, BlockedResource>();
+  const add = (urn: string, entry: Omit<BlockedResource, "name" | "type" | "urn">) => {
+    const previous = blocked.get(urn);
+    if (previous) {
+      previous.reasons = [...new Set([...previous.reasons, ...entry.reasons])];
+      previous.refusedAsProtected ||= entry.refusedAsProtected;
+      if (entry.action === "replace" || previous.action === entry.action) previous.action = entry.action;
+      previous.via ??= entry.via;
+      return;
+    }
+    const { name, type } = parseUrn(urn);
+    blocked.set(urn, { name, type, urn, ...entry });
+  };
   if (isProtected) {
     for (const step of digest.steps ?? []) {
-      if (!DESTRUCTIVE_OPS.has(step.op)) continue;
-      const kind = dataKindOf(step.urn);
-      if (!kind) continue;
-      const { name, type } = parseUrn(step.urn);
-      const action = step.op === "delete" ? "delete" : "replace";
-      const reasons = step.replaceReasons ?? step.diffReasons ?? [];
-      const previous = blocked.get(step.urn);
-      if (previous) {
-        previous.reasons = [...new Set([...previous.reasons, ...reasons])];
-        if (action === "replace") previous.action = "replace";
-      } else {
-        blocked.set(step.urn, { name, type, kind, urn: step.urn, action, reasons: [...reasons], refusedAsProtected: false });
-      }
+      if (SAFE_OPS.has(step.op)) continue;
+      const data = dataKindOfStep(step);
+      if (!data) continue;
+      add(step.urn, {
+        kind: data.kind,
+        action: actionOf(step.op),
+        reasons: [...(step.replaceReasons ?? step.diffReasons ?? [])],
+        refusedAsProtected: false,
+        ...(data.via ? { via: data.via } : {}),
+      });
     }
     for (const refusal of protectionRefusals(digest)) {
       const kind = dataKindOf(refusal.urn);
-      if (!kind) continue;
-      const previous = blocked.get(refusal.urn);
-      if (previous) {
-        previous.refusedAsProtected = true;
-      } else {
-        // Pulumi stopped before it printed a step for it (e.g. a protected dependent of a replacement).
-        const { name, type } = parseUrn(refusal.urn);
-        blocked.set(refusal.urn, { name, type, kind, urn: refusal.urn, action: refusal.action, reasons: [], refusedAsProtected: true });
-      }
+      // Pulumi refused it because it is marked protect, and only data is: it is
+      // blocked even when its URN does not say which kind of data it holds.
+      add(refusal.urn, { kind: kind ?? "protected resource", action: refusal.action, reasons: [], refusedAsProtected: true });
+      const partOfKind = dataKindOf(refusal.partOf);
+      if (refusal.partOf && partOfKind) add(refusal.partOf, { kind: partOfKind, action: "replace", reasons: [], refusedAsProtected: false, via: refusal.urn });
     }
   }
   return { stack, protected: isProtected, blocked: [...blocked.values()] };
@@ -116,15 +150,16 @@ export function evaluateGate(digest: PreviewDigest, stack: string, protectedStac
 
 export function describeBlocked(b: BlockedResource): string {
   const why = b.reasons.length ? ` (because of: ${b.reasons.join(", ")})` : "";
+  const via = b.via ? `; found through ${b.via}` : "";
   const refused = b.refusedAsProtected ? "; Pulumi refused it too: the resource is marked protect" : "";
-  return `${b.action} of ${b.kind} ${b.name} [${b.type}]${why}${refused}`;
+  return `${b.action} of ${b.kind} ${b.name} [${b.type}]${why}${via}${refused}`;
 }
 
 export function formatGateResult(result: GateResult): string {
-  if (!result.protected) return `data-safety gate: stack ${result.stack} is not protected; nothing checked.`;
-  if (result.blocked.length === 0) return `data-safety gate: stack ${result.stack} passed; no data volume or data store is replaced or deleted.`;
+  if (!result.protected) return `data-safety gate: stack ${result.stack} is not protected (data.protect is false in Pulumi.${result.stack}.yaml); nothing checked.`;
+  if (result.blocked.length === 0) return `data-safety gate: stack ${result.stack} passed; no data resource is replaced, deleted or touched by an op the gate does not know.`;
   return [
-    `data-safety gate: stack ${result.stack} FAILED; this preview would destroy data:`,
+    `data-safety gate: stack ${result.stack} FAILED; this preview would destroy data or touch it with an op the gate does not know:`,
     ...result.blocked.map((b) => `  - ${describeBlocked(b)}`),
     "Change the program so these resources are updated in place, or migrate the data by hand first.",
   ].join("\n");
@@ -132,46 +167,42 @@ export function formatGateResult(result: GateResult): string {
 
 export interface GateArgs {
   stack?: string;
-  protectedStacks?: string[];
+  projectDir: string;
   files: string[];
 }
 
-export function parseGateArgs(argv: string[], env: NodeJS.ProcessEnv = {}): GateArgs {
+export function parseGateArgs(argv: string[], defaultProjectDir = resolve(__dirname, "..", "..")): GateArgs {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
     options: {
       stack: { type: "string", short: "s" },
-      protected: { type: "string" },
+      "project-dir": { type: "string" },
     },
   });
-  for (const flag of ["stack", "protected"] as const) {
+  for (const flag of ["stack", "project-dir"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--protected a,b] <preview.json>");
-  return {
-    stack: values.stack,
-    protectedStacks: parseStackList(values.protected ?? env.PO_PROTECTED_STACKS),
-    files: positionals,
-  };
+  if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--project-dir DIR] <preview.json>");
+  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, files: positionals };
 }
 
-export function runGate(argv: string[], env: NodeJS.ProcessEnv, log: (line: string) => void = console.log): number {
-  let args: GateArgs;
-  let digest: PreviewDigest;
+export function runGate(argv: string[], log: (line: string) => void = console.log, defaultProjectDir?: string): number {
+  let result: GateResult;
   try {
-    args = parseGateArgs(argv, env);
-    digest = readPreviewFile(args.files[0]);
+    const args = parseGateArgs(argv, defaultProjectDir);
+    const digest = readPreviewFile(args.files[0]);
+    const stack = stackOfPreview(digest, args.stack);
+    result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
   } catch (error) {
     log(`data-safety gate: ${(error as Error).message}`);
     return 2;
   }
-  const result = evaluateGate(digest, stackOfPreview(digest, args.stack), args.protectedStacks);
   log(formatGateResult(result));
   return result.blocked.length ? 1 : 0;
 }
 
 if (require.main === module) {
-  process.exitCode = runGate(process.argv.slice(2), process.env);
+  process.exitCode = runGate(process.argv.slice(2));
 }

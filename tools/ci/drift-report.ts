@@ -1,15 +1,20 @@
 /**
- * Reads the digest of `pulumi preview --refresh --expect-no-changes --json`
- * (run by `npm run drift -- --stack S`) and says what drifted: any resource the
- * refreshed state no longer matches the program for, and any resource a
- * refresh found changed or gone on the Docker host.
+ * Drift: the Docker host no longer matches the recorded state. Read from the
+ * digest of `pulumi refresh --preview-only --expect-no-changes --json` (run
+ * by `npm run drift -- --stack S`), which compares the host with the state
+ * without running the program, so a change merged to main but not yet
+ * deployed is never drift.
  *
- * Pulumi's JSON display prints `refresh` steps only with
- * --show-replacement-steps (they are not "logical" steps, like
- * create-replacement), so `npm run drift` passes it; a replacement then shows
- * as three steps, which listChanges counts once.
+ * In that digest every resource starts as a `refresh` step; one whose read
+ * differs from the state is rewritten to `update` (old = recorded, new = as
+ * read, `diffReasons`/`detailedDiff` name the properties) and one that is gone
+ * to `delete` (pkg/backend/display/json.go, ShowPreviewDigest, and
+ * pkg/resource/deploy/step.go, RefreshStep.ResultOp). Those are the drift.
+ *
+ * What main would change but is not deployed yet ("behind main") is a
+ * separate, informational report: see behindMain.
  */
-import { type PreviewDigest, type PreviewStep, listChanges, parseUrn } from "./preview-json";
+import { type PreviewDigest, listChanges, parseUrn } from "./preview-json";
 
 export interface DriftItem {
   name: string;
@@ -17,45 +22,65 @@ export interface DriftItem {
   what: string;
 }
 
-const stable = (v: unknown): string => JSON.stringify(v, (_k, val) => (val && typeof val === "object" && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => a.localeCompare(b))) : val));
-
-/**
- * A refresh step drifted when the host's state differs from the recorded one
- * in a property the program declares, or the resource is gone.
- *
- * Only the keys of the recorded inputs count. Every other output is computed
- * by the provider and moves without anyone touching the resource: a
- * container's `networkData` (its IP and MAC addresses) changes whenever the
- * daemon restarts it, and reporting that would make the drift job cry wolf.
- */
-function refreshDrift(step: PreviewStep): string | undefined {
-  if (step.op !== "refresh") return undefined;
-  if (step.oldState && !step.newState) return "deleted outside Pulumi";
-  if (!step.oldState || !step.newState) return undefined;
-  const before = step.oldState.outputs ?? {};
-  const after = step.newState.outputs ?? {};
-  const declared = Object.keys(step.oldState.inputs ?? {});
-  const keys = declared.filter((k) => stable(before[k]) !== stable(after[k])).sort();
-  return keys.length ? `changed outside Pulumi: ${keys.join(", ")}` : undefined;
-}
-
 export function findDrift(digest: PreviewDigest): DriftItem[] {
   const items: DriftItem[] = [];
+  let listed = 0;
   for (const step of digest.steps ?? []) {
-    const what = refreshDrift(step);
-    if (what) {
-      const { name, type } = parseUrn(step.urn);
-      items.push({ name, type, what });
+    if (step.op !== "update" && step.op !== "delete") continue;
+    listed++;
+    const { name, type } = parseUrn(step.urn);
+    if (step.op === "delete") {
+      items.push({ name, type, what: "deleted outside Pulumi" });
+      continue;
     }
+    const properties = [...new Set([...(step.diffReasons ?? []), ...Object.keys(step.detailedDiff ?? {})])].sort();
+    items.push({ name, type, what: `changed outside Pulumi: ${properties.length ? properties.join(", ") : "(Pulumi named no property)"}` });
   }
-  for (const change of listChanges(digest)) {
-    const because = change.reasons.length ? ` (${change.reasons.join(", ")})` : "";
-    items.push({ name: change.name, type: change.type, what: `the next deploy would ${change.action} it${because}` });
+  // Pulumi rewrites a refresh step only when the provider gave a detailed diff;
+  // its summary counts every change, so a change it did not list still fails.
+  const summarised = (digest.changeSummary?.update ?? 0) + (digest.changeSummary?.delete ?? 0);
+  if (summarised > listed) {
+    items.push({ name: "(unlisted)", type: "", what: `Pulumi counted ${summarised - listed} more changed or deleted resource(s) without listing them; run pulumi refresh --preview-only --diff to see them` });
   }
   return items;
 }
 
 export function formatDrift(stack: string, items: DriftItem[]): string {
-  if (!items.length) return `drift: stack ${stack} matches the Docker host and the program; no drift.`;
-  return [`drift: stack ${stack} has DRIFTED (${items.length}):`, ...items.map((i) => `  - ${i.name} [${i.type}]: ${i.what}`)].join("\n");
+  if (!items.length) return `drift: stack ${stack} matches the Docker host; no drift.`;
+  return [`drift: stack ${stack} has DRIFTED: ${items.length} resource(s) differ on the Docker host from the recorded state:`, ...items.map((i) => `  - ${i.name}${i.type ? ` [${i.type}]` : ""}: ${i.what}`)].join("\n");
+}
+
+export interface BehindMain {
+  /** Commits on main since the deployed one; undefined when it cannot be told. */
+  commits?: number;
+  deployedCommit?: string;
+  /** What the next deploy of main would do, one line per resource. */
+  changes: string[];
+  /** Why part of the report is missing. */
+  notes: string[];
+}
+
+/**
+ * The deployed commit: `git.head` of the newest succeeded `update` in
+ * `pulumi stack history --json` (pkg/cmd/pulumi/stack/stack_history.go,
+ * updateInfoJSON: kind, result, environment; pkg/backend/updates.go: GitHead = "git.head").
+ */
+export function deployedCommit(history: unknown): string | undefined {
+  if (!Array.isArray(history)) return undefined;
+  const update = history.find((u) => u?.kind === "update" && u?.result === "succeeded" && typeof u?.environment?.["git.head"] === "string");
+  return update?.environment["git.head"];
+}
+
+export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = []): BehindMain {
+  const changes = preview ? listChanges(preview).map((c) => `${c.action} ${c.name} [${c.type}]${c.reasons.length ? ` (${c.reasons.join(", ")})` : ""}`) : [];
+  return { commits, deployedCommit: deployed, changes, notes };
+}
+
+export function formatBehindMain(stack: string, b: BehindMain): string {
+  const commits = b.commits === undefined ? "an unknown number of commits" : `${b.commits} commit(s)`;
+  const head =
+    b.commits === 0 && b.changes.length === 0
+      ? `behind main (information): stack ${stack} is up to date with main.`
+      : `behind main (information, never a failure): stack ${stack} is ${commits}${b.deployedCommit ? ` (deployed ${b.deployedCommit.slice(0, 12)})` : ""} and ${b.changes.length} resource(s) behind main`;
+  return [head, ...b.changes.map((c) => `  - ${c}`), ...b.notes.map((n) => `  (${n})`)].join("\n");
 }

@@ -12,7 +12,9 @@
  */
 import { existsSync } from "node:fs";
 import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
-import { DEFAULT_PROTECTED_STACKS, describeBlocked, evaluateGate, parseStackList } from "./data-safety-gate";
+import { resolve } from "node:path";
+import { dataIsProtected } from "../../config/data-protection";
+import { describeBlocked, evaluateGate } from "./data-safety-gate";
 
 export const MARKER = "<!-- portugal-odyssey:pulumi-preview-summary -->";
 /** GitLab rejects notes over 1,000,000 characters; stay far below. */
@@ -29,14 +31,17 @@ export interface StackPreview {
 export interface SummaryContext {
   pipelineUrl?: string;
   commitSha?: string;
-  protectedStacks?: string[];
+  /** Whether a stack's data is protected; by default its stack file's `data.protect`. */
+  isProtected?: (stack: string) => boolean;
 }
+
+const PROJECT_DIR = resolve(__dirname, "..", "..");
 
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
 
 export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryContext = {}): string {
-  const protectedStacks = ctx.protectedStacks ?? DEFAULT_PROTECTED_STACKS;
+  const isProtected = ctx.isProtected ?? ((stack: string) => dataIsProtected(PROJECT_DIR, stack));
   const lines: string[] = [MARKER, "### Pulumi preview", ""];
   lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |");
   lines.push("|---|---:|---:|---:|---:|---:|---|");
@@ -47,7 +52,7 @@ export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryConte
       continue;
     }
     const counts: ChangeCounts = countChanges(p.digest);
-    const gate = evaluateGate(p.digest, p.stack, protectedStacks);
+    const gate = evaluateGate(p.digest, p.stack, isProtected(p.stack));
     const verdict = !gate.protected ? "not protected" : gate.blocked.length ? `:no_entry: blocked (${gate.blocked.length})` : ":white_check_mark: passed";
     lines.push(`| ${p.stack} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
 
@@ -159,7 +164,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: Fetc
   const body = buildSummaryMarkdown(previews, {
     pipelineUrl: env.CI_PIPELINE_URL,
     commitSha: env.CI_COMMIT_SHA,
-    protectedStacks: parseStackList(env.PO_PROTECTED_STACKS),
   });
   console.log(body);
   const target = targetFromEnv(env);

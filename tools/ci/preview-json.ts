@@ -226,27 +226,44 @@ export const errorDiagnostics = (digest: PreviewDigest) =>
 
 /** A resource Pulumi refused to replace or delete because it is marked `protect`. */
 export interface ProtectionRefusal {
+  /** The protected resource Pulumi refused to touch. */
   urn: string;
   action: "replace" | "delete";
+  /** The resource whose replacement would have replaced it (`as part of replacing "…"`). */
+  partOf?: string;
 }
 
 /*
- * The engine's wording, e.g. `unable to replace resource "<urn>"\nas it is
- * currently marked for protection. …`, or `unable to replace resource "<a>" as
- * part of replacing "<b>" as it is …`: the first URN is the protected one.
+ * The engine's three refusals, each printed as an error diagnostic whose
+ * message is the severity prefix plus the text (pkg/backend/display/json.go,
+ * ShowPreviewDigest: `p.Prefix + p.Message`; sdk/go/common/diag/sink.go,
+ * Stringify: `error: `). URNs are quoted with Go's %q.
+ *  - pkg/resource/deploy/step_generator.go: `unable to replace resource %q\nas it is currently marked for protection. …`
+ *  - pkg/resource/deploy/step_generator.go: `unable to replace resource %q as part of replacing %q as it is currently marked for protection. …`
+ *  - pkg/resource/deploy/step.go (deleteProtectedError): `resource %q cannot be deleted\nbecause it is protected. …`,
+ *    which a preview wraps as `Preview failed: …` (sdk/go/common/diag/errors.go, GetPreviewFailedError).
+ * Whitespace between the words is matched loosely: the engine breaks these lines with \n.
  */
-const PROTECTION_ERROR = /unable to (replace|delete) resource "(urn:pulumi:[^"]+)"[\s\S]*?currently marked for protection/;
+const URN = String.raw`"(urn:pulumi:(?:[^"\\]|\\.)+)"`;
+const REPLACE_REFUSED = new RegExp(String.raw`unable\s+to\s+replace\s+resource\s+${URN}(?:\s+as\s+part\s+of\s+replacing\s+${URN})?\s+as\s+it\s+is\s+currently\s+marked\s+for\s+protection`, "g");
+const DELETE_REFUSED = new RegExp(String.raw`resource\s+${URN}\s+cannot\s+be\s+deleted\s+because\s+it\s+is\s+protected`, "g");
+
+/** Go's %q escapes only `"` and `\` in a URN; undo that. */
+const unquote = (quoted: string) => quoted.replace(/\\(.)/g, "$1");
 
 /**
  * The protected resources a preview's error diagnostics say Pulumi refused to
- * replace or delete. Such a preview fails but usually still prints the step;
- * the diagnostic says that Pulumi itself refused it, and is the only trace
- * when Pulumi stopped before printing a step (a protected dependent of a
- * delete-before-replace replacement).
+ * replace or delete. Such a preview fails but may still print the step; the
+ * diagnostic is the only trace when Pulumi stopped before printing a step (a
+ * protected dependent of a delete-before-replace replacement).
  */
 export function protectionRefusals(digest: PreviewDigest): ProtectionRefusal[] {
-  return errorDiagnostics(digest).flatMap((message) => {
-    const match = PROTECTION_ERROR.exec(message);
-    return match ? [{ action: match[1] as ProtectionRefusal["action"], urn: match[2] }] : [];
-  });
+  return errorDiagnostics(digest).flatMap((message) => [
+    ...[...message.matchAll(REPLACE_REFUSED)].map((m) => ({
+      urn: unquote(m[1]),
+      action: "replace" as const,
+      ...(m[2] ? { partOf: unquote(m[2]) } : {}),
+    })),
+    ...[...message.matchAll(DELETE_REFUSED)].map((m) => ({ urn: unquote(m[1]), action: "delete" as const })),
+  ]);
 }

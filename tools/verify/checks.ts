@@ -252,3 +252,45 @@ export function checkDefinitions(snapshot: HostSnapshot): CheckResult {
             .join("; "),
   };
 }
+
+/**
+ * Every endpoint on each of the environment's networks must be one of its own
+ * containers, labelled with a service of its topology whose networks include
+ * this one. The one exception is the Traefik container on the edge network.
+ * Anything else (a foreign container, another environment's, one on a network
+ * its service does not list) is an intruder, named with the network.
+ *
+ * In shared edge mode the edge network is Traefik's own network, which holds
+ * Traefik, the neighbours and other tenants by design: there only this
+ * environment's own containers are accounted for (each must be a routed
+ * service of the topology); what else sits there is not ours to judge, and the
+ * isolation probes measure what it can reach.
+ */
+export function checkNetworkMembers(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  const { mode, network: edgeNetwork, traefikContainer, traefikNetwork } = outputs.edge;
+  return Object.entries(outputs.networks).map(([key, network]) => {
+    const sharedEdge = mode === "shared" && network === traefikNetwork;
+    const members = snapshot.containers.filter((c) => network in c.networks);
+    const ours = (c: ContainerView) => c.labels[LABELS.project] === PROJECT && c.labels[LABELS.environment] === env;
+    const intruders = members.filter((c) => {
+      if (network === edgeNetwork && c.name === traefikContainer) return false;
+      if (sharedEdge && !ours(c)) return false;
+      const service = c.labels[LABELS.service];
+      return !(ours(c) && service in outputs.topology && outputs.topology[service].networks.includes(network));
+    });
+    const describeIntruder = (c: ContainerView) => {
+      const owner = c.labels[LABELS.project] === PROJECT ? `environment ${c.labels[LABELS.environment] ?? "(none)"}, service ${c.labels[LABELS.service] ?? "(none)"}` : "not this project's";
+      return `${c.name} on ${network} (${owner})`;
+    };
+    return {
+      id: `network.${env}.${key}.members`,
+      stack: env,
+      title: sharedEdge
+        ? `every ${env} container on the shared ${network} is a routed service of the topology (other tenants are there by design)`
+        : `every endpoint on ${network} is a ${env} container of the topology${network === edgeNetwork ? `, or Traefik` : ""}`,
+      ok: intruders.length === 0,
+      evidence: intruders.length === 0 ? `${members.length} endpoint(s), all accounted for` : `INTRUDERS: ${intruders.map(describeIntruder).join("; ")}`,
+    };
+  });
+}

@@ -9,6 +9,7 @@ import {
   checkEdge,
   checkNetworks,
   checkNeighbours,
+  checkNetworkMembers,
   checkRouters,
   checkTraefikNetwork,
   checkVolumes,
@@ -53,7 +54,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
   checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
   for (const outputs of all) {
-    checks.push(...checkNetworks(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
+    checks.push(...checkNetworks(snapshot, outputs), ...checkNetworkMembers(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
   }
 
   const isolation: IsolationSummary[] = [];

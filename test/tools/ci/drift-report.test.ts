@@ -1,44 +1,62 @@
-import { findDrift, formatDrift } from "../../../tools/ci/drift-report";
+import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "../../../tools/ci/drift-report";
+import { listChanges } from "../../../tools/ci/preview-json";
 import { loadPreview } from "./fixtures";
+import { TYPES, appContainerUrn, digest, state, step } from "./pulumi-shapes";
 
-describe("findDrift", () => {
-  const items = findDrift(loadPreview("drift-prod-changed.json"));
+describe("findDrift on refresh --preview-only digests", () => {
+  const items = findDrift(loadPreview("drift-prod-hand-edit.json"));
 
-  it("reports a container whose settings were changed on the host, naming the property", () => {
-    expect(items).toContainEqual({ name: "prod-postgres-container", type: "docker:index/container:Container", what: "changed outside Pulumi: restart" });
+  it("a container edited by hand on the host is drift, naming the property", () => {
+    expect(items).toContainEqual({ name: "prod-postgres-container", type: TYPES.container, what: "changed outside Pulumi: restart" });
   });
 
-  it("reports a container that was removed from the host", () => {
-    expect(items).toContainEqual({ name: "prod-public-fo-container", type: "docker:index/container:Container", what: "deleted outside Pulumi" });
+  it("a container removed from the host is drift", () => {
+    expect(items).toContainEqual({ name: "prod-public-fo-container", type: TYPES.container, what: "deleted outside Pulumi" });
   });
 
-  it("reports what the next deploy would do about it", () => {
-    expect(items).toContainEqual({ name: "prod-postgres-container", type: "docker:index/container:Container", what: "the next deploy would update it (restart)" });
-    expect(items).toContainEqual({ name: "prod-public-fo-container", type: "docker:index/container:Container", what: "the next deploy would create it" });
+  it("reports only the rewritten update and delete steps, not the refresh steps that found nothing", () => {
+    const changed = loadPreview("drift-prod-hand-edit.json").steps!.filter((s) => s.op === "update" || s.op === "delete");
+    expect(items.map((i) => i.name)).toEqual(changed.map((s) => s.urn.split("::").pop()));
   });
 
-  it("does not report a refresh that found the resource unchanged", () => {
-    expect(items.map((i) => i.name)).not.toContain("prod-volume-postgres-data");
+  it("a change merged to main but not yet deployed is not drift: the refresh does not run the program", () => {
+    expect(findDrift(loadPreview("drift-prod-clean.json"))).toEqual([]);
   });
 
-  it("does not report a refresh where only a provider-computed output changed (networkData after a daemon restart)", () => {
-    const digest = loadPreview("drift-prod-changed.json");
-    const rabbit = digest.steps!.find((s) => s.urn.endsWith("::prod-rabbitmq-container"))!;
-    // The fixture really differs, in networkData only: the step would be reported if every output counted.
-    expect(rabbit.oldState!.outputs!.networkData).not.toEqual(rabbit.newState!.outputs!.networkData);
-    expect(Object.keys(rabbit.oldState!.inputs!)).not.toContain("networkData");
-    expect(items.map((i) => i.name)).not.toContain("prod-rabbitmq-container");
+  it("still fails when Pulumi's summary counts a change it did not list as a step", () => {
+    const doc = { ...digest("prod", [step("refresh", appContainerUrn("prod", "x"), { old: state(appContainerUrn("prod", "x")) })]), changeSummary: { update: 1 } };
+    expect(findDrift(doc)).toHaveLength(1);
+  });
+});
+
+describe("behind main (information)", () => {
+  it("takes the deployed commit from the newest succeeded update in the stack history", () => {
+    const history = [
+      { kind: "refresh", result: "succeeded", environment: { "git.head": "r" } },
+      { kind: "update", result: "failed", environment: { "git.head": "f" } },
+      { kind: "update", result: "succeeded", environment: { "git.head": "deployed" } },
+      { kind: "update", result: "succeeded", environment: { "git.head": "older" } },
+    ];
+    expect(deployedCommit(history)).toBe("deployed");
+    expect(deployedCommit([])).toBeUndefined();
+    expect(deployedCommit({})).toBeUndefined();
   });
 
-  it("finds nothing in a preview without changes", () => {
-    expect(findDrift(loadPreview("preview-no-changes.json"))).toEqual([]);
+  it("lists what the next deploy of main would change, with the commit count", () => {
+    const pending = loadPreview("preview-prod-app-changes.json");
+    const text = formatBehindMain("prod", behindMain(pending, 4, "0123456789abcdef"));
+    expect(text).toContain(`prod is 4 commit(s) (deployed 0123456789ab) and ${listChanges(pending).length} resource(s) behind main`);
+    for (const c of listChanges(pending)) expect(text).toContain(`${c.action} ${c.name}`);
+  });
+
+  it("says up to date when nothing is pending", () => {
+    expect(formatBehindMain("qual", behindMain(loadPreview("preview-no-changes.json"), 0, "abc"))).toMatch(/up to date/);
   });
 });
 
 describe("formatDrift", () => {
   it("says the stack drifted and lists each item", () => {
-    const text = formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }]);
-    expect(text).toBe("drift: stack prod has DRIFTED (1):\n  - n [t]: deleted outside Pulumi");
+    expect(formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }])).toMatch(/DRIFTED.*\n {2}- n \[t\]: deleted outside Pulumi$/);
   });
   it("says there is no drift", () => expect(formatDrift("qual", [])).toMatch(/no drift/));
 });

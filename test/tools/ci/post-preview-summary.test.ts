@@ -57,7 +57,7 @@ describe("buildSummaryMarkdown", () => {
 
   it("lists changed resources with the keys that cause the change", () => {
     expect(md).toContain("| update | `qual-keycloak-container` | `docker:index/container:Container` | memory |");
-    expect(md).toContain("| delete | `qual-volume-search-data` | `docker:index/volume:Volume` |  |");
+    expect(md).toContain("| delete | `qual-volume-elasticsearch-data` | `docker:index/volume:Volume` |  |");
   });
 
   it("links the pipeline and the short commit", () => {

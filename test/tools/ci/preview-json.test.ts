@@ -1,5 +1,6 @@
 import { countChanges, errorDiagnostics, listChanges, parsePreview, parseUrn, protectionRefusals } from "../../../tools/ci/preview-json";
-import { loadPreview } from "./fixtures";
+import { readFileSync } from "node:fs";
+import { fixture, loadPreview } from "./fixtures";
 
 describe("parseUrn", () => {
   it("splits a nested URN into stack, project, own type, parent types and logical name", () => {
@@ -101,4 +102,11 @@ describe("protectionRefusals", () => {
 it("errorDiagnostics returns only error-severity messages", () => {
   const digest = parsePreview(JSON.stringify({ diagnostics: [{ message: "warning: x", severity: "warning" }, { message: " error: boom \n", severity: "error" }] }));
   expect(errorDiagnostics(digest)).toEqual(["error: boom"]);
+});
+
+describe("the Pulumi fixtures", () => {
+  it("are exactly what test/fixtures/build-pulumi-fixtures.ts writes from the cited shapes (rerun it after changing a builder)", () => {
+    const { fixtures: built, render } = jest.requireActual("../../fixtures/build-pulumi-fixtures");
+    for (const [name, doc] of Object.entries(built)) expect({ name, text: readFileSync(fixture(name), "utf8") }).toEqual({ name, text: render(doc) });
+  });
 });

@@ -1,4 +1,4 @@
-import { checkContainers, checkDefinitions, checkEdge, checkNeighbours, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
+import { checkContainers, checkDefinitions, checkEdge, checkNeighbours, checkNetworkMembers, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
 import type { StackOutputs } from "../../../tools/verify/outputs";
 import type { HostSnapshot } from "../../../tools/verify/snapshot";
 import { container, healthyHost, programOutputs } from "./fixtures";
@@ -117,5 +117,55 @@ describe("the checklist", () => {
       ["edge.qual.traefik-running", true],
       ["edge.qual.shared", true],
     ]);
+  });
+});
+
+describe("network members: every endpoint on an environment's networks is accounted for", () => {
+  const members = (h: HostSnapshot, o: StackOutputs) => checkNetworkMembers(h, o);
+  const failedMembers = (h: HostSnapshot) => [qual, prod].flatMap((o) => members(h, o)).filter((c) => !c.ok);
+
+  test("a host that matches both stacks has one passing members check per network of each stack", () => {
+    expect(failedMembers(host)).toEqual([]);
+    for (const o of [qual, prod]) expect(members(host, o).map((c) => c.id)).toEqual(Object.keys(o.networks).map((k) => `network.${o.environment}.${k}.members`));
+  });
+
+  test("a foreign, unlabelled container on the internal network fails, naming the container and the network", () => {
+    const internal = prod.networks.internal;
+    host.containers.push(container({ name: "intruder", networks: { [internal]: { ip: "10.7.0.9", aliases: [] } } }));
+    expect(failedMembers(host).map((c) => [c.id, c.evidence])).toEqual([["network.prod.internal.members", `INTRUDERS: intruder on ${internal} (not this project's)`]]);
+  });
+
+  test("a container on both environments' internal networks fails on each side it does not belong to", () => {
+    host.containers.push(container({ name: "pivot", networks: { [qual.networks.internal]: { ip: "10.7.0.10", aliases: [] }, [prod.networks.internal]: { ip: "10.7.0.11", aliases: [] } } }));
+    expect(failedMembers(host).map((c) => c.id)).toEqual(["network.qual.internal.members", "network.prod.internal.members"]);
+  });
+
+  test("another environment's own container on this environment's network is an intruder too", () => {
+    byName(qual.containers.postgres).networks[prod.networks.internal] = { ip: "10.7.0.12", aliases: [] };
+    const [failure] = failedMembers(host);
+    expect(failure.id).toBe("network.prod.internal.members");
+    expect(failure.evidence).toContain(`${qual.containers.postgres} on ${prod.networks.internal} (environment ${qual.environment}, service postgres)`);
+  });
+
+  test("one of the environment's containers on a network its service does not list fails", () => {
+    const [store, net] = Object.entries(prod.networks).find(([k]) => k !== "internal" && k !== "edge" && !prod.topology.redis.networks.includes(prod.networks[k]))!;
+    byName(prod.containers.redis).networks[net] = { ip: "10.7.0.13", aliases: [] };
+    expect(failedMembers(host).map((c) => c.id)).toEqual([`network.prod.${store}.members`]);
+  });
+
+  test("Traefik is accepted on the edge network only", () => {
+    byName(prod.edge.traefikContainer).networks[prod.networks.internal] = { ip: "10.7.0.14", aliases: [] };
+    expect(failedMembers(host).map((c) => c.id)).toEqual(["network.prod.internal.members"]);
+  });
+
+  test("shared edge: other tenants on Traefik's network pass, an unrouted container of ours there fails", async () => {
+    const [sq, sp] = [await programOutputs("qual", { edge: "shared" }), await programOutputs("prod", { edge: "shared" })];
+    const shared = healthyHost(sq, sp);
+    expect([sq, sp].flatMap((o) => checkNetworkMembers(shared, o)).filter((c) => !c.ok)).toEqual([]);
+    const storeName = sp.containers.postgres;
+    shared.containers.find((c) => c.name === storeName)!.networks[sp.edge.traefikNetwork] = { ip: "10.7.0.15", aliases: [] };
+    const failures = [sq, sp].flatMap((o) => checkNetworkMembers(shared, o)).filter((c) => !c.ok);
+    expect(failures.map((c) => c.id)).toEqual(["network.prod.edge.members"]);
+    expect(failures[0].evidence).toContain(storeName);
   });
 });
