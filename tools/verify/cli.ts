@@ -23,6 +23,9 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
   --json                print the report as JSON instead of the table
   --json-out FILE       also write the JSON report to FILE (CI keeps it as an artifact
                         and prints the table to the job log)
+  --check-redirects     also GET http://<host>/ for each public host and expect a
+                        301/308 to https://<host>/ (needs the hosts to resolve and
+                        answer from here: Traefik's web entrypoint, docs/traefik.md)
   --no-probe            skip the isolation probes
   --probe-mode MODE     exec (default): docker exec of the probe script in each
                         container (needs sh, and nc -z or bash + timeout, in it);
@@ -44,6 +47,7 @@ export interface CliArgs {
   json: boolean;
   jsonOut?: string;
   probe: Partial<ProbeOptions> | false;
+  checkRedirects: boolean;
 }
 
 const positiveInt = (flag: string, v: string) => {
@@ -65,6 +69,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         json: { type: "boolean" },
         "json-out": { type: "string" },
         "no-probe": { type: "boolean" },
+        "check-redirects": { type: "boolean" },
         "probe-mode": { type: "string" },
         "probe-image": { type: "string" },
         timeout: { type: "string" },
@@ -97,6 +102,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     json: values.json ?? false,
     ...(values["json-out"] ? { jsonOut: values["json-out"] } : {}),
     probe: values["no-probe"] ? false : probe,
+    checkRedirects: values["check-redirects"] ?? false,
   };
 }
 
@@ -142,7 +148,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   }
   let report: VerifyReport;
   try {
-    report = await verify({ stacks: await loadStacks(args), probe: args.probe });
+    report = await verify({ stacks: await loadStacks(args), probe: args.probe, redirects: args.checkRedirects ? {} : false });
   } catch (e) {
     err.write(`verify: ${(e as Error).message}\n`);
     return 2;

@@ -18,6 +18,7 @@ import {
 import { assertDaemon, dockerClient } from "../../host/docker";
 import { DEFAULT_PROBE_OPTIONS, isolationChecks, planProbes, runProbes, summarise, type IsolationSummary, type ProbeOptions } from "./isolation";
 import type { StackOutputs } from "./outputs";
+import { checkRedirects, type RedirectProbe } from "./redirects";
 import { takeSnapshot } from "./snapshot";
 
 export type { CheckResult } from "./checks";
@@ -29,6 +30,8 @@ export interface VerifyOptions {
   docker?: Docker;
   /** Probe settings; `false` skips the isolation probes (every other check still runs). */
   probe?: Partial<ProbeOptions> | false;
+  /** Also GET each public host over plain HTTP and expect a permanent redirect to https (opt-in: needs the hosts to answer from here). */
+  redirects?: RedirectProbe | false;
 }
 
 export interface VerifyReport {
@@ -56,6 +59,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   for (const outputs of all) {
     checks.push(...checkNetworks(snapshot, outputs), ...checkNetworkMembers(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
   }
+
+  if (options.redirects) for (const outputs of all) checks.push(...(await checkRedirects(outputs, options.redirects)));
 
   const isolation: IsolationSummary[] = [];
   if (options.probe !== false) {

@@ -18,8 +18,10 @@ describe("verify's command line", () => {
       outputFiles: ["q.json"],
       json: true,
       probe: { mode: "sidecar", image: "busybox:1.36", timeoutSeconds: 1, defaultPorts: [80, 8080] },
+      checkRedirects: false,
     });
     expect(parseCliArgs(["--stack", "qual", "--no-probe"]).probe).toBe(false);
+    expect(parseCliArgs(["--stack", "qual", "--check-redirects"]).checkRedirects).toBe(true);
     expect(parseCliArgs(["--stack", "qual", "--json-out", "verify-qual.json"]).jsonOut).toBe("verify-qual.json");
   });
 
