@@ -1,8 +1,10 @@
 /**
  * Traefik routers declared by container labels, anywhere on the host. Two
  * containers must never declare the same router name or the same Host rule,
- * unless they are two revisions of one service of one environment (a rolling
- * update briefly runs both behind one router).
+ * unless they are two revisions of one service of one environment (a rollout
+ * briefly runs both: one router, or, when the route changed, two routers named
+ * after their definitions, for one Host). Whether a shared name is defined
+ * alike is the other check's business (model/traefik.ts conflictingDefinitions).
  */
 import { LABELS } from "../../model/naming";
 import type { ContainerView } from "./snapshot";

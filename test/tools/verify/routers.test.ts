@@ -57,3 +57,8 @@ describe("Traefik router conflicts", () => {
     expect(findConflicts([a, off, path])).toEqual([]);
   });
 });
+
+test("two revisions of one service may declare different router names for one Host (a changed route during a rollout)", () => {
+  const labels = (router: string) => ({ "pt.portugalodyssey.project": "portugal-odyssey", "pt.portugalodyssey.environment": "qual", "pt.portugalodyssey.service": "public-fo", ...rule(router, "qual.example") });
+  expect(findConflicts([container({ name: "a", labels: labels("public-fo-qual-0000aaaa") }), container({ name: "b", labels: labels("public-fo-qual-1111bbbb") })])).toEqual([]);
+});
