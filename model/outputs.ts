@@ -31,6 +31,8 @@ export const stackOutputsSchema = z.object({
     network: name,
     traefikContainer: name,
     traefikNetwork: name,
+    /** Isolated mode: the subnet pinned on the edge network, which Keycloak trusts proxy headers from. */
+    subnet: z.string().optional(),
   }),
   neighbours: z.array(name).default([]),
   topology: z.record(z.string(), topologyEntrySchema),

@@ -123,6 +123,7 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
       }
       for (const key of Object.keys(world.outputs[stack].volumes)) expect(check(report, `volume.${E(stack)}.${key}`).ok).toBe(true);
       expect(check(report, `edge.${E(stack)}.traefik-attached`).ok).toBe(true);
+      expect(check(report, `edge.${E(stack)}.subnet`).ok).toBe(true);
     }
     expect(check(report, "network.traefik").ok).toBe(true);
     expect(check(report, `neighbour.${WEBAPP}`).ok).toBe(true);

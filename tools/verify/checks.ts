@@ -189,6 +189,14 @@ export function checkEdge(snapshot: HostSnapshot, outputs: StackOutputs): CheckR
     },
   ];
   if (mode === "isolated") {
+    const subnets = snapshot.networks.find((n) => n.name === network)?.subnets ?? [];
+    results.push({
+      id: `edge.${env}.subnet`,
+      stack: env,
+      title: `the edge network ${network} has the pinned subnet Keycloak trusts (${outputs.edge.subnet ?? "none in the outputs"})`,
+      ok: outputs.edge.subnet !== undefined && subnets.includes(outputs.edge.subnet),
+      evidence: `${network} has ${list(subnets)}`,
+    });
     const attached = traefik !== undefined && network in traefik.networks;
     results.push({
       id: `edge.${env}.traefik-attached`,

@@ -23,6 +23,8 @@ export interface NetworkView {
   name: string;
   internal: boolean;
   labels: Record<string, string>;
+  /** Its IPAM subnets (CIDR). */
+  subnets: string[];
   /** Names of the containers attached to it. */
   containers: string[];
 }
@@ -87,6 +89,7 @@ export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
     name: n.Name,
     internal: n.Internal ?? false,
     labels: n.Labels ?? {},
+    subnets: (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     containers: containers.filter((c) => n.Name in c.networks).map((c) => c.name),
   }));
   const volumes: VolumeView[] = (volumeList.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));

@@ -110,6 +110,11 @@ describe("the checklist", () => {
     expect(f.evidence).toMatch(/^traefik is only on po-edge-qual, traefik; re-attach it: docker network connect po-edge-prod traefik \(a plain pulumi up does not/);
   });
 
+  test("an edge network without the subnet Keycloak trusts fails edge.E.subnet, naming what it has", () => {
+    host.networks.find((n) => n.name === qual.edge.network)!.subnets = ["172.31.0.0/16"];
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([[`edge.qual.subnet`, `${qual.edge.network} has 172.31.0.0/16`]]);
+  });
+
   test("in shared mode there is no edge network to join, and the edge item says so", async () => {
     const shared = await programOutputs("qual", { edge: "shared" });
     const h = healthyHost(shared);

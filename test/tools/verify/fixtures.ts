@@ -47,7 +47,14 @@ export function healthyHost(...all: StackOutputs[]): HostSnapshot {
   const networkNames = new Set([traefikNetwork, ...all.flatMap((o) => Object.values(o.networks))]);
   return {
     containers,
-    networks: [...networkNames].map((name) => ({ id: `net-${name}`, name, internal: false, labels: {}, containers: containers.filter((c) => name in c.networks).map((c) => c.name) })),
+    networks: [...networkNames].map((name) => ({
+      id: `net-${name}`,
+      name,
+      internal: false,
+      labels: {},
+      subnets: all.flatMap((o) => (o.edge.network === name && o.edge.subnet ? [o.edge.subnet] : [])),
+      containers: containers.filter((c) => name in c.networks).map((c) => c.name),
+    })),
     volumes: all.flatMap((o) => Object.values(o.volumes).map((name) => ({ name, labels: {} }))),
   };
 }
