@@ -43,6 +43,7 @@ const ENTRIES = {
   },
   "strapi-cms": {
     urlVar: "STRAPI",
+    postgresPool: 10,
     port: 1337,
     health: { kind: "node-http", path: "/_health", startPeriod: "60s" },
     resources: { memoryMb: 768, cpus: 0.5 },
@@ -83,6 +84,7 @@ const ENTRIES = {
   },
   keycloak: {
     urlVar: "KEYCLOAK",
+    postgresPool: 20,
     port: 8080,
     // Keycloak serves health on its management port; its image has bash but neither curl nor wget.
     health: {
@@ -97,9 +99,11 @@ const ENTRIES = {
     env: {
       KC_DB: "postgres",
       KC_DB_URL_HOST: "{alias:postgres}",
-      KC_DB_URL_DATABASE: "{database}",
-      KC_DB_USERNAME: "portugal_odyssey",
-      KC_DB_PASSWORD: { secret: "{postgresPassword}" },
+      KC_DB_URL_DATABASE: "{serviceDatabase}",
+      KC_DB_USERNAME: "{serviceRole}",
+      KC_DB_PASSWORD: { secret: "{databasePassword}" },
+      // Keycloak's pool defaults to 100 connections (db-pool-max-size, keycloak.org/server/all-config).
+      KC_DB_POOL_MAX_SIZE: "{postgresPool}",
       KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
       KC_BOOTSTRAP_ADMIN_PASSWORD: { secret: "{keycloakAdminPassword}" },
       KC_HOSTNAME: "{publicUrl}",
@@ -117,29 +121,34 @@ const ENTRIES = {
   },
   "auth-service": {
     urlVar: "AUTH_SERVICE",
+    postgresPool: 10,
     stores: ["postgres", "redis"],
     peers: ["keycloak", "user-management"],
     env: { ...JWT_KEYS },
   },
   "user-management": {
     urlVar: "USER_SERVICE",
+    postgresPool: 10,
     stores: ["postgres", "rabbitmq"],
     peers: ["keycloak", "notification-service"],
   },
   "booking-service": {
     urlVar: "BOOKING_SERVICE",
+    postgresPool: 15,
     resources: { memoryMb: 384, cpus: 0.5 },
     stores: ["postgres", "redis", "rabbitmq"],
     peers: ["experience-service", "payment-service", "user-management", "notification-service"],
   },
   "experience-service": {
     urlVar: "EXPERIENCE_SERVICE",
+    postgresPool: 10,
     resources: { memoryMb: 384, cpus: 0.5 },
     stores: ["postgres", "rabbitmq", "elasticsearch"],
     peers: ["review-service", "search-service", "file-service"],
   },
   "payment-service": {
     urlVar: "PAYMENT_SERVICE",
+    postgresPool: 10,
     stores: ["postgres", "rabbitmq"],
     peers: ["booking-service", "notification-service"],
     env: {
@@ -160,14 +169,17 @@ const ENTRIES = {
   },
   "analytics-service": {
     urlVar: "ANALYTICS_SERVICE",
+    postgresPool: 5,
     stores: ["postgres", "rabbitmq"],
   },
   "file-service": {
     urlVar: "FILE_SERVICE",
+    postgresPool: 5,
     stores: ["postgres", "redis"],
   },
   "review-service": {
     urlVar: "REVIEW_SERVICE",
+    postgresPool: 10,
     stores: ["postgres", "rabbitmq"],
     peers: ["user-management", "experience-service"],
   },
@@ -182,9 +194,22 @@ function unknownPeers(): string[] {
   );
 }
 
+/** A pool size on exactly the services that use postgres: max_connections is their sum. */
+function misplacedPools(): string[] {
+  return Object.entries(ENTRIES as Record<string, ServiceEntry>).flatMap(([name, entry]) => {
+    const usesPostgres = (entry.stores ?? []).includes("postgres");
+    const pool = entry.postgresPool;
+    if (usesPostgres && !(Number.isInteger(pool) && pool! > 0)) return [`${name} uses postgres but has no positive whole postgresPool`];
+    if (!usesPostgres && pool !== undefined) return [`${name} has a postgresPool but does not use postgres`];
+    return [];
+  });
+}
+
 export const SERVICES: Record<ServiceName, ServiceSpec<ServiceName>> = (() => {
   const unknown = unknownPeers();
   if (unknown.length > 0) throw new Error(`catalog/services.ts: peers that are not catalog services: ${unknown.join(", ")}`);
+  const pools = misplacedPools();
+  if (pools.length > 0) throw new Error(`catalog/services.ts: ${pools.join("; ")}`);
   return Object.fromEntries(
     Object.entries(ENTRIES as Record<string, ServiceEntry>).map(([name, entry]) => [name, { ...NODE_SERVICE_DEFAULTS, ...entry, name }]),
   ) as Record<ServiceName, ServiceSpec<ServiceName>>;

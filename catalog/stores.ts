@@ -9,20 +9,29 @@ export const STORES: Record<StoreName, StoreSpec> = {
     name: "postgres",
     image: "postgres:16.4-alpine",
     port: 5432,
+    // The entrypoint runs initialisation and then `postgres` with these flags when the first
+    // argument is `postgres` (docker-library/postgres 16/alpine3.22/docker-entrypoint.sh, _main).
+    // max_connections is the sum of the services' pools plus headroom (model/databases.ts).
+    command: ["postgres", "-c", "max_connections={maxConnections}"],
     health: { kind: "command", test: ["CMD-SHELL", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'] },
     resources: { memoryMb: 1024, cpus: 1 },
     env: {
+      // The superuser: only the store and the provisioning log in as it, never an application.
       POSTGRES_USER: "portugal_odyssey",
-      POSTGRES_DB: "{database}",
+      // Initialisation creates no database of its own when this is `postgres` (docker_setup_db in
+      // the entrypoint); each service's database is created by the provisioning.
+      POSTGRES_DB: "postgres",
       POSTGRES_PASSWORD: { secret: "{postgresPassword}" },
       PGDATA: "/var/lib/postgresql/data/pgdata",
     },
     clientEnv: {
       DATABASE_HOST: "{alias:postgres}",
       DATABASE_PORT: "5432",
-      DATABASE_NAME: "{database}",
-      DATABASE_USERNAME: "portugal_odyssey",
-      DATABASE_PASSWORD: { secret: "{postgresPassword}" },
+      DATABASE_NAME: "{serviceDatabase}",
+      DATABASE_USERNAME: "{serviceRole}",
+      DATABASE_PASSWORD: { secret: "{databasePassword}" },
+      // Strapi's generated config/database.js reads it (pool.max, default 10); our services do likewise.
+      DATABASE_POOL_MAX: "{postgresPool}",
     },
     volumes: [{ volume: "postgres-data", path: "/var/lib/postgresql/data" }],
     scratch: ["/tmp", "/var/run/postgresql"],

@@ -34,14 +34,24 @@ export type GeneratedCredential = (typeof GENERATED_CREDENTIALS)[number];
 export const EXTERNAL_SECRETS = ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"] as const;
 export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
 
-export type Credential = GeneratedCredential | ExternalSecret;
+/**
+ * Each PostgreSQL user's own database password (`<service>DatabasePassword`, built by
+ * names.databasePasswordCredential): generated like the others, or set as a config secret of
+ * that name. The list follows from the catalog: every service whose `stores` has postgres.
+ */
+export type DatabaseCredential = `${string}DatabasePassword`;
+
+export type Credential = GeneratedCredential | ExternalSecret | DatabaseCredential;
 
 /**
  * An env var value, as a template. Placeholders: `{env}` (the suffix),
- * `{alias:<service or store>}` (its DNS name), `{database}` and `{vhost}` (the
- * environment's Postgres database and RabbitMQ vhost), `{publicUrl}` (a routed
- * service's own https URL) and `{heapMb}` (half the memory limit).
- * A `secret` template may also name credentials, `{postgresPassword}`; its
+ * `{alias:<service or store>}` (its DNS name), `{vhost}` (the environment's
+ * RabbitMQ vhost), `{publicUrl}` (a routed service's own https URL) and
+ * `{heapMb}` (half the memory limit). A service's own PostgreSQL login:
+ * `{serviceDatabase}`, `{serviceRole}` and `{postgresPool}` (its catalog pool
+ * size); the postgres store's command may use `{maxConnections}`.
+ * A `secret` template may also name credentials, `{postgresPassword}`, and
+ * `{databasePassword}` stands for the service's own database password; its
  * rendered value is always a secret Output. Which credentials a container
  * needs is read off its templates, so there is no second list to keep in step.
  */
@@ -124,6 +134,12 @@ export interface ServiceSpec<Name extends string = string> extends WorkloadSpec 
   /** Prefix of the `<PREFIX>_URL` env var peers use to reach this service. */
   urlVar: string;
   stores: StoreName[];
+  /**
+   * The most connections this service's PostgreSQL pool opens (required when `stores` has
+   * postgres). It is the service's `DATABASE_POOL_MAX`, its role's connection limit, and
+   * Postgres's max_connections is sized to the sum of them.
+   */
+  postgresPool?: number;
   peers: Name[];
   route?: PublicRoute;
   /**

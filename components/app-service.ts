@@ -4,7 +4,7 @@ import { TYPE_TOKENS, childName } from "../model/naming";
 import { CONTAINER_REPLACE_ON_CHANGES, containerArgs, renderEnvs, revisionName, type ContainerInputs } from "./container";
 
 export interface AppServiceArgs extends ContainerInputs {
-  /** The store containers it needs, healthy, before it starts. */
+  /** What must be ready before it starts: the store containers it uses, healthy, and its database provisioned. */
   stores: pulumi.Resource[];
 }
 

@@ -7,6 +7,7 @@ import type { StackOutputs } from "../model/outputs";
 import { AppService } from "./app-service";
 import { Credentials } from "./credentials";
 import { DataStore } from "./data-store";
+import { Databases } from "./databases";
 import { Edge } from "./edge";
 
 export interface EnvironmentArgs {
@@ -30,8 +31,9 @@ export interface EnvironmentOutputs {
 
 /**
  * One complete environment on the shared Docker host: five networks of its own
- * (plus the edge), five volumes, four data stores and the fourteen services,
- * every name ending in the environment's suffix.
+ * (plus the edge), five volumes, four data stores, a database and role per
+ * service that uses PostgreSQL, and the fourteen services, every name ending in
+ * the environment's suffix.
  */
 export class Environment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
@@ -75,16 +77,23 @@ export class Environment extends pulumi.ComponentResource {
     const inputs = { networks, volumes, credentials: credentials.values, edgeSubnet: edge.subnet };
     const stores = new Map<StoreName, DataStore>();
     const containers: EnvironmentOutputs["containers"] = {};
-    for (const container of plan.containers) {
+    for (const container of plan.containers.filter((c) => c.kind === "store")) {
+      const store = new DataStore(childName(name, container.name), { ...inputs, plan: container }, { parent: this });
+      stores.set(container.name as StoreName, store);
+      containers[container.name] = store.container.name;
+    }
+
+    const databases = new Databases(
+      childName(name, "databases"),
+      { databases: plan.databases, postgres: stores.get("postgres")!.container, credentials: credentials.values },
+      { parent: this },
+    );
+
+    for (const container of plan.containers.filter((c) => c.kind === "service")) {
+      // A service that uses PostgreSQL starts only once its role and database exist.
+      const needed = container.stores.flatMap((s) => (s === "postgres" ? [stores.get(s)!.container, databases.provisioned] : [stores.get(s)!.container]));
       const child = childName(name, container.name);
-      if (container.kind === "store") {
-        const store = new DataStore(child, { ...inputs, plan: container }, { parent: this });
-        stores.set(container.name as StoreName, store);
-        containers[container.name] = store.container.name;
-      } else {
-        const needed = container.stores.map((s) => stores.get(s)!.container);
-        containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed }, { parent: this }).container.name;
-      }
+      containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed }, { parent: this }).container.name;
     }
 
     this.outputs = {

@@ -7,6 +7,7 @@
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
+import { databaseCredentials } from "../model/databases";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { subnetsOverlap } from "../model/subnets";
@@ -35,7 +36,11 @@ export type ValidationResult =
   | { ok: true; settings: StackSettings; secretsFromConfig: Credential[] }
   | { ok: false; problems: ConfigProblem[] };
 
-const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
+const DATABASE_PASSWORDS: readonly string[] = databaseCredentials();
+const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS];
+// The program sends Postgres a SCRAM verifier of the password's bytes; Postgres SASLpreps a login's
+// password first, which leaves printable ASCII as it is and could change anything else.
+const SCRAM_SAFE_PASSWORD = /^[\x21-\x7e]+$/;
 const key = (path: string) => `${PROJECT}:${path}`;
 
 /** External secrets some catalog entry's env names: each must be set. */
@@ -99,6 +104,11 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
       });
     } else if (value.length === 0) {
       problems.push({ path: fullKey, message: `is empty; run: pulumi config set --secret ${name} --stack ${stack}` });
+    } else if (DATABASE_PASSWORDS.includes(name) && !SCRAM_SAFE_PASSWORD.test(value)) {
+      problems.push({
+        path: fullKey,
+        message: `expected printable ASCII without spaces (a database password is hashed as SCRAM-SHA-256 before Postgres sees it); set another with: pulumi config set --secret ${name} --stack ${stack}`,
+      });
     } else {
       secretsFromConfig.push(name as Credential);
     }

@@ -18,6 +18,7 @@ import {
   type StoreSpec,
   type VolumeKey,
 } from "../catalog/types";
+import { maxConnections, planDatabases, type DatabasePlan } from "./databases";
 import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
 import type { EnvironmentSettings } from "./settings";
@@ -121,6 +122,10 @@ export interface EnvironmentPlan {
   networks: NetworkPlan[];
   volumes: VolumePlan[];
   containers: ContainerPlan[];
+  /** One database and one role per service that uses PostgreSQL; no two share either. */
+  databases: DatabasePlan[];
+  /** Postgres's max_connections: every role's connection limit plus headroom. */
+  postgresMaxConnections: number;
   urls: Partial<Record<ServiceName, string>>;
   neighbours: string[];
   totalMemoryMb: number;
@@ -152,6 +157,12 @@ function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): E
         : { name, value: renderTemplate(value.secret, ctx), secret: true },
     )
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function rolloutOf(spec: ServiceSpec<ServiceName>): Rollout {
+  const stateful = spec.singleton ?? (spec.volumes.length > 0 ? "owns a volume" : undefined);
+  if (spec.route && !stateful) return { strategy: "revisioned" };
+  return { strategy: "fixed-name", reason: stateful ?? "not routed: nothing balances traffic across two revisions" };
 }
 
 export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
@@ -207,17 +218,20 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     };
   };
 
+  const databases = planDatabases(env, (service) => (rolloutOf(SERVICES[service]).strategy === "revisioned" ? 2 : 1));
+  const postgresMaxConnections = maxConnections(databases);
+
   const stores: ContainerPlan[] = STORE_NAMES.map((name) => {
     const spec = STORES[name];
     const resources = sizeContainer(spec.resources, s.resources.scale, s.stores[name]);
-    const ctx: TemplateContext = { env, alias, heapMb: elasticsearchHeapMb(resources.memoryMb) };
+    const ctx: TemplateContext = { env, alias, heapMb: elasticsearchHeapMb(resources.memoryMb), maxConnections: postgresMaxConnections };
     const envVars = renderEnv(spec.env, ctx);
     const { baseLabels, ...rest } = common(spec, "store", resources);
     return {
       ...rest,
       rollout: { strategy: "fixed-name", reason: "owns a data volume: two containers must never write it at once" },
       image: spec.image,
-      command: spec.command,
+      command: spec.command?.map((arg) => renderTemplate(arg, ctx)),
       hostname: spec.stableHostname ? alias(name) : undefined,
       networks: [{ key: name, name: networkName(name), aliases: [alias(name)] }],
       env: envVars,
@@ -248,7 +262,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       });
     const route: Route | undefined = traefik && { host: host!, url: `https://${host}`, router: traefik.router };
     if (route) urls[name] = route.url;
-    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined };
+    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined, service: name, postgresPool: spec.postgresPool };
     const templates: Record<string, EnvValue> = {
       ...Object.assign({}, ...spec.stores.map((store) => STORES[store].clientEnv)),
       ...Object.fromEntries(spec.peers.map((peer) => [`${SERVICES[peer].urlVar}_URL`, `http://{alias:${peer}}:${SERVICES[peer].port}`])),
@@ -257,10 +271,9 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     };
     const envVars = renderEnv(templates, ctx);
     const { baseLabels, ...rest } = common(spec, "service", resources);
-    const stateful = spec.singleton ?? (spec.volumes.length > 0 ? "owns a volume" : undefined);
     return {
       ...rest,
-      rollout: route && !stateful ? { strategy: "revisioned" } : { strategy: "fixed-name", reason: stateful ?? "not routed: nothing balances traffic across two revisions" },
+      rollout: rolloutOf(spec),
       image: `${s.registry}/${spec.repository ?? name}:${override.tag ?? s.imageTag}`,
       networks: [
         { key: "internal" as const, name: networkName("internal"), aliases: [alias(name)] },
@@ -293,6 +306,8 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     networks,
     volumes,
     containers,
+    databases,
+    postgresMaxConnections,
     urls,
     neighbours: s.host.neighbours,
     totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0),

@@ -18,6 +18,7 @@ export const TYPE_TOKENS = {
   appService: `${PROJECT}:platform:AppService`,
   credentials: `${PROJECT}:platform:Credentials`,
   edge: `${PROJECT}:platform:Edge`,
+  databases: `${PROJECT}:platform:Databases`,
 } as const;
 
 /**
@@ -57,7 +58,17 @@ export const names = {
   /** The DNS name other containers use, on the networks the two share. */
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,
-  postgresDatabase: (env: string) => `portugal_odyssey_${env}`,
+  /**
+   * The one database every service shared in the Compose deployment being replaced. Nothing
+   * connects to it any more; an adopted volume still holds it (docs/databases.md).
+   */
+  sharedPostgresDatabase: (env: string) => `portugal_odyssey_${env}`,
+  /** A service's own database. Same shape as its role's name: see serviceRole. */
+  serviceDatabase: (service: ServiceName, env: string) => postgresIdentifier(service, env),
+  /** The login role that owns a service's database and nothing else. */
+  serviceRole: (service: ServiceName, env: string) => postgresIdentifier(service, env),
+  /** The config secret (and generated credential) holding a service's database password, e.g. `bookingServiceDatabasePassword`. */
+  databasePasswordCredential: (service: ServiceName) => `${camel(service)}DatabasePassword` as const,
   /**
    * Routers and middlewares carry a digest of their own definition (cut to
    * REVISION_LENGTH): two revisions that define one differently then define two
@@ -70,6 +81,19 @@ export const names = {
   /** The host a routed service answers on: the apex domain, or `<subdomain>.<domain>`. */
   publicHost: (subdomain: string | undefined, domain: string) => (subdomain ? `${subdomain}.${domain}` : domain),
 };
+
+const camel = (kebab: string) => kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * `po_<service>_<env>`, hyphens made underscores: lowercase letters, digits and `_` only, so it
+ * never needs quoting and reads the same in psql, pg_dump and a connection string. Unambiguous:
+ * service names have no `_` and suffixes no `_` or `-`, so the last `_` separates the two. The
+ * `po_` prefix keeps clear of the reserved `pg_` role prefix, of the superuser (`portugal_odyssey`)
+ * and of the shared database the Compose deployment used (`portugal_odyssey_<env>`). Postgres
+ * truncates identifiers beyond 63 bytes: the catalog tests hold every service to that with the
+ * longest suffix config allows.
+ */
+const postgresIdentifier = (service: ServiceName, env: string) => `po_${service.replace(/-/g, "_")}_${env}`;
 
 /** Pulumi logical names: children are named `${parent}-x`, as Pulumi component conventions want. */
 export const childName = (parent: string, ...parts: string[]) => [parent, ...parts].join("-");

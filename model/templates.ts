@@ -3,10 +3,12 @@
  * placeholders are filled here; credential placeholders stay in place so that
  * the Pulumi layer can fill them with secret Outputs.
  */
+import type { ServiceName } from "../catalog/services";
 import { GENERATED_CREDENTIALS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
+import { databaseCredentials } from "./databases";
 import { names } from "./naming";
 
-const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS];
+const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...databaseCredentials()];
 const PLACEHOLDER = /\{([A-Za-z]+)(?::([a-z0-9-]+))?\}/g;
 
 export interface TemplateContext {
@@ -20,6 +22,10 @@ export interface TemplateContext {
    * (shared mode: the existing traefik network's), see EDGE_SUBNET.
    */
   edgeSubnet?: string;
+  /** The service whose env this is: its own database, role, pool and password. */
+  service?: ServiceName;
+  postgresPool?: number;
+  maxConnections?: number;
 }
 
 /** The placeholder of the edge subnet when only the Pulumi layer knows it. */
@@ -33,8 +39,19 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
     switch (key) {
       case "env":
         return ctx.env;
-      case "database":
-        return names.postgresDatabase(ctx.env);
+      case "serviceDatabase":
+        return names.serviceDatabase(needService(whole, ctx), ctx.env);
+      case "serviceRole":
+        return names.serviceRole(needService(whole, ctx), ctx.env);
+      case "databasePassword":
+        // Left as the service's own credential placeholder, for the Pulumi layer to fill.
+        return `{${names.databasePasswordCredential(needService(whole, ctx))}}`;
+      case "postgresPool":
+        if (ctx.postgresPool === undefined) throw new TemplateError(`"${whole}" is only defined for services with a postgresPool`);
+        return String(ctx.postgresPool);
+      case "maxConnections":
+        if (ctx.maxConnections === undefined) throw new TemplateError(`"${whole}" is only defined for the postgres store`);
+        return String(ctx.maxConnections);
       case "vhost":
         return names.rabbitmqVhost(ctx.env);
       case "alias":
@@ -53,6 +70,11 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
         throw new TemplateError(`unknown placeholder "${whole}"`);
     }
   });
+}
+
+function needService(whole: string, ctx: TemplateContext): ServiceName {
+  if (!ctx.service) throw new TemplateError(`"${whole}" is only defined in a service's env`);
+  return ctx.service;
 }
 
 /** The credentials a rendered secret template still names, in order of first use. */

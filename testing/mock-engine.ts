@@ -124,8 +124,13 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     {
       newResource: (args) => ({
         id: args.type === "pulumi:pulumi:Stack" ? undefined : `${args.name}-id`,
-        // What a provider computes: a generated password's value (deterministic, so runs can be diffed).
-        state: args.type === TYPES.password ? { ...args.inputs, result: `generated-${args.name}` } : { ...args.inputs },
+        // What a provider computes: a generated password's value or random bytes (deterministic, so runs can be diffed).
+        state:
+          args.type === TYPES.password
+            ? { ...args.inputs, result: `generated-${args.name}` }
+            : args.type === TYPES.bytes
+              ? { ...args.inputs, base64: Buffer.from(`bytes-of-${args.name}`).toString("base64") }
+              : { ...args.inputs },
       }),
       call: (args) => {
         invokes.push({ token: args.token, args: args.inputs });
@@ -191,4 +196,5 @@ export const TYPES = {
   volume: "docker:index/volume:Volume",
   command: "command:local:Command",
   password: "random:index/randomPassword:RandomPassword",
+  bytes: "random:index/randomBytes:RandomBytes",
 } as const;

@@ -8,6 +8,7 @@ import { STORES } from "../catalog/stores";
 import { STORE_NAMES } from "../catalog/types";
 import { planEnvironment, type ContainerPlan } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
+import { POSTGRES_HEADROOM } from "../model/databases";
 import { names } from "../model/naming";
 
 /** A prod-like plan with an arbitrary domain: only the catalog-derived columns are printed. */
@@ -59,5 +60,12 @@ export function renderCatalogTables(): Record<string, string> {
       ...(spec.hardening.rootGroup ? [`| ${spec.name} | runs as ${spec.user} (group 0, not root) | ${spec.hardening.rootGroup.reason} |`] : []),
     ]),
   ].join("\n");
-  return { services, stores, exceptions };
+  const databases = [
+    "| Service | Database and role | Pool (`DATABASE_POOL_MAX`, Keycloak's `KC_DB_POOL_MAX_SIZE`) | Role's connection limit |",
+    "|---|---|---|---|",
+    ...plan.databases.map((d) => `| ${d.service} | \`${names.serviceDatabase(d.service, "E")}\` | ${d.pool} | ${d.connectionLimit} |`),
+    `| headroom | superuser-reserved ${POSTGRES_HEADROOM.superuserReserved}, provisioning/backups/operators ${POSTGRES_HEADROOM.maintenance} | – | ${POSTGRES_HEADROOM.superuserReserved + POSTGRES_HEADROOM.maintenance} |`,
+    `| **postgres** | \`max_connections\` | – | **${plan.postgresMaxConnections}** |`,
+  ].join("\n");
+  return { services, stores, databases, exceptions };
 }

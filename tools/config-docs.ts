@@ -8,6 +8,7 @@ import { z } from "zod";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../catalog/types";
 import { stackConfigSchema } from "../config/schema";
 import { readProjectConfig } from "../config/stack-files";
+import { databaseCredentials } from "../model/databases";
 import { PROJECT } from "../model/naming";
 import { samplePlan } from "./catalog-docs";
 
@@ -117,6 +118,7 @@ export function renderSecretsTable(): string {
     "| Secret | Value | Used by |",
     "|---|---|---|",
     ...GENERATED_CREDENTIALS.map((name) => row(name, "generated with `@pulumi/random` unless set")),
+    ...databaseCredentials().map((name) => row(name, "generated with `@pulumi/random` unless set; printable ASCII (docs/databases.md)")),
     ...EXTERNAL_SECRETS.map((name) => row(name, "**required**: issued by a third party")),
   ].join("\n");
 }

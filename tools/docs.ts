@@ -23,6 +23,7 @@ export function generators(): Record<string, () => string> {
     services: () => catalog.services,
     stores: () => catalog.stores,
     exceptions: () => catalog.exceptions,
+    databases: () => catalog.databases,
     config: () => renderConfigReference(ROOT),
     secrets: renderSecretsTable,
     ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(ROOT, stack).plan)])),

@@ -46,3 +46,10 @@ test("gives every workload a port in range and a scratch /tmp", () => {
     expect(spec.scratch).toContain("/tmp");
   }
 });
+
+test("gives a PostgreSQL pool size to exactly the services that use postgres", () => {
+  for (const spec of specs) {
+    const pool = spec.postgresPool;
+    expect({ service: spec.name, pool: spec.stores.includes("postgres") ? Number.isInteger(pool) && pool! > 0 : pool === undefined }).toEqual({ service: spec.name, pool: true });
+  }
+});

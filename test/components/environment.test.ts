@@ -1,6 +1,7 @@
 import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { GENERATED_CREDENTIALS, STORE_NAMES, VOLUME_KEYS } from "../../catalog/types";
 import { names as naming } from "../../model/naming";
+import { postgresServices } from "../../model/databases";
 import { stackOutputsSchema } from "../../model/outputs";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
@@ -186,9 +187,10 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     for (const c of carriers) expect({ container: c.name, secret: c.secretInputs.includes("envs") }).toEqual({ container: c.name, secret: true });
   });
 
-  test("generates every internal credential with @pulumi/random, one password each", () => {
+  test("generates every internal credential with @pulumi/random, one password each, and one database password per service that uses PostgreSQL", () => {
     const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    expect(ofType(run(), TYPES.password).map((p) => p.name.replace(`${env}-credentials-`, "")).sort()).toEqual(GENERATED_CREDENTIALS.map(kebab).sort());
+    const expected = [...GENERATED_CREDENTIALS, ...postgresServices().map(naming.databasePasswordCredential)].map(kebab);
+    expect(ofType(run(), TYPES.password).map((p) => p.name.replace(`${env}-credentials-`, "")).sort()).toEqual(expected.sort());
   });
 
   test("exports outputs that satisfy the contract verify and CI read", () => {
@@ -257,6 +259,7 @@ test("a credential set as a config secret replaces the generated one everywhere,
   const run = await runProgram({ stack: "prod", secrets });
   expect(ofType(run, TYPES.password).map((p) => p.name)).not.toContain("prod-credentials-postgres-password");
   expect(envOf(containerFor(run, "postgres")).POSTGRES_PASSWORD).toBe("set-by-the-old-volume");
-  expect(envOf(containerFor(run, "booking-service")).DATABASE_PASSWORD).toBe("set-by-the-old-volume");
+  // The superuser's password stays the store's: no service logs in as the superuser.
+  expect(envOf(containerFor(run, "booking-service")).DATABASE_PASSWORD).toBe("generated-prod-credentials-booking-service-database-password");
   expect(containerFor(run, "postgres").secretInputs).toContain("envs");
 });

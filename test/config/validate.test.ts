@@ -11,6 +11,8 @@ import { PROJECT } from "../../model/naming";
 import { runProgram } from "../harness/program";
 import { readOtherStacks } from "../../config/stack-files";
 import { FIXTURE_PROJECT, REPOSITORY_ROOT, engineConfig, readStackConfig, settingsOf } from "../harness/stack-config";
+import { postgresServices } from "../../model/databases";
+import { names } from "../../model/naming";
 
 /**
  * Validates a stack's config with some top-level keys replaced (`undefined` removes one),
@@ -248,6 +250,24 @@ describe("secrets", () => {
   test("a generated credential set as a config secret is used instead of a random one", () => {
     const result = validate("prod", {}, { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z", postgresPassword: "from-the-old-volume" });
     expect(result.ok && result.secretsFromConfig).toContain("postgresPassword");
+  });
+
+  test("each service's database password can be set as a config secret of its own name, and only as a secret", () => {
+    const external = { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
+    const keys = postgresServices().map(names.databasePasswordCredential);
+    const result = validate("prod", {}, { ...external, ...Object.fromEntries(keys.map((k) => [k, `${k}-from-an-old-volume`])) });
+    expect(result.ok && [...result.secretsFromConfig].sort()).toEqual([...keys, ...Object.keys(external)].sort());
+    const [first] = keys;
+    expect(problems("prod", {}, { ...external, [first]: "in-plain-text" }, [`portugal-odyssey:${first}`])).toEqual([
+      { path: `portugal-odyssey:${first}`, message: expect.stringContaining(`pulumi config set --secret ${first} --stack prod`) },
+    ]);
+  });
+
+  test("a database password Postgres would SASLprep differently from its bytes is refused with the fix", () => {
+    const key = names.databasePasswordCredential(postgresServices()[0]);
+    const found = problems("prod", {}, { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z", [key]: "pässwort mit leerzeichen" });
+    expect(found).toEqual([{ path: `portugal-odyssey:${key}`, message: expect.stringMatching(/expected printable ASCII without spaces.*pulumi config set --secret/) }]);
+    expect(JSON.stringify(found)).not.toContain("pässwort");
   });
 });
 

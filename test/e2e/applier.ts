@@ -117,7 +117,7 @@ export class Applier {
     return this.createContainer({ ...body, ...override }, extra);
   }
 
-  /** Networks, then volumes, then containers, then the edge connect commands. */
+  /** Networks, then volumes, then the edge connect commands, then containers. */
   async apply(run: ProgramRun) {
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
       const subnets = ((n.inputs.ipamConfigs ?? []) as { subnet?: string }[]).flatMap((c) => (c.subnet ? [c.subnet] : []));
@@ -126,7 +126,9 @@ export class Applier {
     for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
       await this.docker.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });
     }
-    for (const c of run.resources.filter((r) => r.type === TYPES.command)) runCommand(c, "create");
+    // The edge's commands only: the database provisioning needs a real PostgreSQL in the postgres
+    // container, which the stand-in image is not (test/contract runs its SQL against a real one).
+    for (const c of run.resources.filter((r) => r.type === TYPES.command && r.name.endsWith("-traefik-attachment"))) runCommand(c, "create");
     await mapBounded(run.resources.filter((r) => r.type === TYPES.container), 4, (c) => this.createRegistered(c));
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../../catalog/types";
 import { stackConfigSchema } from "../../config/schema";
+import { databaseCredentials } from "../../model/databases";
 import { configKeys, renderConfigReference, renderSecretsTable } from "../../tools/config-docs";
 import { samplePlan } from "../../tools/catalog-docs";
 
@@ -62,10 +63,11 @@ describe("the Default column", () => {
 test("the secrets table lists every credential once, with the containers whose env names it", () => {
   const table = renderSecretsTable();
   const plan = samplePlan();
-  for (const name of [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS]) {
+  const credentials = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...databaseCredentials()];
+  for (const name of credentials) {
     const users = plan.containers.filter((c) => c.env.some((e) => e.secret && e.value.includes(`{${name}}`))).map((c) => c.name);
     expect(users.length).toBeGreaterThan(0);
     expect(rowOf(table, name)).toMatch(new RegExp(`\\| ${users.join(", ")} \\|$`));
   }
-  expect(table.split("\n")).toHaveLength(2 + GENERATED_CREDENTIALS.length + EXTERNAL_SECRETS.length);
+  expect(table.split("\n")).toHaveLength(2 + credentials.length);
 });

@@ -10,10 +10,10 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./free-port";
 
 const run = promisify(execFile);
 
@@ -26,6 +26,8 @@ export interface PostgresServer {
   socketDir: string;
   /** Directory holding the server's binaries (psql, pg_isready, ...). */
   binDir: string;
+  /** The server's log (stderr of postgres), gone after stop(). */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -46,18 +48,6 @@ export function postgresBinDir(): string {
     .sort((a, b) => Number(b) - Number(a));
   if (majors.length === 0) throw new Error(`no PostgreSQL server binaries under ${DEBIAN_POSTGRES_ROOT}`);
   return join(DEBIAN_POSTGRES_ROOT, majors[0], "bin");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const runningAsRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
@@ -129,5 +119,5 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw new Error(`could not start PostgreSQL from ${binDir}: ${(error as Error).message}\n${log}`, { cause: error });
   }
 
-  return { host: "127.0.0.1", port, superuser, password, socketDir, binDir, stop };
+  return { host: "127.0.0.1", port, superuser, password, socketDir, binDir, logFile, stop };
 }
