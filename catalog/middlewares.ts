@@ -17,7 +17,7 @@ export const MIDDLEWARES = {
    * no-referrer: keycloak/keycloak server-spi/src/main/java/org/keycloak/models/BrowserSecurityHeaders.java).
    * Traefik's headers middleware overwrites what the backend sent, so frameDeny would
    * turn SAMEORIGIN into DENY and break the admin console and the silent-SSO and
-   * session iframes (keycloak/keycloak-ui#4033), and referrerPolicy would weaken
+   * session iframes (https://github.com/keycloak/keycloak-ui/issues/4033), and referrerPolicy would weaken
    * no-referrer. Only HSTS and nosniff, which Keycloak's defaults agree with, are kept.
    */
   "auth-headers": {

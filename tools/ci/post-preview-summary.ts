@@ -1,7 +1,9 @@
 /**
  * Posts (or updates) one merge-request note summarising the previews of every
  * stack: creates, updates, replaces and deletes per stack, the changed
- * resources, and the data-safety gate's verdict.
+ * resources, the data-safety gate's verdict, and the diagram of each stack
+ * whose topology the merge request changes (against the target branch's
+ * docs/plan.md, a file the job fetches and names in $PO_TOPOLOGY_BASE).
  *
  *   npx tsx tools/ci/post-preview-summary.ts qual=preview-qual.json prod=preview-prod.json
  *
@@ -10,11 +12,13 @@
  * (`/projects/:id/merge_requests/:iid/notes`) with a project access token in
  * $GITLAB_API_TOKEN, sent in the PRIVATE-TOKEN header. No Pulumi Cloud.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
 import { resolve } from "node:path";
 import { dataIsProtected } from "../../config/data-protection";
 import { describeBlocked, evaluateGate } from "./data-safety-gate";
+import type { TopologyChange } from "../plan/mermaid";
+import { changedTopologies } from "../plan/topology-change";
 
 export const MARKER = "<!-- portugal-odyssey:pulumi-preview-summary -->";
 /** GitLab rejects notes over 1,000,000 characters; stay far below. */
@@ -33,6 +37,8 @@ export interface SummaryContext {
   commitSha?: string;
   /** Whether a stack's data is protected; by default its stack file's `data.protect`. */
   isProtected?: (stack: string) => boolean;
+  /** Stacks whose topology this merge request changes, with their new diagram. */
+  topologies?: TopologyChange[];
 }
 
 const PROJECT_DIR = resolve(__dirname, "..", "..");
@@ -70,6 +76,9 @@ export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryConte
       if (changes.length > MAX_ROWS_PER_STACK) details.push(`| … | ${changes.length - MAX_ROWS_PER_STACK} more | | |`);
       details.push("", "</details>");
     }
+  }
+  for (const t of ctx.topologies ?? []) {
+    details.push("", `<details><summary>${t.stack}: the topology changes</summary>`, "", t.diagram, "", "</details>");
   }
   lines.push("", ...details);
   const footer = [ctx.commitSha ? `commit ${code(ctx.commitSha.slice(0, 12))}` : undefined, ctx.pipelineUrl ? `[pipeline](${ctx.pipelineUrl})` : undefined].filter(Boolean);
@@ -159,11 +168,15 @@ export function loadPreviews(inputs: Array<{ stack: string; file: string }>): St
   });
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: FetchLike): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: FetchLike, projectDir = PROJECT_DIR): Promise<number> {
   const previews = loadPreviews(parseInputs(argv));
+  // The target branch's docs/plan.md, fetched by the job; without it there is nothing to compare with.
+  const base = env.PO_TOPOLOGY_BASE;
+  const topologies = base && existsSync(base) ? changedTopologies(previews.map((p) => p.stack), projectDir, readFileSync(base, "utf8")) : [];
   const body = buildSummaryMarkdown(previews, {
     pipelineUrl: env.CI_PIPELINE_URL,
     commitSha: env.CI_COMMIT_SHA,
+    topologies,
   });
   console.log(body);
   const target = targetFromEnv(env);

@@ -11,7 +11,7 @@
  * The jobs extend the templates in .gitlab/stack-jobs.yml. A child pipeline's
  * CI_PIPELINE_SOURCE is `parent_pipeline`, so the event is decided here, not
  * by rules in the child (docs.gitlab.com/ci/pipelines/downstream_pipelines/,
- * gitlab-org/gitlab#386787). One more stack file is one more set of jobs.
+ * https://gitlab.com/gitlab-org/gitlab/-/issues/386787). One more stack file is one more set of jobs.
  */
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -25,6 +25,15 @@ export type PipelineEvent = (typeof EVENTS)[number];
 export const TEMPLATES = ".gitlab/stack-jobs.yml";
 
 type Job = Record<string, unknown>;
+
+/**
+ * The target branch's docs/plan.md, whose generated diagrams the summary
+ * compares with the merge request's own to show each stack whose topology
+ * changes; a target that cannot be fetched only means no diagram.
+ */
+export const TOPOLOGY_BASE = "topology-base.md";
+export const FETCH_TOPOLOGY_BASE =
+  'git fetch --quiet --depth=1 origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" && git show FETCH_HEAD:docs/plan.md > "$PO_TOPOLOGY_BASE" || rm -f "$PO_TOPOLOGY_BASE"';
 
 const job = {
   preview: (s: StackCiSettings): Job => ({
@@ -66,7 +75,8 @@ export function stackPipeline(event: PipelineEvent, stacks: StackCiSettings[]): 
     jobs["preview-summary"] = {
       extends: ".preview-summary",
       needs: stacks.map((s) => ({ job: `preview-${s.stack}`, artifacts: true })),
-      script: [`npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`],
+      variables: { PO_TOPOLOGY_BASE: TOPOLOGY_BASE },
+      script: [FETCH_TOPOLOGY_BASE, `npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`],
     };
   } else if (event === "push") {
     const automatic = stacks.filter((s) => s.deploy === "automatic");

@@ -56,3 +56,9 @@ export function generatedBlock(markdown: string, name: string): string | undefin
   const m = new RegExp(`<!-- generated:${name} -->\\n([\\s\\S]*?)\\n?<!-- /generated:${name} -->`).exec(markdown);
   return m?.[1].trimEnd();
 }
+
+export interface TopologyChange {
+  stack: string;
+  /** The stack's diagram as this commit draws it, a fenced mermaid block. */
+  diagram: string;
+}

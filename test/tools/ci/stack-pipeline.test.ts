@@ -17,7 +17,7 @@ describe("the generated child pipeline", () => {
   it("posts one summary covering every stack's preview", () => {
     const stacks = allStackCiSettings(ROOT);
     const summary = (stackPipeline("merge_request_event", stacks) as Record<string, { script: string[] }>)["preview-summary"];
-    expect(summary.script).toEqual([`npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`]);
+    expect(summary.script.at(-1)).toBe(`npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`);
   });
 
   it("refuses a project without stack files, and an unknown event", () => {

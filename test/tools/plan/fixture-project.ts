@@ -22,6 +22,10 @@ export interface FixtureProject {
 export function fixtureProject(stacks: Record<string, Record<string, unknown>>): FixtureProject {
   const dir = mkdtempSync(join(tmpdir(), "po-plan-"));
   writeFileSync(join(dir, "Pulumi.yaml"), stringify({ name: "portugal-odyssey", runtime: "nodejs", config: BASE_CONFIG }));
-  for (const [stack, config] of Object.entries(stacks)) writeFileSync(join(dir, `Pulumi.${stack}.yaml`), stringify({ config }));
+  Object.entries(stacks).forEach(([stack, config], i) => {
+    // An isolated stack names its own edge subnet; each fixture stack gets a distinct one unless it sets its own.
+    const edgeSubnet = { "portugal-odyssey:edgeSubnet": `172.16.${200 + i}.0/24` };
+    writeFileSync(join(dir, `Pulumi.${stack}.yaml`), stringify({ config: { ...edgeSubnet, ...config } }));
+  });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
