@@ -2,17 +2,18 @@
  * The catalog and the stack files are where the project grows: a new service is
  * one catalog entry (plus the docs the project generates from it), a new stack
  * is one Pulumi.<stack>.yaml. Here both happen in a copy of the repository,
- * and the suites that read the catalog, the model, config and stack files run
- * there unchanged. (Not run there: e2e, which needs the shared Docker host, and
- * the Docker-transport and CI-file suites, which read neither.)
+ * and the suites that read the catalog, the model, config and stack files
+ * (the CI pipeline's included: it is generated from the stack files) run there
+ * unchanged. Not run there: e2e, which needs the shared Docker host, and the
+ * Docker-transport suites, which read neither.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { REPOSITORY_ROOT } from "../harness/stack-config";
 
-const SUITES = ["test/catalog", "test/config", "test/model", "test/components", "test/tools", "test/structure/imports"];
+const SUITES = ["test/catalog", "test/config", "test/model", "test/components", "test/tools", "test/gitlab-ci", "test/structure/imports"];
 const NEW_SERVICE = "loyalty-service";
 // Routed, with stores and a peer, so that networks, env wiring, Traefik labels and the rollout all have something new to do.
 const ENTRY = `  "${NEW_SERVICE}": {
@@ -64,7 +65,9 @@ beforeAll(() => {
 
   writeFileSync(join(copy, "Pulumi.demo.yaml"), DEMO_STACK);
   suites = run(copy, process.execPath, [require.resolve("jest/bin/jest"), ...SUITES, "--maxWorkers=1", "--ci"]);
-}, 600_000);
+}, 900_000);
+
+afterAll(() => rmSync(copy, { recursive: true, force: true }));
 
 test("a new service is one entry in catalog/services.ts; the project's docs command regenerates the rest", () => {
   expect(docs.status).toBe(0);
