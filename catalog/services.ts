@@ -194,13 +194,13 @@ function unknownPeers(): string[] {
   );
 }
 
-/** A pool size on exactly the services that use postgres: max_connections is their sum. */
+/** A pool size only on services that use postgres, and a whole number of connections: max_connections is their sum. */
 function misplacedPools(): string[] {
   return Object.entries(ENTRIES as Record<string, ServiceEntry>).flatMap(([name, entry]) => {
-    const usesPostgres = (entry.stores ?? []).includes("postgres");
     const pool = entry.postgresPool;
-    if (usesPostgres && !(Number.isInteger(pool) && pool! > 0)) return [`${name} uses postgres but has no positive whole postgresPool`];
-    if (!usesPostgres && pool !== undefined) return [`${name} has a postgresPool but does not use postgres`];
+    if (pool === undefined) return [];
+    if (!(entry.stores ?? []).includes("postgres")) return [`${name} has a postgresPool but does not use postgres`];
+    if (!(Number.isInteger(pool) && pool > 0)) return [`${name}'s postgresPool must be a positive whole number`];
     return [];
   });
 }

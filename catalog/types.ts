@@ -135,9 +135,10 @@ export interface ServiceSpec<Name extends string = string> extends WorkloadSpec 
   urlVar: string;
   stores: StoreName[];
   /**
-   * The most connections this service's PostgreSQL pool opens (required when `stores` has
-   * postgres). It is the service's `DATABASE_POOL_MAX`, its role's connection limit, and
-   * Postgres's max_connections is sized to the sum of them.
+   * The most connections this service's PostgreSQL pool opens, for a service whose `stores` has
+   * postgres (model/databases.ts's DEFAULT_POSTGRES_POOL when unset). It is the service's
+   * `DATABASE_POOL_MAX`, its role's connection limit, and Postgres's max_connections is sized to
+   * the sum of them.
    */
   postgresPool?: number;
   peers: Name[];

@@ -21,6 +21,9 @@ export interface DatabasePlan {
   connectionLimit: number;
 }
 
+/** A service that states no pool gets node-postgres's default (pg.Pool `max`), which Strapi's generated config also uses. */
+export const DEFAULT_POSTGRES_POOL = 10;
+
 /**
  * Connections beyond the services' pools: Postgres keeps superuser_reserved_connections (3 by
  * default) of max_connections for superusers only, and the provisioning, a backup's pg_dump,
@@ -41,7 +44,7 @@ export const databaseCredentials = (): DatabaseCredential[] => postgresServices(
  */
 export function planDatabases(env: string, revisions: (service: ServiceName) => number): DatabasePlan[] {
   return postgresServices().map((service) => {
-    const pool = SERVICES[service].postgresPool!;
+    const pool = SERVICES[service].postgresPool ?? DEFAULT_POSTGRES_POOL;
     return {
       service,
       database: names.serviceDatabase(service, env),

@@ -262,7 +262,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       });
     const route: Route | undefined = traefik && { host: host!, url: `https://${host}`, router: traefik.router };
     if (route) urls[name] = route.url;
-    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined, service: name, postgresPool: spec.postgresPool };
+    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined, service: name, postgresPool: databases.find((d) => d.service === name)?.pool };
     const templates: Record<string, EnvValue> = {
       ...Object.assign({}, ...spec.stores.map((store) => STORES[store].clientEnv)),
       ...Object.fromEntries(spec.peers.map((peer) => [`${SERVICES[peer].urlVar}_URL`, `http://{alias:${peer}}:${SERVICES[peer].port}`])),

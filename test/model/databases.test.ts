@@ -1,7 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
-import { POSTGRES_HEADROOM, databaseCredentials, maxConnections, planDatabases, postgresServices } from "../../model/databases";
+import { DEFAULT_POSTGRES_POOL, POSTGRES_HEADROOM, databaseCredentials, maxConnections, planDatabases, postgresServices } from "../../model/databases";
 import { names } from "../../model/naming";
 import { provisioningSql, scramSha256Verifier } from "../../model/provisioning";
 import { planEnvironment } from "../../model/environment";
@@ -10,6 +10,8 @@ import { validateStackConfig } from "../../config/validate";
 import { readOtherStacks } from "../../config/stack-files";
 
 const SUPERUSER = STORES.postgres.env.POSTGRES_USER as string;
+/** The pool a catalog entry states, or the default one that states none gets. */
+const poolOf = (service: keyof typeof SERVICES) => SERVICES[service].postgresPool ?? DEFAULT_POSTGRES_POOL;
 /** The longest suffix config accepts (SUFFIX_PATTERN): 16 characters. */
 const LONGEST_SUFFIX = "q".repeat(16);
 
@@ -59,9 +61,9 @@ describe("one database and one role per service", () => {
   test("each role's connection limit is its pool times the revisions that run at once, and max_connections their sum plus headroom", () => {
     const doubled = postgresServices()[0];
     const databases = planDatabases("qual", (service) => (service === doubled ? 2 : 1));
-    for (const d of databases) expect(d.connectionLimit).toBe(SERVICES[d.service].postgresPool! * (d.service === doubled ? 2 : 1));
-    const pools = postgresServices().reduce((sum, s) => sum + SERVICES[s].postgresPool!, 0);
-    expect(maxConnections(databases)).toBe(pools + SERVICES[doubled].postgresPool! + POSTGRES_HEADROOM.superuserReserved + POSTGRES_HEADROOM.maintenance);
+    for (const d of databases) expect(d.connectionLimit).toBe(poolOf(d.service) * (d.service === doubled ? 2 : 1));
+    const pools = postgresServices().reduce((sum, s) => sum + poolOf(s), 0);
+    expect(maxConnections(databases)).toBe(pools + poolOf(doubled) + POSTGRES_HEADROOM.superuserReserved + POSTGRES_HEADROOM.maintenance);
   });
 
   test("one password credential per database, each a config key of its own", () => {
