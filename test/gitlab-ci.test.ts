@@ -122,13 +122,19 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
   it("a third stack file reaches every pipeline without a line of CI changed", () => {
     const project = mkdtempSync(join(tmpdir(), "third-stack-"));
     try {
-      for (const f of readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))) copyFileSync(join(ROOT, f), join(project, f));
-      writeFileSync(join(project, "Pulumi.demo.yaml"), "config:\n  gitlab:environment: demo\n  gitlab:deploy: automatic\n  portugal-odyssey:domain: demo.portugalodyssey.pt\n");
-      expect(running(childJobs("merge_request_event", project))).toContain("preview-demo");
+      const files = readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f));
+      for (const f of files) copyFileSync(join(ROOT, f), join(project, f));
+      // A name no stack file of this project has yet, so the test holds in a copy that already has a third stack.
+      const third = ["demo", "extra", "third", "fourth"].find((name) => !files.includes(`Pulumi.${name}.yaml`))!;
+      writeFileSync(
+        join(project, `Pulumi.${third}.yaml`),
+        `config:\n  gitlab:environment: ${third}\n  gitlab:deploy: automatic\n  portugal-odyssey:domain: ${third}.portugalodyssey.pt\n`,
+      );
+      expect(running(childJobs("merge_request_event", project))).toContain(`preview-${third}`);
       const deploys = childJobs("push", project);
-      expect(deploys.find((j) => j.name === "deploy-demo")).toMatchObject({ when: "on_success" });
-      for (const s of MANUAL) expect(deploys.find((j) => j.name === `deploy-${s}`)!.needs!.map((n) => n.job)).toContain("deploy-demo");
-      expect(running(childJobs("schedule", project))).toContain("drift-demo");
+      expect(deploys.find((j) => j.name === `deploy-${third}`)).toMatchObject({ when: "on_success" });
+      for (const s of MANUAL) expect(deploys.find((j) => j.name === `deploy-${s}`)!.needs!.map((n) => n.job)).toContain(`deploy-${third}`);
+      expect(running(childJobs("schedule", project))).toContain(`drift-${third}`);
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
