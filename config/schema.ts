@@ -36,6 +36,11 @@ const resourceOverride = {
 
 const serviceOverride = z.strictObject({
   tag: tag.optional().meta({ description: "This service's image tag; wins over `imageTag`." }),
+  command: z
+    .array(z.string().min(1, { error: "expected no empty argument" }), { error: 'expected a list of arguments such as ["start", "--optimized"]' })
+    .min(1, { error: "expected at least one argument; remove the key to use the catalog's command" })
+    .optional()
+    .meta({ description: "Arguments to the image's entrypoint, instead of the catalog's command, e.g. `[start, --optimized]` for a Keycloak image built optimized." }),
   ...resourceOverride,
 });
 
