@@ -47,7 +47,7 @@ export const STORES: Record<StoreName, StoreSpec> = {
       "sh",
       "-c",
       [
-        `pass=$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')`,
+        `pass=$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\\\"]/\\\\&/g')`,
         `exec redis-server - --appendonly yes --maxmemory {memoryPercent:70}mb --maxmemory-policy noeviction "$@" <<EOF`,
         `requirepass "$pass"`,
         "EOF",
