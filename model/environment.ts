@@ -260,7 +260,10 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     const spec = STORES[name];
     const resources = sizeContainer(spec.resources, s.resources.scale, s.stores[name]);
     const ctx: TemplateContext = { env, alias, heapMb: elasticsearchHeapMb(resources.memoryMb), memoryMb: resources.memoryMb };
-    const envVars = renderEnv(spec.env, ctx);
+    const envVars = renderEnv(spec.env, ctx).map((e) =>
+      // A taken-over cluster at the volume root (the image's default PGDATA) is served from there.
+      e.name === "PGDATA" && s.data.postgresDataAtVolumeRoot ? { ...e, value: spec.volumes.find((v) => v.volume === "postgres-data")!.path } : e,
+    );
     const { baseLabels, ...rest } = common(spec, "store", resources);
     return {
       ...rest,
@@ -268,7 +271,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       image: spec.image,
       command: spec.command?.map((arg) => renderTemplate(arg, ctx)),
       configFiles: renderConfigFiles(spec, ctx),
-      hostname: spec.stableHostname ? alias(name) : undefined,
+      hostname: spec.stableHostname ? ((name === "rabbitmq" && s.data.rabbitmqHostname) || alias(name)) : undefined,
       networks: [{ key: name, name: networkName(name), aliases: [alias(name)] }],
       env: envVars,
       credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],

@@ -27,6 +27,13 @@ export interface EnvironmentSettings {
   stores: Partial<Record<StoreName, ResourceOverride>>;
   resources: { scale: number };
   logs: { maxSize: string; maxFile: number };
-  data: { protect: boolean; retainOnDelete: boolean; volumes: Partial<Record<VolumeKey, string>> };
+  /** `postgresDataAtVolumeRoot`, `rabbitmqHostname`: where a taken-over volume keeps its data (model/volume-layout.ts checks it). */
+  data: {
+    protect: boolean;
+    retainOnDelete: boolean;
+    volumes: Partial<Record<VolumeKey, string>>;
+    postgresDataAtVolumeRoot: boolean;
+    rabbitmqHostname?: string;
+  };
   host: { neighbours: string[] };
 }

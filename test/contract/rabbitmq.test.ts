@@ -8,8 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { basename } from "node:path";
 import * as amqp from "amqplib";
-import { SERVICES } from "../../catalog/services";
-import { SERVICE_NAMES } from "../../catalog/types";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";

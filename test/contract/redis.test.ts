@@ -6,8 +6,7 @@
  */
 import { createConnection } from "node:net";
 import Redis from "ioredis";
-import { SERVICES } from "../../catalog/services";
-import { SERVICE_NAMES } from "../../catalog/types";
+import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
