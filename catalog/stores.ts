@@ -96,7 +96,10 @@ export const STORES: Record<StoreName, StoreSpec> = {
         reason: "the entrypoint fixes ownership of /var/lib/rabbitmq and the Erlang cookie as root, then drops to the rabbitmq user",
         capAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
       },
-      writableRoot: { reason: "the entrypoint and rabbitmq-plugins write enabled_plugins and generated config under /etc/rabbitmq" },
+      writableRoot: {
+        reason:
+          "the entrypoint and rabbitmq-plugins write enabled_plugins and generated config under /etc/rabbitmq, and the program writes the memory watermark file into /etc/rabbitmq/conf.d before start (Docker refuses that on a read-only root)",
+      },
     },
   },
   elasticsearch: {
