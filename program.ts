@@ -6,12 +6,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { Environment, type EnvironmentOutputs } from "./components/environment";
 import { ConfigError, readStackSettings } from "./config/load";
 import type { HostInventory } from "./host/inventory";
+import type { VolumeKey } from "./catalog/types";
 import { findCollisions } from "./model/collisions";
-import { planEnvironment } from "./model/environment";
+import { planEnvironment, type EnvironmentPlan } from "./model/environment";
+import { layoutProblems, volumesToCheck } from "./model/volume-layout";
 
 export interface ProgramDeps {
   /** What already exists on the Docker host. */
   readInventory: () => Promise<HostInventory>;
+  /** Paths in an existing volume, relative to its root, two levels deep, listed with `image` (host/volume-listing.ts). */
+  listVolume: (volumeName: string, image: string) => Promise<string[]>;
   /** Where Pulumi.yaml and the stack files are; every stack file there is a stack on the same host. */
   projectDir?: string;
 }
@@ -35,5 +39,27 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
       ].join("\n"),
     );
   }
+  await checkAdoptedVolumes(stack, plan, deps);
   return new Environment(plan.env, { plan, configSecrets }).outputs;
+}
+
+/** An adopted volume whose data is not where its store will look would be served empty: refused before anything is registered. */
+async function checkAdoptedVolumes(stack: string, plan: EnvironmentPlan, deps: ProgramDeps): Promise<void> {
+  const listings: Partial<Record<VolumeKey, string[]>> = {};
+  for (const volume of volumesToCheck(plan)) {
+    try {
+      listings[volume.key] = await deps.listVolume(volume.volumeName, volume.image);
+    } catch (error) {
+      throw new ConfigError(`Cannot check the layout of adopted volume ${volume.volumeName}; nothing was created: ${(error as Error).message}`);
+    }
+  }
+  const problems = layoutProblems(plan, listings);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      [
+        `Stack "${stack}" would serve ${problems.length === 1 ? "a taken-over volume" : "taken-over volumes"} without ${problems.length === 1 ? "its" : "their"} data; nothing was created.`,
+        ...problems.map((p) => `  - ${p.path}: ${p.message}`),
+      ].join("\n"),
+    );
+  }
 }

@@ -45,13 +45,15 @@ const ENTRIES = {
     urlVar: "STRAPI",
     postgresPool: 10,
     port: 1337,
-    health: { kind: "node-http", path: "/_health", startPeriod: "60s" },
+    health: { kind: "node-http", path: "/_health", startPeriodSeconds: 60 },
     resources: { memoryMb: 768, cpus: 0.5 },
     stores: ["postgres"],
     route: { subdomain: "cms", middlewares: ["secure-headers", "retry"] },
     volumes: [{ volume: "strapi-uploads", path: "/opt/app/public/uploads" }],
     scratch: ["/tmp", "/opt/app/.tmp", "/opt/app/.cache"],
     env: {
+      // Strapi's deployment docs: a production server runs with NODE_ENV=production (no admin rebuild, no content-type builder writes).
+      NODE_ENV: "production",
       DATABASE_CLIENT: "postgres",
       PUBLIC_URL: "{publicUrl}",
       APP_KEYS: { secret: "{strapiAppKeys}" },
@@ -86,13 +88,27 @@ const ENTRIES = {
     urlVar: "KEYCLOAK",
     postgresPool: 20,
     port: 8080,
-    // Keycloak serves health on its management port; its image has bash but neither curl nor wget.
+    // The upstream image has ENTRYPOINT kc.sh and no CMD (keycloak/keycloak quarkus/container/Dockerfile); without
+    // an argument kc.sh prints its usage and exits. The container guide starts it with `start`
+    // (https://www.keycloak.org/server/containers); an image built --optimized overrides this with `start --optimized`.
+    command: ["start"],
+    // Keycloak serves health on its management port 9000; its image has bash but neither curl nor wget. /health/ready
+    // answers 200 when the whole is UP and 503 when any check is DOWN (https://www.keycloak.org/observability/health),
+    // so the probe reads the status line: a body match for UP would also match one check that is UP while the whole is DOWN.
     health: {
       kind: "command",
-      test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q UP <&3"],
-      startPeriod: "90s",
+      test: [
+        "CMD",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == 'HTTP/1.'?' 200 '* ]]",
+      ],
+      // The first boot creates Keycloak's ~90 tables and, without --optimized, re-augments its Quarkus build: minutes at qual's CPU.
+      startPeriodSeconds: 300,
     },
-    resources: { memoryMb: 1024, cpus: 1 },
+    // Keycloak's sizing guide (https://www.keycloak.org/high-availability/concepts-memory-and-cpu-sizing): the heap is 70% of the
+    // container limit, plus about 300 MB off-heap. Below ~1000 MB the two do not fit, and with swap off it is OOM-killed.
+    resources: { memoryMb: 1024, cpus: 1, minMemoryMb: 1024 },
     stores: ["postgres"],
     route: { subdomain: "auth", middlewares: ["auth-headers", "retry"] },
     scratch: ["/tmp", "/opt/keycloak/data"],

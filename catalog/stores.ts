@@ -46,13 +46,28 @@ export const STORES: Record<StoreName, StoreSpec> = {
     name: "redis",
     image: "redis:7.4.1-alpine",
     port: 6379,
-    // The password comes from the env so that it never appears in the container's command line.
-    command: ["sh", "-c", 'exec redis-server --appendonly yes --requirepass "$REDIS_PASSWORD"'],
+    // The password comes from the env and reaches redis-server on stdin as config (`redis-server -` reads its config
+    // from stdin, https://redis.io/docs/latest/operate/oss_and_stack/management/config/), so it is in no process's
+    // arguments and not in `docker inspect`. Config strings are double-quoted, so `\` and `"` in it are escaped first.
+    // maxmemory leaves the rest of the limit for fragmentation and the fork that rewrites the append-only file.
+    // noeviction: the services keep sessions, tokens and locks here, not only caches; at the limit a write fails
+    // loudly instead of Redis silently dropping a login or a lock, or being OOM-killed and dropping everything.
+    command: [
+      "sh",
+      "-c",
+      [
+        `pass=$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\\\"]/\\\\&/g')`,
+        `exec redis-server - --appendonly yes --maxmemory {memoryPercent:70}mb --maxmemory-policy noeviction "$@" <<EOF`,
+        `requirepass "$pass"`,
+        "EOF",
+      ].join("\n"),
+    ],
     health: { kind: "command", test: ["CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'] },
     resources: { memoryMb: 256, cpus: 0.5 },
     env: { REDIS_PASSWORD: { secret: "{redisPassword}" } },
     clientEnv: {
-      REDIS_URL: "redis://{alias:redis}:6379",
+      // The URI form ioredis and node-redis read: redis://[user]:password@host:port; an empty user means `default`, which requirepass guards.
+      REDIS_URL: { secret: "redis://:{redisPassword}@{alias:redis}:6379" },
       REDIS_PASSWORD: { secret: "{redisPassword}" },
     },
     volumes: [{ volume: "redis-data", path: "/data" }],
@@ -64,8 +79,16 @@ export const STORES: Record<StoreName, StoreSpec> = {
     name: "rabbitmq",
     image: "rabbitmq:3.13.7-management-alpine",
     port: 5672,
-    health: { kind: "command", test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"], startPeriod: "30s" },
+    // `rabbitmq-diagnostics ping` boots an Erlang VM per call. RabbitMQ opens its AMQP listener only after every boot
+    // step has run ("Ready to start client connection listeners" in its log), so a TCP connect to 5672 tells the same
+    // for almost no CPU; bash (with /dev/tcp) is in the official image for its entrypoint (docker-library/rabbitmq
+    // 3.13/alpine/Dockerfile). A connection that sends nothing is not logged at info level.
+    health: { kind: "command", test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5672"], startPeriodSeconds: 30 },
     resources: { memoryMb: 512, cpus: 0.5 },
+    // RabbitMQ's detection of a cgroup memory limit is unreliable (rabbitmq-server #10974): it may compute its
+    // watermark from the host's memory. An absolute watermark from our own limit cannot be wrong that way. The
+    // official image reads /etc/rabbitmq/conf.d/*.conf (rabbitmq.conf format) at boot (3.13/alpine/Dockerfile).
+    configFiles: [{ path: "/etc/rabbitmq/conf.d/30-memory.conf", content: "vm_memory_high_watermark.absolute = {memoryPercent:60}MiB\n" }],
     env: {
       RABBITMQ_DEFAULT_USER: "portugal_odyssey",
       RABBITMQ_DEFAULT_PASS: { secret: "{rabbitmqPassword}" },
@@ -82,7 +105,10 @@ export const STORES: Record<StoreName, StoreSpec> = {
         reason: "the entrypoint fixes ownership of /var/lib/rabbitmq and the Erlang cookie as root, then drops to the rabbitmq user",
         capAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
       },
-      writableRoot: { reason: "the entrypoint and rabbitmq-plugins write enabled_plugins and generated config under /etc/rabbitmq" },
+      writableRoot: {
+        reason:
+          "the entrypoint and rabbitmq-plugins write enabled_plugins and generated config under /etc/rabbitmq, and the program writes the memory watermark file into /etc/rabbitmq/conf.d before start (Docker refuses that on a read-only root)",
+      },
     },
   },
   elasticsearch: {
@@ -92,7 +118,7 @@ export const STORES: Record<StoreName, StoreSpec> = {
     health: {
       kind: "command",
       test: ["CMD-SHELL", "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null"],
-      startPeriod: "60s",
+      startPeriodSeconds: 60,
     },
     resources: { memoryMb: 2048, cpus: 1 },
     env: {

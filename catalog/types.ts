@@ -62,6 +62,12 @@ export interface Resources {
   memoryMb: number;
   /** CPU quota, in cores (may be fractional). */
   cpus: number;
+  /**
+   * The least memory the software runs in, MiB, whatever the vendor's sizing
+   * says: `resources.scale` never takes the limit below it, and config refuses
+   * a `memoryMb` below it. Without swap, a container under it is OOM-killed.
+   */
+  minMemoryMb?: number;
 }
 
 /** How the container proves it is healthy; rendered into a Docker healthcheck. */
@@ -70,8 +76,12 @@ export type HealthProbe = (
   | { kind: "node-http"; path: string; port?: number }
   | { kind: "command"; test: string[] }
 ) & {
-  /** Grace before failed checks count, e.g. `60s`; slow starters (JVMs, stores) need more than the default 15 s. */
-  startPeriod?: string;
+  /**
+   * Grace before failed checks count, in seconds; slow starters (JVMs, stores,
+   * a first boot that migrates a schema) need more than the default. The
+   * provider's wait for healthy is derived from it, so the two always agree.
+   */
+  startPeriodSeconds?: number;
 };
 
 /**
@@ -92,8 +102,22 @@ export interface VolumeMount {
   path: string;
 }
 
+/** A file the program writes into the container before it starts (the docker provider's `uploads`). */
+export interface ConfigFile {
+  path: string;
+  /** A template: `{memoryPercent:N}` is N% of the container's memory limit, in whole MiB. */
+  content: string;
+}
+
 interface WorkloadSpec {
   port: number;
+  /**
+   * Arguments to the image's ENTRYPOINT (Docker's Cmd): when the image has no
+   * CMD, or the wrong one. A service's can be overridden per stack.
+   */
+  command?: string[];
+  /** Config files the software reads at boot; needs a writable root (uploads are refused on a read-only one). */
+  configFiles?: ConfigFile[];
   health: HealthProbe;
   resources: Resources;
   env: Record<string, EnvValue>;
@@ -108,7 +132,6 @@ export interface StoreSpec extends WorkloadSpec {
   name: StoreName;
   /** Pinned upstream image, never `latest`. */
   image: string;
-  command?: string[];
   /** Software that keys its data on the hostname (RabbitMQ's node name) needs a stable one. */
   stableHostname?: boolean;
   /** Env every client of the store receives: how the applications find and log in to it (the variables they already read under Compose). */

@@ -70,7 +70,8 @@ export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string
     restart: "unless-stopped",
     // Created only once healthy, so whatever depends on it starts against a working store or peer.
     wait: true,
-    waitTimeout: plan.kind === "store" ? 180 : 120,
+    // Derived with the healthcheck, so a first boot Docker still grants time is never cut short.
+    waitTimeout: plan.waitTimeoutSeconds,
     memory: plan.resources.memoryMb,
     // No swap: at its limit a container is OOM-killed rather than swapping the shared host to a
     // crawl. It must be explicit anyway: left unset, Docker makes it 2x memory, and the provider's
@@ -85,6 +86,8 @@ export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string
     user: plan.security.user,
     capabilities: { drops: plan.security.capDrop, adds: plan.security.capAdd },
     securityOpts: plan.security.securityOpts,
+    // Written after create, before start; Docker refuses them on a read-only root, so only writable-root entries have any.
+    uploads: plan.configFiles.map((f) => ({ file: f.path, content: f.content, permissions: "0644" })),
     volumes: plan.volumes.map((v) => ({ volumeName: inputs.volumes[v.key]!, containerPath: v.containerPath })),
     // Stores get time to flush to disk; Docker's default of 10 s can cut a Postgres checkpoint short.
     destroyGraceSeconds: plan.kind === "store" ? 60 : 20,

@@ -36,6 +36,11 @@ const resourceOverride = {
 
 const serviceOverride = z.strictObject({
   tag: tag.optional().meta({ description: "This service's image tag; wins over `imageTag`." }),
+  command: z
+    .array(z.string().min(1, { error: "expected no empty argument" }), { error: 'expected a list of arguments such as ["start", "--optimized"]' })
+    .min(1, { error: "expected at least one argument; remove the key to use the catalog's command" })
+    .optional()
+    .meta({ description: "Arguments to the image's entrypoint, instead of the catalog's command, e.g. `[start, --optimized]` for a Keycloak image built optimized." }),
   ...resourceOverride,
 });
 
@@ -148,6 +153,21 @@ export const stackConfigSchema = z.strictObject({
         .meta({
           description:
             "An existing volume to take over instead of creating `<volume>-<suffix>`, e.g. the Compose deployment's (docs/migrating-from-compose.md). Always protected and retained.",
+        }),
+      postgresDataAtVolumeRoot: z
+        .boolean({ error: "expected true or false" })
+        .default(false)
+        .meta({
+          description:
+            "PGDATA is the postgres-data volume's root instead of its `pgdata/` subdirectory: for a taken-over volume whose cluster sits at its root (the postgres image's default PGDATA). `up` refuses a taken-over volume whose layout does not match (docs/images.md).",
+        }),
+      rabbitmqHostname: z
+        .string()
+        .regex(/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, { error: "expected a hostname without dots, such as rabbitmq (the host part of the old node name rabbit@<host>)" })
+        .optional()
+        .meta({
+          description:
+            "RabbitMQ's hostname, hence its node name `rabbit@<hostname>`, instead of `rabbitmq-<suffix>`: for a taken-over volume whose data is under another node name (docs/images.md).",
         }),
     })
     .prefault({}),

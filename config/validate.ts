@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
+import { STORES } from "../catalog/stores";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
 import { databaseCredentials } from "../model/databases";
 import { planEnvironment } from "../model/environment";
@@ -145,6 +146,7 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   if (suffix.success && domain.success) problems.push(...checkSharedNames(env, domain.data, neighbours));
   if (!parsed.success) return { ok: false, problems };
 
+  problems.push(...memoryFloors(parsed.data));
   const settings: StackSettings = { ...parsed.data, stack, env };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
   const plan = planEnvironment(settings);
@@ -153,6 +155,26 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, secretsFromConfig };
+}
+
+/** A memory override below the catalog's floor would be OOM-killed at boot: refused, naming the floor. */
+function memoryFloors(config: { services: Record<string, { memoryMb?: number }>; stores: Record<string, { memoryMb?: number }> }): ConfigProblem[] {
+  const catalog: [string, Record<string, { resources: { minMemoryMb?: number } }>][] = [
+    ["services", SERVICES],
+    ["stores", STORES],
+  ];
+  return catalog.flatMap(([group, entries]) =>
+    Object.entries(config[group as "services" | "stores"]).flatMap(([name, override]) => {
+      const floor = entries[name]?.resources.minMemoryMb;
+      if (override.memoryMb === undefined || floor === undefined || override.memoryMb >= floor) return [];
+      return [
+        {
+          path: key(`${group}.${name}.memoryMb`),
+          message: `${override.memoryMb} MiB is below the ${floor} MiB ${name} needs to start (see its catalog entry); set at least ${floor} or remove the key`,
+        },
+      ];
+    }),
+  );
 }
 
 /** What another stack on the host claims: its suffix (hence every name), its Host rules, its memory. */

@@ -59,7 +59,15 @@ export interface Healthcheck {
   interval: string;
   timeout: string;
   startPeriod: string;
+  /** How often Docker checks during the start period (Docker >= 25, API 1.44); `interval` applies after it. */
+  startInterval: string;
   retries: number;
+}
+
+/** A file written into the container before it starts; rendered, with no credential in it. */
+export interface ConfigFilePlan {
+  path: string;
+  content: string;
 }
 
 export interface Route {
@@ -90,6 +98,14 @@ export interface ContainerPlan {
   credentials: Credential[];
   labels: Record<string, string>;
   healthcheck: Healthcheck;
+  /**
+   * How long the provider waits for healthy before it fails the create: the
+   * start period, then as long as Docker takes to call it unhealthy. Longer
+   * would wait on a container Docker has given up on; shorter would fail a
+   * first boot Docker still grants time.
+   */
+  waitTimeoutSeconds: number;
+  configFiles: ConfigFilePlan[];
   resources: Resources;
   stores: StoreName[];
   /** Hosts (`alias:port`) its env names: what it must be able to reach. */
@@ -133,20 +149,53 @@ export interface EnvironmentPlan {
   rolloutMemoryMb: number;
 }
 
-const HEALTH_TIMING = { interval: "10s", timeout: "5s", retries: 5 };
-const DEFAULT_START_PERIOD = "15s";
+/**
+ * Steady state: a check every 10 s. While starting: every second, so `wait`
+ * sees healthy about a second after the software is ready rather than up to a
+ * full interval later, on every step of a rollout.
+ */
+export const HEALTH_TIMING = { intervalSeconds: 10, startIntervalSeconds: 1, timeoutSeconds: 5, retries: 5 };
+const DEFAULT_START_PERIOD_SECONDS = 15;
 
 /** Exits 0 on a 2xx/3xx answer, 1 on anything else or no answer. */
 const nodeHttpProbe = (url: string) =>
   `require('http').get('${url}', (r) => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))`;
 
-function renderHealthcheck(probe: HealthProbe, port: number): Healthcheck {
+function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Healthcheck; waitTimeoutSeconds: number } {
   const tests =
     probe.kind === "node-http"
       ? // http.get rather than fetch: it exists on every Node.js version; exec form needs no shell.
         ["CMD", "node", "-e", nodeHttpProbe(`http://127.0.0.1:${probe.port ?? port}${probe.path}`)]
       : probe.test;
-  return { tests, ...HEALTH_TIMING, startPeriod: probe.startPeriod ?? DEFAULT_START_PERIOD };
+  const startPeriodSeconds = probe.startPeriodSeconds ?? DEFAULT_START_PERIOD_SECONDS;
+  const { intervalSeconds, startIntervalSeconds, timeoutSeconds, retries } = HEALTH_TIMING;
+  return {
+    healthcheck: {
+      tests,
+      interval: `${intervalSeconds}s`,
+      timeout: `${timeoutSeconds}s`,
+      startPeriod: `${startPeriodSeconds}s`,
+      startInterval: `${startIntervalSeconds}s`,
+      retries,
+    },
+    // Docker calls it unhealthy after `retries` failed checks past the start period, each taking up to interval + timeout.
+    waitTimeoutSeconds: startPeriodSeconds + retries * (intervalSeconds + timeoutSeconds),
+  };
+}
+
+/**
+ * The modelled delay between the software being ready and Docker reporting
+ * healthy, which is what `wait` waits on: the first check comes one
+ * startInterval after start (Docker >= 25), or one full interval when the
+ * daemon ignores startInterval, as before it existed.
+ */
+export function healthDetectionSeconds(startPeriod: string, mode: "interval-only" | "start-interval"): number {
+  const { intervalSeconds, startIntervalSeconds } = HEALTH_TIMING;
+  return mode === "start-interval" && parseInt(startPeriod, 10) > 0 ? startIntervalSeconds : intervalSeconds;
+}
+
+function renderConfigFiles(spec: StoreSpec | ServiceSpec, ctx: TemplateContext): ConfigFilePlan[] {
+  return (spec.configFiles ?? []).map((file) => ({ path: file.path, content: renderTemplate(file.content, ctx) }));
 }
 
 function renderEnv(templates: Record<string, EnvValue>, ctx: TemplateContext): EnvVar[] {
@@ -197,7 +246,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       containerName: names.container(spec.name, env),
       port: spec.port,
       resources,
-      healthcheck: renderHealthcheck(spec.health, spec.port),
+      ...renderHealthcheck(spec.health, spec.port),
       volumes: spec.volumes.map((v) => ({ key: v.volume, volumeName: volumeName(v.volume), containerPath: v.path })),
       security: {
         readOnly,
@@ -224,15 +273,25 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   const stores: ContainerPlan[] = STORE_NAMES.map((name) => {
     const spec = STORES[name];
     const resources = sizeContainer(spec.resources, s.resources.scale, s.stores[name]);
-    const ctx: TemplateContext = { env, alias, heapMb: elasticsearchHeapMb(resources.memoryMb), maxConnections: postgresMaxConnections };
-    const envVars = renderEnv(spec.env, ctx);
+    const ctx: TemplateContext = {
+      env,
+      alias,
+      heapMb: elasticsearchHeapMb(resources.memoryMb),
+      memoryMb: resources.memoryMb,
+      maxConnections: postgresMaxConnections,
+    };
+    const envVars = renderEnv(spec.env, ctx).map((e) =>
+      // A taken-over cluster at the volume root (the image's default PGDATA) is served from there.
+      e.name === "PGDATA" && s.data.postgresDataAtVolumeRoot ? { ...e, value: spec.volumes.find((v) => v.volume === "postgres-data")!.path } : e,
+    );
     const { baseLabels, ...rest } = common(spec, "store", resources);
     return {
       ...rest,
       rollout: { strategy: "fixed-name", reason: "owns a data volume: two containers must never write it at once" },
       image: spec.image,
       command: spec.command?.map((arg) => renderTemplate(arg, ctx)),
-      hostname: spec.stableHostname ? alias(name) : undefined,
+      configFiles: renderConfigFiles(spec, ctx),
+      hostname: spec.stableHostname ? ((name === "rabbitmq" && s.data.rabbitmqHostname) || alias(name)) : undefined,
       networks: [{ key: name, name: networkName(name), aliases: [alias(name)] }],
       env: envVars,
       credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
@@ -262,7 +321,15 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       });
     const route: Route | undefined = traefik && { host: host!, url: `https://${host}`, router: traefik.router };
     if (route) urls[name] = route.url;
-    const ctx: TemplateContext = { env, alias, publicUrl: route?.url, edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined, service: name, postgresPool: databases.find((d) => d.service === name)?.pool };
+    const ctx: TemplateContext = {
+      env,
+      alias,
+      publicUrl: route?.url,
+      edgeSubnet: s.edge === "isolated" ? s.edgeSubnet : undefined,
+      memoryMb: resources.memoryMb,
+      service: name,
+      postgresPool: databases.find((d) => d.service === name)?.pool,
+    };
     const templates: Record<string, EnvValue> = {
       ...Object.assign({}, ...spec.stores.map((store) => STORES[store].clientEnv)),
       ...Object.fromEntries(spec.peers.map((peer) => [`${SERVICES[peer].urlVar}_URL`, `http://{alias:${peer}}:${SERVICES[peer].port}`])),
@@ -275,6 +342,8 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       ...rest,
       rollout: rolloutOf(spec),
       image: `${s.registry}/${spec.repository ?? name}:${override.tag ?? s.imageTag}`,
+      command: (override.command ?? spec.command)?.map((arg) => renderTemplate(arg, ctx)),
+      configFiles: renderConfigFiles(spec, ctx),
       networks: [
         { key: "internal" as const, name: networkName("internal"), aliases: [alias(name)] },
         ...spec.stores.map((store) => ({ key: store, name: networkName(store), aliases: [] })),

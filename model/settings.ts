@@ -22,10 +22,18 @@ export interface EnvironmentSettings {
   /** Isolated mode: the subnet pinned on the edge network (required there; config/validate.ts). */
   edgeSubnet?: string;
   traefik: { network: string; container: string; entrypoint: string; certResolver: string };
-  services: Partial<Record<ServiceName, ResourceOverride & { tag?: string }>>;
+  /** `command`: arguments to the image's entrypoint, instead of the catalog's. */
+  services: Partial<Record<ServiceName, ResourceOverride & { tag?: string; command?: string[] }>>;
   stores: Partial<Record<StoreName, ResourceOverride>>;
   resources: { scale: number };
   logs: { maxSize: string; maxFile: number };
-  data: { protect: boolean; retainOnDelete: boolean; volumes: Partial<Record<VolumeKey, string>> };
+  /** `postgresDataAtVolumeRoot`, `rabbitmqHostname`: where a taken-over volume keeps its data (model/volume-layout.ts checks it). */
+  data: {
+    protect: boolean;
+    retainOnDelete: boolean;
+    volumes: Partial<Record<VolumeKey, string>>;
+    postgresDataAtVolumeRoot: boolean;
+    rabbitmqHostname?: string;
+  };
   host: { neighbours: string[] };
 }

@@ -26,6 +26,8 @@ export interface TemplateContext {
   service?: ServiceName;
   postgresPool?: number;
   maxConnections?: number;
+  /** The container's memory limit, MiB. */
+  memoryMb?: number;
 }
 
 /** The placeholder of the edge subnet when only the Pulumi layer knows it. */
@@ -65,6 +67,13 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
       case "heapMb":
         if (ctx.heapMb === undefined) throw new TemplateError(`"${whole}" is only defined for stores with a heap`);
         return String(ctx.heapMb);
+      case "memoryPercent": {
+        const percent = Number(arg);
+        if (ctx.memoryMb === undefined || !Number.isInteger(percent) || percent < 1 || percent > 100) {
+          throw new TemplateError(`"${whole}" needs a whole percentage, 1-100, of a container's memory limit`);
+        }
+        return String(Math.floor((ctx.memoryMb * percent) / 100));
+      }
       default:
         if (CREDENTIALS.includes(key)) return whole;
         throw new TemplateError(`unknown placeholder "${whole}"`);

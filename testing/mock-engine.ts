@@ -61,6 +61,8 @@ export interface RunOptions {
   preview?: boolean;
   /** What the Docker host already holds; an empty host by default. */
   inventory?: HostInventory;
+  /** What each existing volume holds (volume name → paths from its root); empty by default. Or a real lister. */
+  volumeListings?: Record<string, string[]> | ((volumeName: string, image: string) => Promise<string[]>);
   /** Called for each registration as it happens, even if the program later throws. */
   onRegister?: (resource: RegisteredResource) => void;
   /** The project folder (Pulumi.yaml and stack files): every stack file in it is a stack on the same host. */
@@ -168,7 +170,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       let result: Record<string, unknown>;
       try {
         const inventory = options.inventory ?? EMPTY_HOST;
-        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory, projectDir: options.projectDir })) };
+        const listings = options.volumeListings ?? {};
+        const listVolume = typeof listings === "function" ? listings : async (volume: string) => listings[volume] ?? [];
+        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory, listVolume, projectDir: options.projectDir })) };
       } catch (error) {
         thrown = { error };
         return {};

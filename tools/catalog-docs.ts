@@ -23,6 +23,9 @@ export function samplePlan() {
   return planEnvironment({ ...config, stack: "E", env: "E" });
 }
 
+/** The limit, and the floor that scaling never goes below, if the entry has one. */
+const memory = (c: ContainerPlan, floor?: number) => `${c.resources.memoryMb} MiB${floor ? ` (min ${floor})` : ""} / ${c.resources.cpus}`;
+
 const strategy = (c: ContainerPlan) =>
   c.rollout.strategy === "revisioned" ? "zero-downtime: new revision beside the old, then the old is removed" : `delete-first: ${c.rollout.reason}`;
 
@@ -37,7 +40,7 @@ export function renderCatalogTables(): Record<string, string> {
       const c = byName.get(name)!;
       const health = spec.health.kind === "node-http" ? `GET ${spec.health.path}` : "command";
       const host = spec.route ? names.publicHost(spec.route.subdomain, "<domain>") : "–";
-      return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} | ${strategy(c)} |`;
+      return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${memory(c, spec.resources.minMemoryMb)} | ${strategy(c)} |`;
     }),
   ].join("\n");
   const stores = [
@@ -46,7 +49,7 @@ export function renderCatalogTables(): Record<string, string> {
     ...STORE_NAMES.map((name) => {
       const spec = STORES[name];
       const c = byName.get(name)!;
-      return `| ${name} | \`${spec.image}\` | ${spec.port} | ${spec.volumes.map((v) => `${names.volume(v.volume, "E")} → ${v.path}`).join(", ")} | ${c.resources.memoryMb} MiB / ${c.resources.cpus} |`;
+      return `| ${name} | \`${spec.image}\` | ${spec.port} | ${spec.volumes.map((v) => `${names.volume(v.volume, "E")} → ${v.path}`).join(", ")} | ${memory(c, spec.resources.minMemoryMb)} |`;
     }),
   ].join("\n");
   const exceptions = [

@@ -92,7 +92,7 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
   test("wires services to their stores by alias, port, database and vhost", () => {
     const env_ = envOf(containerFor(run(), "booking-service"));
     expect(env_.DATABASE_HOST).toBe(`postgres-${env}`);
-    expect(env_.REDIS_URL).toBe(`redis://redis-${env}:6379`);
+    expect(env_.REDIS_URL).toMatch(new RegExp(`^redis://:[^@]+@redis-${env}:6379$`));
     expect(env_.RABBITMQ_URL).toMatch(new RegExp(`^amqp://portugal_odyssey:[^@]+@rabbitmq-${env}:5672/portugal_odyssey_${env}$`));
     expect(envOf(containerFor(run(), "search-service")).ELASTICSEARCH_URL).toBe(`http://elasticsearch-${env}:9200`);
     expect(env_.USER_SERVICE_URL).toBe(`http://user-management-${env}:3000`);

@@ -12,11 +12,13 @@ beforeAll(async () => {
   runs.prod = await runProgram({ stack: "prod" });
 });
 
-test("limits every container's memory and CPU, qual at half of prod", () => {
+const floorOf = (name: string) => ({ ...STORES, ...SERVICES })[name as keyof typeof STORES].resources.minMemoryMb ?? 0;
+
+test("limits every container's memory and CPU, qual at half of prod, never below the catalog's memory floor", () => {
   for (const name of [...STORE_NAMES, ...SERVICE_NAMES]) {
     const [qual, prod] = [containerFor(runs.qual, name).inputs, containerFor(runs.prod, name).inputs];
     expect(prod.memory).toBeGreaterThanOrEqual(128);
-    expect(qual.memory).toBe(Math.max(64, Math.round(prod.memory / 2)));
+    expect(qual.memory).toBe(Math.max(64, floorOf(name), Math.round(prod.memory / 2)));
     expect(Number(qual.cpus)).toBeLessThan(Number(prod.cpus));
   }
 });
@@ -33,7 +35,7 @@ test("sizes each container from its catalog entry", () => {
 });
 
 test("renders each container's memory, CPU and heap as the model plans them, overrides included", async () => {
-  const overrides = { services: { keycloak: { memoryMb: 900, cpus: 0.75 } }, stores: { elasticsearch: { memoryMb: 3000 } } };
+  const overrides = { services: { keycloak: { memoryMb: floorOf("keycloak") + 100, cpus: 0.75 } }, stores: { elasticsearch: { memoryMb: 3000 } } };
   const run = await runProgram({ stack: "qual", config: overrides });
   for (const planned of planEnvironment(settingsOf("qual", overrides)).containers) {
     const { inputs } = containerFor(run, planned.name);

@@ -9,6 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import type Docker from "dockerode";
+import * as tar from "tar-stream";
 import { TYPES, type ProgramRun, type RegisteredResource } from "../harness/program";
 import { mapBounded } from "../../tools/verify/snapshot";
 
@@ -17,8 +18,24 @@ export const RUN_LABEL = "pt.portugalodyssey.test-run";
 /** Container inputs this applier carries over to the daemon. */
 const APPLIED = new Set([
   "name", "image", "envs", "labels", "networksAdvanced", "healthcheck", "restart", "hostname", "command", "entrypoints", "user",
-  "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus", "logDriver", "logOpts", "volumes",
+  "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus", "logDriver", "logOpts", "volumes", "uploads",
 ]);
+
+interface Upload {
+  file: string;
+  content: string;
+  permissions?: string;
+}
+
+/** The uploads as one tar archive rooted at `/`, as the provider copies them in between create and start. */
+async function uploadsArchive(uploads: Upload[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const u of uploads) pack.entry({ name: u.file.replace(/^\//, ""), mode: parseInt(u.permissions ?? "0644", 8) }, u.content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 /** Inputs that tell the Pulumi provider how to act, not what the container is. */
 const PROVIDER_ONLY = new Set(["wait", "waitTimeout", "mustRun", "destroyGraceSeconds"]);
 
@@ -55,6 +72,8 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
       Interval: durationNs(i.healthcheck.interval),
       Timeout: durationNs(i.healthcheck.timeout),
       StartPeriod: durationNs(i.healthcheck.startPeriod),
+      // A daemon older than API 1.44 ignores it, as it does the provider's.
+      StartInterval: i.healthcheck.startInterval && durationNs(i.healthcheck.startInterval),
       Retries: i.healthcheck.retries,
     },
     HostConfig: {
@@ -79,7 +98,7 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
     // API versions before 1.44 take one endpoint at create; the rest are connected before start.
     NetworkingConfig: networks[0] ? { EndpointsConfig: { [networks[0].name]: endpoint(networks[0]) } } : undefined,
   };
-  return { body, extra: networks.slice(1).map((n) => ({ network: n.name, endpoint: endpoint(n) })) };
+  return { body, extra: networks.slice(1).map((n) => ({ network: n.name, endpoint: endpoint(n) })), uploads: (i.uploads ?? []) as Upload[] };
 }
 
 export class Applier {
@@ -104,8 +123,9 @@ export class Applier {
     });
   }
 
-  async createContainer(body: Docker.ContainerCreateOptions, extra: { network: string; endpoint: { Aliases: string[] } }[] = []) {
+  async createContainer(body: Docker.ContainerCreateOptions, extra: { network: string; endpoint: { Aliases: string[] } }[] = [], uploads: Upload[] = []) {
     const container = await this.docker.createContainer({ ...body, Labels: { ...body.Labels, ...this.labels } });
+    if (uploads.length > 0) await container.putArchive(await uploadsArchive(uploads), { path: "/" });
     for (const e of extra) await this.docker.getNetwork(e.network).connect({ Container: container.id, EndpointConfig: e.endpoint });
     await container.start();
     return container;
@@ -113,8 +133,8 @@ export class Applier {
 
   /** A container of the program, created and started as registered (healthcheck overridable, for fault injection). */
   async createRegistered(r: RegisteredResource, override: Partial<Docker.ContainerCreateOptions> = {}) {
-    const { body, extra } = containerSpec(r, this.image, this.runId);
-    return this.createContainer({ ...body, ...override }, extra);
+    const { body, extra, uploads } = containerSpec(r, this.image, this.runId);
+    return this.createContainer({ ...body, ...override }, extra, uploads);
   }
 
   /** Networks, then volumes, then the edge connect commands, then containers. */

@@ -62,14 +62,15 @@ test("sums every container's memory, and what the zero-downtime services add whi
   expect(prod.rolloutMemoryMb).toBeGreaterThan(0);
 });
 
-test("scales the catalog's memory and CPU by resources.scale, never below 64 MiB, unless config pins a service or a store", () => {
+test("scales the catalog's memory and CPU by resources.scale, never below 64 MiB nor an entry's floor, unless config pins a service or a store", () => {
   const scaled = plan("prod", { resources: { scale: 0.1 } });
   for (const c of scaled.containers) {
-    const catalog = (STORES as Record<string, { resources: { memoryMb: number } }>)[c.name] ?? SERVICES[c.name as keyof typeof SERVICES];
-    expect(c.resources.memoryMb).toBe(Math.max(64, Math.round(catalog.resources.memoryMb * 0.1)));
+    const catalog = (STORES as Record<string, { resources: { memoryMb: number; minMemoryMb?: number } }>)[c.name] ?? SERVICES[c.name as keyof typeof SERVICES];
+    expect(c.resources.memoryMb).toBe(Math.max(64, catalog.resources.minMemoryMb ?? 0, Math.round(catalog.resources.memoryMb * 0.1)));
   }
-  const pinned = plan("qual", { services: { keycloak: { memoryMb: 900, cpus: 0.75 } }, stores: { redis: { memoryMb: 200 } } });
-  expect(containerOf(pinned, "keycloak").resources).toEqual({ memoryMb: 900, cpus: 0.75 });
+  const keycloakMb = (SERVICES.keycloak.resources.minMemoryMb ?? 0) + 100;
+  const pinned = plan("qual", { services: { keycloak: { memoryMb: keycloakMb, cpus: 0.75 } }, stores: { redis: { memoryMb: 200 } } });
+  expect(containerOf(pinned, "keycloak").resources).toEqual({ memoryMb: keycloakMb, cpus: 0.75 });
   expect(containerOf(pinned, "redis").resources.memoryMb).toBe(200);
 });
 

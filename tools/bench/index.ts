@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { readStackFileConfig } from "../../config/stack-files";
 import { changedResources } from "../../testing/diff";
 import { runProgram, TYPES, type ProgramRun } from "../../testing/mock-engine";
+import { healthDetectionRows, rabbitmqCheckCost } from "./health";
 
 /** The project folder: the bench measures the committed stacks. */
 const ROOT = join(__dirname, "..", "..");
@@ -78,6 +79,16 @@ async function main() {
   budgets.push({ stack: "all", containers: sum(budgets, "containers"), longestDependsOnChain: Math.max(...budgets.map((b) => b.longestDependsOnChain)), memoryMb: sum(budgets, "memoryMb"), hostBudgetMb: budgets[0].hostBudgetMb });
   console.log("\n# Critical path and memory\n");
   console.table(budgets);
+
+  console.log("\n# Modelled health-detection wait (software ready -> Docker reports healthy), summed along the path\n");
+  const detection = [];
+  for (const stack of ["qual", "prod"]) detection.push(...healthDetectionRows(await runProgram({ stack, projectDir: ROOT }), stack, "booking-service"));
+  console.table(detection);
+
+  console.log("\n# RabbitMQ healthcheck CPU per call, against a real rabbitmq-server\n");
+  const cost = await rabbitmqCheckCost();
+  if (typeof cost === "string") console.log(cost);
+  else console.table(cost);
 
   console.log("\n# Mock engine: process start -> last resource registered (qual), 3 alternating runs each\n");
   const checked: number[] = [];
