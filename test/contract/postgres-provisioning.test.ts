@@ -16,7 +16,7 @@ import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { TYPES, ofType, runProgram, type ProgramRun, type RegisteredResource } from "../harness/program";
 import { TEST_EXTERNAL_SECRETS } from "../harness/stack-config";
-import { startPostgres, type PostgresServer } from "../harness/servers/postgres";
+import { startPostgres, type PostgresServer } from "../../testing/servers/postgres";
 
 const ENV = "qual";
 const SUPERUSER = STORES.postgres.env.POSTGRES_USER as string;

@@ -12,7 +12,7 @@ import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
-import { startRabbitmq, type RunningRabbitmq } from "../harness/servers/rabbitmq";
+import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
 
 const STACK = "qual";
 const rabbitmqClients = SERVICE_NAMES.filter((name) => SERVICES[name].stores.includes("rabbitmq"));

@@ -11,7 +11,7 @@ import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
 import { TEST_EXTERNAL_SECRETS } from "../harness/stack-config";
-import { startRedis, type RunningRedis } from "../harness/servers/redis";
+import { startRedis, type RunningRedis } from "../../testing/servers/redis";
 
 const STACK = "qual";
 const redisClients = SERVICE_NAMES.filter((name) => SERVICES[name].stores.includes("redis"));

@@ -12,7 +12,7 @@ import { STORES } from "../../catalog/stores";
 import { healthDetectionSeconds } from "../../model/environment";
 import { LABELS } from "../../model/naming";
 import { TYPES, type ProgramRun } from "../../testing/mock-engine";
-import { startRabbitmq } from "../../test/harness/servers/rabbitmq";
+import { startRabbitmq } from "../../testing/servers/rabbitmq";
 
 type Mode = Parameters<typeof healthDetectionSeconds>[1];
 
