@@ -7,7 +7,7 @@ import type { MiddlewareName } from "./middlewares";
 export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
-export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const;
+export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data", "elasticsearch-snapshots", "backup-staging"] as const;
 export type VolumeKey = (typeof VOLUME_KEYS)[number];
 
 /**
@@ -30,8 +30,22 @@ export const GENERATED_CREDENTIALS = [
 ] as const;
 export type GeneratedCredential = (typeof GENERATED_CREDENTIALS)[number];
 
-/** Credentials issued by third parties: the stack must set them as config secrets. */
-export const EXTERNAL_SECRETS = ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"] as const;
+/**
+ * Credentials issued by third parties or chosen by the operator: the stack must
+ * set them as config secrets, never generated. The backup ones: the restic
+ * repository's password (losing it loses every backup, so it lives outside the
+ * stack too), the object store's keys when the repository is `s3:`, and the URL
+ * a failed backup or drill is posted to (webhook URLs usually embed a token).
+ */
+export const EXTERNAL_SECRETS = [
+  "paymentProviderKey",
+  "paymentWebhookSecret",
+  "smtpPassword",
+  "resticPassword",
+  "backupAccessKeyId",
+  "backupSecretAccessKey",
+  "backupWebhookUrl",
+] as const;
 export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
 
 /**

@@ -33,7 +33,7 @@ export interface RawConfig {
 export type StackSettings = StackConfig & { stack: string; env: string };
 
 export type ValidationResult =
-  | { ok: true; settings: StackSettings; secretsFromConfig: Credential[] }
+  | { ok: true; settings: StackSettings; secretsFromConfig: Credential[]; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[] };
 
 const DATABASE_PASSWORDS: readonly string[] = databaseCredentials();
@@ -43,15 +43,20 @@ const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SE
 const SCRAM_SAFE_PASSWORD = /^[\x21-\x7e]+$/;
 const key = (path: string) => `${PROJECT}:${path}`;
 
-/** External secrets some catalog entry's env names: each must be set. */
-export const requiredExternalSecrets = (): ExternalSecret[] =>
-  [
+/** The object store's keys an `s3:` backup repository needs. */
+export const S3_SECRETS = ["backupAccessKeyId", "backupSecretAccessKey"] as const;
+
+/** External secrets some catalog entry's env names, and the backup repository's password: each must be set. */
+export const requiredExternalSecrets = (): ExternalSecret[] => [
+  ...[
     ...new Set(
       Object.values(SERVICES).flatMap((spec) =>
         Object.values(spec.env).flatMap((v) => (typeof v === "string" ? [] : credentialsIn(v.secret))),
       ),
     ),
-  ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c));
+  ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c)),
+  "resticPassword",
+];
 
 function parseValue(raw: string): unknown {
   if (!/^\s*[[{]/.test(raw)) return raw;
@@ -147,12 +152,44 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
 
   const settings: StackSettings = { ...parsed.data, stack, env };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
+  problems.push(...checkBackup(stack, parsed.data.backup.repository, raw));
   const plan = planEnvironment(settings);
   const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
   problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings, secretsFromConfig };
+  return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup.repository) };
+}
+
+/** An `s3:` repository needs its keys; a failure webhook must be a URL. Each environment's repository is its own by construction (naming.ts). */
+function checkBackup(stack: string, repository: string, raw: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const needed = repository.startsWith("s3:") ? S3_SECRETS : [];
+  for (const secret of needed.filter((s) => !(key(s) in raw.values))) {
+    problems.push({ path: key(secret), message: `required for an s3: backup repository; run: pulumi config set --secret ${secret} --stack ${stack}` });
+  }
+  const webhook = raw.values[key("backupWebhookUrl")];
+  // The value is a secret: the message says what is wrong with it, never what it is.
+  if (webhook && !/^https?:\/\/[^\s]+$/.test(webhook)) {
+    problems.push({ path: key("backupWebhookUrl"), message: `expected an http(s) URL; run: pulumi config set --secret backupWebhookUrl --stack ${stack}` });
+  }
+  return problems;
+}
+
+/** The environments (from `candidates`) a repository location names as a path segment. */
+export function repositoryEnvironments(repository: string, candidates: string[]): string[] {
+  const segments = new Set(repository.split(/[/:@]/));
+  return [...new Set(candidates)].filter((env) => segments.has(env));
+}
+
+function backupWarnings(repository: string): ConfigProblem[] {
+  if (!repository.startsWith("/")) return [];
+  return [
+    {
+      path: key("backup.repository"),
+      message: `"${repository}" is a local repository: it is on this host, not off-site, so it survives a bad migration or a DROP TABLE but not the loss of the host or its disk. Use an s3:, sftp: or rest: repository for production`,
+    },
+  ];
 }
 
 /** What another stack on the host claims: its suffix (hence every name), its Host rules, its memory. */
