@@ -46,7 +46,11 @@ const key = (path: string) => `${PROJECT}:${path}`;
 /** The object store's keys an `s3:` backup repository needs. */
 export const S3_SECRETS = ["backupAccessKeyId", "backupSecretAccessKey"] as const;
 
-/** External secrets some catalog entry's env names, and the backup repository's password: each must be set. */
+/**
+ * External secrets some catalog entry's env names, the backup repository's
+ * password, and the object store's keys of an `s3:` repository (the committed
+ * location is one; validation asks for those only when the location is s3:).
+ */
 export const requiredExternalSecrets = (): ExternalSecret[] => [
   ...[
     ...new Set(
@@ -56,6 +60,7 @@ export const requiredExternalSecrets = (): ExternalSecret[] => [
     ),
   ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c)),
   "resticPassword",
+  ...S3_SECRETS,
 ];
 
 function parseValue(raw: string): unknown {
@@ -119,7 +124,8 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
     }
   }
 
-  for (const secret of requiredExternalSecrets()) {
+  // The s3: keys are checked with the rest of the backup config, once the repository location is known.
+  for (const secret of requiredExternalSecrets().filter((s) => !(S3_SECRETS as readonly string[]).includes(s))) {
     if (!(`${PROJECT}:${secret}` in raw.values)) {
       problems.push({
         path: key(secret),
