@@ -71,7 +71,7 @@ export class Environment extends pulumi.ComponentResource {
 
     const credentials = new Credentials(
       childName(name, "credentials"),
-      { needed: [...plan.containers.flatMap((c) => c.credentials), ...plan.backup.credentials], fromConfig: args.configSecrets },
+      { needed: [...plan.containers.flatMap((c) => c.credentials), ...(plan.backup?.credentials ?? [])], fromConfig: args.configSecrets },
       { parent: this },
     );
 
@@ -98,7 +98,7 @@ export class Environment extends pulumi.ComponentResource {
     }
 
     // Not in the `containers` output: that lists the catalog's containers, which verify checks one by one.
-    new Backup(
+    if (plan.backup) new Backup(
       childName(name, "backup"),
       { ...inputs, plan: plan.backup, stores: [...stores.values()].map((s) => s.container), webhook: args.configSecrets.backupWebhookUrl },
       { parent: this },

@@ -201,7 +201,7 @@ export const stackConfigSchema = z.strictObject({
     })
     .prefault({}),
   /** Nightly, encrypted backups of this environment's data: see docs/backups.md. */
-  backup: backupSchema,
+  backup: backupSchema.optional(),
   host: z.strictObject({
     memoryBudgetMb: memoryMb.meta({
       description:

@@ -45,6 +45,8 @@ const key = (path: string) => `${PROJECT}:${path}`;
 
 /** The object store's keys an `s3:` backup repository needs. */
 export const S3_SECRETS = ["backupAccessKeyId", "backupSecretAccessKey"] as const;
+/** Required only when the stack configures backups: checked with the rest of the backup config. */
+const BACKUP_SECRETS = ["resticPassword", ...S3_SECRETS] as const;
 
 /**
  * External secrets some catalog entry's env names, the backup repository's
@@ -124,8 +126,7 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
     }
   }
 
-  // The s3: keys are checked with the rest of the backup config, once the repository location is known.
-  for (const secret of requiredExternalSecrets().filter((s) => !(S3_SECRETS as readonly string[]).includes(s))) {
+  for (const secret of requiredExternalSecrets().filter((s) => !(BACKUP_SECRETS as readonly string[]).includes(s))) {
     if (!(`${PROJECT}:${secret}` in raw.values)) {
       problems.push({
         path: key(secret),
@@ -158,21 +159,22 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
 
   const settings: StackSettings = { ...parsed.data, stack, env };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
-  problems.push(...checkBackup(stack, parsed.data.backup.repository, raw));
+  problems.push(...checkBackup(stack, parsed.data.backup?.repository, raw));
   const plan = planEnvironment(settings);
   const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
   problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup.repository) };
+  return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup?.repository) };
 }
 
 /** An `s3:` repository needs its keys; a failure webhook must be a URL. Each environment's repository is its own by construction (naming.ts). */
-function checkBackup(stack: string, repository: string, raw: RawConfig): ConfigProblem[] {
+function checkBackup(stack: string, repository: string | undefined, raw: RawConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const needed = repository.startsWith("s3:") ? S3_SECRETS : [];
+  if (repository === undefined) return problems;
+  const needed = ["resticPassword", ...(repository.startsWith("s3:") ? S3_SECRETS : [])];
   for (const secret of needed.filter((s) => !(key(s) in raw.values))) {
-    problems.push({ path: key(secret), message: `required for an s3: backup repository; run: pulumi config set --secret ${secret} --stack ${stack}` });
+    problems.push({ path: key(secret), message: `required by the backup config${secret === "resticPassword" ? "" : " (an s3: repository)"}; run: pulumi config set --secret ${secret} --stack ${stack}` });
   }
   const webhook = raw.values[key("backupWebhookUrl")];
   // The value is a secret: the message says what is wrong with it, never what it is.
@@ -188,7 +190,10 @@ export function repositoryEnvironments(repository: string, candidates: string[])
   return [...new Set(candidates)].filter((env) => segments.has(env));
 }
 
-function backupWarnings(repository: string): ConfigProblem[] {
+function backupWarnings(repository: string | undefined): ConfigProblem[] {
+  if (repository === undefined) {
+    return [{ path: key("backup"), message: "not set: this environment is not backed up; set backup.repository (docs/backups.md)" }];
+  }
   if (!repository.startsWith("/")) return [];
   return [
     {

@@ -62,7 +62,7 @@ const healthProbe = (statusPath: string, rpoHours: number) =>
 export const BACKUP_STAGING = "/var/backups/portugal-odyssey";
 
 export function planBackup(
-  s: EnvironmentSettings,
+  s: EnvironmentSettings & { backup: NonNullable<EnvironmentSettings["backup"]> },
   alias: (store: StoreName) => string,
   storeNetwork: (store: StoreName) => string,
 ): BackupPlan {

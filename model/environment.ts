@@ -127,8 +127,8 @@ export interface EnvironmentPlan {
   databases: DatabasePlan[];
   /** Postgres's max_connections: every role's connection limit plus headroom. */
   postgresMaxConnections: number;
-  /** The container running this environment's scheduled backups. */
-  backup: BackupPlan;
+  /** The container running this environment's scheduled backups; none without `backup` config. */
+  backup?: BackupPlan;
   urls: Partial<Record<ServiceName, string>>;
   neighbours: string[];
   /** Every container's memory limit, the backup container's included: the host budget counts them all. */
@@ -179,7 +179,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     { key: "internal", name: names.internalNetwork(env), internal: false, managed: true },
     { key: "edge", name: edgeNetwork, internal: false, managed: s.edge === "isolated" },
     // Not internal: the backup container's route to the off-host repository, shared with nothing else.
-    { key: "backup", name: names.backupNetwork(env), internal: false, managed: true },
+    ...(s.backup ? [{ key: "backup" as const, name: names.backupNetwork(env), internal: false, managed: true }] : []),
   ];
   const networkName = (key: NetworkKey) => networks.find((n) => n.key === key)!.name;
 
@@ -299,7 +299,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   });
 
   const containers = [...stores, ...services];
-  const backup = planBackup(s, (store) => alias(store), (store) => networkName(store));
+  const backup = s.backup ? planBackup({ ...s, backup: s.backup }, (store) => alias(store), (store) => networkName(store)) : undefined;
   return {
     stack: s.stack,
     env,
@@ -318,7 +318,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     backup,
     urls,
     neighbours: s.host.neighbours,
-    totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0) + backup.resources.memoryMb,
+    totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0) + (backup?.resources.memoryMb ?? 0),
     rolloutMemoryMb: containers.filter((c) => c.rollout.strategy === "revisioned").reduce((sum, c) => sum + c.resources.memoryMb, 0),
   };
 }

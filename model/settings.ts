@@ -29,7 +29,7 @@ export interface EnvironmentSettings {
   data: { protect: boolean; retainOnDelete: boolean; volumes: Partial<Record<VolumeKey, string>> };
   host: { neighbours: string[] };
   /** The backup container's schedule, repository location and limits (docs/backups.md). */
-  backup: {
+  backup?: {
     /** Where the repositories live; this environment's is `<repository>/<suffix>`. */
     repository: string;
     retention: { daily: number; weekly: number; monthly: number };

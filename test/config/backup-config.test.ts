@@ -18,9 +18,9 @@ const backup = (over: Record<string, unknown>) => ({ backup: { repository: "s3:h
 test("defaults: 7 daily, 4 weekly, 6 monthly, a 26 h RPO, the repository under the location, named by the suffix", () => {
   const result = validate("qual", backup({}));
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
-  expect(result.settings.backup.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
-  expect(result.settings.backup.rpoHours).toBe(26);
-  expect(planEnvironment(result.settings).backup.env.RESTIC_REPOSITORY).toBe(`s3:https://s3.example.com/bucket/${result.settings.env}`);
+  expect(result.settings.backup!.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
+  expect(result.settings.backup!.rpoHours).toBe(26);
+  expect(planEnvironment(result.settings).backup!.env.RESTIC_REPOSITORY).toBe(`s3:https://s3.example.com/bucket/${result.settings.env}`);
   expect(result.warnings).toEqual([]);
 });
 
@@ -47,7 +47,7 @@ test("a local repository is accepted with a warning that it is not off-site, and
   const { backupAccessKeyId: _a, backupSecretAccessKey: _s, ...others } = TEST_EXTERNAL_SECRETS;
   const result = validate("qual", backup({ repository: "/mnt/backup-disk/restic" }), others);
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
-  expect(planEnvironment(result.settings).backup.localRepository).toBe(`/mnt/backup-disk/restic/${result.settings.env}`);
+  expect(planEnvironment(result.settings).backup!.localRepository).toBe(`/mnt/backup-disk/restic/${result.settings.env}`);
   expect(result.warnings).toEqual([{ path: "portugal-odyssey:backup.repository", message: expect.stringContaining("not off-site") }]);
 });
 
@@ -57,6 +57,13 @@ test("a webhook that is not a URL is refused without echoing it", () => {
   expect(JSON.stringify(found)).not.toContain("secret-token");
 });
 
+test("without backup config there is no backup container, and a warning says the environment is not backed up", () => {
+  const result = validate("qual", { backup: undefined });
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  expect(planEnvironment(result.settings).backup).toBeUndefined();
+  expect(result.warnings).toEqual([{ path: "portugal-odyssey:backup", message: expect.stringContaining("not backed up") }]);
+});
+
 test("the backup container's memory counts in the stack's total, which the host budget checks", () => {
   const plan = planEnvironment(settingsOf("qual", backup({ memoryMb: 384 })));
   const others = plan.containers.reduce((sum, c) => sum + c.resources.memoryMb, 0);
@@ -64,7 +71,7 @@ test("the backup container's memory counts in the stack's total, which the host 
 });
 
 test("the backup container is hardened like every container: read-only root, no capability, no published port, non-root", () => {
-  const { backup: b } = planEnvironment(settingsOf("prod"));
+  const b = planEnvironment(settingsOf("prod", backup({}))).backup!;
   expect(b.security).toMatchObject({ readOnly: true, capDrop: ["ALL"], capAdd: [], securityOpts: ["no-new-privileges:true"] });
   expect(b.security.user).toMatch(/^[1-9][0-9]*:[1-9][0-9]*$/);
   expect(b.volumes.filter((v) => !v.readOnly).map((v) => v.key)).toEqual(["backup-staging"]);

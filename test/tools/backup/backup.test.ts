@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, trun
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { stackConfigSchema } from "../../../config/schema";
+import { backupSchema } from "../../../config/schema";
 import { BACKUP_TAGS } from "../../../model/naming";
 import { runDrill, type DrillTarget } from "../../../tools/backup/drill";
 import { run } from "../../../tools/backup/exec";
@@ -21,7 +21,7 @@ jest.setTimeout(120_000);
 
 const ENV = "qual";
 const RESTIC_ENV = { RESTIC_PASSWORD: "test-restic-password-0000" };
-const defaults = stackConfigSchema.shape.backup.parse({ repository: "/unused" });
+const defaults = backupSchema.parse({ repository: "/unused" });
 
 /** Two service databases, one with a timestamp column, and a service role. */
 const FIXTURE: Record<string, string[]> = {

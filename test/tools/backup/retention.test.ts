@@ -2,11 +2,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stackConfigSchema } from "../../../config/schema";
+import { backupSchema } from "../../../config/schema";
 import { run } from "../../../tools/backup/exec";
 import { applyRetention, forgetArgs, type RetentionRule } from "../../../tools/backup/retention";
 
-const policy = stackConfigSchema.shape.backup.parse({ repository: "/unused" }).retention;
+const policy = backupSchema.parse({ repository: "/unused" }).retention;
 const DAY = 86_400_000;
 const nightly = (days: number, end = Date.UTC(2026, 10, 30, 2, 30)) => Array.from({ length: days }, (_, i) => new Date(end - i * DAY));
 const perRule = (kept: ReturnType<typeof applyRetention>) =>
