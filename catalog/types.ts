@@ -30,22 +30,18 @@ export const GENERATED_CREDENTIALS = [
 ] as const;
 export type GeneratedCredential = (typeof GENERATED_CREDENTIALS)[number];
 
+/** Credentials issued by third parties: the stack must set them as config secrets. */
+export const EXTERNAL_SECRETS = ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"] as const;
+
 /**
- * Credentials issued by third parties or chosen by the operator: the stack must
- * set them as config secrets, never generated. The backup ones: the restic
- * repository's password (losing it loses every backup, so it lives outside the
- * stack too), the object store's keys when the repository is `s3:`, and the URL
- * a failed backup or drill is posted to (webhook URLs usually embed a token).
+ * The backup container's secrets, set as config secrets, never generated: the
+ * restic repository's password (losing it loses every backup, so keep a copy
+ * outside the stack), the object store's keys of an `s3:` repository, and the
+ * URL a failure is posted to (webhook URLs usually embed a token). config/
+ * requires the first three when the stack configures backups.
  */
-export const EXTERNAL_SECRETS = [
-  "paymentProviderKey",
-  "paymentWebhookSecret",
-  "smtpPassword",
-  "resticPassword",
-  "backupAccessKeyId",
-  "backupSecretAccessKey",
-  "backupWebhookUrl",
-] as const;
+export const BACKUP_SECRETS = ["resticPassword", "backupAccessKeyId", "backupSecretAccessKey", "backupWebhookUrl"] as const;
+export type BackupSecret = (typeof BACKUP_SECRETS)[number];
 export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
 
 /**
@@ -55,7 +51,7 @@ export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
  */
 export type DatabaseCredential = `${string}DatabasePassword`;
 
-export type Credential = GeneratedCredential | ExternalSecret | DatabaseCredential;
+export type Credential = GeneratedCredential | ExternalSecret | DatabaseCredential | BackupSecret;
 
 /**
  * An env var value, as a template. Placeholders: `{env}` (the suffix),

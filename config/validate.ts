@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
-import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
+import { BACKUP_SECRETS, EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
 import { databaseCredentials } from "../model/databases";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
@@ -37,7 +37,7 @@ export type ValidationResult =
   | { ok: false; problems: ConfigProblem[] };
 
 const DATABASE_PASSWORDS: readonly string[] = databaseCredentials();
-const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS];
+const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS, ...BACKUP_SECRETS];
 // The program sends Postgres a SCRAM verifier of the password's bytes; Postgres SASLpreps a login's
 // password first, which leaves printable ASCII as it is and could change anything else.
 const SCRAM_SAFE_PASSWORD = /^[\x21-\x7e]+$/;
@@ -45,25 +45,23 @@ const key = (path: string) => `${PROJECT}:${path}`;
 
 /** The object store's keys an `s3:` backup repository needs. */
 export const S3_SECRETS = ["backupAccessKeyId", "backupSecretAccessKey"] as const;
-/** Required only when the stack configures backups: checked with the rest of the backup config. */
-const BACKUP_SECRETS = ["resticPassword", ...S3_SECRETS] as const;
 
-/**
- * External secrets some catalog entry's env names, the backup repository's
- * password, and the object store's keys of an `s3:` repository (the committed
- * location is one; validation asks for those only when the location is s3:).
- */
-export const requiredExternalSecrets = (): ExternalSecret[] => [
-  ...[
+/** External secrets some catalog entry's env names: each must be set. */
+export const requiredExternalSecrets = (): ExternalSecret[] =>
+  [
     ...new Set(
       Object.values(SERVICES).flatMap((spec) =>
         Object.values(spec.env).flatMap((v) => (typeof v === "string" ? [] : credentialsIn(v.secret))),
       ),
     ),
-  ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c)),
-  "resticPassword",
-  ...S3_SECRETS,
-];
+  ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c));
+
+/**
+ * Every secret a stack of the committed config must set: the external ones and
+ * the backup container's (its location is s3:). What tooling gives placeholders
+ * or notes for; validation asks for the backup ones only when backups are set.
+ */
+export const secretsToSet = (): Credential[] => [...requiredExternalSecrets(), "resticPassword", ...S3_SECRETS];
 
 function parseValue(raw: string): unknown {
   if (!/^\s*[[{]/.test(raw)) return raw;
@@ -126,7 +124,7 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
     }
   }
 
-  for (const secret of requiredExternalSecrets().filter((s) => !(BACKUP_SECRETS as readonly string[]).includes(s))) {
+  for (const secret of requiredExternalSecrets()) {
     if (!(`${PROJECT}:${secret}` in raw.values)) {
       problems.push({
         path: key(secret),
