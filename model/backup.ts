@@ -5,6 +5,7 @@
  */
 import type { Credential, StoreName, VolumeKey } from "../catalog/types";
 import { BACKUP_TAGS, LABELS, PROJECT, names } from "./naming";
+import { UNROUTED_LABELS } from "./traefik";
 import type { EnvironmentSettings } from "./settings";
 import { credentialsIn } from "./templates";
 
@@ -122,6 +123,8 @@ export function planBackup(
       [LABELS.environment]: env,
       [LABELS.service]: "backup",
       [LABELS.role]: "backup",
+      // Never routed, whatever Traefik's exposedByDefault says.
+      ...UNROUTED_LABELS,
     },
     resources: { memoryMb: b.memoryMb, cpus: 0.5 },
     healthcheck: {
