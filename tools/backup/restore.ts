@@ -27,16 +27,13 @@ export async function pickSnapshot(restic: Restic, env: string, wanted: string):
   return found;
 }
 
-type Naming = typeof names & { serviceDatabase?: (service: ServiceName, env: string) => string };
-
 /** `postgres:<service>` or `postgres:<database>` → the databases to restore; none given: all of them. */
 export function databasesToRestore(manifest: Manifest, env: string, only?: string): string[] {
   const all = manifest.postgres.databases.map((d) => d.database);
   if (!only) return all;
   const [part, name] = only.split(":", 2);
   if (part !== "postgres" || !name) throw new RestoreRefused(`--only expects postgres:<service or database>, got ${only}`);
-  const serviceDatabase = (names as Naming).serviceDatabase;
-  const database = (SERVICE_NAMES as readonly string[]).includes(name) && serviceDatabase ? serviceDatabase(name as ServiceName, env) : name;
+  const database = (SERVICE_NAMES as readonly string[]).includes(name) ? names.serviceDatabase(name as ServiceName, env) : name;
   if (!all.includes(database)) throw new RestoreRefused(`the snapshot has no database ${database}; it has: ${all.join(", ")}`);
   return [database];
 }
