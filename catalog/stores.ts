@@ -127,9 +127,16 @@ export const STORES: Record<StoreName, StoreSpec> = {
       "xpack.security.enabled": "false",
       // Elastic's guidance: heap at half the container's memory, the rest for the filesystem cache.
       ES_JAVA_OPTS: "-Xms{heapMb}m -Xmx{heapMb}m",
+      // Snapshots may only be written under path.repo; the image turns dotted env vars into settings
+      // (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/docker.html#docker-configuration-methods).
+      // A volume of its own, so the backup container can read the snapshot without touching live data.
+      "path.repo": "/usr/share/elasticsearch/snapshots",
     },
     clientEnv: { ELASTICSEARCH_URL: "http://{alias:elasticsearch}:9200" },
-    volumes: [{ volume: "elasticsearch-data", path: "/usr/share/elasticsearch/data" }],
+    volumes: [
+      { volume: "elasticsearch-data", path: "/usr/share/elasticsearch/data" },
+      { volume: "elasticsearch-snapshots", path: "/usr/share/elasticsearch/snapshots" },
+    ],
     scratch: ["/tmp"],
     user: "1000:0",
     hardening: {

@@ -7,7 +7,7 @@ import type { MiddlewareName } from "./middlewares";
 export const STORE_NAMES = ["postgres", "redis", "rabbitmq", "elasticsearch"] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
-export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data"] as const;
+export const VOLUME_KEYS = ["strapi-uploads", "postgres-data", "redis-data", "rabbitmq-data", "elasticsearch-data", "elasticsearch-snapshots", "backup-staging"] as const;
 export type VolumeKey = (typeof VOLUME_KEYS)[number];
 
 /**
@@ -32,6 +32,16 @@ export type GeneratedCredential = (typeof GENERATED_CREDENTIALS)[number];
 
 /** Credentials issued by third parties: the stack must set them as config secrets. */
 export const EXTERNAL_SECRETS = ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"] as const;
+
+/**
+ * The backup container's secrets, set as config secrets, never generated: the
+ * restic repository's password (losing it loses every backup, so keep a copy
+ * outside the stack), the object store's keys of an `s3:` repository, and the
+ * URL a failure is posted to (webhook URLs usually embed a token). config/
+ * requires the first three when the stack configures backups.
+ */
+export const BACKUP_SECRETS = ["resticPassword", "backupAccessKeyId", "backupSecretAccessKey", "backupWebhookUrl"] as const;
+export type BackupSecret = (typeof BACKUP_SECRETS)[number];
 export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
 
 /**
@@ -41,7 +51,7 @@ export type ExternalSecret = (typeof EXTERNAL_SECRETS)[number];
  */
 export type DatabaseCredential = `${string}DatabasePassword`;
 
-export type Credential = GeneratedCredential | ExternalSecret | DatabaseCredential;
+export type Credential = GeneratedCredential | ExternalSecret | DatabaseCredential | BackupSecret;
 
 /**
  * An env var value, as a template. Placeholders: `{env}` (the suffix),

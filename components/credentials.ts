@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { EXTERNAL_SECRETS, type Credential } from "../catalog/types";
+import { BACKUP_SECRETS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
 import { TYPE_TOKENS, childName } from "../model/naming";
 
 export interface CredentialsArgs {
@@ -25,7 +25,7 @@ export class Credentials extends pulumi.ComponentResource {
     super(TYPE_TOKENS.credentials, name, {}, opts);
     for (const credential of [...new Set(args.needed)].sort()) {
       const given = args.fromConfig[credential];
-      if (!given && (EXTERNAL_SECRETS as readonly string[]).includes(credential)) {
+      if (!given && ([...EXTERNAL_SECRETS, ...BACKUP_SECRETS] as readonly string[]).includes(credential)) {
         throw new Error(`external credential ${credential} was not passed in; config validation should have required it`);
       }
       this.values[credential] =

@@ -5,6 +5,7 @@ import type { EnvironmentPlan, NetworkKey } from "../model/environment";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../model/naming";
 import type { StackOutputs } from "../model/outputs";
 import { AppService } from "./app-service";
+import { Backup } from "./backup";
 import { Credentials } from "./credentials";
 import { DataStore } from "./data-store";
 import { Databases } from "./databases";
@@ -70,7 +71,7 @@ export class Environment extends pulumi.ComponentResource {
 
     const credentials = new Credentials(
       childName(name, "credentials"),
-      { needed: plan.containers.flatMap((c) => c.credentials), fromConfig: args.configSecrets },
+      { needed: [...plan.containers.flatMap((c) => c.credentials), ...(plan.backup?.credentials ?? [])], fromConfig: args.configSecrets },
       { parent: this },
     );
 
@@ -95,6 +96,13 @@ export class Environment extends pulumi.ComponentResource {
       const child = childName(name, container.name);
       containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed }, { parent: this }).container.name;
     }
+
+    // Not in the `containers` output: that lists the catalog's containers, which verify checks one by one.
+    if (plan.backup) new Backup(
+      childName(name, "backup"),
+      { ...inputs, plan: plan.backup, stores: [...stores.values()].map((s) => s.container), webhook: args.configSecrets.backupWebhookUrl },
+      { parent: this },
+    );
 
     this.outputs = {
       environment: plan.env,

@@ -29,6 +29,7 @@ export function readStackSettings(stack = pulumi.getStack(), projectDir = projec
   const secretKeys = new Set(Object.keys(values).filter((k) => isConfigSecret?.(k) ?? false));
   const result = validateStackConfig(stack, { values, secretKeys, otherStacks: readOtherStacks(projectDir, stack) });
   if (!result.ok) throw new ConfigError(formatProblems(stack, result.problems));
+  for (const warning of result.warnings) void pulumi.log.warn(`${warning.path}: ${warning.message}`);
   const config = new pulumi.Config();
   const configSecrets = Object.fromEntries(result.secretsFromConfig.map((name) => [name, config.requireSecret(name)]));
   return { settings: result.settings, configSecrets };

@@ -46,6 +46,55 @@ const serviceOverride = z.strictObject({
 
 const storeOverride = z.strictObject(resourceOverride);
 
+/**
+ * A restic repository: a backend prefix (https://restic.readthedocs.io/en/v0.14.0/030_preparing_a_new_repo.html)
+ * or an absolute path on the host (a local repository: allowed, with a warning that it is not off-site).
+ */
+const RESTIC_REPOSITORY = /^(?:(?:s3|b2|azure|gs|swift|sftp|rest|rclone):\S+|\/\S+)$/;
+const DAILY_TIME = /^(?:[01][0-9]|2[0-3]):[0-5][0-9]$/;
+const keep = (what: string, fallback: number) =>
+  z.int({ error: `expected a whole number of ${what} backups to keep` }).min(0, { error: "expected 0 or more" }).max(1000).default(fallback);
+
+export const backupSchema = z.strictObject({
+  repository: z
+    .string()
+    .regex(RESTIC_REPOSITORY, {
+      error: "expected a restic repository location such as s3:https://s3.example.com/bucket, sftp:backup@host:/srv/restic, or an absolute path for a local one",
+    })
+    .meta({
+      description:
+        "Where the restic repositories live; each environment's is `<repository>/<suffix>`, so none shares another's. An absolute path is a local repository on the host: accepted with a warning that it is not off-site (docs/backups.md).",
+    }),
+  retention: z
+    .strictObject({
+      daily: keep("daily", 7).meta({ description: "Daily backups kept (`restic forget --keep-daily`)." }),
+      weekly: keep("weekly", 4).meta({ description: "Weekly backups kept (`--keep-weekly`)." }),
+      monthly: keep("monthly", 6).meta({ description: "Monthly backups kept (`--keep-monthly`)." }),
+    })
+    .prefault({}),
+  rpoHours: z
+    .number({ error: "expected a number of hours such as 26" })
+    .min(1, { error: "expected at least 1 hour" })
+    .max(24 * 14)
+    .default(26)
+    .meta({ description: "Recovery point objective, hours: a newest complete backup older than this fails the restore drill." }),
+  schedule: z
+    .string()
+    .regex(DAILY_TIME, { error: "expected a UTC time of day as HH:MM, such as 02:30" })
+    .default("02:30")
+    .meta({ description: "When the backup container runs the nightly backup, `HH:MM` UTC." }),
+  checkDay: z
+    .enum(["sun", "mon", "tue", "wed", "thu", "fri", "sat"], { error: "expected a weekday: sun, mon, ... sat" })
+    .default("sun")
+    .meta({ description: "Day of the weekly `restic check --read-data-subset`, after that night's backup." }),
+  checkSubset: z
+    .string()
+    .regex(/^(?:[1-9][0-9]?(?:\.[0-9]+)?%|[1-9][0-9]*\/[1-9][0-9]*)$/, { error: "expected a percentage such as 10% or a fraction n/m such as 1/7" })
+    .default("10%")
+    .meta({ description: "How much of the repository's data the weekly check reads back (`--read-data-subset`)." }),
+  memoryMb: memoryMb.default(256).meta({ description: "The backup container's memory limit, MiB; the host budget counts it." }),
+});
+
 /** A map keyed by catalog names; `title` names the key in the generated reference (`services.<service>.tag`). */
 const catalogKey = (title: string) => z.string().meta({ title });
 
@@ -171,6 +220,8 @@ export const stackConfigSchema = z.strictObject({
         }),
     })
     .prefault({}),
+  /** Nightly, encrypted backups of this environment's data: see docs/backups.md. */
+  backup: backupSchema.optional(),
   host: z.strictObject({
     memoryBudgetMb: memoryMb.meta({
       description:

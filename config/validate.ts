@@ -7,7 +7,7 @@
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
 import { STORES } from "../catalog/stores";
-import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
+import { BACKUP_SECRETS, EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
 import { databaseCredentials } from "../model/databases";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
@@ -34,15 +34,18 @@ export interface RawConfig {
 export type StackSettings = StackConfig & { stack: string; env: string };
 
 export type ValidationResult =
-  | { ok: true; settings: StackSettings; secretsFromConfig: Credential[] }
+  | { ok: true; settings: StackSettings; secretsFromConfig: Credential[]; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[] };
 
 const DATABASE_PASSWORDS: readonly string[] = databaseCredentials();
-const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS];
+const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS, ...BACKUP_SECRETS];
 // The program sends Postgres a SCRAM verifier of the password's bytes; Postgres SASLpreps a login's
 // password first, which leaves printable ASCII as it is and could change anything else.
 const SCRAM_SAFE_PASSWORD = /^[\x21-\x7e]+$/;
 const key = (path: string) => `${PROJECT}:${path}`;
+
+/** The object store's keys an `s3:` backup repository needs. */
+export const S3_SECRETS = ["backupAccessKeyId", "backupSecretAccessKey"] as const;
 
 /** External secrets some catalog entry's env names: each must be set. */
 export const requiredExternalSecrets = (): ExternalSecret[] =>
@@ -53,6 +56,13 @@ export const requiredExternalSecrets = (): ExternalSecret[] =>
       ),
     ),
   ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c));
+
+/**
+ * Every secret a stack of the committed config must set: the external ones and
+ * the backup container's (its location is s3:). What tooling gives placeholders
+ * or notes for; validation asks for the backup ones only when backups are set.
+ */
+export const secretsToSet = (): Credential[] => [...requiredExternalSecrets(), "resticPassword", ...S3_SECRETS];
 
 function parseValue(raw: string): unknown {
   if (!/^\s*[[{]/.test(raw)) return raw;
@@ -149,12 +159,48 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   problems.push(...memoryFloors(parsed.data));
   const settings: StackSettings = { ...parsed.data, stack, env };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
+  problems.push(...checkBackup(stack, parsed.data.backup?.repository, raw));
   const plan = planEnvironment(settings);
   const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
   problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
   problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings, secretsFromConfig };
+  return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup?.repository) };
+}
+
+/** An `s3:` repository needs its keys; a failure webhook must be a URL. Each environment's repository is its own by construction (naming.ts). */
+function checkBackup(stack: string, repository: string | undefined, raw: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (repository === undefined) return problems;
+  const needed = ["resticPassword", ...(repository.startsWith("s3:") ? S3_SECRETS : [])];
+  for (const secret of needed.filter((s) => !(key(s) in raw.values))) {
+    problems.push({ path: key(secret), message: `required by the backup config${secret === "resticPassword" ? "" : " (an s3: repository)"}; run: pulumi config set --secret ${secret} --stack ${stack}` });
+  }
+  const webhook = raw.values[key("backupWebhookUrl")];
+  // The value is a secret: the message says what is wrong with it, never what it is.
+  if (webhook && !/^https?:\/\/[^\s]+$/.test(webhook)) {
+    problems.push({ path: key("backupWebhookUrl"), message: `expected an http(s) URL; run: pulumi config set --secret backupWebhookUrl --stack ${stack}` });
+  }
+  return problems;
+}
+
+/** The environments (from `candidates`) a repository location names as a path segment. */
+export function repositoryEnvironments(repository: string, candidates: string[]): string[] {
+  const segments = new Set(repository.split(/[/:@]/));
+  return [...new Set(candidates)].filter((env) => segments.has(env));
+}
+
+function backupWarnings(repository: string | undefined): ConfigProblem[] {
+  if (repository === undefined) {
+    return [{ path: key("backup"), message: "not set: this environment is not backed up; set backup.repository (docs/backups.md)" }];
+  }
+  if (!repository.startsWith("/")) return [];
+  return [
+    {
+      path: key("backup.repository"),
+      message: `"${repository}" is a local repository: it is on this host, not off-site, so it survives a bad migration or a DROP TABLE but not the loss of the host or its disk. Use an s3:, sftp: or rest: repository for production`,
+    },
+  ];
 }
 
 /** A memory override below the catalog's floor would be OOM-killed at boot: refused, naming the floor. */

@@ -24,8 +24,9 @@ import { elasticsearchHeapMb, sizeContainer } from "./resources";
 import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
 import { UNROUTED_LABELS, routeLabels } from "./traefik";
+import { planBackup, type BackupPlan } from "./backup";
 
-export type NetworkKey = StoreName | "internal" | "edge";
+export type NetworkKey = StoreName | "internal" | "edge" | "backup";
 
 export interface NetworkPlan {
   key: NetworkKey;
@@ -142,8 +143,11 @@ export interface EnvironmentPlan {
   databases: DatabasePlan[];
   /** Postgres's max_connections: every role's connection limit plus headroom. */
   postgresMaxConnections: number;
+  /** The container running this environment's scheduled backups; none without `backup` config. */
+  backup?: BackupPlan;
   urls: Partial<Record<ServiceName, string>>;
   neighbours: string[];
+  /** Every container's memory limit, the backup container's included: the host budget counts them all. */
   totalMemoryMb: number;
   /** What a rollout adds while both revisions of every zero-downtime service run. */
   rolloutMemoryMb: number;
@@ -223,6 +227,8 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     ...STORE_NAMES.map((store) => ({ key: store, name: names.storeNetwork(store, env), internal: true, managed: true })),
     { key: "internal", name: names.internalNetwork(env), internal: false, managed: true },
     { key: "edge", name: edgeNetwork, internal: false, managed: s.edge === "isolated" },
+    // Not internal: the backup container's route to the off-host repository, shared with nothing else.
+    ...(s.backup ? [{ key: "backup" as const, name: names.backupNetwork(env), internal: false, managed: true }] : []),
   ];
   const networkName = (key: NetworkKey) => networks.find((n) => n.key === key)!.name;
 
@@ -362,6 +368,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   });
 
   const containers = [...stores, ...services];
+  const backup = s.backup ? planBackup({ ...s, backup: s.backup }, (store) => alias(store), (store) => networkName(store)) : undefined;
   return {
     stack: s.stack,
     env,
@@ -377,9 +384,10 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     containers,
     databases,
     postgresMaxConnections,
+    backup,
     urls,
     neighbours: s.host.neighbours,
-    totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0),
+    totalMemoryMb: containers.reduce((sum, c) => sum + c.resources.memoryMb, 0) + (backup?.resources.memoryMb ?? 0),
     rolloutMemoryMb: containers.filter((c) => c.rollout.strategy === "revisioned").reduce((sum, c) => sum + c.resources.memoryMb, 0),
   };
 }

@@ -19,6 +19,7 @@ export const TYPE_TOKENS = {
   credentials: `${PROJECT}:platform:Credentials`,
   edge: `${PROJECT}:platform:Edge`,
   databases: `${PROJECT}:platform:Databases`,
+  backup: `${PROJECT}:platform:Backup`,
 } as const;
 
 /**
@@ -69,6 +70,17 @@ export const names = {
   serviceRole: (service: ServiceName, env: string) => postgresIdentifier(service, env),
   /** The config secret (and generated credential) holding a service's database password, e.g. `bookingServiceDatabasePassword`. */
   databasePasswordCredential: (service: ServiceName) => `${camel(service)}DatabasePassword` as const,
+  /** The container that runs this environment's scheduled backups. */
+  backupContainer: (env: string) => `po-backup-${env}`,
+  /** This environment's restic repository under the configured location: the suffix is its last path segment. */
+  backupRepository: (location: string, env: string) => `${location.replace(/\/+$/, "")}/${env}`,
+  /** The backup container's own network: its only route out, to the off-host repository. */
+  backupNetwork: (env: string) => `po-backup-network-${env}`,
+  /** Elasticsearch snapshot repository, registered on this environment's cluster only. */
+  elasticsearchSnapshotRepository: (env: string) => `portugal_odyssey_${env}`,
+  /** Restore drill: an `internal` network and throwaway containers, named apart from anything live. */
+  drillNetwork: (env: string) => `po-drill-network-${env}`,
+  drillContainer: (store: StoreName, env: string) => `po-drill-${store}-${env}`,
   /**
    * Routers and middlewares carry a digest of their own definition (cut to
    * REVISION_LENGTH): two revisions that define one differently then define two
@@ -97,3 +109,14 @@ const postgresIdentifier = (service: ServiceName, env: string) => `po_${service.
 
 /** Pulumi logical names: children are named `${parent}-x`, as Pulumi component conventions want. */
 export const childName = (parent: string, ...parts: string[]) => [parent, ...parts].join("-");
+
+/**
+ * Tags on every restic snapshot. A snapshot is written `staging` and becomes
+ * `complete` only once every part is verified; restore and the drill take only
+ * `complete` snapshots of their own environment.
+ */
+export const BACKUP_TAGS = {
+  environment: (env: string) => `env=${env}`,
+  staging: "staging",
+  complete: "complete",
+} as const;

@@ -36,4 +36,16 @@ export interface EnvironmentSettings {
     rabbitmqHostname?: string;
   };
   host: { neighbours: string[] };
+  /** The backup container's schedule, repository location and limits (docs/backups.md). */
+  backup?: {
+    /** Where the repositories live; this environment's is `<repository>/<suffix>`. */
+    repository: string;
+    retention: { daily: number; weekly: number; monthly: number };
+    rpoHours: number;
+    /** `HH:MM` UTC. */
+    schedule: string;
+    checkDay: string;
+    checkSubset: string;
+    memoryMb: number;
+  };
 }

@@ -4,11 +4,11 @@
  * the Pulumi layer can fill them with secret Outputs.
  */
 import type { ServiceName } from "../catalog/services";
-import { GENERATED_CREDENTIALS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
+import { BACKUP_SECRETS, GENERATED_CREDENTIALS, EXTERNAL_SECRETS, type Credential } from "../catalog/types";
 import { databaseCredentials } from "./databases";
 import { names } from "./naming";
 
-const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...databaseCredentials()];
+const CREDENTIALS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...databaseCredentials(), ...BACKUP_SECRETS];
 const PLACEHOLDER = /\{([A-Za-z]+)(?::([a-z0-9-]+))?\}/g;
 
 export interface TemplateContext {

@@ -10,6 +10,9 @@ export const TEST_EXTERNAL_SECRETS = {
   paymentProviderKey: "test-payment-provider-key-0000",
   paymentWebhookSecret: "test-payment-webhook-secret-0000",
   smtpPassword: "test-smtp-password-0000",
+  resticPassword: "test-restic-password-0000",
+  backupAccessKeyId: "test-backup-access-key-0000",
+  backupSecretAccessKey: "test-backup-secret-key-0000",
 };
 
 export interface EngineConfig {

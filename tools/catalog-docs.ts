@@ -19,6 +19,7 @@ export function samplePlan() {
     imageTag: "x",
     traefik: { entrypoint: "websecure", certResolver: "letsencrypt" },
     host: { memoryBudgetMb: 100000 },
+    backup: { repository: "s3:https://s3.example/bucket" },
   });
   return planEnvironment({ ...config, stack: "E", env: "E" });
 }

@@ -68,7 +68,8 @@ export function configKeys(schema: z.ZodType = stackConfigSchema): ConfigKey[] {
     }
     if (isObject(node) && node.properties) {
       return Object.entries(node.properties).flatMap(([name, child]) =>
-        walk(child, path ? `${path}.${name}` : name, required && (node.required ?? []).includes(name)),
+        // Required within its object: a key of an optional object (backup.repository) must be set once that object is.
+        walk(child, path ? `${path}.${name}` : name, (path ? true : required) && (node.required ?? []).includes(name)),
       );
     }
     const own = node.default === undefined || isEmpty(node.default) ? undefined : node.default;

@@ -28,7 +28,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
 import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "./ci/drift-report";
-import { requiredExternalSecrets } from "../config/validate";
+import { secretsToSet } from "../config/validate";
 import { PROJECT } from "../model/naming";
 import { parseJsonObject } from "./ci/json-document";
 import { outputsToDotenv, secretPaths } from "./ci/outputs-to-dotenv";
@@ -421,7 +421,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
       if (init.code !== 0) return init.code;
     }
     syncLocalConfig(res, projectDir, opts.stack);
-    const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), requiredExternalSecrets());
+    const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), secretsToSet());
     if (missing.length > 0) {
       console.error(
         `pulumi-cli: local stack ${opts.stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { FIXTURE_PROJECT } from "../harness/stack-config";
+import { secretsToSet } from "../../config/validate";
 import {
   type CliOptions,
   LOCAL_PLACEHOLDER,
@@ -266,11 +267,12 @@ describe("main with a stand-in pulumi binary", () => {
     const calls = readFileSync(log, "utf8").trim().split("\n");
     expect(calls[0]).toBe("stack ls --json --non-interactive");
     expect(calls[1]).toMatch(/^stack init qual --secrets-provider passphrase --no-select --non-interactive --cwd .*\.pulumi-local\/workspace$/);
-    expect(calls.slice(2, 5)).toEqual(
-      ["paymentProviderKey", "paymentWebhookSecret", "smtpPassword"].map((name) => expect.stringMatching(new RegExp(`^config set --secret ${name} ${LOCAL_PLACEHOLDER} --stack qual --config-file \\S+/\\.pulumi-local/workspace/Pulumi\\.qual\\.yaml`))),
+    const placeholders = secretsToSet();
+    expect(calls.slice(2, 2 + placeholders.length)).toEqual(
+      placeholders.map((name) => expect.stringMatching(new RegExp(`^config set --secret ${name} ${LOCAL_PLACEHOLDER} --stack qual --config-file \\S+/\\.pulumi-local/workspace/Pulumi\\.qual\\.yaml`))),
     );
-    expect(errors[2]).toMatch(/setting placeholder values for the external secrets paymentProviderKey, paymentWebhookSecret, smtpPassword/);
-    expect(calls[5]).toBe("stack output --stack qual --json");
+    expect(errors[2]).toContain(`setting placeholder values for the external secrets ${placeholders.join(", ")}`);
+    expect(calls[2 + placeholders.length]).toBe("stack output --stack qual --json");
     expect(readFileSync(join(dir, "qual.env"), "utf8")).toBe("ENVIRONMENT_URL=https://qual.portugalodyssey.pt\nPO_ENVIRONMENT=qual\n");
     // The committed stack file is untouched; the local one got the local salt and the committed config.
     expect(readFileSync(join(dir, "Pulumi.qual.yaml"), "utf8")).not.toContain("encryptionsalt");

@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { PROJECT } from "../../model/naming";
 import { planEnvironment, type EnvironmentPlan } from "../../model/environment";
 import { readStackFiles } from "../../config/stack-files";
-import { formatProblems, requiredExternalSecrets, validateStackConfig } from "../../config/validate";
+import { formatProblems, secretsToSet, validateStackConfig } from "../../config/validate";
 import { describePlan } from "./describe";
 import { mermaidBlock, renderMermaid } from "./mermaid";
 
@@ -35,7 +35,7 @@ export interface StackPlan {
  */
 export function planFromStackFiles(projectDir: string, stack: string): StackPlan {
   const raw = readStackFiles(projectDir, stack);
-  const unset = requiredExternalSecrets().filter((name) => !(`${PROJECT}:${name}` in raw.values));
+  const unset = secretsToSet().filter((name) => !(`${PROJECT}:${name}` in raw.values));
   const values = { ...raw.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
   const secretKeys = new Set([...raw.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);
   const result = validateStackConfig(stack, { ...raw, values, secretKeys });

@@ -284,6 +284,8 @@ export function checkNetworkMembers(snapshot: HostSnapshot, outputs: StackOutput
     const intruders = members.filter((c) => {
       if (network === edgeNetwork && c.name === traefikContainer) return false;
       if (sharedEdge && !ours(c)) return false;
+      // The environment's backup container is on its stores' networks by design (model/backup.ts); it is not in the topology.
+      if (ours(c) && c.labels[LABELS.role] === "backup" && c.name === names.backupContainer(env)) return false;
       const service = c.labels[LABELS.service];
       return !(ours(c) && service in outputs.topology && outputs.topology[service].networks.includes(network));
     });

@@ -2,6 +2,7 @@ import { checkContainers, checkDefinitions, checkEdge, checkNeighbours, checkNet
 import type { StackOutputs } from "../../../tools/verify/outputs";
 import type { HostSnapshot } from "../../../tools/verify/snapshot";
 import { container, healthyHost, programOutputs } from "./fixtures";
+import { LABELS, PROJECT, names } from "../../../model/naming";
 
 let qual: StackOutputs;
 let prod: StackOutputs;
@@ -156,6 +157,16 @@ describe("network members: every endpoint on an environment's networks is accoun
     const [store, net] = Object.entries(prod.networks).find(([k]) => k !== "internal" && k !== "edge" && !prod.topology.redis.networks.includes(prod.networks[k]))!;
     byName(prod.containers.redis).networks[net] = { ip: "10.7.0.13", aliases: [] };
     expect(failedMembers(host).map((c) => c.id)).toEqual([`network.prod.${store}.members`]);
+  });
+
+  test("the environment's backup container is accepted on its stores' networks; another environment's is an intruder", () => {
+    const stores = Object.entries(prod.networks).filter(([k]) => k !== "internal" && k !== "edge");
+    const networks = Object.fromEntries(stores.map(([, n], i) => [n, { ip: `10.7.1.${i + 1}`, aliases: [] }]));
+    const labels = { [LABELS.project]: PROJECT, [LABELS.role]: "backup", [LABELS.service]: "backup" };
+    host.containers.push(container({ name: names.backupContainer(prod.environment), labels: { ...labels, [LABELS.environment]: prod.environment }, networks }));
+    expect(failedMembers(host)).toEqual([]);
+    host.containers.push(container({ name: names.backupContainer(qual.environment), labels: { ...labels, [LABELS.environment]: qual.environment }, networks }));
+    expect(failedMembers(host).map((c) => c.id).sort()).toEqual(stores.map(([k]) => `network.prod.${k}.members`).sort());
   });
 
   test("Traefik is accepted on the edge network only", () => {

@@ -1,0 +1,148 @@
+/**
+ * The backup container of one environment: what it reaches, mounts and is
+ * given. It runs the nightly backup on the host itself, so backups keep
+ * happening while CI is down and need no pipeline or person (docs/backups.md).
+ */
+import type { Credential, StoreName, VolumeKey } from "../catalog/types";
+import { BACKUP_TAGS, LABELS, PROJECT, names } from "./naming";
+import { UNROUTED_LABELS } from "./traefik";
+import type { EnvironmentSettings } from "./settings";
+import { credentialsIn } from "./templates";
+
+export interface BackupPlan {
+  containerName: string;
+  /** Built by this project's CI from backup/Dockerfile: node, restic, pg_dump, redis-cli. */
+  image: string;
+  /** The stores' own networks, to dump them; its own network, its only way off the host. */
+  networks: { key: StoreName | "backup"; name: string }[];
+  /** The stores' volumes read-only (it only reads what they wrote); its staging volume read-write. */
+  volumes: { key: VolumeKey; containerPath: string; readOnly: boolean }[];
+  /** A local repository is a host directory bind-mounted read-write at the same path. */
+  localRepository?: string;
+  /** Non-secret settings of the job. */
+  env: Record<string, string>;
+  /** Env vars holding credentials: `{credential}` templates, rendered as secret Outputs. */
+  secretEnv: Record<string, string>;
+  credentials: Credential[];
+  labels: Record<string, string>;
+  resources: { memoryMb: number; cpus: number };
+  /** Unhealthy when the last run failed or the last good backup is older than the RPO: `docker ps` shows it. */
+  healthcheck: { tests: string[]; interval: string; timeout: string; startPeriod: string; retries: number };
+  logs: { driver: "json-file"; opts: Record<string, string> };
+  security: {
+    readOnly: true;
+    user: string;
+    capDrop: string[];
+    capAdd: string[];
+    securityOpts: string[];
+    tmpfs: Record<string, string>;
+  };
+}
+
+/** Where the backup container sees each volume it reads. */
+export const BACKUP_MOUNTS = {
+  "redis-data": "/mnt/redis-data",
+  "strapi-uploads": "/mnt/strapi-uploads",
+  "elasticsearch-snapshots": "/mnt/elasticsearch-snapshots",
+} as const satisfies Partial<Record<VolumeKey, string>>;
+
+/** What the scheduler writes after each run; the healthcheck reads it. */
+export const BACKUP_STATUS_FILE = "status.json";
+
+/**
+ * Healthy while the newest good run is younger than the RPO (or the container
+ * is, before its first run) and no run has failed since. Exec form, `node` only:
+ * the image has it, the read-only root needs no shell.
+ */
+const healthProbe = (statusPath: string, rpoHours: number) =>
+  `const s=JSON.parse(require('fs').readFileSync('${statusPath}','utf8'));` +
+  `const since=Date.parse(s.lastSuccess||s.startedAt);` +
+  `process.exit(Date.now()-since<${rpoHours}*3600e3&&!(Date.parse(s.lastFailure||0)>since)?0:1)`;
+
+/** Its staging area, on a volume of its own: tmpfs would hold whole dumps in the container's memory. */
+export const BACKUP_STAGING = "/var/backups/portugal-odyssey";
+
+export function planBackup(
+  s: EnvironmentSettings & { backup: NonNullable<EnvironmentSettings["backup"]> },
+  alias: (store: StoreName) => string,
+  storeNetwork: (store: StoreName) => string,
+): BackupPlan {
+  const env = s.env;
+  const b = s.backup;
+  const repository = names.backupRepository(b.repository, env);
+  const local = repository.startsWith("/") ? repository : undefined;
+  const secretEnv: Record<string, string> = {
+    RESTIC_PASSWORD: "{resticPassword}",
+    PGPASSWORD: "{postgresPassword}",
+    REDISCLI_AUTH: "{redisPassword}",
+    RABBITMQ_PASSWORD: "{rabbitmqPassword}",
+    ...(b.repository.startsWith("s3:") ? { AWS_ACCESS_KEY_ID: "{backupAccessKeyId}", AWS_SECRET_ACCESS_KEY: "{backupSecretAccessKey}" } : {}),
+  };
+  return {
+    containerName: names.backupContainer(env),
+    image: `${s.registry}/backup:${s.imageTag}`,
+    networks: [
+      ...(["postgres", "redis", "rabbitmq", "elasticsearch"] as const).map((store) => ({ key: store, name: storeNetwork(store) })),
+      { key: "backup" as const, name: names.backupNetwork(env) },
+    ],
+    volumes: [
+      ...Object.entries(BACKUP_MOUNTS).map(([key, containerPath]) => ({ key: key as VolumeKey, containerPath, readOnly: true })),
+      { key: "backup-staging", containerPath: BACKUP_STAGING, readOnly: false },
+    ],
+    localRepository: local,
+    env: {
+      PO_ENV: env,
+      PO_STACK: s.stack,
+      RESTIC_REPOSITORY: repository,
+      // restic keeps its cache under the staging volume: the root filesystem is read-only.
+      RESTIC_CACHE_DIR: `${BACKUP_STAGING}/cache`,
+      PO_BACKUP_STAGING: BACKUP_STAGING,
+      PO_BACKUP_TAG: BACKUP_TAGS.environment(env),
+      PO_BACKUP_SCHEDULE: b.schedule,
+      PO_BACKUP_CHECK_DAY: b.checkDay,
+      PO_BACKUP_CHECK_SUBSET: b.checkSubset,
+      PO_BACKUP_RETENTION: JSON.stringify(b.retention),
+      PGHOST: alias("postgres"),
+      PGPORT: "5432",
+      PGUSER: "portugal_odyssey",
+      // pg_dump and psql connect here first to list the databases; it always exists.
+      PGDATABASE: "postgres",
+      REDIS_HOST: alias("redis"),
+      REDIS_DATA: BACKUP_MOUNTS["redis-data"],
+      RABBITMQ_API: `http://${alias("rabbitmq")}:15672`,
+      RABBITMQ_USER: "portugal_odyssey",
+      ELASTICSEARCH_URL: `http://${alias("elasticsearch")}:9200`,
+      ELASTICSEARCH_SNAPSHOT_REPOSITORY: names.elasticsearchSnapshotRepository(env),
+      ELASTICSEARCH_SNAPSHOTS: BACKUP_MOUNTS["elasticsearch-snapshots"],
+      STRAPI_UPLOADS: BACKUP_MOUNTS["strapi-uploads"],
+    },
+    secretEnv,
+    credentials: [...new Set(Object.values(secretEnv).flatMap((v) => credentialsIn(v)))],
+    labels: {
+      [LABELS.project]: PROJECT,
+      [LABELS.environment]: env,
+      [LABELS.service]: "backup",
+      [LABELS.role]: "backup",
+      // Never routed, whatever Traefik's exposedByDefault says.
+      ...UNROUTED_LABELS,
+    },
+    resources: { memoryMb: b.memoryMb, cpus: 0.5 },
+    healthcheck: {
+      tests: ["CMD", "node", "-e", healthProbe(`${BACKUP_STAGING}/${BACKUP_STATUS_FILE}`, b.rpoHours)],
+      interval: "5m",
+      timeout: "10s",
+      startPeriod: "1m",
+      retries: 1,
+    },
+    logs: { driver: "json-file", opts: { "max-size": s.logs.maxSize, "max-file": String(s.logs.maxFile) } },
+    security: {
+      readOnly: true,
+      // The image's own unprivileged user (backup/Dockerfile); it only reads the mounted volumes.
+      user: "1000:1000",
+      capDrop: ["ALL"],
+      capAdd: [],
+      securityOpts: ["no-new-privileges:true"],
+      tmpfs: { "/tmp": "rw,noexec,nosuid,size=16m" },
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * `npm run backup|drill|restore -- ...`: the backup container's scheduler and
+ * one-shot job, the nightly drill (CI), and the operator's restore.
+ *
+ *   backup daemon                 in the backup container: the nightly backup at backup.schedule (UTC), the weekly check
+ *   backup run                    one backup now (in the backup container)
+ *   drill --stack S [--out F]     CI: restore the newest complete backup into throwaway containers, check it
+ *   restore --stack S --snapshot <id|latest> [--only postgres:<service>] [--yes] [--confirm-prod]
+ *
+ * Repository credentials come from the environment only: RESTIC_PASSWORD, and
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for an s3: repository. The failure
+ * webhook is PO_BACKUP_WEBHOOK. None is ever printed.
+ */
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { parseArgs } from "node:util";
+import Docker from "dockerode";
+import { backupSchema } from "../../config/schema";
+import { readStackFileConfig } from "../../config/stack-files";
+import { BACKUP_STATUS_FILE } from "../../model/backup";
+import { PROJECT, SUFFIX_PATTERN, names } from "../../model/naming";
+import { startDockerDrill } from "./docker-drill";
+import { notify, runDrill, type DrillResult } from "./drill";
+import { runBackup, RefusedError } from "./job";
+import { Restic, type ResticRepository } from "./restic";
+import { RestoreRefused, restore } from "./restore";
+
+const PROJECT_DIR = join(__dirname, "..", "..");
+
+class UsageError extends Error {}
+
+/** The credentials restic reads from the environment; only those are passed on. */
+function resticEnv(): NodeJS.ProcessEnv {
+  if (!process.env.RESTIC_PASSWORD) throw new UsageError("RESTIC_PASSWORD is not set (the stack's resticPassword config secret)");
+  const pick = ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "RESTIC_CACHE_DIR"];
+  return Object.fromEntries(pick.filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
+}
+
+/** A stack's suffix and backup settings from its committed stack file: what the drill and restore need, no secrets. */
+export function stackBackupSettings(stack: string, projectDir = PROJECT_DIR) {
+  const raw = readStackFileConfig(projectDir, stack);
+  const value = (key: string) => {
+    const v = raw[`${PROJECT}:${key}`];
+    return typeof v === "string" && /^\s*[{[]/.test(v) ? JSON.parse(v) : v;
+  };
+  const env = (value("suffix") as string | undefined) ?? stack;
+  if (!SUFFIX_PATTERN.test(env)) throw new UsageError(`stack ${stack} has no usable suffix`);
+  const parsed = backupSchema.safeParse(value("backup"));
+  if (!parsed.success) throw new UsageError(`stack ${stack}: backup config is invalid (${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
+  return { env, backup: parsed.data, repository: names.backupRepository(parsed.data.repository, env) };
+}
+
+function writeStatus(dir: string, patch: Record<string, string>) {
+  const file = join(dir, BACKUP_STATUS_FILE);
+  let status: Record<string, string> = {};
+  try {
+    status = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+  } catch {
+    // first run
+  }
+  writeFileSync(file, JSON.stringify({ ...status, ...patch }, null, 2));
+}
+
+/** One backup, configured by the env the backup container is given (model/backup.ts). */
+async function backupOnce(): Promise<boolean> {
+  const e = process.env;
+  const env = e.PO_ENV!;
+  const staging = e.PO_BACKUP_STAGING!;
+  try {
+    const { snapshotId, manifest } = await runBackup({
+      env,
+      restic: { repository: e.RESTIC_REPOSITORY!, env: resticEnv() },
+      retention: JSON.parse(e.PO_BACKUP_RETENTION!),
+      stagingRoot: join(staging, "runs"),
+      postgres: { host: e.PGHOST!, port: Number(e.PGPORT), user: e.PGUSER!, password: e.PGPASSWORD! },
+      redis: { host: e.REDIS_HOST!, port: 6379, password: e.REDISCLI_AUTH!, dataDir: e.REDIS_DATA! },
+      rabbitmq: { api: e.RABBITMQ_API!, user: e.RABBITMQ_USER!, password: e.RABBITMQ_PASSWORD! },
+      elasticsearch: { url: e.ELASTICSEARCH_URL!, repository: e.ELASTICSEARCH_SNAPSHOT_REPOSITORY!, location: env, snapshotsDir: e.ELASTICSEARCH_SNAPSHOTS! },
+      uploadsDir: e.STRAPI_UPLOADS,
+    });
+    writeStatus(staging, { lastSuccess: new Date().toISOString(), lastSnapshot: snapshotId });
+    console.log(`backup ${env}: snapshot ${snapshotId.slice(0, 8)} complete (${manifest.postgres.databases.length} databases)`);
+    return true;
+  } catch (err) {
+    const message = (err as Error).message;
+    writeStatus(staging, { lastFailure: new Date().toISOString(), lastError: message });
+    console.error(`backup ${env} FAILED: ${message}`);
+    await notify(e.PO_BACKUP_WEBHOOK, { ok: false, env, problems: [`backup failed: ${message}`] }).catch((w: Error) => console.error(`webhook: ${w.message}`));
+    return false;
+  }
+}
+
+const WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/** Milliseconds until the next HH:MM UTC. */
+export function msUntil(schedule: string, now = new Date()): number {
+  const [h, m] = schedule.split(":").map(Number);
+  const next = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), h, m));
+  if (next <= now) next.setUTCDate(next.getUTCDate() + 1);
+  return next.getTime() - now.getTime();
+}
+
+async function daemon(): Promise<never> {
+  const e = process.env;
+  mkdirSync(e.PO_BACKUP_STAGING!, { recursive: true });
+  writeStatus(e.PO_BACKUP_STAGING!, { startedAt: new Date().toISOString() });
+  for (;;) {
+    const wait = msUntil(e.PO_BACKUP_SCHEDULE!);
+    console.log(`next backup of ${e.PO_ENV} in ${Math.round(wait / 60000)} min`);
+    await new Promise((r) => setTimeout(r, wait));
+    const ok = await backupOnce();
+    if (ok && WEEKDAYS[new Date().getUTCDay()] === e.PO_BACKUP_CHECK_DAY) {
+      await new Restic({ repository: e.RESTIC_REPOSITORY!, env: resticEnv() })
+        .check(e.PO_BACKUP_CHECK_SUBSET!)
+        .then(() => console.log("restic check: ok"))
+        .catch(async (err: Error) => {
+          console.error(`restic check FAILED: ${err.message}`);
+          writeStatus(e.PO_BACKUP_STAGING!, { lastFailure: new Date().toISOString(), lastError: `restic check: ${err.message}` });
+          await notify(e.PO_BACKUP_WEBHOOK, { ok: false, env: e.PO_ENV!, problems: [`restic check failed: ${err.message}`] }).catch(() => undefined);
+        });
+    }
+  }
+}
+
+async function drill(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { stack: { type: "string" }, out: { type: "string" } } });
+  if (!values.stack) throw new UsageError("drill needs --stack <stack>");
+  const settings = stackBackupSettings(values.stack);
+  const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() };
+  const docker = new Docker();
+  const started = await startDockerDrill(docker, settings.env);
+  let result: DrillResult;
+  try {
+    result = await runDrill({ env: settings.env, restic: repo, target: started.target, rpoHours: settings.backup.rpoHours });
+  } finally {
+    await started.cleanUp();
+  }
+  const out = values.out ?? `drill-${values.stack}.json`;
+  writeFileSync(out, JSON.stringify(result, null, 2));
+  console.log(`drill ${settings.env}: ${result.ok ? "PASSED" : "FAILED"}; backup age ${result.backupAgeHours ?? "?"} h (RPO ${result.rpoHours} h), restore ${result.rtoSeconds ?? "?"} s; result in ${out}`);
+  for (const p of result.problems) console.error(`  - ${p}`);
+  await notify(process.env.PO_BACKUP_WEBHOOK, result).catch((w: Error) => console.error(`webhook: ${w.message}`));
+  return result.ok ? 0 : 1;
+}
+
+async function restoreCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { stack: { type: "string" }, snapshot: { type: "string" }, only: { type: "string" }, yes: { type: "boolean" }, "confirm-prod": { type: "boolean" } },
+  });
+  if (!values.stack || !values.snapshot) throw new UsageError("restore needs --stack <stack> --snapshot <id|latest>");
+  const settings = stackBackupSettings(values.stack);
+  if (settings.env === "prod" && !values["confirm-prod"]) {
+    throw new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data");
+  }
+  await restore({
+    docker: new Docker(),
+    repo: { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() },
+    env: settings.env,
+    snapshot: values.snapshot,
+    only: values.only,
+    log: (l) => console.log(l),
+    confirm: async (plan) => {
+      for (const line of plan.summary) console.log(line);
+      if (values.yes) return true;
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(`Type the environment name (${plan.env}) to go on: `);
+      rl.close();
+      return answer.trim() === plan.env;
+    },
+  });
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === "backup" && sub === "daemon") return daemon();
+  if (command === "backup" && sub === "run") return (await backupOnce()) ? 0 : 1;
+  if (command === "drill") return drill([sub, ...rest].filter((a): a is string => a !== undefined));
+  if (command === "restore") return restoreCommand([sub, ...rest].filter((a): a is string => a !== undefined));
+  throw new UsageError("usage: backup daemon | backup run | drill --stack S [--out F] | restore --stack S --snapshot <id|latest> [--only postgres:<service>] [--yes] [--confirm-prod]");
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      const known = err instanceof UsageError || err instanceof RestoreRefused || err instanceof RefusedError;
+      console.error(known ? err.message : `failed: ${err.message}`);
+      process.exit(known ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * RabbitMQ: the definitions (users, vhosts, permissions, queues, exchanges,
+ * bindings, policies) from the management API's GET /api/definitions
+ * (https://www.rabbitmq.com/docs/definitions#export). Messages are not backed
+ * up: queues hold work in flight, which the services re-drive.
+ */
+import { writeFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface RabbitmqConnection {
+  /** e.g. http://rabbitmq-qual:15672 */
+  api: string;
+  user: string;
+  password: string;
+}
+
+export const DEFINITION_KINDS = ["users", "vhosts", "permissions", "queues", "exchanges", "bindings", "policies"] as const;
+
+export interface RabbitmqManifest {
+  file: string;
+  counts: Record<(typeof DEFINITION_KINDS)[number], number>;
+  serverVersion: string;
+}
+
+export function countDefinitions(defs: Record<string, unknown>): RabbitmqManifest["counts"] {
+  return Object.fromEntries(DEFINITION_KINDS.map((k) => [k, Array.isArray(defs[k]) ? (defs[k] as unknown[]).length : 0])) as RabbitmqManifest["counts"];
+}
+
+export async function backupRabbitmq(c: RabbitmqConnection, dir: string): Promise<RabbitmqManifest> {
+  const auth = `Basic ${Buffer.from(`${c.user}:${c.password}`).toString("base64")}`;
+  const res = await fetch(`${c.api}/api/definitions`, { headers: { authorization: auth } });
+  if (!res.ok) throw new Error(`RabbitMQ GET /api/definitions answered ${res.status}`);
+  const defs = (await res.json()) as Record<string, unknown>;
+  const file = "rabbitmq/definitions.json";
+  await mkdir(join(dir, "rabbitmq"), { recursive: true });
+  await writeFile(join(dir, file), JSON.stringify(defs, null, 2));
+  return { file, counts: countDefinitions(defs), serverVersion: String(defs.rabbitmq_version ?? defs.rabbit_version ?? "unknown") };
+}

@@ -1,0 +1,70 @@
+/**
+ * Redis: a fresh RDB snapshot, copied from the data volume only once LASTSAVE
+ * has moved past the moment BGSAVE was asked for and the save reported ok.
+ * redis-cli reads the password from REDISCLI_AUTH, never its arguments.
+ */
+import { copyFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { run } from "./exec";
+
+export interface RedisConnection {
+  host: string;
+  port: number;
+  password: string;
+  /** Where the backup sees Redis's `dir` (its data volume, mounted read-only). */
+  dataDir: string;
+}
+
+export interface RedisManifest {
+  file: string;
+  /** Keys when the snapshot was taken, and how many of those had an expiry (those may be gone after a restore). */
+  keys: number;
+  expiring: number;
+  serverVersion: string;
+}
+
+const cli = (c: RedisConnection, ...args: string[]) =>
+  run(["redis-cli", "-h", c.host, "-p", String(c.port), "--no-auth-warning", ...args], { env: { ...process.env, REDISCLI_AUTH: c.password } });
+
+const info = async (c: RedisConnection, section: string) =>
+  Object.fromEntries(
+    (await cli(c, "info", section))
+      .split(/\r?\n/)
+      .filter((l) => l.includes(":"))
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]),
+  ) as Record<string, string>;
+
+/** Sums `keys=` and `expires=` over every db line of INFO keyspace. */
+export async function keyCounts(c: RedisConnection): Promise<{ keys: number; expiring: number }> {
+  const space = await info(c, "keyspace");
+  let keys = 0;
+  let expiring = 0;
+  for (const value of Object.values(space)) {
+    keys += Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
+    expiring += Number(/expires=(\d+)/.exec(value)?.[1] ?? 0);
+  }
+  return { keys, expiring };
+}
+
+export async function backupRedis(c: RedisConnection, dir: string, opts = { timeoutMs: 600_000, pollMs: 200 }): Promise<RedisManifest> {
+  const before = Number((await cli(c, "lastsave")).trim());
+  const counts = await keyCounts(c);
+  const answer = (await cli(c, "bgsave")).trim();
+  if (!/Background saving started|scheduled/i.test(answer)) throw new Error(`redis BGSAVE refused: ${answer}`);
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const persistence = await info(c, "persistence");
+    const last = Number(persistence.rdb_last_save_time ?? (await cli(c, "lastsave")).trim());
+    if (persistence.rdb_bgsave_in_progress === "0" && last > before) {
+      if (persistence.rdb_last_bgsave_status !== "ok") throw new Error(`redis BGSAVE failed (rdb_last_bgsave_status=${persistence.rdb_last_bgsave_status})`);
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`redis BGSAVE did not complete within ${opts.timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+  const filename = (await cli(c, "config", "get", "dbfilename")).trim().split(/\r?\n/)[1] || "dump.rdb";
+  const file = "redis/dump.rdb";
+  await mkdir(join(dir, "redis"), { recursive: true });
+  await copyFile(join(c.dataDir, filename), join(dir, file));
+  return { file, ...counts, serverVersion: (await info(c, "server")).redis_version };
+}

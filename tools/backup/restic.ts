@@ -1,0 +1,116 @@
+/**
+ * The restic repository of one environment. RESTIC_REPOSITORY and
+ * RESTIC_PASSWORD (and a backend's keys) travel in the environment only.
+ */
+import { BACKUP_TAGS } from "../../model/naming";
+import { run } from "./exec";
+import { forgetArgs, type Retention } from "./retention";
+
+export interface ResticSnapshot {
+  id: string;
+  short_id: string;
+  time: string;
+  tags?: string[];
+  paths: string[];
+  /** Set when `restic tag` rewrote the snapshot: the id it had before. */
+  original?: string;
+}
+
+export interface ResticRepository {
+  repository: string;
+  /** RESTIC_PASSWORD and any backend credentials. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** The last JSON object restic printed (its `--json` output is one object per line). */
+function lastJson<T>(out: string, pick: (o: Record<string, unknown>) => boolean): T {
+  const objects = out
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter(pick);
+  if (objects.length === 0) throw new Error("restic printed no result");
+  return objects[objects.length - 1] as T;
+}
+
+export class Restic {
+  constructor(private readonly repo: ResticRepository) {}
+
+  private run(args: string[], stdoutFile?: string) {
+    return run(["restic", ...args], { env: { ...process.env, ...this.repo.env, RESTIC_REPOSITORY: this.repo.repository }, stdoutFile });
+  }
+
+  /** Creates the repository unless one answers with this password already. */
+  async ensureInitialised(): Promise<void> {
+    try {
+      await this.run(["cat", "config"]);
+    } catch {
+      await this.run(["init"]);
+    }
+  }
+
+  /** Backs up the contents of `dir` (paths stored relative to it) as a `staging` snapshot; returns its id. */
+  async backupStaging(dir: string, env: string, time?: Date, extraPaths: string[] = []): Promise<string> {
+    const args = ["backup", "--json", "--tag", `${BACKUP_TAGS.environment(env)},${BACKUP_TAGS.staging}`, "--host", `portugal-odyssey-${env}`];
+    if (time) args.push("--time", time.toISOString().slice(0, 19).replace("T", " "));
+    // `.` stores the staged files at the snapshot's root; extra paths (volumes) keep their absolute path.
+    const out = await run(["restic", ...args, ".", ...extraPaths], { cwd: dir, env: { ...process.env, ...this.repo.env, RESTIC_REPOSITORY: this.repo.repository } });
+    return lastJson<{ snapshot_id: string }>(out, (o) => o.message_type === "summary").snapshot_id;
+  }
+
+  /** Marks a staged snapshot complete; restic rewrites it under a new id, which is returned. `id` may be a short id (backup --json prints one). */
+  async markComplete(id: string, env: string): Promise<string> {
+    await this.run(["tag", "--add", BACKUP_TAGS.complete, "--remove", BACKUP_TAGS.staging, id]);
+    const rewritten = (await this.snapshots(env, BACKUP_TAGS.complete)).find((s) => s.original?.startsWith(id) || s.id.startsWith(id));
+    if (!rewritten) throw new Error(`snapshot ${id.slice(0, 8)} was tagged but cannot be found as complete`);
+    return rewritten.id;
+  }
+
+  async snapshots(env: string, tag?: string): Promise<ResticSnapshot[]> {
+    const tags = [BACKUP_TAGS.environment(env), ...(tag ? [tag] : [])].join(",");
+    const out = await this.run(["snapshots", "--json", "--tag", tags]);
+    return (JSON.parse(out || "[]") as ResticSnapshot[]).sort((a, b) => a.time.localeCompare(b.time));
+  }
+
+  /** Every snapshot, whatever its tags: to see whose repository this is. */
+  async allSnapshots(): Promise<ResticSnapshot[]> {
+    return JSON.parse((await this.run(["snapshots", "--json"])) || "[]") as ResticSnapshot[];
+  }
+
+  async listFiles(id: string): Promise<string[]> {
+    const out = await this.run(["ls", "--json", id]);
+    return out
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { struct_type?: string; type?: string; path?: string })
+      .filter((o) => o.struct_type === "node" && o.type === "file")
+      .map((o) => o.path!.replace(/^\//, ""));
+  }
+
+  async dumpFile(id: string, path: string, to: string): Promise<void> {
+    await this.run(["dump", id, path], to);
+  }
+
+  async restore(id: string, target: string): Promise<void> {
+    await this.run(["restore", id, "--target", target]);
+  }
+
+  async forget(env: string, policy: Retention): Promise<void> {
+    await this.run(["forget", "--tag", `${BACKUP_TAGS.environment(env)},${BACKUP_TAGS.complete}`, "--group-by", "host", ...forgetArgs(policy), "--prune"]);
+  }
+
+  /** Drops snapshots that never became complete (a run that died after `restic backup`). */
+  async forgetStaging(env: string): Promise<number> {
+    const stale = await this.snapshots(env, BACKUP_TAGS.staging);
+    if (stale.length > 0) await this.run(["forget", ...stale.map((s) => s.id)]);
+    return stale.length;
+  }
+
+  async check(subset: string): Promise<void> {
+    await this.run(["check", `--read-data-subset=${subset}`]);
+  }
+
+  async version(): Promise<string> {
+    return (await run(["restic", "version"])).trim();
+  }
+}
