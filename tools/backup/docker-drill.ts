@@ -28,11 +28,13 @@ const collect = (stream: NodeJS.ReadableStream) =>
   });
 
 /** A one-file tar archive, as the Engine's archive API takes it. */
-export function tarOne(name: string, content: Buffer): Promise<Buffer> {
+export async function tarOne(name: string, content: Buffer): Promise<Buffer> {
   const pack = tar.pack();
   pack.entry({ name, mode: 0o644 }, content);
   pack.finalize();
-  return collect(pack);
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export interface DockerDrill {
