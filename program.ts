@@ -18,11 +18,13 @@ export interface ProgramDeps {
   listVolume: (volumeName: string, image: string) => Promise<string[]>;
   /** Where Pulumi.yaml and the stack files are; every stack file there is a stack on the same host. */
   projectDir?: string;
+  /** The stack's release manifest as parsed YAML; read from releases/<stack>.yaml when not given. */
+  release?: unknown;
 }
 
 export async function runEnvironmentStack(deps: ProgramDeps): Promise<EnvironmentOutputs> {
   const stack = pulumi.getStack();
-  const { settings, configSecrets } = readStackSettings(stack, deps.projectDir);
+  const { settings, configSecrets, registryAuth } = readStackSettings(stack, deps.projectDir, deps.release);
   const plan = planEnvironment(settings);
   let inventory: HostInventory;
   try {
@@ -40,7 +42,7 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
     );
   }
   await checkAdoptedVolumes(stack, plan, deps);
-  return new Environment(plan.env, { plan, configSecrets }).outputs;
+  return new Environment(plan.env, { plan, configSecrets, registryAuth }).outputs;
 }
 
 /** An adopted volume whose data is not where its store will look would be served empty: refused before anything is registered. */

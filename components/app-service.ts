@@ -6,6 +6,8 @@ import { CONTAINER_REPLACE_ON_CHANGES, containerArgs, renderEnvs, revisionName, 
 export interface AppServiceArgs extends ContainerInputs {
   /** What must be ready before it starts: the store containers it uses, healthy, and its database provisioned. */
   stores: pulumi.Resource[];
+  /** The Docker provider that holds the registry login; only the image pull uses it. */
+  registryProvider: docker.Provider;
 }
 
 /**
@@ -19,12 +21,26 @@ export interface AppServiceArgs extends ContainerInputs {
  */
 export class AppService extends pulumi.ComponentResource {
   readonly container: docker.Container;
+  readonly image: docker.RemoteImage;
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.appService, name, {}, opts);
     const envs = renderEnvs(args.plan, args.credentials, args.edgeSubnet);
     const revisioned = args.plan.rollout.strategy === "revisioned";
-    this.container = new docker.Container(childName(name, "container"), containerArgs(args, revisionName(args.plan, envs), envs), {
+    // Pulled by digest (`repository@sha256:…`), so a moved tag can never change what runs.
+    // keepLocally: qual and prod share the host's image store, and destroying one stack's
+    // RemoteImage must not delete an image the other still runs; old images are pruned by
+    // tools/release/prune.ts instead.
+    this.image = new docker.RemoteImage(
+      childName(name, "image"),
+      { name: args.plan.image, keepLocally: true },
+      { parent: this, provider: args.registryProvider },
+    );
+    // The image ID, not the reference: the provider reads a container's image back as the
+    // ID, so passing the name or repoDigest would replace the container on every run
+    // (pulumi/pulumi-docker#325, #1431).
+    const image = this.image.imageId;
+    this.container = new docker.Container(childName(name, "container"), containerArgs(args, revisionName(args.plan, envs), envs, image), {
       parent: this,
       dependsOn: args.stores,
       deleteBeforeReplace: !revisioned,

@@ -17,6 +17,8 @@ export interface BackupArgs {
   webhook?: pulumi.Output<string>;
   /** Started after the stores it dumps: its first run should not meet a store that is still starting. */
   stores: docker.Container[];
+  /** The Docker provider that holds the registry login; only the image pull uses it. */
+  registryProvider: docker.Provider;
 }
 
 /**
@@ -28,10 +30,13 @@ export interface BackupArgs {
  */
 export class Backup extends pulumi.ComponentResource {
   readonly container: docker.Container;
+  readonly image: docker.RemoteImage;
 
   constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super(TYPE_TOKENS.backup, name, {}, opts);
     const { plan } = args;
+    // Pulled by digest and run by image ID, as the app images are (components/app-service.ts says why).
+    this.image = new docker.RemoteImage(childName(name, "image"), { name: plan.image, keepLocally: true }, { parent: this, provider: args.registryProvider });
     const envs: pulumi.Input<string>[] = [
       ...Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
       ...Object.entries(plan.secretEnv).map(([k, template]) => {
@@ -44,7 +49,7 @@ export class Backup extends pulumi.ComponentResource {
       childName(name, "container"),
       {
         name: plan.containerName,
-        image: plan.image,
+        image: this.image.imageId,
         envs,
         labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
         networksAdvanced: plan.networks.map((n) => ({ name: args.networks[n.key as StoreName | "backup"]! })),

@@ -54,12 +54,18 @@ export const CONTAINER_REPLACE_ON_CHANGES = {
   replaceOnChanges: ["healthcheck", "tmpfs"],
 };
 
-export function containerArgs(inputs: ContainerInputs, name: pulumi.Input<string>, envs: pulumi.Input<string>[]): docker.ContainerArgs {
+/** `image` defaults to the plan's reference; an app service passes its RemoteImage's image ID. */
+export function containerArgs(
+  inputs: ContainerInputs,
+  name: pulumi.Input<string>,
+  envs: pulumi.Input<string>[],
+  image: pulumi.Input<string> = inputs.plan.image,
+): docker.ContainerArgs {
   const { plan } = inputs;
   const network = (key: NetworkKey) => inputs.networks[key]!;
   return {
     name,
-    image: plan.image,
+    image,
     command: plan.command,
     hostname: plan.hostname,
     envs,

@@ -1,6 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { ServiceName } from "../catalog/services";
 import type { Credential, StoreName } from "../catalog/types";
+import type { RegistrySecret } from "../config/schema";
+import { BACKUP_IMAGE } from "../model/backup";
+import { registryHost } from "../model/image-ref";
 import type { EnvironmentPlan, NetworkKey } from "../model/environment";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../model/naming";
 import type { StackOutputs } from "../model/outputs";
@@ -16,6 +20,8 @@ export interface EnvironmentArgs {
   plan: EnvironmentPlan;
   /** Credentials the stack sets as config secrets (secret Outputs); the others are generated. */
   configSecrets: Partial<Record<Credential, pulumi.Output<string>>>;
+  /** The registry login (config secrets, secret Outputs) the app images are pulled with. */
+  registryAuth: Record<RegistrySecret, pulumi.Output<string>>;
 }
 
 /** The stack outputs, as Outputs: their resolved form is the contract in model/outputs.ts. None is secret. */
@@ -28,6 +34,7 @@ export interface EnvironmentOutputs {
   edge: StackOutputs["edge"];
   neighbours: StackOutputs["neighbours"];
   topology: StackOutputs["topology"];
+  images: StackOutputs["images"];
 }
 
 /**
@@ -75,6 +82,20 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // An explicit provider carries the registry login. Only the RemoteImages use it: the
+    // containers, networks and volumes stay on the default provider, so existing state is
+    // not moved to a new provider (a provider change on a resource is a diff the engine
+    // has to settle through DiffConfig, pulumi/pulumi#18509; nothing to gain here).
+    // It reaches the same daemon: like the default provider, it reads DOCKER_HOST.
+    const hosts = [...new Set([...plan.containers.flatMap((c) => (c.release ? [registryHost(c.image)] : [])), ...(plan.backup ? [registryHost(plan.backup.image)] : [])])];
+    const registryProvider = new docker.Provider(
+      childName(name, "registry"),
+      {
+        registryAuth: hosts.map((address) => ({ address, username: args.registryAuth.registryUsername, password: args.registryAuth.registryPassword })),
+      },
+      { parent: this },
+    );
+
     const inputs = { networks, volumes, credentials: credentials.values, edgeSubnet: edge.subnet };
     const stores = new Map<StoreName, DataStore>();
     const containers: EnvironmentOutputs["containers"] = {};
@@ -94,13 +115,13 @@ export class Environment extends pulumi.ComponentResource {
       // A service that uses PostgreSQL starts only once its role and database exist.
       const needed = container.stores.flatMap((s) => (s === "postgres" ? [stores.get(s)!.container, databases.provisioned] : [stores.get(s)!.container]));
       const child = childName(name, container.name);
-      containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed }, { parent: this }).container.name;
+      containers[container.name] = new AppService(child, { ...inputs, plan: container, stores: needed, registryProvider }, { parent: this }).container.name;
     }
 
     // Not in the `containers` output: that lists the catalog's containers, which verify checks one by one.
     if (plan.backup) new Backup(
       childName(name, "backup"),
-      { ...inputs, plan: plan.backup, stores: [...stores.values()].map((s) => s.container), webhook: args.configSecrets.backupWebhookUrl },
+      { ...inputs, plan: plan.backup, stores: [...stores.values()].map((s) => s.container), webhook: args.configSecrets.backupWebhookUrl, registryProvider },
       { parent: this },
     );
 
@@ -124,6 +145,10 @@ export class Environment extends pulumi.ComponentResource {
           },
         ]),
       ),
+      images: {
+        ...Object.fromEntries(plan.containers.flatMap((c) => (c.release ? [[c.name as ServiceName, { ...c.release }]] : []))),
+        ...(plan.backup ? { [BACKUP_IMAGE]: { ...plan.backup.release } } : {}),
+      },
     };
     this.registerOutputs(this.outputs);
   }

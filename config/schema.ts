@@ -12,15 +12,12 @@ import { edgeSubnetProblem } from "../model/subnets";
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 // A registry host (with optional port) and a repository path, as `docker pull` reads it; no tag or digest.
 const REGISTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-// Docker's tag grammar.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // Docker's object-name grammar (containers, networks, volumes).
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const LOG_SIZE = /^[1-9][0-9]*[kmg]$/;
 
 const domain = z.string().regex(DOMAIN, { error: "expected a lowercase DNS domain such as qual.portugalodyssey.pt" });
 const dockerName = z.string().regex(DOCKER_NAME, { error: "expected a Docker object name: letters, digits, '_', '.', '-'" });
-const tag = z.string().regex(TAG, { error: "expected a Docker image tag such as 1.4.2 or main-3f2a9c1 (letters, digits, '_', '.', '-'; at most 128)" });
 const memoryMb = z.int({ error: "expected a whole number of MiB" }).min(64, { error: "expected at least 64 MiB" });
 const cpus = z.number({ error: "expected a number of CPU cores such as 0.5" }).positive({ error: "expected more than 0 cores" }).max(64);
 
@@ -34,8 +31,8 @@ const resourceOverride = {
   }),
 };
 
+// Images are not config: each stack's release manifest (releases/<stack>.yaml) pins them by digest.
 const serviceOverride = z.strictObject({
-  tag: tag.optional().meta({ description: "This service's image tag; wins over `imageTag`." }),
   command: z
     .array(z.string().min(1, { error: "expected no empty argument" }), { error: 'expected a list of arguments such as ["start", "--optimized"]' })
     .min(1, { error: "expected at least one argument; remove the key to use the catalog's command" })
@@ -95,7 +92,7 @@ export const backupSchema = z.strictObject({
   memoryMb: memoryMb.default(256).meta({ description: "The backup container's memory limit, MiB; the host budget counts it." }),
 });
 
-/** A map keyed by catalog names; `title` names the key in the generated reference (`services.<service>.tag`). */
+/** A map keyed by catalog names; `title` names the key in the generated reference (`services.<service>.memoryMb`). */
 const catalogKey = (title: string) => z.string().meta({ title });
 
 /**
@@ -119,7 +116,15 @@ export const stackConfigSchema = z.strictObject({
     .string()
     .regex(REGISTRY, { error: "expected a registry and repository path such as registry.gitlab.com/portugal-odyssey/platform, without a tag" })
     .meta({ description: "Registry and repository path every app image is pulled from, without a tag." }),
-  imageTag: tag.meta({ description: "The default tag of every app image; a release sets it (docs/releases.md)." }),
+  keepReleases: z
+    .int({ error: "expected a whole number of releases" })
+    .min(1, { error: "expected at least 1" })
+    .max(50, { error: "expected at most 50" })
+    .default(3)
+    .meta({
+      description:
+        "Releases per service whose images `npm run prune-images` keeps on the host for this stack (besides every image a container uses), so a rollback works while the registry is unreachable. App images themselves are pinned in releases/<stack>.yaml (docs/releases.md).",
+    }),
   edge: z
     .enum(["isolated", "shared"], { error: "expected isolated or shared" })
     .default("isolated")
@@ -241,6 +246,13 @@ export const stackConfigSchema = z.strictObject({
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 export type StackConfig = z.output<typeof stackConfigSchema>;
+
+/**
+ * The registry login the Docker provider pulls the app images with (a GitLab
+ * deploy token with read_registry): config secrets, required on every stack.
+ */
+export const REGISTRY_SECRETS = ["registryUsername", "registryPassword"] as const;
+export type RegistrySecret = (typeof REGISTRY_SECRETS)[number];
 
 /** Keys of the catalog-keyed maps, checked after parsing so the message can list what is known. */
 export const CATALOG_KEYS = {

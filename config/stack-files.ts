@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT } from "../model/naming";
+import { readReleaseFile } from "./release";
 import type { RawConfig } from "./validate";
 
 const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
@@ -76,5 +77,6 @@ export function readStackFiles(projectDir: string, stack: string): RawConfig {
     values: encodeForEngine(config),
     secretKeys: new Set(Object.keys(config).filter((key) => isSecureValue(config[key]))),
     otherStacks: readOtherStacks(projectDir, stack),
+    release: readReleaseFile(projectDir, stack),
   };
 }

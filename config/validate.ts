@@ -6,17 +6,20 @@
  */
 import type { z } from "zod";
 import { SERVICES } from "../catalog/services";
+import { SERVICE_NAMES, type ServiceName } from "../catalog/services";
 import { STORES } from "../catalog/stores";
 import { BACKUP_SECRETS, EXTERNAL_SECRETS, GENERATED_CREDENTIALS, type Credential, type ExternalSecret } from "../catalog/types";
 import { databaseCredentials } from "../model/databases";
+import { parseImageReference } from "../model/image-ref";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { subnetsOverlap } from "../model/subnets";
 import { credentialsIn } from "../model/templates";
-import { CATALOG_KEYS, stackConfigSchema, type StackConfig } from "./schema";
+import { BACKUP_IMAGE, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "./release";
+import { CATALOG_KEYS, REGISTRY_SECRETS, type RegistrySecret, stackConfigSchema, type StackConfig } from "./schema";
 
 export interface ConfigProblem {
-  /** The config key path, e.g. `portugal-odyssey:services.booking-service.tag`. */
+  /** The config key path, e.g. `portugal-odyssey:services.booking-service.memoryMb`, or a manifest path `releases/qual.yaml: services.booking-service.image`. */
   path: string;
   message: string;
 }
@@ -28,17 +31,19 @@ export interface RawConfig {
   secretKeys: ReadonlySet<string>;
   /** The other stacks on the host (every other stack file in the project), engine-encoded like `values`. */
   otherStacks?: Record<string, Record<string, string>>;
+  /** The stack's release manifest (releases/<stack>.yaml) as parsed YAML; undefined when the file is missing. */
+  release: unknown;
 }
 
-/** One stack's parsed config with its name and resolved suffix: what planEnvironment takes. */
-export type StackSettings = StackConfig & { stack: string; env: string };
+/** One stack's parsed config with its name, resolved suffix and release manifest: what planEnvironment takes. */
+export type StackSettings = StackConfig & { stack: string; env: string; release: Record<ServiceName, ReleaseEntry>; backupRelease?: ReleaseEntry };
 
 export type ValidationResult =
   | { ok: true; settings: StackSettings; secretsFromConfig: Credential[]; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[] };
 
 const DATABASE_PASSWORDS: readonly string[] = databaseCredentials();
-const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS, ...BACKUP_SECRETS];
+const SECRET_KEYS: readonly string[] = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...DATABASE_PASSWORDS, ...BACKUP_SECRETS, ...REGISTRY_SECRETS];
 // The program sends Postgres a SCRAM verifier of the password's bytes; Postgres SASLpreps a login's
 // password first, which leaves printable ASCII as it is and could change anything else.
 const SCRAM_SAFE_PASSWORD = /^[\x21-\x7e]+$/;
@@ -58,11 +63,11 @@ export const requiredExternalSecrets = (): ExternalSecret[] =>
   ].filter((c): c is ExternalSecret => (EXTERNAL_SECRETS as readonly string[]).includes(c));
 
 /**
- * Every secret a stack of the committed config must set: the external ones and
- * the backup container's (its location is s3:). What tooling gives placeholders
+ * Every secret a stack of the committed config must set: the external ones, the
+ * backup container's (its location is s3:) and the registry login. What tooling gives placeholders
  * or notes for; validation asks for the backup ones only when backups are set.
  */
-export const secretsToSet = (): Credential[] => [...requiredExternalSecrets(), "resticPassword", ...S3_SECRETS];
+export const secretsToSet = (): (Credential | RegistrySecret)[] => [...requiredExternalSecrets(), "resticPassword", ...S3_SECRETS, ...REGISTRY_SECRETS];
 
 function parseValue(raw: string): unknown {
   if (!/^\s*[[{]/.test(raw)) return raw;
@@ -120,12 +125,12 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
         path: fullKey,
         message: `expected printable ASCII without spaces (a database password is hashed as SCRAM-SHA-256 before Postgres sees it); set another with: pulumi config set --secret ${name} --stack ${stack}`,
       });
-    } else {
+    } else if (!(REGISTRY_SECRETS as readonly string[]).includes(name)) {
       secretsFromConfig.push(name as Credential);
     }
   }
 
-  for (const secret of requiredExternalSecrets()) {
+  for (const secret of [...requiredExternalSecrets(), ...REGISTRY_SECRETS]) {
     if (!(`${PROJECT}:${secret}` in raw.values)) {
       problems.push({
         path: key(secret),
@@ -154,10 +159,13 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   problems.push(...others.flatMap((o) => ("problem" in o ? [o.problem] : [])));
   const neighbours = others.flatMap((o) => ("problem" in o ? [] : [o]));
   if (suffix.success && domain.success) problems.push(...checkSharedNames(env, domain.data, neighbours));
-  if (!parsed.success) return { ok: false, problems };
+  const registry = stackConfigSchema.shape.registry.safeParse(input.registry);
+  const release = checkRelease(stack, raw.release, registry.success ? registry.data : undefined, input.backup !== undefined && input.backup !== null);
+  problems.push(...release.problems);
+  if (!parsed.success || !release.entries) return { ok: false, problems };
 
   problems.push(...memoryFloors(parsed.data));
-  const settings: StackSettings = { ...parsed.data, stack, env };
+  const settings: StackSettings = { ...parsed.data, stack, env, release: release.entries, ...(release.backup ? { backupRelease: release.backup } : {}) };
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
   problems.push(...checkBackup(stack, parsed.data.backup?.repository, raw));
   const plan = planEnvironment(settings);
@@ -223,6 +231,73 @@ function memoryFloors(config: { services: Record<string, { memoryMb?: number }>;
   );
 }
 
+/** The command that pins one service (or, with no service, every service) in a stack's manifest. */
+export const releaseCommand = (stack: string, service?: string) =>
+  `npm run release -- --stack ${stack} ${service ? `--service ${service}` : "--all"} --tag <tag> --commit <sha> --pipeline <url>`;
+
+/**
+ * Every app service must be pinned by digest, in the repository config and
+ * catalog name: anything else could run something other than what was built.
+ */
+function checkRelease(
+  stack: string,
+  raw: unknown,
+  registry: string | undefined,
+  withBackup: boolean,
+): { problems: ConfigProblem[]; entries?: Record<ServiceName, ReleaseEntry>; backup?: ReleaseEntry } {
+  const file = releaseFileName(stack);
+  const at = (path: string) => `${file}: ${path}`;
+  if (raw === undefined) {
+    return { problems: [{ path: file, message: `missing; every stack needs its release manifest. Create it with: ${releaseCommand(stack)}` }] };
+  }
+  const parsed = releaseManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      problems: parsed.error.issues.flatMap((issue) =>
+        issue.code === "unrecognized_keys"
+          ? issue.keys.map((k) => ({ path: at([...issue.path, k].join(".")), message: "unknown key; a manifest entry has image, commit and pipeline" }))
+          : [{ path: at(issue.path.join(".") || "(top level)"), message: issue.message }],
+      ),
+    };
+  }
+  const services = parsed.data.services;
+  const problems: ConfigProblem[] = Object.keys(services)
+    .filter((name) => !(SERVICE_NAMES as readonly string[]).includes(name))
+    .map((name) => ({ path: at(`services.${name}`), message: `unknown service "${name}"; expected one of: ${SERVICE_NAMES.join(", ")}` }));
+  const missing = SERVICE_NAMES.filter((name) => !(name in services));
+  if (missing.length === SERVICE_NAMES.length) {
+    problems.push({
+      path: file,
+      message: `pins no app image yet (a fresh project's manifest is empty); pin every service before the first up: ${releaseCommand(stack)}${withBackup ? `, and the backup image: ${releaseCommand(stack, BACKUP_IMAGE)}` : ""}`,
+    });
+    return { problems };
+  }
+  for (const name of missing) problems.push({ path: at(`services.${name}`), message: `not pinned; run: ${releaseCommand(stack, name)}` });
+  const pinned: [string, string, string][] = SERVICE_NAMES.filter((n) => n in services).map((n) => [n, `services.${n}.image`, services[n].image]);
+  if (parsed.data.backup) pinned.push([BACKUP_IMAGE, "backup.image", parsed.data.backup.image]);
+  else if (withBackup) problems.push({ path: at("backup"), message: `not pinned, and the stack has backup config; run: ${releaseCommand(stack, BACKUP_IMAGE)}` });
+  for (const [name, path, image] of pinned) {
+    const ref = parseImageReference(image);
+    const expected = registry && `${registry}/${name === BACKUP_IMAGE ? BACKUP_IMAGE : (SERVICES[name as ServiceName].repository ?? name)}`;
+    if (!ref) {
+      problems.push({ path: at(path), message: `"${image}" is not an image reference; expected ${expected ?? "<repository>"}@sha256:<64 hex>. Pin it: ${releaseCommand(stack, name)}` });
+    } else if (!ref.digest) {
+      problems.push({
+        path: at(path),
+        message: `"${image}" names a tag only, and a tag can move; pin it by digest: ${releaseCommand(stack, name).replace("<tag>", ref.tag ?? "<tag>")}`,
+      });
+    } else if (ref.tag !== undefined) {
+      problems.push({ path: at(path), message: `"${image}" carries a tag beside its digest; write it as ${ref.repository}@${ref.digest}` });
+    } else if (expected && ref.repository !== expected) {
+      problems.push({
+        path: at(path),
+        message: `names repository ${ref.repository}, but ${name} is pulled from ${expected} (config registry + catalog repository); pin it again: ${releaseCommand(stack, name)}`,
+      });
+    }
+  }
+  return problems.length > 0 ? { problems } : { problems, entries: services as Record<ServiceName, ReleaseEntry>, backup: parsed.data.backup };
+}
+
 /** What another stack on the host claims: its suffix (hence every name), its Host rules, its memory. */
 interface HostStack {
   stack: string;
@@ -247,7 +322,11 @@ function describeOtherStack(stack: string, values: Record<string, string>): Host
       },
     };
   }
-  const plan = planEnvironment({ ...parsed.data, stack, env });
+  // Its memory does not depend on which build it runs, and its manifest is not read here: it is
+  // planned with every service pinned to one all-zero digest, which the plan never shows.
+  const placeholder = { image: "", commit: "0000000", pipeline: "0" };
+  const release = Object.fromEntries(SERVICE_NAMES.map((name) => [name, { ...placeholder, image: `${parsed.data.registry}/${SERVICES[name].repository ?? name}@sha256:${"0".repeat(64)}` }]));
+  const plan = planEnvironment({ ...parsed.data, stack, env, release: release as StackSettings["release"] });
   return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
 }
 

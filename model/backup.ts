@@ -6,13 +6,18 @@
 import type { Credential, StoreName, VolumeKey } from "../catalog/types";
 import { BACKUP_TAGS, LABELS, PROJECT, names } from "./naming";
 import { UNROUTED_LABELS } from "./traefik";
-import type { EnvironmentSettings } from "./settings";
+import type { EnvironmentSettings, ReleasePin } from "./settings";
 import { credentialsIn } from "./templates";
+
+/** The backup image's name in release manifests, outputs and `npm run release --service`. */
+export const BACKUP_IMAGE = "backup";
 
 export interface BackupPlan {
   containerName: string;
-  /** Built by this project's CI from backup/Dockerfile: node, restic, pg_dump, redis-cli. */
+  /** Built by this project's CI from backup/Dockerfile: node, restic, pg_dump, redis-cli. Pinned `repository@sha256:…`. */
   image: string;
+  /** Its release manifest entry (`backup:` in releases/<stack>.yaml). */
+  release: ReleasePin;
   /** The stores' own networks, to dump them; its own network, its only way off the host. */
   networks: { key: StoreName | "backup"; name: string }[];
   /** The stores' volumes read-only (it only reads what they wrote); its staging volume read-write. */
@@ -80,7 +85,9 @@ export function planBackup(
   };
   return {
     containerName: names.backupContainer(env),
-    image: `${s.registry}/backup:${s.imageTag}`,
+    // Pinned by digest in the release manifest, like the app images (config/ requires it with backup config).
+    image: s.backupRelease!.image,
+    release: s.backupRelease!,
     networks: [
       ...(["postgres", "redis", "rabbitmq", "elasticsearch"] as const).map((store) => ({ key: store, name: storeNetwork(store) })),
       { key: "backup" as const, name: names.backupNetwork(env) },

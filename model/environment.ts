@@ -21,7 +21,7 @@ import {
 import { maxConnections, planDatabases, type DatabasePlan } from "./databases";
 import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
-import type { EnvironmentSettings } from "./settings";
+import type { EnvironmentSettings, ReleasePin } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
 import { UNROUTED_LABELS, routeLabels } from "./traefik";
 import { planBackup, type BackupPlan } from "./backup";
@@ -90,7 +90,10 @@ export interface ContainerPlan {
   /** The fixed name, or the stem a revision hash is appended to. */
   containerName: string;
   rollout: Rollout;
+  /** A store's pinned upstream tag; an app service's `repository@sha256:…` from the release manifest. */
   image: string;
+  /** App services: the manifest entry the image comes from (digest, source commit, pipeline). */
+  release?: ReleasePin;
   command?: string[];
   hostname?: string;
   port: number;
@@ -344,10 +347,12 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
     };
     const envVars = renderEnv(templates, ctx);
     const { baseLabels, ...rest } = common(spec, "service", resources);
+    const release = s.release[name];
     return {
       ...rest,
       rollout: rolloutOf(spec),
-      image: `${s.registry}/${spec.repository ?? name}:${override.tag ?? s.imageTag}`,
+      image: release.image,
+      release,
       command: (override.command ?? spec.command)?.map((arg) => renderTemplate(arg, ctx)),
       configFiles: renderConfigFiles(spec, ctx),
       networks: [
@@ -357,7 +362,12 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
       ],
       env: envVars,
       credentials: [...new Set(envVars.filter((e) => e.secret).flatMap((e) => credentialsIn(e.value)))],
-      labels: { ...baseLabels, ...(traefik ? traefik.labels : UNROUTED_LABELS) },
+      labels: {
+        ...baseLabels,
+        [LABELS.imageDigest]: release.image.slice(release.image.indexOf("@") + 1),
+        [LABELS.sourceCommit]: release.commit,
+        ...(traefik ? traefik.labels : UNROUTED_LABELS),
+      },
       stores: [...spec.stores],
       dependencies: [
         ...spec.stores.map((store) => `${alias(store)}:${STORES[store].port}`),

@@ -34,6 +34,10 @@ export const LABELS = {
   service: "pt.portugalodyssey.service",
   role: "pt.portugalodyssey.role",
   port: "pt.portugalodyssey.port",
+  /** App services: the `sha256:…` digest the release manifest pins, so `docker ps` and `verify` show what runs. */
+  imageDigest: "pt.portugalodyssey.image-digest",
+  /** App services: the source commit that image was built from. */
+  sourceCommit: "pt.portugalodyssey.source-commit",
 } as const;
 
 /** A suffix is a bare lowercase word: a hyphen in it could make `file-service` + `qual` collide with `file` + `service-qual`. */

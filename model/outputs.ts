@@ -4,6 +4,7 @@
  * Nothing in them is secret.
  */
 import { z } from "zod";
+import { releaseEntrySchema } from "../config/release";
 
 const name = z.string().min(1);
 /** `alias:port`, e.g. `postgres-qual:5432`. */
@@ -36,6 +37,8 @@ export const stackOutputsSchema = z.object({
   }),
   neighbours: z.array(name).default([]),
   topology: z.record(z.string(), topologyEntrySchema),
+  /** Each app service's deployed release: `repository@sha256:…`, source commit, pipeline (from the release manifest). */
+  images: z.record(z.string(), releaseEntrySchema).default({}),
 });
 
 export type StackOutputs = z.output<typeof stackOutputsSchema>;

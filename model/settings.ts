@@ -8,6 +8,16 @@ import type { ServiceName } from "../catalog/services";
 import type { StoreName, VolumeKey } from "../catalog/types";
 import type { ResourceOverride } from "./resources";
 
+/** One app service's entry in a release manifest. */
+export interface ReleasePin {
+  /** `repository@sha256:<64 hex>`. */
+  image: string;
+  /** The source commit the image was built from. */
+  commit: string;
+  /** The pipeline that built it. */
+  pipeline: string;
+}
+
 export interface EnvironmentSettings {
   stack: string;
   /** The resolved suffix that ends every name. */
@@ -16,14 +26,18 @@ export interface EnvironmentSettings {
   domain: string;
   /** Registry and path the app images are pulled from. */
   registry: string;
-  /** The default tag of every app image. */
-  imageTag: string;
+  /** The stack's release manifest (releases/<stack>.yaml): every app service's image, pinned by digest. */
+  release: Record<ServiceName, ReleasePin>;
+  /** The backup container's image from the same manifest; present whenever `backup` is. */
+  backupRelease?: ReleasePin;
+  /** Releases per service the image housekeeping keeps on the host. */
+  keepReleases: number;
   edge: "isolated" | "shared";
   /** Isolated mode: the subnet pinned on the edge network (required there; config/validate.ts). */
   edgeSubnet?: string;
   traefik: { network: string; container: string; entrypoint: string; certResolver: string };
   /** `command`: arguments to the image's entrypoint, instead of the catalog's. */
-  services: Partial<Record<ServiceName, ResourceOverride & { tag?: string; command?: string[] }>>;
+  services: Partial<Record<ServiceName, ResourceOverride & { command?: string[] }>>;
   stores: Partial<Record<StoreName, ResourceOverride>>;
   resources: { scale: number };
   logs: { maxSize: string; maxFile: number };

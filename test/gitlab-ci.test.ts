@@ -258,6 +258,7 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
       "npm run up -- --stack prod",
       "npm run outputs -- --stack prod --out outputs-prod.json",
       "npm run outputs -- --stack prod --dotenv --out deploy-prod.env",
+      "npm run prune-images",
       "npm run verify -- --stack prod --outputs outputs-prod.json --json-out verify-prod.json",
     ]);
   });
@@ -287,6 +288,15 @@ describe("structure", () => {
     expect(script.at(-1)).toBe('npm run verify -- --stack "$STACK" --outputs "outputs-$STACK.json" --json-out "verify-$STACK.json"');
     expect(script.indexOf('npm run up -- --stack "$STACK"')).toBeLessThan(script.indexOf('npm run outputs -- --stack "$STACK" --out "outputs-$STACK.json"'));
     expect(Object.keys(parse(renderStackPipeline("push", ROOT))).filter((n) => n.startsWith("verify"))).toEqual([]);
+  });
+
+  it("the deploy prunes old app images after up and the outputs, and a failed prune does not fail the deploy", () => {
+    const script: string[] = templates[".deploy"].script;
+    const prune = script.findIndex((l) => l.startsWith("npm run prune-images"));
+    expect(prune).toBeGreaterThan(script.indexOf('npm run outputs -- --stack "$STACK" --dotenv --out "deploy-$STACK.env"'));
+    const run = spawnSync("bash", ["-e", "-c", `npm() { return 1; }\n${script[prune]}\necho after`], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("after");
   });
 
   it("keeps every preview, drift, outputs and verify document as an artifact only developers can open", () => {

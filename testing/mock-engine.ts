@@ -7,6 +7,7 @@
  * and the resource options (protect, dependsOn, ...) that MockResourceArgs
  * leaves out.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
@@ -17,6 +18,7 @@ const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void
 import type { HostInventory } from "../host/inventory";
 import { runEnvironmentStack } from "../program";
 import { PROJECT } from "../model/naming";
+import { testRelease } from "./release";
 import { engineConfig } from "./stack-config";
 
 export interface RegisteredResource {
@@ -36,6 +38,8 @@ export interface RegisteredResource {
     /** URNs of explicit and implicit dependencies. */
     dependsOn: string[];
     parent?: string;
+    /** `urn::id` of an explicit provider; undefined for the default provider. */
+    provider?: string;
   };
 }
 
@@ -67,6 +71,8 @@ export interface RunOptions {
   onRegister?: (resource: RegisteredResource) => void;
   /** The project folder (Pulumi.yaml and stack files): every stack file in it is a stack on the same host. */
   projectDir: string;
+  /** The release manifest as parsed YAML; every service pinned by testRelease() by default, `null` reads the project's releases/<stack>.yaml. */
+  release?: unknown;
 }
 
 /** What the mock `getNetwork` reports as the shared traefik network's subnet. */
@@ -108,6 +114,7 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
       ignoreChanges: req.getIgnorechangesList() as string[],
       dependsOn: [...dependencies],
       parent: parent || undefined,
+      provider: (req.getProvider() as string) || undefined,
     },
   };
   const sink = recorder;
@@ -118,6 +125,21 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
   });
 };
 
+/**
+ * The image ID the mock engine answers for a pulled image: the real provider
+ * reports the local image's config digest, which only a daemon knows; this one
+ * is derived from the reference, so the same pin always gives the same ID.
+ */
+export const mockImageId = (reference: string) => `sha256:${createHash("sha256").update(`image-id:${reference}`).digest("hex")}`;
+
+/** What a provider computes: a generated password's value, a pulled image's ID and digest (deterministic, so runs can be diffed). */
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  if (type === TYPES.password) return { ...inputs, result: `generated-${name}` };
+  if (type === TYPES.bytes) return { ...inputs, base64: Buffer.from(`bytes-of-${name}`).toString("base64") };
+  if (type === TYPES.remoteImage) return { ...inputs, imageId: mockImageId(inputs.name), repoDigest: inputs.name };
+  return { ...inputs };
+}
+
 /** Runs the program for one stack on the mock engine. Throws what the program throws. */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: RegisteredResource[] = [];
@@ -126,13 +148,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     {
       newResource: (args) => ({
         id: args.type === "pulumi:pulumi:Stack" ? undefined : `${args.name}-id`,
-        // What a provider computes: a generated password's value or random bytes (deterministic, so runs can be diffed).
-        state:
-          args.type === TYPES.password
-            ? { ...args.inputs, result: `generated-${args.name}` }
-            : args.type === TYPES.bytes
-              ? { ...args.inputs, base64: Buffer.from(`bytes-of-${args.name}`).toString("base64") }
-              : { ...args.inputs },
+        // What a provider computes: a generated password's value, random bytes, a pulled image's ID (deterministic, so runs can be diffed).
+        state: mockState(args.type, args.name, args.inputs),
       }),
       call: (args) => {
         invokes.push({ token: args.token, args: args.inputs });
@@ -172,7 +189,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         const inventory = options.inventory ?? EMPTY_HOST;
         const listings = options.volumeListings ?? {};
         const listVolume = typeof listings === "function" ? listings : async (volume: string) => listings[volume] ?? [];
-        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory, listVolume, projectDir: options.projectDir })) };
+        const release = options.release === null ? undefined : (options.release ?? testRelease(options.projectDir, options.stack));
+        result = { ...(await runEnvironmentStack({ readInventory: async () => inventory, listVolume, projectDir: options.projectDir, release })) };
       } catch (error) {
         thrown = { error };
         return {};
@@ -201,4 +219,6 @@ export const TYPES = {
   command: "command:local:Command",
   password: "random:index/randomPassword:RandomPassword",
   bytes: "random:index/randomBytes:RandomBytes",
+  remoteImage: "docker:index/remoteImage:RemoteImage",
+  dockerProvider: "pulumi:providers:docker",
 } as const;

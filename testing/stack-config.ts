@@ -13,6 +13,8 @@ export const TEST_EXTERNAL_SECRETS = {
   resticPassword: "test-restic-password-0000",
   backupAccessKeyId: "test-backup-access-key-0000",
   backupSecretAccessKey: "test-backup-secret-key-0000",
+  registryUsername: "test-deploy-token-user",
+  registryPassword: "test-deploy-token-password-0000",
 };
 
 export interface EngineConfig {

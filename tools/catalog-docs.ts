@@ -3,9 +3,10 @@
  * strategies, sizes, hardening exceptions), rendered from the catalog and the
  * model; tools/docs.ts writes them (`npm run docs`).
  */
-import { SERVICES, SERVICE_NAMES } from "../catalog/services";
+import { SERVICES, SERVICE_NAMES, type ServiceName } from "../catalog/services";
 import { STORES } from "../catalog/stores";
 import { STORE_NAMES } from "../catalog/types";
+import type { ReleaseEntry } from "../config/release";
 import { planEnvironment, type ContainerPlan } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
 import { POSTGRES_HEADROOM } from "../model/databases";
@@ -16,12 +17,15 @@ export function samplePlan() {
   const config = stackConfigSchema.parse({
     domain: "example.pt",
     registry: "registry.example/po",
-    imageTag: "x",
     traefik: { entrypoint: "websecure", certResolver: "letsencrypt" },
     host: { memoryBudgetMb: 100000 },
     backup: { repository: "s3:https://s3.example/bucket" },
   });
-  return planEnvironment({ ...config, stack: "E", env: "E" });
+  // Only catalog-derived columns are printed, so any well-formed pin will do.
+  const release = Object.fromEntries(
+    SERVICE_NAMES.map((name) => [name, { image: `${config.registry}/${name}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" }]),
+  ) as Record<ServiceName, ReleaseEntry>;
+  return planEnvironment({ ...config, stack: "E", env: "E", release });
 }
 
 /** The limit, and the floor that scaling never goes below, if the entry has one. */

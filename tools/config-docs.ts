@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../catalog/types";
-import { stackConfigSchema } from "../config/schema";
+import { REGISTRY_SECRETS, stackConfigSchema } from "../config/schema";
 import { readProjectConfig } from "../config/stack-files";
 import { databaseCredentials } from "../model/databases";
 import { PROJECT } from "../model/naming";
@@ -121,5 +121,7 @@ export function renderSecretsTable(): string {
     ...GENERATED_CREDENTIALS.map((name) => row(name, "generated with `@pulumi/random` unless set")),
     ...databaseCredentials().map((name) => row(name, "generated with `@pulumi/random` unless set; printable ASCII (docs/databases.md)")),
     ...EXTERNAL_SECRETS.map((name) => row(name, "**required**: issued by a third party")),
+    // Not a container's env: the Docker provider pulls the app images with it (docs/releases.md).
+    ...REGISTRY_SECRETS.map((name) => `| \`${name}\` | **required**: the registry login, a deploy token with \`read_registry\` | the app image pulls |`),
   ].join("\n");
 }

@@ -11,6 +11,7 @@ import { validateStackConfig } from "../../config/validate";
 import { HEALTH_TIMING } from "../../model/environment";
 import { containerFor, containers, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
+import { testRelease } from "../harness/release";
 import { engineConfig } from "../harness/stack-config";
 import { criticalPathDetection } from "../../tools/bench/health";
 
@@ -22,7 +23,7 @@ beforeAll(async () => {
 
 function plan(stack: string, overrides: Record<string, unknown> = {}) {
   const config = engineConfig(stack, overrides);
-  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys) });
+  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), release: testRelease(stack) });
 }
 
 describe("start commands", () => {

@@ -4,8 +4,11 @@ import { names as naming } from "../../model/naming";
 import { postgresServices } from "../../model/databases";
 import { stackOutputsSchema } from "../../model/outputs";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf, traefikObjects, volumes } from "../harness/inspect";
-import { TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
-import { readStackConfig } from "../harness/stack-config";
+import { registryHost } from "../../model/image-ref";
+import { LABELS } from "../../model/naming";
+import { TYPES, mockImageId, ofType, runProgram, type ProgramRun } from "../harness/program";
+import { testRelease } from "../harness/release";
+import { TEST_EXTERNAL_SECRETS, readStackConfig } from "../harness/stack-config";
 
 const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route);
 const runs: Record<string, ProgramRun> = {};
@@ -83,10 +86,49 @@ describe.each(["qual", "prod"])("the %s stack", (env) => {
     expect(onEdge).toEqual([...ROUTED].sort());
   });
 
-  test("pulls app images from the configured registry at the configured tag", () => {
+  test("pulls every app image by its manifest digest, kept on the host, and runs the container on the pulled image's ID", () => {
+    const release = testRelease(env);
+    const images = ofType(run(), TYPES.remoteImage);
+    expect(images.map((i) => i.inputs.name).sort()).toEqual(SERVICE_NAMES.map((s) => release.services[s].image).sort());
     for (const service of SERVICE_NAMES) {
-      expect(containerFor(run(), service).inputs.image).toBe(`registry.gitlab.com/portugal-odyssey/platform/${service}:main`);
+      const image = images.find((i) => i.name === `${env}-${service}-image`)!;
+      expect(image.inputs.keepLocally).toBe(true);
+      expect(image.inputs.name).toMatch(/@sha256:[0-9a-f]{64}$/);
+      const container = containerFor(run(), service);
+      // The image ID, as the provider reads a container's image back: a name or repoDigest would churn.
+      expect(container.inputs.image).toBe(mockImageId(image.inputs.name));
+      expect(container.options.dependsOn).toContain(image.urn);
     }
+  });
+
+  test("labels each app container with its digest and source commit, so docker ps and verify show what runs", () => {
+    const release = testRelease(env);
+    for (const service of SERVICE_NAMES) {
+      const labels = labelsOf(containerFor(run(), service));
+      expect(`${release.services[service].image.split("@")[0]}@${labels[LABELS.imageDigest]}`).toBe(release.services[service].image);
+      expect(labels[LABELS.sourceCommit]).toBe(release.services[service].commit);
+    }
+  });
+
+  test("only the image pulls use the provider with the registry login; every other resource stays on the default provider", () => {
+    const [provider] = ofType(run(), TYPES.dockerProvider);
+    const providerRef = `${provider.urn}::${provider.name}-id`;
+    for (const r of run().resources.filter((x) => x.type.startsWith("docker:"))) {
+      expect({ resource: r.name, provider: r.options.provider }).toEqual({ resource: r.name, provider: r.type === TYPES.remoteImage ? providerRef : undefined });
+    }
+    const auth = JSON.parse(provider.inputs.registryAuth);
+    expect(auth).toEqual([{ address: registryHost(testRelease(env).services["public-fo"].image), username: TEST_EXTERNAL_SECRETS.registryUsername, password: TEST_EXTERNAL_SECRETS.registryPassword }]);
+  });
+
+  test("the registry password is a secret wherever it goes: only the provider's registryAuth carries it, sent as a secret", () => {
+    const carriers = run().resources.filter((r) => JSON.stringify(r.inputs).includes(TEST_EXTERNAL_SECRETS.registryPassword));
+    expect(carriers.map((r) => r.type)).toEqual([TYPES.dockerProvider]);
+    expect(carriers[0].secretInputs).toContain("registryAuth");
+    expect(JSON.stringify(run().outputs)).not.toContain(TEST_EXTERNAL_SECRETS.registryPassword);
+  });
+
+  test("exports images: each service's deployed digest, commit and pipeline, as the manifest pins them", () => {
+    expect(run().outputs.images).toEqual(testRelease(env).services);
   });
 
   test("wires services to their stores by alias, port, database and vhost", () => {
@@ -255,7 +297,7 @@ describe("qual and prod side by side", () => {
 });
 
 test("a credential set as a config secret replaces the generated one everywhere, and no password is generated for it", async () => {
-  const secrets = { paymentProviderKey: "p", paymentWebhookSecret: "w", smtpPassword: "s", postgresPassword: "set-by-the-old-volume" };
+  const secrets = { ...TEST_EXTERNAL_SECRETS, postgresPassword: "set-by-the-old-volume" };
   const run = await runProgram({ stack: "prod", secrets });
   expect(ofType(run, TYPES.password).map((p) => p.name)).not.toContain("prod-credentials-postgres-password");
   expect(envOf(containerFor(run, "postgres")).POSTGRES_PASSWORD).toBe("set-by-the-old-volume");

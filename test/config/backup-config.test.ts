@@ -2,11 +2,12 @@
 import { readOtherStacks } from "../../config/stack-files";
 import { validateStackConfig } from "../../config/validate";
 import { planEnvironment } from "../../model/environment";
+import { testRelease } from "../harness/release";
 import { FIXTURE_PROJECT, TEST_EXTERNAL_SECRETS, engineConfig, settingsOf } from "../harness/stack-config";
 
 function validate(stack: string, overrides: Record<string, unknown> = {}, secrets: Record<string, string> = TEST_EXTERNAL_SECRETS) {
   const config = engineConfig(stack, overrides, secrets);
-  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(FIXTURE_PROJECT, stack) });
+  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(FIXTURE_PROJECT, stack), release: testRelease(stack) });
 }
 const problems = (...args: Parameters<typeof validate>) => {
   const result = validate(...args);

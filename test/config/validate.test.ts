@@ -8,9 +8,11 @@ import { stackConfigSchema } from "../../config/schema";
 import { formatProblems, validateStackConfig, type ConfigProblem } from "../../config/validate";
 import { planEnvironment } from "../../model/environment";
 import { PROJECT } from "../../model/naming";
-import { runProgram } from "../harness/program";
+import { TYPES, runProgram } from "../harness/program";
+import { readReleaseFile } from "../../config/release";
 import { readOtherStacks } from "../../config/stack-files";
-import { FIXTURE_PROJECT, REPOSITORY_ROOT, engineConfig, readStackConfig, settingsOf } from "../harness/stack-config";
+import { testEntry, testRelease } from "../harness/release";
+import { FIXTURE_PROJECT, REPOSITORY_ROOT, TEST_EXTERNAL_SECRETS, engineConfig, readStackConfig, settingsOf } from "../harness/stack-config";
 import { postgresServices } from "../../model/databases";
 import { names } from "../../model/naming";
 
@@ -18,10 +20,17 @@ import { names } from "../../model/naming";
  * Validates a stack's config with some top-level keys replaced (`undefined` removes one),
  * against the other stack files in `projectDir` (the fixture project's: qual and prod).
  */
-function validate(stack: string, overrides: Record<string, unknown> = {}, secrets?: Record<string, string>, plaintext: string[] = [], projectDir = FIXTURE_PROJECT) {
+function validate(
+  stack: string,
+  overrides: Record<string, unknown> = {},
+  secrets?: Record<string, string>,
+  plaintext: string[] = [],
+  projectDir = FIXTURE_PROJECT,
+  release: unknown = testRelease(stack, {}, projectDir),
+) {
   const config = engineConfig(stack, overrides, secrets, projectDir);
   for (const key of plaintext) config.secretKeys = config.secretKeys.filter((k) => k !== key);
-  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(projectDir, stack) });
+  return validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(projectDir, stack), release });
 }
 
 /** A budget no catalog reaches: for tests about names and domains, which must not hinge on the host's memory. */
@@ -81,11 +90,11 @@ test("accepts the fixture project's qual and prod config", () => {
 
 describe("a third stack is one more file", () => {
   const stackFile = (domain: string, scale?: number, edgeSubnet = "172.16.110.0/24") =>
-    `config:\n  portugal-odyssey:domain: ${domain}\n  portugal-odyssey:imageTag: main\n  portugal-odyssey:edgeSubnet: ${edgeSubnet}\n` +
+    `config:\n  portugal-odyssey:domain: ${domain}\n  portugal-odyssey:edgeSubnet: ${edgeSubnet}\n` +
     (scale ? `  portugal-odyssey:resources:\n    scale: ${scale}\n` : "");
   const DEMO = stackFile("demo.portugalodyssey.pt", 0.5);
 
-  test("Pulumi.demo.yaml with only its domain, tag, size and edge subnet gives a valid stack suffixed demo", () => {
+  test("Pulumi.demo.yaml with only its domain, size and edge subnet gives a valid stack suffixed demo", () => {
     const dir = projectWith({ "Pulumi.demo.yaml": DEMO }, ROOMY);
     const result = validate("demo", {}, undefined, [], dir);
     expect(result.ok && result.settings.env).toBe("demo");
@@ -95,7 +104,8 @@ describe("a third stack is one more file", () => {
   test("the program builds the whole environment for it, every name ending in -demo", async () => {
     const dir = projectWith({ "Pulumi.demo.yaml": DEMO }, ROOMY);
     const run = await runProgram({ stack: "demo", projectDir: dir });
-    const named = run.resources.filter((r) => typeof r.inputs.name === "string" && r.type.startsWith("docker:"));
+    // A pulled image's `name` is its registry reference, not a name on the host.
+    const named = run.resources.filter((r) => typeof r.inputs.name === "string" && r.type.startsWith("docker:") && r.type !== TYPES.remoteImage);
     const plan = planOf("demo", {}, dir);
     expect(named.length).toBe(plan.containers.length + plan.networks.filter((n) => n.managed).length + plan.volumes.length);
     for (const r of named) expect(r.inputs.name).toMatch(/-demo(-[0-9a-f]{8})?$/);
@@ -193,14 +203,15 @@ describe("rejects, naming the key path and what was expected", () => {
     ]);
   });
 
-  test("a malformed image tag, per service", () => {
-    expect(problems("qual", { services: { "booking-service": { tag: "1.0 beta" } } })).toEqual([
-      { path: "portugal-odyssey:services.booking-service.tag", message: expect.stringContaining("expected a Docker image tag") },
+  test("an image tag in the stack config is no longer a key: images live in the release manifest", () => {
+    expect(problems("qual", { services: { "booking-service": { tag: "1.0" } }, imageTag: "main" }).map((p) => p.path).sort()).toEqual([
+      "portugal-odyssey:imageTag",
+      "portugal-odyssey:services.booking-service.tag",
     ]);
   });
 
   test("an unknown service name under services, listing the known ones", () => {
-    expect(problems("qual", { services: { booking: { tag: "1.0" } } })).toEqual([
+    expect(problems("qual", { services: { booking: { memoryMb: 128 } } })).toEqual([
       { path: "portugal-odyssey:services.booking", message: expect.stringContaining("expected one of: public-fo, strapi-cms") },
     ]);
   });
@@ -222,7 +233,7 @@ describe("rejects, naming the key path and what was expected", () => {
   });
 
   test("a stack name that cannot be a suffix, unless one is set", () => {
-    const two = { domain: "two.portugalodyssey.pt", imageTag: "1.0", resources: { scale: 0.5 }, host: ROOMY, edgeSubnet: "172.16.111.0/24" };
+    const two = { domain: "two.portugalodyssey.pt", resources: { scale: 0.5 }, host: ROOMY, edgeSubnet: "172.16.111.0/24" };
     expect(problems("Qual-Two", two).map((p) => p.path)).toEqual(["portugal-odyssey:suffix"]);
     const named = validate("Qual-Two", { ...two, suffix: "two" });
     expect(named.ok && named.settings.env).toBe("two");
@@ -231,7 +242,7 @@ describe("rejects, naming the key path and what was expected", () => {
 
 describe("secrets", () => {
   test("a missing external secret gives the exact command that sets it", () => {
-    const { paymentProviderKey: _omitted, ...others } = { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
+    const { paymentProviderKey: _omitted, ...others } = { ...TEST_EXTERNAL_SECRETS, paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
     expect(problems("prod", {}, others)).toEqual([
       {
         path: "portugal-odyssey:paymentProviderKey",
@@ -241,14 +252,14 @@ describe("secrets", () => {
   });
 
   test("a credential set in plain text is refused, without echoing it", () => {
-    const secrets = { paymentProviderKey: "sk_live_plaintext", paymentWebhookSecret: "y", smtpPassword: "z" };
+    const secrets = { ...TEST_EXTERNAL_SECRETS, paymentProviderKey: "sk_live_plaintext", paymentWebhookSecret: "y", smtpPassword: "z" };
     const found = problems("qual", {}, secrets, ["portugal-odyssey:paymentProviderKey"]);
     expect(found).toEqual([{ path: "portugal-odyssey:paymentProviderKey", message: expect.stringContaining("pulumi config set --secret paymentProviderKey --stack qual") }]);
     expect(JSON.stringify(found)).not.toContain("sk_live_plaintext");
   });
 
   test("a generated credential set as a config secret is used instead of a random one", () => {
-    const result = validate("prod", {}, { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z", postgresPassword: "from-the-old-volume" });
+    const result = validate("prod", {}, { ...TEST_EXTERNAL_SECRETS, postgresPassword: "from-the-old-volume" });
     expect(result.ok && result.secretsFromConfig).toContain("postgresPassword");
   });
 
@@ -301,29 +312,29 @@ describe("the host's memory", () => {
 });
 
 test("reports a clash with another stack together with type errors and a missing secret, not one run later", () => {
-  const { smtpPassword: _omitted, ...secrets } = { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
-  expect(problems("qual", { domain: "portugalodyssey.pt", imageTag: "bad tag" }, secrets).map((p) => p.path).sort()).toEqual([
+  const { smtpPassword: _omitted, ...secrets } = TEST_EXTERNAL_SECRETS;
+  expect(problems("qual", { domain: "portugalodyssey.pt", logs: { maxSize: "big" } }, secrets).map((p) => p.path).sort()).toEqual([
     "portugal-odyssey:domain",
-    "portugal-odyssey:imageTag",
+    "portugal-odyssey:logs.maxSize",
     "portugal-odyssey:smtpPassword",
   ]);
 });
 
 test("lists every problem in one message, each on its own line, with how to fix it", () => {
-  const found = problems("qual", { domain: "nope", imageTag: "bad tag", services: { ghost: {} } });
+  const found = problems("qual", { domain: "nope", logs: { maxSize: "big" }, services: { ghost: {} } });
   expect(found.length).toBe(3);
   const message = formatProblems("qual", found);
   expect(message.split("\n")).toEqual([
     'Stack "qual" has 3 configuration problems; nothing was created.',
     expect.stringMatching(/^ {2}- portugal-odyssey:services.ghost: unknown name "ghost"/),
     "  - portugal-odyssey:domain: expected a lowercase DNS domain such as qual.portugalodyssey.pt",
-    expect.stringMatching(/^ {2}- portugal-odyssey:imageTag: expected a Docker image tag/),
+    expect.stringMatching(/^ {2}- portugal-odyssey:logs.maxSize: expected a size/),
     "Edit Pulumi.qual.yaml (or Pulumi.yaml for shared keys), or run: pulumi config set --path <key> <value> --stack qual",
   ]);
 });
 
 test("stops the program with a RunError, which the engine prints without a stack trace", async () => {
-  const attempt = runProgram({ stack: "qual", config: { domain: "nope", services: { ghost: { tag: "1" } } } });
+  const attempt = runProgram({ stack: "qual", config: { domain: "nope", services: { ghost: { memoryMb: 128 } } } });
   await expect(attempt).rejects.toBeInstanceOf(ConfigError);
   await expect(attempt).rejects.toBeInstanceOf(pulumi.RunError);
   await expect(attempt).rejects.toThrow(/portugal-odyssey:domain: expected a lowercase DNS domain/);
@@ -333,4 +344,91 @@ test("registers nothing but the root stack when config is bad", async () => {
   const registered: string[] = [];
   await expect(runProgram({ stack: "prod", secrets: {}, onRegister: (r) => registered.push(r.type) })).rejects.toBeInstanceOf(ConfigError);
   expect(registered).toEqual(["pulumi:pulumi:Stack"]);
+});
+
+describe("the release manifest (releases/<stack>.yaml)", () => {
+  const STACK = "qual";
+  const withImage = (service: string, image: string) => {
+    const release = testRelease(STACK);
+    release.services[service] = { ...release.services[service], image };
+    return release;
+  };
+  const releaseProblems = (release: unknown) => problems(STACK, {}, undefined, [], REPOSITORY_ROOT, release);
+
+  test("the committed manifests of a fresh project pin nothing, and the message says to run npm run release before the first up", () => {
+    for (const stack of ["qual", "prod"]) {
+      const found = problems(stack, {}, undefined, [], REPOSITORY_ROOT, readReleaseFile(REPOSITORY_ROOT, stack));
+      expect(found).toEqual([{ path: `releases/${stack}.yaml`, message: expect.stringContaining(`npm run release -- --stack ${stack} --all --tag <tag>`) }]);
+      expect(found[0].message).toContain("before the first up");
+    }
+  });
+
+  test.each(["qual", "prod"])("a tag-only reference is refused on %s, naming the service and the command that pins it", (stack) => {
+    const release = testRelease(stack);
+    const repository = release.services["booking-service"].image.split("@")[0];
+    release.services["booking-service"].image = `${repository}:main`;
+    expect(problems(stack, {}, undefined, [], REPOSITORY_ROOT, release)).toEqual([
+      {
+        path: `releases/${stack}.yaml: services.booking-service.image`,
+        message: expect.stringContaining(`names a tag only, and a tag can move; pin it by digest: npm run release -- --stack ${stack} --service booking-service --tag main`),
+      },
+    ]);
+  });
+
+  test("a service missing from a manifest that pins the others is named with its own command", () => {
+    const release = testRelease(STACK);
+    delete release.services["search-service"];
+    expect(releaseProblems(release)).toEqual([
+      { path: "releases/qual.yaml: services.search-service", message: expect.stringContaining("not pinned; run: npm run release -- --stack qual --service search-service") },
+    ]);
+  });
+
+  test("an image from another repository than config registry + catalog repository is refused", () => {
+    const other = testEntry(STACK, "booking-service").image.replace("/booking-service@", "/payment-service@");
+    expect(releaseProblems(withImage("booking-service", other))).toEqual([
+      { path: "releases/qual.yaml: services.booking-service.image", message: expect.stringContaining("but booking-service is pulled from") },
+    ]);
+  });
+
+  test("a tag beside the digest, a malformed digest, an unknown service and an unknown key are each reported", () => {
+    const entry = testEntry(STACK, "booking-service");
+    const [repository, digest] = entry.image.split("@");
+    expect(releaseProblems(withImage("booking-service", `${repository}:1.0@${digest}`))[0].message).toContain(`write it as ${repository}@${digest}`);
+    expect(releaseProblems(withImage("booking-service", `${repository}@sha256:abc`))[0].message).toContain("is not an image reference");
+    const ghost = testRelease(STACK);
+    ghost.services.ghost = entry;
+    expect(releaseProblems(ghost)).toEqual([{ path: "releases/qual.yaml: services.ghost", message: expect.stringContaining('unknown service "ghost"') }]);
+    const extra = testRelease(STACK) as { services: Record<string, object> };
+    extra.services["booking-service"] = { ...entry, tag: "main" };
+    expect(releaseProblems(extra)).toEqual([{ path: "releases/qual.yaml: services.booking-service.tag", message: expect.stringContaining("unknown key") }]);
+  });
+
+  test("a missing manifest file is one problem that says how to create it", () => {
+    const config = engineConfig(STACK);
+    const result = validateStackConfig(STACK, { values: config.values, secretKeys: new Set(config.secretKeys), release: undefined });
+    expect(!result.ok && result.problems).toEqual([{ path: "releases/qual.yaml", message: expect.stringContaining("npm run release -- --stack qual --all") }]);
+  });
+
+  test("the program refuses a tag-only manifest before registering anything", async () => {
+    const registered: string[] = [];
+    const attempt = runProgram({ stack: "prod", release: withImage("public-fo", "registry.gitlab.com/portugal-odyssey/platform/public-fo:main"), onRegister: (r) => registered.push(r.type) });
+    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+    await expect(attempt).rejects.toThrow(/services\.public-fo\.image: .*names a tag only/);
+    expect(registered).toEqual(["pulumi:pulumi:Stack"]);
+  });
+});
+
+describe("the registry login", () => {
+  test.each(["registryUsername", "registryPassword"])("a missing %s is a config error naming pulumi config set --secret", (name) => {
+    const { [name as keyof typeof TEST_EXTERNAL_SECRETS]: _omitted, ...secrets } = TEST_EXTERNAL_SECRETS;
+    expect(problems("prod", {}, secrets)).toEqual([
+      { path: `portugal-odyssey:${name}`, message: `required secret is not set; run: pulumi config set --secret ${name} --stack prod` },
+    ]);
+  });
+
+  test("a registry password in plain text is refused without echoing it", () => {
+    const found = problems("qual", {}, TEST_EXTERNAL_SECRETS, ["portugal-odyssey:registryPassword"]);
+    expect(found).toEqual([{ path: "portugal-odyssey:registryPassword", message: expect.stringContaining("pulumi config set --secret registryPassword --stack qual") }]);
+    expect(JSON.stringify(found)).not.toContain(TEST_EXTERNAL_SECRETS.registryPassword);
+  });
 });

@@ -3,7 +3,9 @@
  * daemon: its networks, volumes and containers, exactly as registered (names,
  * networks, aliases, labels, env, healthchecks, restart policy, hostname,
  * command, user, read-only root and tmpfs, capabilities, security options,
- * limits, log options), except that every image is the local stand-in. Its
+ * limits, log options), except that every image is the local stand-in: an app
+ * service runs it by the digest its release pins (the stand-in pushed to a
+ * local registry under the service's repository), a store by its tag. Its
  * edge commands are carried out with bash. Everything created carries the
  * test-run label and is removed by it.
  */
@@ -102,11 +104,19 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
 }
 
 export class Applier {
+  /** The image ID a pulled app image has in the mock engine → the local `repository@sha256:…` it stands for. */
+  readonly pinned = new Map<string, string>();
+
   constructor(
     readonly docker: Docker,
     readonly runId: string,
     readonly image: string,
   ) {}
+
+  /** What a registered container runs: its pinned app image when the run pulled one, else the stand-in. */
+  imageOf(registered: string | undefined): string {
+    return (registered && this.pinned.get(registered)) || this.image;
+  }
 
   get labels() {
     return { [RUN_LABEL]: this.runId };
@@ -133,7 +143,7 @@ export class Applier {
 
   /** A container of the program, created and started as registered (healthcheck overridable, for fault injection). */
   async createRegistered(r: RegisteredResource, override: Partial<Docker.ContainerCreateOptions> = {}) {
-    const { body, extra, uploads } = containerSpec(r, this.image, this.runId);
+    const { body, extra, uploads } = containerSpec(r, this.imageOf(r.inputs.image), this.runId);
     return this.createContainer({ ...body, ...override }, extra, uploads);
   }
 

@@ -10,7 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { TYPES, runProgram, type ProgramRun } from "../harness/program";
+import { createHash } from "node:crypto";
+import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { TYPES, mockImageId, runProgram, type ProgramRun } from "../harness/program";
+import { pushImage, removeImages } from "../harness/images";
+import { startRegistry, type RunningRegistry } from "../../testing/servers/registry";
 import { readStackConfig } from "../harness/stack-config";
 import { verify, type VerifyReport } from "../../tools/verify";
 import type { IsolationSummary } from "../../tools/verify/isolation";
@@ -32,6 +36,74 @@ interface World {
   stacks: { stack: string; outputs: StackOutputs }[];
   applier: Applier;
   image: string;
+  releases: Releases;
+}
+
+/**
+ * The app images as a registry serves them: the stand-in pushed under every
+ * service's repository (so each has its own `repository@sha256:…`, as pulled
+ * images do), and a variant of it (another digest, same behaviour) standing for
+ * a different build.
+ */
+interface Releases {
+  registry: RunningRegistry;
+  base: string;
+  /** The manifest both stacks run: every service pinned to the stand-in. */
+  manifest: { services: Record<string, { image: string; commit: string; pipeline: string }> };
+  /** Service → the variant's pinned reference. */
+  variant: Record<string, string>;
+  variantId: string;
+  references: string[];
+}
+
+const VARIANT_SERVICES = ["booking-service", "public-fo"] as const;
+const COMMIT = (build: string) => createHash("sha1").update(build).digest("hex");
+
+async function publishReleases(image: string): Promise<Releases> {
+  const registry = await startRegistry();
+  const base = `${registry.host}/${runId}/platform`;
+  const repoOf = (service: string) => `${base}/${SERVICES[service as keyof typeof SERVICES].repository ?? service}`;
+  const references: string[] = [];
+  const pinOf = async (ref: string, service: string) => {
+    references.push(ref);
+    const digests = await pushImage(docker, ref, registry);
+    const pin = digests.find((d) => d.startsWith(`${repoOf(service)}@`))!;
+    references.push(pin);
+    return pin;
+  };
+  const services: Releases["manifest"]["services"] = {};
+  for (const service of SERVICE_NAMES) {
+    const [repo, tag] = [repoOf(service), "e2e"];
+    await docker.getImage(image).tag({ repo, tag });
+    services[service] = { image: await pinOf(`${repo}:${tag}`, service), commit: COMMIT("e2e"), pipeline: "https://gitlab.example/po/platform/-/pipelines/1" };
+  }
+  const variantId = await buildFrom(image, { "pt.portugalodyssey.e2e-variant": runId });
+  const variant: Record<string, string> = {};
+  for (const service of VARIANT_SERVICES) {
+    await docker.getImage(variantId).tag({ repo: repoOf(service), tag: "variant" });
+    variant[service] = await pinOf(`${repoOf(service)}:variant`, service);
+  }
+  return { registry, base, manifest: { services }, variant, variantId, references };
+}
+
+/** An image FROM `image` with extra labels: the same behaviour under another digest. */
+async function buildFrom(image: string, labels: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "po-variant-"));
+  try {
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${image}\n`);
+    const stream = await docker.buildImage({ context: dir, src: ["Dockerfile"] }, { labels, rm: true });
+    const events = await new Promise<{ aux?: { ID?: string }; error?: string }[]>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, r: any[]) => (e ? reject(e) : resolve(r))));
+    const failed = events.find((e) => e.error);
+    if (failed) throw new Error(failed.error);
+    return events.find((e) => e.aux?.ID)!.aux!.ID!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The releases a run pulls, mapped for the applier: mock image ID → local pinned reference. */
+function mapPins(applier: Applier, pins: string[]) {
+  for (const pin of pins) applier.pinned.set(mockImageId(pin), pin);
 }
 
 // Never skipped: without a daemon these tests fail and say how to get one.
@@ -48,8 +120,15 @@ async function standUp(edge: "isolated" | "shared"): Promise<World> {
   const image = buildStandinImage();
   // An aborted earlier run may have left labelled objects behind; only those are removed.
   for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
+  const releases = await publishReleases(image);
   const runs: Record<string, ProgramRun> = {};
-  for (const stack of STACKS) runs[stack] = await runProgram({ stack, config: { ...suffix(stack), ...(edge === "shared" ? { edge: "shared" } : {}) } });
+  for (const stack of STACKS) {
+    runs[stack] = await runProgram({
+      stack,
+      config: { ...suffix(stack), registry: releases.base, ...(edge === "shared" ? { edge: "shared" } : {}) },
+      release: releases.manifest,
+    });
+  }
   const all = Object.values(runs).flatMap((r) => r.resources);
   await assertNamesFree(
     docker,
@@ -58,16 +137,23 @@ async function standUp(edge: "isolated" | "shared"): Promise<World> {
     all.filter((r) => r.type === TYPES.volume).map((r) => r.inputs.name),
   );
   const applier = new Applier(docker, runId, image);
+  mapPins(applier, [...Object.values(releases.manifest.services).map((e) => e.image), ...Object.values(releases.variant)]);
   await standUpNeighbours(applier);
   for (const stack of STACKS) await applier.apply(runs[stack]);
   await applier.waitHealthy();
   const outputs = Object.fromEntries(STACKS.map((s) => [s, parseOutputs(runs[s].outputs, `${s} program outputs`)]));
-  return { runs, outputs, stacks: STACKS.map((stack) => ({ stack, outputs: outputs[stack] })), applier, image };
+  return { runs, outputs, stacks: STACKS.map((stack) => ({ stack, outputs: outputs[stack] })), applier, image, releases };
 }
 
 async function tearDown(world: World | undefined) {
   if (world) for (const run of Object.values(world.runs)) for (const c of run.resources.filter((r) => r.type === TYPES.command)) runCommand(c, "delete");
   const problems = await removeLabelled(docker, runId);
+  if (world) {
+    // Only the references this run added: the stand-in image itself stays for the next run.
+    await removeImages(docker, world.releases.references);
+    await removeImages(docker, [world.releases.variantId]);
+    await world.releases.registry.stop();
+  }
   if (problems.length > 0) throw new Error(`e2e cleanup left objects behind: ${problems.join("; ")}`);
 }
 
@@ -121,6 +207,9 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
       for (const service of Object.keys(world.outputs[stack].topology)) {
         for (const item of ["exists", "running", "healthy", "networks", "labels"]) expect(check(report, `container.${E(stack)}.${service}.${item}`).ok).toBe(true);
       }
+      // Every app container runs the image its release pins, by digest.
+      expect(Object.keys(world.outputs[stack].images).sort()).toEqual([...SERVICE_NAMES].sort());
+      for (const service of SERVICE_NAMES) expect(check(report, `image.${E(stack)}.${service}`).ok).toBe(true);
       for (const key of Object.keys(world.outputs[stack].volumes)) expect(check(report, `volume.${E(stack)}.${key}`).ok).toBe(true);
       expect(check(report, `edge.${E(stack)}.traefik-attached`).ok).toBe(true);
       expect(check(report, `edge.${E(stack)}.subnet`).ok).toBe(true);
@@ -293,10 +382,32 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
     }
   });
 
+  test("a container swapped for another digest of its image fails its image check, naming the container, and only that", async () => {
+    const resource = world.runs.qual.resources.find((r) => r.type === TYPES.container && r.inputs.name === containerName("qual", "booking-service"))!;
+    await docker.getContainer(resource.inputs.name).remove({ force: true });
+    await world.applier.createRegistered(resource, { Image: world.releases.variant["booking-service"] });
+    try {
+      await world.applier.waitHealthy();
+      const report = await verify({ stacks: world.stacks, docker, probe: false });
+      expect(report.failed).toEqual([`image.${E("qual")}.booking-service`]);
+      const evidence = check(report, `image.${E("qual")}.booking-service`).evidence;
+      expect(evidence).toContain(`${resource.inputs.name} runs image ${world.releases.variantId.slice(0, 19)}`);
+      expect(evidence).toContain(`but the release pins ${world.outputs.qual.images["booking-service"].image}`);
+      // The same service in prod still runs its pin.
+      expect(check(report, `image.${E("prod")}.booking-service`).ok).toBe(true);
+    } finally {
+      await docker.getContainer(resource.inputs.name).remove({ force: true });
+      await world.applier.createRegistered(resource);
+      await world.applier.waitHealthy();
+    }
+  });
+
   test("a new revision with changed Traefik labels starts beside the old one, turns healthy, and shares its service, with no name defined two ways", async () => {
-    // What the program registers after a tag and entrypoint change: the same service under a new revision name and a new router.
+    // What the program registers after a new digest and an entrypoint change: the same service under a new revision name and a new router.
     const traefik = { ...(readStackConfig("qual")["portugal-odyssey:traefik"] as object), entrypoint: "websecure-next" };
-    const nextRun = await runProgram({ stack: "qual", config: { ...suffix("qual"), traefik, services: { "public-fo": { tag: "next-release" } } } });
+    const release = structuredClone(world.releases.manifest);
+    release.services["public-fo"].image = world.releases.variant["public-fo"];
+    const nextRun = await runProgram({ stack: "qual", config: { ...suffix("qual"), registry: world.releases.base, traefik }, release });
     const next = nextRun.resources.find((r) => r.type === TYPES.container && r.name.endsWith("-public-fo-container"))!;
     const old = containerName("qual", "public-fo");
     expect(next.inputs.name).not.toBe(old);

@@ -9,6 +9,7 @@ import { stackConfigSchema } from "../../config/schema";
 import { readStackFileConfig } from "../../config/stack-files";
 import type { StackSettings } from "../../config/validate";
 import { PROJECT } from "../../model/naming";
+import { testRelease } from "../../testing/release";
 import { engineConfig as engineConfigIn } from "../../testing/stack-config";
 
 export { TEST_EXTERNAL_SECRETS, type EngineConfig } from "../../testing/stack-config";
@@ -30,5 +31,5 @@ export const engineConfig = (stack: string, overrides?: Record<string, unknown>,
 export function settingsOf(stack: string, overrides: Record<string, unknown> = {}, projectDir = FIXTURE_PROJECT): StackSettings {
   const input = Object.fromEntries(Object.entries(readStackConfig(stack, projectDir)).map(([key, value]) => [key.replace(`${PROJECT}:`, ""), value]));
   const config = stackConfigSchema.parse({ ...input, ...overrides });
-  return { ...config, stack, env: config.suffix ?? stack };
+  return { ...config, stack, env: config.suffix ?? stack, release: testRelease(projectDir, stack).services as StackSettings["release"], backupRelease: testRelease(projectDir, stack).backup };
 }

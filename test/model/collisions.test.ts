@@ -6,11 +6,12 @@ import { LABELS, PROJECT } from "../../model/naming";
 import { validateStackConfig } from "../../config/validate";
 import { volumes } from "../harness/inspect";
 import { EMPTY_HOST, runProgram } from "../harness/program";
+import { testRelease } from "../harness/release";
 import { engineConfig } from "../harness/stack-config";
 
 function plan(stack: string, overrides: Record<string, unknown> = {}) {
   const config = engineConfig(stack, overrides);
-  const result = validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys) });
+  const result = validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), release: testRelease(stack) });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return planEnvironment(result.settings);
 }

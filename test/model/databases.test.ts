@@ -5,6 +5,7 @@ import { DEFAULT_POSTGRES_POOL, POSTGRES_HEADROOM, databaseCredentials, maxConne
 import { names } from "../../model/naming";
 import { provisioningSql, scramSha256Verifier } from "../../model/provisioning";
 import { planEnvironment } from "../../model/environment";
+import { testRelease } from "../harness/release";
 import { FIXTURE_PROJECT, engineConfig } from "../harness/stack-config";
 import { validateStackConfig } from "../../config/validate";
 import { readOtherStacks } from "../../config/stack-files";
@@ -17,7 +18,7 @@ const LONGEST_SUFFIX = "q".repeat(16);
 
 const planFor = (stack: string) => {
   const config = engineConfig(stack);
-  const result = validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(FIXTURE_PROJECT, stack) });
+  const result = validateStackConfig(stack, { values: config.values, secretKeys: new Set(config.secretKeys), otherStacks: readOtherStacks(FIXTURE_PROJECT, stack), release: testRelease(stack) });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return planEnvironment(result.settings);
 };

@@ -1,8 +1,10 @@
 import { MIDDLEWARES, type MiddlewareName } from "../../catalog/middlewares";
-import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
+import { SERVICE_NAMES, SERVICES, type ServiceName } from "../../catalog/services";
+import type { ReleaseEntry } from "../../config/release";
 import { stackConfigSchema } from "../../config/schema";
 import { planEnvironment } from "../../model/environment";
 import { conflictingDefinitions, definitionsOf, routeLabels, type RouteSettings } from "../../model/traefik";
+import { testRelease } from "../harness/release";
 import { readStackConfig } from "../harness/stack-config";
 
 const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route);
@@ -70,19 +72,19 @@ describe.each(ROUTED)("old and new revisions of %s side by side", (service) => {
 });
 
 describe("every object of a whole environment rolled out beside its previous revision", () => {
-  const plan = (overrides: Record<string, unknown>) => {
+  const plan = (overrides: Record<string, unknown>, builds: Partial<Record<ServiceName, string>> = {}) => {
     const config = stackConfigSchema.parse({ ...Object.fromEntries(Object.entries(readStackConfig("qual")).map(([k, v]) => [k.split(":")[1], v])), ...overrides });
-    return planEnvironment({ ...config, stack: "qual", env: "qual" });
+    return planEnvironment({ ...config, stack: "qual", env: "qual", release: testRelease("qual", builds).services as Record<ServiceName, ReleaseEntry> });
   };
   const base = readStackConfig("qual") as Record<string, unknown>;
 
   test.each([
-    ["domain", { domain: `new.${base["portugal-odyssey:domain"]}` }],
-    ["Traefik entrypoint and resolver", { traefik: { network: "traefik", container: "traefik", entrypoint: "websecure2", certResolver: "other" } }],
-    ["image tag", { imageTag: "next" }],
-  ])("a change of %s leaves no name defined two ways across the two plans", (_what, overrides) => {
+    ["domain", { domain: `new.${base["portugal-odyssey:domain"]}` }, {}],
+    ["Traefik entrypoint and resolver", { traefik: { network: "traefik", container: "traefik", entrypoint: "websecure2", certResolver: "other" } }, {}],
+    ["every image's digest", {}, Object.fromEntries(SERVICE_NAMES.map((name) => [name, "next"]))],
+  ])("a change of %s leaves no name defined two ways across the two plans", (_what, overrides, builds) => {
     const before = plan({}).containers.map((c) => container(`${c.containerName}-old`, c.labels));
-    const after = plan(overrides).containers.map((c) => container(`${c.containerName}-new`, c.labels));
+    const after = plan(overrides, builds).containers.map((c) => container(`${c.containerName}-new`, c.labels));
     expect(conflictingDefinitions([...before, ...after])).toEqual([]);
   });
 });

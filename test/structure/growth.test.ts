@@ -24,7 +24,7 @@ const ENTRY = `  "${NEW_SERVICE}": {
   },
 `;
 // A small third stack of its own domain: it fits beside qual and prod on the host budget.
-const DEMO_STACK = "config:\n  portugal-odyssey:domain: demo.portugalodyssey.pt\n  portugal-odyssey:imageTag: main\n  portugal-odyssey:edgeSubnet: 172.16.103.0/24\n  portugal-odyssey:resources:\n    scale: 0.25\n";
+const DEMO_STACK = "config:\n  portugal-odyssey:domain: demo.portugalodyssey.pt\n  portugal-odyssey:edgeSubnet: 172.16.103.0/24\n  portugal-odyssey:resources:\n    scale: 0.25\n";
 const SKIP = new Set(["node_modules", ".git", ".pulumi-local", ".pulumi-home", "coverage", "bin"]);
 
 /** Every file under `dir` (relative path → contents), as the copy and the original are compared. */

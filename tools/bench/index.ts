@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the project's figures, measured in one run.
- *   - blast radius of a tag, memory and domain change (resources whose inputs differ);
+ *   - blast radius of a new image digest, a memory and a domain change (resources whose inputs differ);
  *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
  *   - each stack's memory reservation against the host budget;
  *   - process start → last resource registered on the mock engine, with and without type-checking.
@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { readStackFileConfig } from "../../config/stack-files";
 import { changedResources } from "../../testing/diff";
-import { runProgram, TYPES, type ProgramRun } from "../../testing/mock-engine";
+import { runProgram, TYPES, type ProgramRun, type RunOptions } from "../../testing/mock-engine";
+import { testRelease } from "../../testing/release";
 import { healthDetectionRows, rabbitmqCheckCost } from "./health";
 
 /** The project folder: the bench measures the committed stacks. */
@@ -34,14 +35,14 @@ export function longestContainerChain(run: ProgramRun): number {
 async function blastRadius(stack: string) {
   const baseline = await runProgram({ stack, projectDir: ROOT });
   const domain = readStackConfig(stack)["portugal-odyssey:domain"] as string;
-  const changes: Record<string, Record<string, unknown>> = {
-    "services.booking-service.tag": { services: { "booking-service": { tag: "bench-1" } } },
-    "services.search-service.memoryMb": { services: { "search-service": { memoryMb: 320 } } },
-    domain: { domain: `renamed.${domain}` },
+  const changes: Record<string, Partial<RunOptions>> = {
+    "a new digest for booking-service in releases/<stack>.yaml": { release: testRelease(ROOT, stack, { "booking-service": "bench-1" }) },
+    "services.search-service.memoryMb": { config: { services: { "search-service": { memoryMb: 320 } } } },
+    domain: { config: { domain: `renamed.${domain}` } },
   };
   const rows = [];
-  for (const [change, config] of Object.entries(changes)) {
-    const changed = changedResources(baseline, await runProgram({ stack, config, projectDir: ROOT }));
+  for (const [change, options] of Object.entries(changes)) {
+    const changed = changedResources(baseline, await runProgram({ stack, projectDir: ROOT, ...options }));
     rows.push({ stack, change, resourcesChanged: changed.length, of: baseline.resources.length, which: changed.join(" ") });
   }
   return { baseline, rows };

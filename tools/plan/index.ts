@@ -33,8 +33,8 @@ export interface StackPlan {
  * committed file lacks is a note here, not an error: the plan never needs a
  * secret's value.
  */
-export function planFromStackFiles(projectDir: string, stack: string): StackPlan {
-  const raw = readStackFiles(projectDir, stack);
+export function planFromStackFiles(projectDir: string, stack: string, options: { release?: unknown } = {}): StackPlan {
+  const raw = { ...readStackFiles(projectDir, stack), ...(options.release !== undefined ? { release: options.release } : {}) };
   const unset = secretsToSet().filter((name) => !(`${PROJECT}:${name}` in raw.values));
   const values = { ...raw.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
   const secretKeys = new Set([...raw.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);

@@ -163,6 +163,34 @@ export function checkVolumes(snapshot: HostSnapshot, outputs: StackOutputs): Che
   });
 }
 
+/**
+ * Each running container of an app service runs the image its release pins:
+ * the image's registry digests include the manifest's `repository@sha256:…`.
+ * The digest label is what was asked for; the image's RepoDigests are what runs.
+ */
+export function checkImages(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult[] {
+  const env = outputs.environment;
+  return Object.entries(outputs.images)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([service, release]) => {
+      const running = containersOf(snapshot, env, service).filter((c) => c.state === "running");
+      const wrong = running.filter((c) => !c.repoDigests.includes(release.image));
+      const runs = (c: ContainerView) => `${c.name} runs image ${c.imageId.slice(0, 19)}… (${list(c.repoDigests)})`;
+      return {
+        id: `image.${env}.${service}`,
+        stack: env,
+        title: `${service} runs its pinned image`,
+        ok: running.length > 0 && wrong.length === 0,
+        evidence:
+          running.length === 0
+            ? `no running container of ${service} to check against ${release.image}`
+            : wrong.length > 0
+              ? `${wrong.map(runs).join("; ")}, but the release pins ${release.image}`
+              : `${list(running.map((c) => c.name))} run ${release.image} (commit ${release.commit.slice(0, 8)})`,
+      };
+    });
+}
+
 export function checkNeighbours(snapshot: HostSnapshot, neighbours: string[]): CheckResult[] {
   return neighbours.map((name) => {
     const c = snapshot.containers.find((x) => x.name === name);

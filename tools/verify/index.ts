@@ -7,6 +7,7 @@ import {
   checkContainers,
   checkDefinitions,
   checkEdge,
+  checkImages,
   checkNetworks,
   checkNeighbours,
   checkNetworkMembers,
@@ -41,6 +42,8 @@ export interface VerifyReport {
   checks: CheckResult[];
   isolation: IsolationSummary[];
   failed: string[];
+  /** Per environment, the pinned image of each app service verify checked (service → `repository@sha256:…`). `npm run promote` reads it. */
+  images: Record<string, Record<string, string>>;
   durationMs: number;
 }
 
@@ -57,7 +60,14 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
   checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
   for (const outputs of all) {
-    checks.push(...checkNetworks(snapshot, outputs), ...checkNetworkMembers(snapshot, outputs), ...checkVolumes(snapshot, outputs), ...checkEdge(snapshot, outputs), ...checkContainers(snapshot, outputs));
+    checks.push(
+      ...checkNetworks(snapshot, outputs),
+      ...checkNetworkMembers(snapshot, outputs),
+      ...checkVolumes(snapshot, outputs),
+      ...checkEdge(snapshot, outputs),
+      ...checkContainers(snapshot, outputs),
+      ...checkImages(snapshot, outputs),
+    );
   }
 
   if (options.redirects) for (const outputs of all) checks.push(...(await checkRedirects(outputs, options.redirects)));
@@ -82,6 +92,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     checks,
     isolation,
     failed,
+    images: Object.fromEntries(all.map((o) => [o.environment, Object.fromEntries(Object.entries(o.images).map(([service, r]) => [service, r.image]))])),
     durationMs: Date.now() - started,
   };
 }

@@ -8,7 +8,12 @@ import type Docker from "dockerode";
 export interface ContainerView {
   id: string;
   name: string;
+  /** The reference the container was created from (an image ID when Pulumi created it). */
   image: string;
+  /** The ID of the image it runs. */
+  imageId: string;
+  /** That image's registry digests (`repository@sha256:…`): what it was pulled or pushed as. */
+  repoDigests: string[];
   labels: Record<string, string>;
   /** Docker's state: running, exited, created, restarting, paused, dead. */
   state: string;
@@ -71,12 +76,26 @@ export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
         throw err;
       }),
   );
-  const containers: ContainerView[] = inspected
-    .filter((c): c is Docker.ContainerInspectInfo => c !== undefined)
+  const found = inspected.filter((c): c is Docker.ContainerInspectInfo => c !== undefined);
+  const imageIds = [...new Set(found.map((c) => c.Image))];
+  const digests = await mapBounded(imageIds, 8, (id) =>
+    docker
+      .getImage(id)
+      .inspect()
+      .then((i) => i.RepoDigests ?? [])
+      .catch((err) => {
+        if (isNotFound(err)) return [];
+        throw err;
+      }),
+  );
+  const repoDigestsOf = new Map(imageIds.map((id, i) => [id, digests[i]]));
+  const containers: ContainerView[] = found
     .map((c) => ({
       id: c.Id,
       name: c.Name.replace(/^\//, ""),
       image: c.Config.Image,
+      imageId: c.Image,
+      repoDigests: repoDigestsOf.get(c.Image) ?? [],
       labels: c.Config.Labels ?? {},
       state: c.State.Status,
       health: c.State.Health?.Status,

@@ -16,6 +16,7 @@ const qualOutputs: StackOutputs = {
   edge: { mode: "isolated", network: "po-edge-qual", traefikContainer: "traefik", traefikNetwork: "traefik" },
   neighbours: [],
   topology: {},
+  images: {},
 };
 
 describe("outputsToDotenv", () => {

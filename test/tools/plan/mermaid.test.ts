@@ -7,8 +7,8 @@ import { fixtureProject, type FixtureProject } from "./fixture-project";
 let project: FixtureProject;
 beforeAll(() => {
   project = fixtureProject({
-    iso: { "portugal-odyssey:domain": "iso.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:edgeSubnet": "172.16.120.0/24" },
-    shr: { "portugal-odyssey:domain": "shr.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:edge": "shared" },
+    iso: { "portugal-odyssey:domain": "iso.example.test", "portugal-odyssey:edgeSubnet": "172.16.120.0/24" },
+    shr: { "portugal-odyssey:domain": "shr.example.test", "portugal-odyssey:edge": "shared" },
   });
 });
 afterAll(() => project.remove());

@@ -4,6 +4,7 @@ import { main, planFromStackFiles, PlanError, renderPlans } from "../../../tools
 import { displayName, MASK } from "../../../tools/plan/describe";
 import { runProgram, ofType, TYPES } from "../../harness/program";
 import { TEST_EXTERNAL_SECRETS } from "../../harness/stack-config";
+import { testRelease } from "../../../testing/release";
 import { fixtureProject, type FixtureProject } from "./fixture-project";
 
 const CIPHERTEXT = "v1:ciphertext-that-must-never-print==";
@@ -13,12 +14,11 @@ beforeAll(() => {
   project = fixtureProject({
     alpha: {
       "portugal-odyssey:domain": "alpha.example.test",
-      "portugal-odyssey:imageTag": "1.2.3",
       "portugal-odyssey:edgeSubnet": "172.16.121.0/24",
       "portugal-odyssey:postgresPassword": { secure: CIPHERTEXT },
-      "portugal-odyssey:services": { "booking-service": { tag: "9.9.9", memoryMb: 320 } },
+      "portugal-odyssey:services": { "booking-service": { memoryMb: 320 } },
     },
-    beta: { "portugal-odyssey:domain": "beta.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:edge": "shared" },
+    beta: { "portugal-odyssey:domain": "beta.example.test", "portugal-odyssey:edge": "shared" },
   });
 });
 afterAll(() => project.remove());
@@ -41,7 +41,7 @@ describe("the printed plan", () => {
       expect(Object.keys(entry.env)).toEqual(c.env.map((e) => e.name));
     }
     expect(printed.containers[displayName(plan.containers.find((c) => c.name === "booking-service")!)]).toMatchObject({
-      image: "registry.example.test/po/booking-service:9.9.9",
+      image: testRelease(project.dir, "alpha").services["booking-service"].image,
       resources: { memoryMb: 320 },
     });
   });
@@ -88,7 +88,7 @@ describe("the printed plan", () => {
 describe("config validation", () => {
   test("a bad stack stops with the message `up` gives, and nothing is printed", async () => {
     const bad = fixtureProject({
-      gamma: { "portugal-odyssey:domain": "Not A Domain", "portugal-odyssey:imageTag": "main", "portugal-odyssey:logs": { maxFile: 0 } },
+      gamma: { "portugal-odyssey:domain": "Not A Domain", "portugal-odyssey:logs": { maxFile: 0 } },
     });
     try {
       const upError = await runProgram({ stack: "gamma", projectDir: bad.dir }).then(
@@ -105,8 +105,8 @@ describe("config validation", () => {
 
   test("reads the other stack files as `up` does: a suffix another stack already uses is refused", () => {
     const clash = fixtureProject({
-      one: { "portugal-odyssey:domain": "one.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.122.0/24" },
-      two: { "portugal-odyssey:domain": "two.example.test", "portugal-odyssey:imageTag": "main", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.123.0/24" },
+      one: { "portugal-odyssey:domain": "one.example.test", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.122.0/24" },
+      two: { "portugal-odyssey:domain": "two.example.test", "portugal-odyssey:suffix": "same", "portugal-odyssey:edgeSubnet": "172.16.123.0/24" },
     });
     try {
       expect(() => planFromStackFiles(clash.dir, "one")).toThrow(/portugal-odyssey:suffix: "same" is also the suffix of stack "two"/);

@@ -15,8 +15,8 @@ let project: FixtureProject;
 
 beforeAll(() => {
   project = fixtureProject({
-    alpha: { "portugal-odyssey:domain": "alpha.example.test", "portugal-odyssey:imageTag": "main" },
-    beta: { "portugal-odyssey:domain": "beta.example.test", "portugal-odyssey:imageTag": "main" },
+    alpha: { "portugal-odyssey:domain": "alpha.example.test" },
+    beta: { "portugal-odyssey:domain": "beta.example.test" },
   });
 });
 afterAll(() => project.remove());

@@ -1,4 +1,15 @@
-import { checkContainers, checkDefinitions, checkEdge, checkNeighbours, checkNetworkMembers, checkNetworks, checkRouters, checkTraefikNetwork, checkVolumes } from "../../../tools/verify/checks";
+import {
+  checkContainers,
+  checkDefinitions,
+  checkEdge,
+  checkImages,
+  checkNeighbours,
+  checkNetworkMembers,
+  checkNetworks,
+  checkRouters,
+  checkTraefikNetwork,
+  checkVolumes,
+} from "../../../tools/verify/checks";
 import type { StackOutputs } from "../../../tools/verify/outputs";
 import type { HostSnapshot } from "../../../tools/verify/snapshot";
 import { container, healthyHost, programOutputs } from "./fixtures";
@@ -19,10 +30,36 @@ const all = (h: HostSnapshot) => [
   ...checkNeighbours(h, qual.neighbours),
   checkRouters(h),
   checkDefinitions(h),
-  ...[qual, prod].flatMap((o) => [...checkNetworks(h, o), ...checkVolumes(h, o), ...checkEdge(h, o), ...checkContainers(h, o)]),
+  ...[qual, prod].flatMap((o) => [...checkNetworks(h, o), ...checkVolumes(h, o), ...checkEdge(h, o), ...checkContainers(h, o), ...checkImages(h, o)]),
 ];
 const failed = (h: HostSnapshot) => all(h).filter((c) => !c.ok);
 const byName = (name: string) => host.containers.find((c) => c.name === name)!;
+
+describe("the image check", () => {
+  test("passes one check per app service, each naming the pinned image", () => {
+    const results = checkImages(host, qual);
+    expect(results.map((r) => r.id)).toEqual(Object.keys(qual.images).sort().map((s) => `image.qual.${s}`));
+    for (const r of results) expect(r.ok).toBe(true);
+  });
+
+  test("a container running another digest fails its service's check, naming the container and both digests", () => {
+    const [service, release] = Object.entries(prod.images)[0];
+    const swapped = byName(prod.containers[service]);
+    const other = release.image.replace(/@sha256:.*/, `@sha256:${"e".repeat(64)}`);
+    Object.assign(swapped, { imageId: "sha256:another", repoDigests: [other] });
+    expect(failed(host).map((c) => c.id)).toEqual([`image.prod.${service}`]);
+    const [check] = failed(host);
+    expect(check.evidence).toContain(`${swapped.name} runs image sha256:another`);
+    expect(check.evidence).toContain(other);
+    expect(check.evidence).toContain(`but the release pins ${release.image}`);
+  });
+
+  test("a locally built image under the pinned name (no registry digest) fails: a label or tag proves nothing", () => {
+    const [service] = Object.keys(qual.images);
+    Object.assign(byName(qual.containers[service]), { repoDigests: [] });
+    expect(failed(host).map((c) => [c.id, c.evidence])).toEqual([[`image.qual.${service}`, expect.stringContaining("(none), but the release pins")]]);
+  });
+});
 
 describe("the checklist", () => {
   test("a host that matches both stacks passes every item, 5 per container", () => {
@@ -46,11 +83,12 @@ describe("the checklist", () => {
 
   test("a missing container is found by its labels, not its name, and reported with the expected name", () => {
     host.containers = host.containers.filter((c) => c.name !== qual.containers["public-fo"]);
-    host.containers.push(container({ name: "renamed-by-hand", labels: { ...byName(prod.containers["public-fo"]).labels, "pt.portugalodyssey.environment": "qual" }, health: "healthy", networks: { "po-internal-qual": { ip: "1", aliases: [] }, "po-edge-qual": { ip: "2", aliases: [] } } }));
+    const prodFo = byName(prod.containers["public-fo"]);
+    host.containers.push(container({ name: "renamed-by-hand", labels: { ...prodFo.labels, "pt.portugalodyssey.environment": "qual" }, repoDigests: prodFo.repoDigests, health: "healthy", networks: { "po-internal-qual": { ip: "1", aliases: [] }, "po-edge-qual": { ip: "2", aliases: [] } } }));
     expect(failed(host).map((c) => c.id)).toEqual(["traefik.routers-unique"]);
     host.containers = host.containers.filter((c) => c.name !== "renamed-by-hand");
-    const [missing] = failed(host);
-    expect(missing.id).toBe("container.qual.public-fo.exists");
+    const [missing, image] = failed(host);
+    expect([missing.id, image.id]).toEqual(["container.qual.public-fo.exists", "image.qual.public-fo"]);
     expect(missing.evidence).toBe(`no container labelled pt.portugalodyssey.environment=qual, pt.portugalodyssey.service=public-fo (expected ${qual.containers["public-fo"]})`);
   });
 

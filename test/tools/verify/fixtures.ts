@@ -12,6 +12,8 @@ let nextIp = 2;
 export const container = (over: Partial<ContainerView> & { name: string }): ContainerView => ({
   id: `id-${over.name}`,
   image: "img",
+  imageId: `sha256:${"0".repeat(64)}`,
+  repoDigests: [],
   labels: {},
   state: "running",
   networks: {},
@@ -35,6 +37,8 @@ export function healthyHost(...all: StackOutputs[]): HostSnapshot {
             ...(t.router ? { [`traefik.http.routers.${t.router}.rule`]: `Host(\`${t.host}\`)` } : {}),
           },
           health: "healthy",
+          // An app service runs the image its release pins, as pulled: its RepoDigests hold the pin.
+          ...(o.images[service] ? { imageId: `sha256:id-of-${service}`, repoDigests: [o.images[service].image] } : {}),
           networks: Object.fromEntries(t.networks.map((n) => [n, { ip: `10.0.${nextIp % 250}.${nextIp++ % 250}`, aliases: [] }])),
         }),
       );

@@ -1,0 +1,147 @@
+/**
+ * npm run release -- --stack qual (--service NAME ... | --all) --tag TAG --commit SHA --pipeline URL
+ *
+ * Resolves TAG of each named service's repository (config `registry` + the
+ * catalog's repository) to its digest through the registry's HTTP API, all in
+ * parallel, and pins the digests in releases/<stack>.yaml. Prints what changes.
+ * Any failure (unknown tag, refused login, unreachable registry) is reported
+ * and the manifest is left exactly as it was.
+ *
+ * The registry login comes from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD:
+ * the same deploy token the stack pulls with (config registryUsername and
+ * registryPassword). In an application's pipeline, CI_REGISTRY_USER and
+ * CI_JOB_TOKEN read that project's own registry.
+ *
+ * Exit 0 when written (or nothing changed), 1 when the registry failed, 2 on bad arguments.
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { BACKUP_IMAGE, releaseEntrySchema } from "../../config/release";
+import { readStackFileConfig } from "../../config/stack-files";
+import { TAG_PATTERN, pinnedReference } from "../../model/image-ref";
+import { PROJECT } from "../../model/naming";
+import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest, type ReleaseServices } from "./manifest";
+import { Registry, RegistryError, type RegistryLogin } from "./registry";
+
+const USAGE = `usage: npm run release -- --stack NAME (--service NAME ... | --all) --tag TAG --commit SHA --pipeline URL
+
+  --stack NAME      the stack whose manifest (releases/NAME.yaml) is written
+  --service NAME    a catalog service to pin (repeatable)
+  --all             every catalog service, from the same tag
+  --tag TAG         the tag to resolve in each service's repository
+  --commit SHA      the source commit the images were built from
+  --pipeline URL    the pipeline that built them (URL or numeric id)
+  --platform P      the host's platform a multi-platform index must offer (default linux/amd64)
+
+The registry login is read from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD.`;
+
+class UsageError extends Error {}
+
+export interface ReleaseArgs {
+  stack: string;
+  services: string[];
+  tag: string;
+  commit: string;
+  pipeline: string;
+  platform?: string;
+}
+
+export function parseReleaseArgs(argv: string[]): ReleaseArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        stack: { type: "string" },
+        service: { type: "string", multiple: true },
+        all: { type: "boolean" },
+        tag: { type: "string" },
+        commit: { type: "string" },
+        pipeline: { type: "string" },
+        platform: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new UsageError("");
+  for (const flag of ["stack", "tag", "commit", "pipeline"] as const) if (!values[flag]) throw new UsageError(`--${flag} is required`);
+  if (!TAG_PATTERN.test(values.tag!)) throw new UsageError(`--tag ${values.tag} is not a Docker tag`);
+  const entry = releaseEntrySchema.pick({ commit: true, pipeline: true }).safeParse({ commit: values.commit, pipeline: values.pipeline });
+  if (!entry.success) throw new UsageError(entry.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join("; "));
+  // --all: every catalog service; the backup image (`--service backup`) has its own build, this repository's.
+  const services = values.all ? [...SERVICE_NAMES] : [...new Set(values.service ?? [])];
+  if (values.all && values.service) throw new UsageError("give --service or --all, not both");
+  if (services.length === 0) throw new UsageError("name at least one --service, or --all");
+  const known: readonly string[] = [...SERVICE_NAMES, BACKUP_IMAGE];
+  const unknown = services.filter((s) => !known.includes(s));
+  if (unknown.length > 0) throw new UsageError(`unknown service(s) ${unknown.join(", ")}; expected some of: ${known.join(", ")}`);
+  return { stack: values.stack!, services, tag: values.tag!, commit: values.commit!, pipeline: values.pipeline!, platform: values.platform };
+}
+
+export function loginFromEnv(env: NodeJS.ProcessEnv): RegistryLogin | undefined {
+  const username = env.PO_REGISTRY_USERNAME;
+  const password = env.PO_REGISTRY_PASSWORD;
+  return username && password ? { username, password } : undefined;
+}
+
+/** The stack's `registry` config (Pulumi.yaml under Pulumi.<stack>.yaml). */
+function registryOf(projectDir: string, stack: string): string {
+  const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
+  if (typeof registry !== "string" || !registry) throw new ManifestError(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
+  return registry;
+}
+
+/** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. */
+export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined, out: NodeJS.WritableStream): Promise<ReleaseServices> {
+  const before = readManifest(projectDir, args.stack);
+  const registry = new Registry({ login, platform: args.platform });
+  const base = registryOf(projectDir, args.stack);
+  const results = await Promise.allSettled(
+    args.services.map(async (service) => {
+      const repository = `${base}/${service === BACKUP_IMAGE ? BACKUP_IMAGE : (SERVICES[service as keyof typeof SERVICES].repository ?? service)}`;
+      const resolved = await registry.resolve(repository, args.tag);
+      return [service, { image: pinnedReference(repository, resolved.digest), commit: args.commit, pipeline: args.pipeline }] as const;
+    }),
+  );
+  const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+  if (failures.length > 0) {
+    const messages = [...new Set(failures.map((f) => f.message))];
+    throw new RegistryError(
+      `${messages.length === 1 ? messages[0] : `\n${messages.map((m) => `  - ${m}`).join("\n")}`}\nreleases/${args.stack}.yaml is unchanged.`,
+    );
+  }
+  const after: ReleaseServices = { ...before };
+  for (const r of results) if (r.status === "fulfilled") after[r.value[0]] = r.value[1];
+  const changes = changesBetween(before, after);
+  if (changes.length > 0) writeManifest(projectDir, args.stack, after);
+  out.write(`${formatChanges(args.stack, changes, args.services.length)}\n`);
+  return after;
+}
+
+export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = join(__dirname, "..", "..")): Promise<number> {
+  let args: ReleaseArgs;
+  try {
+    args = parseReleaseArgs(argv);
+  } catch (e) {
+    err.write(`${(e as Error).message ? `release: ${(e as Error).message}\n\n` : ""}${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await release(args, projectDir, loginFromEnv(env), out);
+    return 0;
+  } catch (e) {
+    if (e instanceof RegistryError || e instanceof ManifestError) {
+      err.write(`release: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

@@ -1,0 +1,79 @@
+/**
+ * Reading and writing a stack's release manifest (releases/<stack>.yaml, the
+ * format config/release.ts validates). Writes are atomic: the new text goes to
+ * a temp file beside it, renamed over the old one, so a failed run leaves the
+ * manifest as it was.
+ */
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { BACKUP_IMAGE, readReleaseFile, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "../../config/release";
+
+export class ManifestError extends Error {}
+
+export type ReleaseServices = Record<string, ReleaseEntry>;
+
+/** The manifest's entries; a missing file is an empty manifest. */
+export function readManifest(projectDir: string, stack: string): ReleaseServices {
+  let raw: unknown;
+  try {
+    raw = readReleaseFile(projectDir, stack);
+  } catch (error) {
+    throw new ManifestError((error as Error).message);
+  }
+  if (raw === undefined) return {};
+  const parsed = releaseManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "(top level)"}: ${i.message}`);
+    throw new ManifestError(`${releaseFileName(stack)} does not match the manifest format:\n${issues.join("\n")}`);
+  }
+  // The tools treat the backup image as one more entry, under its own name (no catalog service has it).
+  return { ...parsed.data.services, ...(parsed.data.backup ? { [BACKUP_IMAGE]: parsed.data.backup } : {}) };
+}
+
+/** The comment block the file starts with, kept across writes. */
+function header(path: string): string {
+  if (!existsSync(path)) return "";
+  const lines = readFileSync(path, "utf8").split("\n");
+  const end = lines.findIndex((l) => !l.startsWith("#"));
+  return lines.slice(0, end < 0 ? lines.length : end).map((l) => `${l}\n`).join("");
+}
+
+export function writeManifest(projectDir: string, stack: string, services: ReleaseServices): void {
+  const path = join(projectDir, releaseFileName(stack));
+  const { [BACKUP_IMAGE]: backup, ...apps } = services;
+  const sorted = Object.fromEntries(Object.entries(apps).sort(([a], [b]) => a.localeCompare(b)));
+  const text = header(path) + stringify({ services: sorted, ...(backup ? { backup } : {}) }, { lineWidth: 0 });
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, text);
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+export interface ReleaseChange {
+  service: string;
+  from?: ReleaseEntry;
+  to: ReleaseEntry;
+}
+
+/** The services whose entry differs, in name order. */
+export function changesBetween(before: ReleaseServices, after: ReleaseServices): ReleaseChange[] {
+  return Object.keys(after)
+    .sort()
+    .filter((s) => JSON.stringify(before[s]) !== JSON.stringify(after[s]))
+    .map((service) => ({ service, from: before[service], to: after[service] }));
+}
+
+const describeEntry = (e: ReleaseEntry) => `${e.image.slice(e.image.indexOf("@") + 1, e.image.indexOf("@") + 20)}… (commit ${e.commit.slice(0, 8)})`;
+
+/** One line per change, `from → to`, for people and CI logs. */
+export function formatChanges(stack: string, changes: ReleaseChange[], total: number): string {
+  if (changes.length === 0) return `${releaseFileName(stack)}: nothing changes (${total} service(s) already pinned to these digests)`;
+  return [
+    `${releaseFileName(stack)}: ${changes.length} service(s) change`,
+    ...changes.map((c) => `  ${c.service}: ${c.from ? describeEntry(c.from) : "(not pinned)"} → ${describeEntry(c.to)}`),
+  ].join("\n");
+}

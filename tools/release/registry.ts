@@ -1,0 +1,155 @@
+/**
+ * Resolves image tags to digests through a registry's HTTP API (the OCI
+ * distribution spec, which Docker Registry v2 implements):
+ *   HEAD /v2/<name>/manifests/<tag>  →  Docker-Content-Digest
+ * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests
+ *
+ * Authentication follows the 401's WWW-Authenticate challenge: `Bearer` (a
+ * token service, as GitLab's registry uses: realm, service and scope, asked
+ * with the login as Basic auth; https://distribution.github.io/distribution/spec/auth/token/)
+ * or `Basic` (as docker-registry with htpasswd uses).
+ */
+import { createHash } from "node:crypto";
+import { DIGEST_PATTERN } from "../../model/image-ref";
+
+export interface RegistryLogin {
+  username: string;
+  password: string;
+}
+
+export class RegistryError extends Error {}
+
+/** Multi-platform indexes first: when a tag names one, its digest is what is pinned (see resolve). */
+const MEDIA = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+} as const;
+const ACCEPT = Object.values(MEDIA).join(", ");
+const INDEXES: string[] = [MEDIA.ociIndex, MEDIA.dockerList];
+
+export interface ResolvedImage {
+  repository: string;
+  tag: string;
+  /** `sha256:…` of the manifest (or index) the tag names. */
+  digest: string;
+  mediaType: string;
+  /** Set for an index: the platforms it offers. */
+  platforms?: string[];
+}
+
+export interface RegistryOptions {
+  login?: RegistryLogin;
+  /** The host's platform, which an index must offer (default linux/amd64). */
+  platform?: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+const LOOPBACK = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]+)?$/;
+
+/** `key="value", key2="value2"` after the scheme of a WWW-Authenticate header. */
+function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const space = header.indexOf(" ");
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const params: Record<string, string> = {};
+  for (const m of header.slice(space + 1).matchAll(/([A-Za-z_]+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
+  return { scheme, params };
+}
+
+const basic = (login: RegistryLogin) => `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}`;
+
+export class Registry {
+  private readonly authorization = new Map<string, string>();
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: RegistryOptions = {}) {
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** Resolves `repository:tag` to the digest the registry serves for it. */
+  async resolve(repository: string, tag: string): Promise<ResolvedImage> {
+    const slash = repository.indexOf("/");
+    const host = repository.slice(0, slash);
+    const name = repository.slice(slash + 1);
+    // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
+    const url = `${LOOPBACK.test(host) ? "http" : "https"}://${host}/v2/${name}/manifests/${encodeURIComponent(tag)}`;
+    const what = `${repository}:${tag}`;
+    const head = await this.request("HEAD", url, host, name, what);
+    let digest = head.headers.get("docker-content-digest") ?? undefined;
+    let mediaType = (head.headers.get("content-type") ?? "").split(";")[0].trim();
+    let body: Buffer | undefined;
+    if (!digest || INDEXES.includes(mediaType)) {
+      // Some registries leave the digest off a HEAD; the digest of the exact bytes served is the same thing.
+      const got = await this.request("GET", url, host, name, what);
+      body = Buffer.from(await got.arrayBuffer());
+      mediaType = (got.headers.get("content-type") ?? mediaType).split(";")[0].trim();
+      digest = got.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(body).digest("hex")}`;
+    }
+    if (!DIGEST_PATTERN.test(digest)) throw new RegistryError(`${what}: the registry answered an unusable digest "${digest}"`);
+    if (!INDEXES.includes(mediaType)) return { repository, tag, digest, mediaType };
+    // An index: pin the index's own digest (what `docker pull repo@digest` takes and RepoDigests
+    // records), and only when it offers the host's platform, or the pull would fail on the host.
+    const platform = this.options.platform ?? "linux/amd64";
+    const manifests = (JSON.parse(body!.toString("utf8")) as { manifests?: { platform?: { os?: string; architecture?: string; variant?: string } }[] }).manifests ?? [];
+    const platforms = manifests.flatMap((m) => (m.platform?.os ? [[m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join("/")] : []));
+    if (!platforms.some((p) => p === platform || p.startsWith(`${platform}/`))) {
+      throw new RegistryError(`${what} is a multi-platform index without ${platform} (it has ${platforms.join(", ") || "none"}); the host could not run it`);
+    }
+    return { repository, tag, digest, mediaType, platforms };
+  }
+
+  private async request(method: "HEAD" | "GET", url: string, host: string, name: string, what: string): Promise<Response> {
+    const send = (authorization?: string) =>
+      this.fetch(url, {
+        method,
+        headers: { Accept: ACCEPT, ...(authorization ? { Authorization: authorization } : {}) },
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
+      }).catch((error: Error) => {
+        const cause = (error.cause as Error | undefined)?.message ?? error.message;
+        throw new RegistryError(`cannot reach the registry ${host} (${url.split("/v2/")[0]}): ${cause}`);
+      });
+    const scopeKey = `${host}/${name}`;
+    let response = await send(this.authorization.get(scopeKey));
+    if (response.status === 401) {
+      this.authorization.set(scopeKey, await this.authorize(response.headers.get("www-authenticate") ?? "", host, name));
+      response = await send(this.authorization.get(scopeKey));
+      if (response.status === 401 || response.status === 403) {
+        throw new RegistryError(`${host} refused the login${this.options.login ? ` of ${this.options.login.username}` : " (none given)"} (HTTP ${response.status}); check the registry credentials`);
+      }
+    }
+    if (response.status === 404) throw new RegistryError(`${what}: no such tag in the registry (HTTP 404)`);
+    if (response.status === 403) throw new RegistryError(`${host} denies ${this.options.login?.username ?? "anonymous"} access to ${name} (HTTP 403); the token needs read_registry on it`);
+    if (!response.ok) throw new RegistryError(`${what}: the registry answered HTTP ${response.status}`);
+    return response;
+  }
+
+  /** The Authorization header the challenge asks for. */
+  private async authorize(challenge: string, host: string, name: string): Promise<string> {
+    const { scheme, params } = parseChallenge(challenge);
+    const login = this.options.login;
+    if (scheme === "basic") {
+      if (!login) throw new RegistryError(`${host} requires a login (Basic auth) and none was given`);
+      return basic(login);
+    }
+    if (scheme !== "bearer" || !params.realm) throw new RegistryError(`${host} asked for an authentication it does not describe: "${challenge}"`);
+    const realm = new URL(params.realm);
+    if (params.service) realm.searchParams.set("service", params.service);
+    realm.searchParams.set("scope", params.scope ?? `repository:${name}:pull`);
+    const response = await this.fetch(realm, {
+      headers: login ? { Authorization: basic(login) } : {},
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
+    }).catch((error: Error) => {
+      throw new RegistryError(`cannot reach the token service ${realm.origin} of ${host}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    });
+    if (response.status === 401 || response.status === 403) {
+      throw new RegistryError(`the token service of ${host} refused the login${login ? ` of ${login.username}` : ""} (HTTP ${response.status}); check the registry credentials`);
+    }
+    if (!response.ok) throw new RegistryError(`the token service of ${host} answered HTTP ${response.status}`);
+    const body = (await response.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryError(`the token service of ${host} answered without a token`);
+    return `Bearer ${token}`;
+  }
+}
