@@ -4,7 +4,6 @@
  * Nothing in them is secret.
  */
 import { z } from "zod";
-import { releaseEntrySchema } from "../config/release";
 
 const name = z.string().min(1);
 /** `alias:port`, e.g. `postgres-qual:5432`. */
@@ -38,7 +37,7 @@ export const stackOutputsSchema = z.object({
   neighbours: z.array(name).default([]),
   topology: z.record(z.string(), topologyEntrySchema),
   /** Each app service's deployed release: `repository@sha256:…`, source commit, pipeline (from the release manifest). */
-  images: z.record(z.string(), releaseEntrySchema).default({}),
+  images: z.record(z.string(), z.object({ image: z.string().regex(/@sha256:[0-9a-f]{64}$/, { error: "expected repository@sha256:<64 hex>" }), commit: name, pipeline: name })).default({}),
 });
 
 export type StackOutputs = z.output<typeof stackOutputsSchema>;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../../catalog/types";
-import { stackConfigSchema } from "../../config/schema";
+import { REGISTRY_SECRETS, stackConfigSchema } from "../../config/schema";
 import { databaseCredentials } from "../../model/databases";
 import { configKeys, renderConfigReference, renderSecretsTable } from "../../tools/config-docs";
 import { samplePlan } from "../../tools/catalog-docs";
@@ -13,7 +13,7 @@ const rowOf = (table: string, key: string) => table.split("\n").find((r) => r.st
 test("every key the schema accepts is listed, nested and map keys included", () => {
   const paths = keys.map((k) => k.path);
   for (const top of Object.keys(stackConfigSchema.shape)) expect(paths.some((p) => p === top || p.startsWith(`${top}.`))).toBe(true);
-  expect(paths).toEqual(expect.arrayContaining(["traefik.entrypoint", "services.<service>.tag", "stores.<store>.cpus", "data.volumes.<volume>"]));
+  expect(paths).toEqual(expect.arrayContaining(["traefik.entrypoint", "services.<service>.memoryMb", "stores.<store>.cpus", "data.volumes.<volume>"]));
   expect(new Set(paths).size).toBe(paths.length);
 });
 
@@ -42,7 +42,7 @@ describe("the Default column", () => {
     project = mkdtempSync(join(tmpdir(), "po-config-docs-"));
     writeFileSync(
       join(project, "Pulumi.yaml"),
-      ["name: portugal-odyssey", "runtime: nodejs", "config:", "  imageTag:", "    value: base-tag", "  logs:", "    value:", "      maxFile: 7", ""].join("\n"),
+      ["name: portugal-odyssey", "runtime: nodejs", "config:", "  registry:", "    value: registry.example.test/base", "  logs:", "    value:", "      maxFile: 7", ""].join("\n"),
     );
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
@@ -50,13 +50,13 @@ describe("the Default column", () => {
   test("shows the base value the project's Pulumi.yaml sets, beside the schema's default", () => {
     const table = renderConfigReference(project);
     expect(rowOf(table, "logs.maxFile")).toContain("`3`; Pulumi.yaml: `7`");
-    expect(rowOf(table, "imageTag")).toContain("Pulumi.yaml: `base-tag`");
-    expect(rowOf(table, "imageTag")).not.toContain("required");
+    expect(rowOf(table, "registry")).toContain("Pulumi.yaml: `registry.example.test/base`");
+    expect(rowOf(table, "registry")).not.toContain("required");
   });
 
   test("marks a required key that nothing sets", () => {
     const table = renderConfigReference(project);
-    for (const key of keys.filter((k) => k.required && k.path !== "imageTag")) expect(rowOf(table, key.path)).toContain("**required**");
+    for (const key of keys.filter((k) => k.required && k.path !== "registry")) expect(rowOf(table, key.path)).toContain("**required**");
   });
 });
 
@@ -69,5 +69,6 @@ test("the secrets table lists every credential once, with the containers whose e
     expect(users.length).toBeGreaterThan(0);
     expect(rowOf(table, name)).toMatch(new RegExp(`\\| ${users.join(", ")} \\|$`));
   }
-  expect(table.split("\n")).toHaveLength(2 + credentials.length);
+  for (const name of REGISTRY_SECRETS) expect(rowOf(table, name)).toContain("the app image pulls");
+  expect(table.split("\n")).toHaveLength(2 + credentials.length + REGISTRY_SECRETS.length);
 });

@@ -180,10 +180,11 @@ export function checkImages(snapshot: HostSnapshot, outputs: StackOutputs): Chec
         id: `image.${env}.${service}`,
         stack: env,
         title: `${service} runs its pinned image`,
-        ok: running.length > 0 && wrong.length === 0,
+        // With nothing running there is nothing to check: the running check already fails, once.
+        ok: wrong.length === 0,
         evidence:
           running.length === 0
-            ? `no running container of ${service} to check against ${release.image}`
+            ? `no running container of ${service} to check against ${release.image} (see its running check)`
             : wrong.length > 0
               ? `${wrong.map(runs).join("; ")}, but the release pins ${release.image}`
               : `${list(running.map((c) => c.name))} run ${release.image} (commit ${release.commit.slice(0, 8)})`,

@@ -2,7 +2,7 @@ import { parse } from "yaml";
 import { EXTERNAL_SECRETS } from "../../../catalog/types";
 import { main, planFromStackFiles, PlanError, renderPlans } from "../../../tools/plan";
 import { displayName, MASK } from "../../../tools/plan/describe";
-import { runProgram, ofType, TYPES } from "../../harness/program";
+import { mockImageId, runProgram, ofType, TYPES } from "../../harness/program";
 import { TEST_EXTERNAL_SECRETS } from "../../harness/stack-config";
 import { testRelease } from "../../../testing/release";
 import { fixtureProject, type FixtureProject } from "./fixture-project";
@@ -77,7 +77,9 @@ describe("the printed plan", () => {
     const registered = ofType(run, TYPES.container);
     expect(registered).toHaveLength(plan.containers.length);
     for (const c of plan.containers) {
-      const r = registered.find((x) => (x.inputs.name as string).startsWith(c.containerName) && x.inputs.image === c.image);
+      // An app container runs its pulled image's ID; the pull (a RemoteImage) names the plan's pinned reference.
+      const image = c.release ? mockImageId(c.image) : c.image;
+      const r = registered.find((x) => (x.inputs.name as string).startsWith(c.containerName) && x.inputs.image === image);
       expect(r).toBeDefined();
       expect((r!.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(c.networks.map((n) => n.name));
       expect(r!.inputs.memory).toBe(c.resources.memoryMb);

@@ -11,7 +11,7 @@ import { readManifest, writeManifest } from "../../../tools/release/manifest";
 import { main } from "../../../tools/release/promote";
 import { runProgram } from "../../harness/program";
 import { testRelease } from "../../harness/release";
-import { FIXTURE_PROJECT as PROJECT_DIR } from "../../harness/stack-config";
+import { FIXTURE_PROJECT, REPOSITORY_ROOT } from "../../harness/stack-config";
 
 let dir: string;
 let qualOutputs: Record<string, any>;
@@ -25,9 +25,10 @@ beforeAll(async () => {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "po-promote-"));
-  for (const file of ["Pulumi.yaml", "Pulumi.qual.yaml", "Pulumi.prod.yaml"]) copyFileSync(join(PROJECT_DIR, file), join(dir, file));
+  for (const file of ["Pulumi.yaml", "Pulumi.qual.yaml", "Pulumi.prod.yaml"]) copyFileSync(join(FIXTURE_PROJECT, file), join(dir, file));
   mkdirSync(join(dir, "releases"));
-  for (const stack of ["qual", "prod"]) copyFileSync(join(PROJECT_DIR, "releases", `${stack}.yaml`), join(dir, "releases", `${stack}.yaml`));
+  // The committed manifests, for their header comment; their entries are replaced below.
+  for (const stack of ["qual", "prod"]) copyFileSync(join(REPOSITORY_ROOT, "releases", `${stack}.yaml`), join(dir, "releases", `${stack}.yaml`));
   writeManifest(dir, "qual", NEXT.services);
   writeManifest(dir, "prod", testRelease("prod").services);
   writeJson("outputs-qual.json", qualOutputs);
