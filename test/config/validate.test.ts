@@ -265,18 +265,20 @@ describe("secrets", () => {
 
   test("each service's database password can be set as a config secret of its own name, and only as a secret", () => {
     const external = { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z" };
+    // The registry login is required too, but it is the provider's, not a container's credential.
+    const registry = { registryUsername: TEST_EXTERNAL_SECRETS.registryUsername, registryPassword: TEST_EXTERNAL_SECRETS.registryPassword };
     const keys = postgresServices().map(names.databasePasswordCredential);
-    const result = validate("prod", {}, { ...external, ...Object.fromEntries(keys.map((k) => [k, `${k}-from-an-old-volume`])) });
+    const result = validate("prod", {}, { ...external, ...registry, ...Object.fromEntries(keys.map((k) => [k, `${k}-from-an-old-volume`])) });
     expect(result.ok && [...result.secretsFromConfig].sort()).toEqual([...keys, ...Object.keys(external)].sort());
     const [first] = keys;
-    expect(problems("prod", {}, { ...external, [first]: "in-plain-text" }, [`portugal-odyssey:${first}`])).toEqual([
+    expect(problems("prod", {}, { ...external, ...registry, [first]: "in-plain-text" }, [`portugal-odyssey:${first}`])).toEqual([
       { path: `portugal-odyssey:${first}`, message: expect.stringContaining(`pulumi config set --secret ${first} --stack prod`) },
     ]);
   });
 
   test("a database password Postgres would SASLprep differently from its bytes is refused with the fix", () => {
     const key = names.databasePasswordCredential(postgresServices()[0]);
-    const found = problems("prod", {}, { paymentProviderKey: "x", paymentWebhookSecret: "y", smtpPassword: "z", [key]: "pässwort mit leerzeichen" });
+    const found = problems("prod", {}, { ...TEST_EXTERNAL_SECRETS, [key]: "pässwort mit leerzeichen" });
     expect(found).toEqual([{ path: `portugal-odyssey:${key}`, message: expect.stringMatching(/expected printable ASCII without spaces.*pulumi config set --secret/) }]);
     expect(JSON.stringify(found)).not.toContain("pässwort");
   });
