@@ -326,7 +326,8 @@ function describeOtherStack(stack: string, values: Record<string, string>): Host
   // planned with every service pinned to one all-zero digest, which the plan never shows.
   const placeholder = { image: "", commit: "0000000", pipeline: "0" };
   const release = Object.fromEntries(SERVICE_NAMES.map((name) => [name, { ...placeholder, image: `${parsed.data.registry}/${SERVICES[name].repository ?? name}@sha256:${"0".repeat(64)}` }]));
-  const plan = planEnvironment({ ...parsed.data, stack, env, release: release as StackSettings["release"] });
+  const backupRelease = { ...placeholder, image: `${parsed.data.registry}/${BACKUP_IMAGE}@sha256:${"0".repeat(64)}` };
+  const plan = planEnvironment({ ...parsed.data, stack, env, release: release as StackSettings["release"], backupRelease });
   return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
 }
 

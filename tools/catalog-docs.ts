@@ -25,7 +25,8 @@ export function samplePlan() {
   const release = Object.fromEntries(
     SERVICE_NAMES.map((name) => [name, { image: `${config.registry}/${name}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" }]),
   ) as Record<ServiceName, ReleaseEntry>;
-  return planEnvironment({ ...config, stack: "E", env: "E", release });
+  const backupRelease = { image: `${config.registry}/backup@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" };
+  return planEnvironment({ ...config, stack: "E", env: "E", release, backupRelease });
 }
 
 /** The limit, and the floor that scaling never goes below, if the entry has one. */

@@ -24,7 +24,8 @@ const ROOT = join(__dirname, "..");
 function topologyRelease(stack: string) {
   const registry = readStackFileConfig(ROOT, stack)[`${PROJECT}:registry`] as string;
   const pin = (service: ServiceName) => ({ image: `${registry}/${SERVICES[service].repository ?? service}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" });
-  return { services: Object.fromEntries(SERVICE_NAMES.map((service) => [service, pin(service)])) };
+  const backup = { image: `${registry}/backup@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" };
+  return { services: Object.fromEntries(SERVICE_NAMES.map((service) => [service, pin(service)])), backup };
 }
 
 /** The stacks whose topology docs/plan.md draws; the MR summary compares against them. */

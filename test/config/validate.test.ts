@@ -434,3 +434,21 @@ describe("the registry login", () => {
     expect(JSON.stringify(found)).not.toContain(TEST_EXTERNAL_SECRETS.registryPassword);
   });
 });
+
+describe("the backup image in the release manifest", () => {
+  const withBackupConfig = { backup: { repository: "s3:https://s3.example.com/bucket" } };
+  test("a stack with backup config needs the backup image pinned, and is told the command", () => {
+    const { backup: _omitted, ...release } = testRelease("qual");
+    expect(problems("qual", withBackupConfig, undefined, [], FIXTURE_PROJECT, release)).toEqual([
+      expect.objectContaining({ path: "releases/qual.yaml: backup", message: expect.stringContaining("npm run release -- --stack qual --service backup") }),
+    ]);
+  });
+
+  test("a tag-only backup image is refused like an app image", () => {
+    const release = testRelease("qual");
+    release.backup = { ...release.backup, image: release.backup.image.replace(/@sha256:.*/, ":main") };
+    expect(problems("qual", withBackupConfig, undefined, [], FIXTURE_PROJECT, release)).toEqual([
+      { path: "releases/qual.yaml: backup.image", message: expect.stringContaining("names a tag only") },
+    ]);
+  });
+});
