@@ -6,27 +6,12 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { SERVICES, SERVICE_NAMES, type ServiceName } from "../catalog/services";
-import { readStackFileConfig } from "../config/stack-files";
-import { PROJECT } from "../model/naming";
 import { renderCatalogTables } from "./catalog-docs";
 import { renderConfigReference, renderSecretsTable } from "./config-docs";
 import { planFromStackFiles } from "./plan";
 import { mermaidBlock, topologyBlockName } from "./plan/mermaid";
 
 const ROOT = join(__dirname, "..");
-
-/**
- * The topology does not depend on which build runs, and a fresh project's
- * manifests pin nothing; the diagram is drawn with every service pinned to one
- * all-zero digest, which it never prints.
- */
-function topologyRelease(stack: string) {
-  const registry = readStackFileConfig(ROOT, stack)[`${PROJECT}:registry`] as string;
-  const pin = (service: ServiceName) => ({ image: `${registry}/${SERVICES[service].repository ?? service}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" });
-  const backup = { image: `${registry}/backup@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" };
-  return { services: Object.fromEntries(SERVICE_NAMES.map((service) => [service, pin(service)])), backup };
-}
 
 /** The stacks whose topology docs/plan.md draws; the MR summary compares against them. */
 export const DIAGRAM_STACKS = ["qual", "prod"];
@@ -41,7 +26,8 @@ export function generators(): Record<string, () => string> {
     databases: () => catalog.databases,
     config: () => renderConfigReference(ROOT),
     secrets: renderSecretsTable,
-    ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(ROOT, stack, { release: topologyRelease(stack) }).plan)])),
+    // The topology does not depend on which build runs: drawn from an empty manifest, as plan shows an unpinned one.
+    ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(ROOT, stack, { release: {} }).plan)])),
   };
 }
 

@@ -9,6 +9,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { PROJECT } from "../../model/naming";
 import { planEnvironment, type EnvironmentPlan } from "../../model/environment";
 import { readStackFiles } from "../../config/stack-files";
@@ -27,23 +28,53 @@ export interface StackPlan {
   notes: string[];
 }
 
+/** What a plan shows for an image its stack's release manifest does not pin yet. */
+export const UNPINNED = "(unpinned)";
+const PLACEHOLDER_PIN = { image: "", commit: "0000000", pipeline: "0" };
+
+/**
+ * The manifest with a stand-in pin for every image it lacks (a fresh project's
+ * manifest pins nothing), so the rest of the stack still plans; the images it
+ * fills are listed, to be shown as unpinned.
+ */
+export function withStandInPins(manifest: unknown, registry: string): { release: unknown; unpinned: string[] } {
+  if (manifest !== undefined && (typeof manifest !== "object" || manifest === null)) return { release: manifest, unpinned: [] };
+  const given = (manifest ?? {}) as { services?: Record<string, unknown> | null; backup?: unknown };
+  const services = { ...(given.services ?? {}) };
+  const standIn = (repository: string) => ({ ...PLACEHOLDER_PIN, image: `${registry}/${repository}@sha256:${"0".repeat(64)}` });
+  const unpinned = SERVICE_NAMES.filter((service) => !(service in services));
+  for (const service of unpinned) services[service] = standIn(SERVICES[service].repository ?? service);
+  const backup = given.backup ?? standIn("backup");
+  return { release: { ...given, services, backup }, unpinned: [...unpinned, ...(given.backup === undefined ? ["backup"] : [])] };
+}
+
 /**
  * Plans a stack from its files. External secrets live in the backend's copy of
- * the stack file (or are placeholders on the local backend), so one the
- * committed file lacks is a note here, not an error: the plan never needs a
- * secret's value.
+ * the stack file (or are placeholders on the local backend), and a fresh
+ * project's release manifests pin nothing yet, so both are notes here, not
+ * errors: the plan never needs a secret's value or an image's digest. A pin
+ * that is there but wrong is still the config error `up` reports.
  */
 export function planFromStackFiles(projectDir: string, stack: string, options: { release?: unknown } = {}): StackPlan {
-  const raw = { ...readStackFiles(projectDir, stack), ...(options.release !== undefined ? { release: options.release } : {}) };
+  const files = readStackFiles(projectDir, stack);
+  const registry = String(files.values[`${PROJECT}:registry`] ?? "");
+  const { release, unpinned } = withStandInPins(options.release ?? files.release, registry);
+  const raw = { ...files, release };
   const unset = secretsToSet().filter((name) => !(`${PROJECT}:${name}` in raw.values));
   const values = { ...raw.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
   const secretKeys = new Set([...raw.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);
   const result = validateStackConfig(stack, { ...raw, values, secretKeys });
   if (!result.ok) throw new PlanError(formatProblems(stack, result.problems));
-  const notes = unset.length
-    ? [`Pulumi.${stack}.yaml sets no ${unset.join(", ")}; \`up\` needs them: pulumi config set --secret <name> --stack ${stack}`]
-    : [];
-  return { plan: planEnvironment(result.settings), notes };
+  const notes = [
+    ...(unset.length ? [`Pulumi.${stack}.yaml sets no ${unset.join(", ")}; \`up\` needs them: pulumi config set --secret <name> --stack ${stack}`] : []),
+    ...(unpinned.length && options.release === undefined
+      ? [`releases/${stack}.yaml pins no image for ${unpinned.join(", ")}; \`up\` refuses until it does: npm run release -- --stack ${stack} --all --tag <tag> (docs/releases.md)`]
+      : []),
+  ];
+  const plan = planEnvironment(result.settings);
+  const shown = new Set(unpinned);
+  const containers = plan.containers.map((c) => (shown.has(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
+  return { plan: { ...plan, containers }, notes };
 }
 
 export function parsePlanArgs(argv: string[]): { stacks: string[]; format: Format } {

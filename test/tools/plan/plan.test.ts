@@ -1,4 +1,6 @@
-import { parse } from "yaml";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { EXTERNAL_SECRETS } from "../../../catalog/types";
 import { main, planFromStackFiles, PlanError, renderPlans } from "../../../tools/plan";
 import { displayName, MASK } from "../../../tools/plan/describe";
@@ -121,6 +123,40 @@ describe("config validation", () => {
     const { notes } = planFromStackFiles(project.dir, "alpha");
     expect(notes).toHaveLength(1);
     for (const name of EXTERNAL_SECRETS) expect(notes[0]).toContain(name);
+  });
+});
+
+describe("a fresh project's release manifests, which pin nothing yet", () => {
+  test("still plan: every app image shows as unpinned, a pinned one as pinned, and a note names the command that pins them", () => {
+    const fresh = fixtureProject({ alpha: { "portugal-odyssey:domain": "alpha.example.test" } });
+    try {
+      const pinned = testRelease(fresh.dir, "alpha") as { services: Record<string, { image: string }> };
+      const [kept] = Object.keys(pinned.services);
+      writeFileSync(join(fresh.dir, "releases", "alpha.yaml"), stringify({ services: { [kept]: pinned.services[kept] } }));
+      const { plan, notes } = planFromStackFiles(fresh.dir, "alpha");
+      const services = plan.containers.filter((c) => c.kind === "service");
+      expect(services.find((c) => c.name === kept)!.image).toBe(pinned.services[kept].image);
+      const unpinned = services.filter((c) => c.name !== kept);
+      expect(unpinned.length).toBe(services.length - 1);
+      for (const c of unpinned) expect(c.image).toMatch(new RegExp(`/${c.name} \\(unpinned\\)$`));
+      expect(notes.join("\n")).toMatch(/releases\/alpha\.yaml pins no image for .*npm run release -- --stack alpha/);
+      expect(notes.join("\n")).not.toContain(`${kept},`);
+    } finally {
+      fresh.remove();
+    }
+  });
+
+  test("a pin that is there but wrong is still the error `up` reports", () => {
+    const bad = fixtureProject({ alpha: { "portugal-odyssey:domain": "alpha.example.test" } });
+    try {
+      const pinned = testRelease(bad.dir, "alpha") as { services: Record<string, { image: string }> };
+      const [first] = Object.keys(pinned.services);
+      const tagOnly = { ...pinned.services[first], image: pinned.services[first].image.split("@")[0] + ":main" };
+      writeFileSync(join(bad.dir, "releases", "alpha.yaml"), stringify({ services: { [first]: tagOnly } }));
+      expect(() => planFromStackFiles(bad.dir, "alpha")).toThrow(new RegExp(first));
+    } finally {
+      bad.remove();
+    }
   });
 });
 
