@@ -85,6 +85,8 @@ export const names = {
   /** Restore drill: an `internal` network and throwaway containers, named apart from anything live. */
   drillNetwork: (env: string) => `po-drill-network-${env}`,
   drillContainer: (store: StoreName, env: string) => `po-drill-${store}-${env}`,
+  /** The drill's result file for a stack: CI keeps it as an artifact and `verify --drill-result` reads it. */
+  drillResultFile: (stack: string) => `drill-${stack}.json`,
   /**
    * Routers and middlewares carry a digest of their own definition (cut to
    * REVISION_LENGTH): two revisions that define one differently then define two

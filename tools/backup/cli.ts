@@ -136,7 +136,7 @@ async function drill(args: string[]): Promise<number> {
   } finally {
     await started.cleanUp();
   }
-  const out = values.out ?? `drill-${values.stack}.json`;
+  const out = values.out ?? names.drillResultFile(values.stack);
   writeFileSync(out, JSON.stringify(result, null, 2));
   console.log(`drill ${settings.env}: ${result.ok ? "PASSED" : "FAILED"}; backup age ${result.backupAgeHours ?? "?"} h (RPO ${result.rpoHours} h), restore ${result.rtoSeconds ?? "?"} s; result in ${out}`);
   for (const p of result.problems) console.error(`  - ${p}`);

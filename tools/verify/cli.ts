@@ -1,5 +1,5 @@
 /**
- * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--json] [--json-out FILE]
+ * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--drill-result drill-qual.json ...] [--json] [--json-out FILE]
  *
  * Exit 0 when every check passes, 1 when any fails, 2 when verify could not
  * run (bad arguments, unreadable outputs, no daemon).
@@ -23,6 +23,10 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
   --json                print the report as JSON instead of the table
   --json-out FILE       also write the JSON report to FILE (CI keeps it as an artifact
                         and prints the table to the job log)
+  --drill-result FILE   the restore drill's result file (npm run drill --out), paired
+                        in order with --stack; the check fails when it is missing,
+                        failed, another environment's, or older than the RPO.
+                        Default for a single --stack: $PO_DRILL_RESULT
   --check-redirects     also GET http://<host>/ for each public host and expect a
                         301/308 to https://<host>/ (needs the hosts to resolve and
                         answer from here: Traefik's web entrypoint, docs/traefik.md)
@@ -48,6 +52,8 @@ export interface CliArgs {
   jsonOut?: string;
   probe: Partial<ProbeOptions> | false;
   checkRedirects: boolean;
+  /** stack → the drill result file to check. */
+  drillResults: Record<string, string>;
 }
 
 const positiveInt = (flag: string, v: string) => {
@@ -56,7 +62,7 @@ const positiveInt = (flag: string, v: string) => {
   return n;
 };
 
-export function parseCliArgs(argv: string[]): CliArgs {
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -68,6 +74,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         outputs: { type: "string", multiple: true },
         json: { type: "boolean" },
         "json-out": { type: "string" },
+        "drill-result": { type: "string", multiple: true },
         "no-probe": { type: "boolean" },
         "check-redirects": { type: "boolean" },
         "probe-mode": { type: "string" },
@@ -88,6 +95,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (stacks.length > 0 && outputFiles.length > stacks.length) {
     throw new UsageError(`${outputFiles.length} --outputs files for ${stacks.length} --stack: pair each file with a stack, in order`);
   }
+  const drillFiles = values["drill-result"] ?? (env.PO_DRILL_RESULT ? [env.PO_DRILL_RESULT] : []);
+  if (drillFiles.length > 0 && (stacks.length === 0 || drillFiles.length > stacks.length)) {
+    throw new UsageError(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
+  }
+  const drillResults = Object.fromEntries(drillFiles.map((file, i) => [stacks[i], file]));
   const mode = values["probe-mode"];
   if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new UsageError(`--probe-mode expects sidecar or exec, got ${mode}`);
   const probe: Partial<ProbeOptions> = {};
@@ -103,6 +115,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     ...(values["json-out"] ? { jsonOut: values["json-out"] } : {}),
     probe: values["no-probe"] ? false : probe,
     checkRedirects: values["check-redirects"] ?? false,
+    drillResults,
   };
 }
 
@@ -148,7 +161,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   }
   let report: VerifyReport;
   try {
-    report = await verify({ stacks: await loadStacks(args), probe: args.probe, redirects: args.checkRedirects ? {} : false });
+    report = await verify({ stacks: await loadStacks(args), probe: args.probe, redirects: args.checkRedirects ? {} : false, drillResults: args.drillResults });
   } catch (e) {
     err.write(`verify: ${(e as Error).message}\n`);
     return 2;

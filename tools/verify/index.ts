@@ -19,6 +19,7 @@ import {
 import { assertDaemon, dockerClient } from "../../host/docker";
 import { DEFAULT_PROBE_OPTIONS, isolationChecks, planProbes, runProbes, summarise, type IsolationSummary, type ProbeOptions } from "./isolation";
 import type { StackOutputs } from "./outputs";
+import { checkDrillResult } from "./drill";
 import { checkRedirects, type RedirectProbe } from "./redirects";
 import { takeSnapshot } from "./snapshot";
 
@@ -33,6 +34,8 @@ export interface VerifyOptions {
   probe?: Partial<ProbeOptions> | false;
   /** Also GET each public host over plain HTTP and expect a permanent redirect to https (opt-in: needs the hosts to answer from here). */
   redirects?: RedirectProbe | false;
+  /** The restore drill's result file per stack (`npm run drill --out`); a stack named here fails when its file is missing, failed or older than the RPO. */
+  drillResults?: Record<string, string>;
 }
 
 export interface VerifyReport {
@@ -68,6 +71,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       ...checkContainers(snapshot, outputs),
       ...checkImages(snapshot, outputs),
     );
+  }
+
+  for (const { stack, outputs } of options.stacks) {
+    const file = options.drillResults?.[stack];
+    if (file) checks.push(checkDrillResult(stack, outputs.environment, file));
   }
 
   if (options.redirects) for (const outputs of all) checks.push(...(await checkRedirects(outputs, options.redirects)));

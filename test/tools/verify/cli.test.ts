@@ -19,6 +19,7 @@ describe("verify's command line", () => {
       json: true,
       probe: { mode: "sidecar", image: "busybox:1.36", timeoutSeconds: 1, defaultPorts: [80, 8080] },
       checkRedirects: false,
+      drillResults: {},
     });
     expect(parseCliArgs(["--stack", "qual", "--no-probe"]).probe).toBe(false);
     expect(parseCliArgs(["--stack", "qual", "--check-redirects"]).checkRedirects).toBe(true);
@@ -31,6 +32,7 @@ describe("verify's command line", () => {
     [["--stack", "qual", "--probe-mode", "ssh"], "--probe-mode expects sidecar or exec, got ssh"],
     [["--stack", "qual", "--timeout", "0.5"], "--timeout expects a whole number of at least 1, got 0.5"],
     [["--stack", "qual", "--show-secrets"], "Unknown option '--show-secrets'"],
+    [["--stack", "qual", "--drill-result", "a.json", "--drill-result", "b.json"], "2 drill result files (--drill-result or PO_DRILL_RESULT) for 1 --stack"],
   ])("rejects %j with exit 2 and a message", async (argv, message) => {
     const err = sink();
     expect(await main(argv, sink().stream, err.stream)).toBe(2);
