@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import { allStackCiSettings } from "../config/gitlab-settings";
 import { DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes } from "../tools/ci/gitlab-setup";
 import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
+import { names } from "../model/naming";
 
 const ROOT = join(__dirname, "..");
 const CI_FILE = join(ROOT, ".gitlab-ci.yml");
@@ -34,16 +35,22 @@ interface ListedJob {
 }
 
 /** gitlab-ci-local --list-json in a throw-away git repository holding `files` (local includes need `git ls-files`). */
-function listJobs(files: Record<string, string>, variables: Record<string, string> = {}): ListedJob[] {
+/** `changed`: files committed after origin/main, which `rules: changes` compares against (gitlab-ci-local runs `git diff origin/main`). */
+function listJobs(files: Record<string, string>, variables: Record<string, string> = {}, changed: Record<string, string> = {}): ListedJob[] {
   const dir = mkdtempSync(join(tmpdir(), "gcl-"));
-  try {
-    for (const [name, content] of Object.entries(files)) {
+  const commit = (tree: Record<string, string>) => {
+    for (const [name, content] of Object.entries(tree)) {
       mkdirSync(join(dir, name, ".."), { recursive: true });
       writeFileSync(join(dir, name), content);
     }
-    execFileSync("git", ["init", "-q"], { cwd: dir });
     execFileSync("git", ["add", "-A"], { cwd: dir });
-    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ci"], { cwd: dir });
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ci", "--allow-empty"], { cwd: dir });
+  };
+  try {
+    execFileSync("git", ["init", "-q"], { cwd: dir });
+    commit(files);
+    execFileSync("git", ["update-ref", "refs/remotes/origin/main", "HEAD"], { cwd: dir });
+    commit(changed);
     const args = ["--list-json", ...Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`])];
     const out = execFileSync(process.execPath, [GCL, ...args], {
       cwd: dir,
@@ -107,9 +114,21 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
     }
   });
 
-  it("a schedule runs only the drift check of every stack", () => {
+  it("a schedule runs the drift check and the restore drill of every stack, and nothing else", () => {
     expect(running(schedule)).toEqual(["stack-pipeline", "stacks"]);
-    expect(running(scheduleChild)).toEqual(sorted(STACKS.map((s) => `drift-${s.stack}`)));
+    expect(running(scheduleChild)).toEqual(sorted(STACKS.flatMap((s) => [`drift-${s.stack}`, `drill-${s.stack}`])));
+  });
+
+  it("a push to main that changes backup/ or tools/backup builds and pushes the backup image after the checks; other changes, MRs and schedules do not", () => {
+    for (const changed of ["backup/Dockerfile", "tools/backup/drill.ts"]) {
+      const jobs = listJobs({ ".gitlab-ci.yml": readFileSync(CI_FILE, "utf8") }, { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, { [changed]: "changed\n" });
+      expect(running(jobs)).toContain("backup-image");
+      expect(jobs.find((j) => j.name === "backup-image")!.needs!.map((n) => n.job).sort()).toEqual(["lint", "test", "typecheck"]);
+    }
+    expect(running(listJobs({ ".gitlab-ci.yml": readFileSync(CI_FILE, "utf8") }, { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, { "docs/backups.md": "changed\n" }))).not.toContain("backup-image");
+    expect(running(mrProtected)).not.toContain("backup-image");
+    expect(running(schedule)).not.toContain("backup-image");
+    expect(parent["backup-image"].rules[0].changes).toEqual(["backup/**/*", "tools/backup/**/*"]);
   });
 
   it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));
@@ -134,7 +153,7 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
       const deploys = childJobs("push", project);
       expect(deploys.find((j) => j.name === `deploy-${third}`)).toMatchObject({ when: "on_success" });
       for (const s of MANUAL) expect(deploys.find((j) => j.name === `deploy-${s}`)!.needs!.map((n) => n.job)).toContain(`deploy-${third}`);
-      expect(running(childJobs("schedule", project))).toContain(`drift-${third}`);
+      expect(running(childJobs("schedule", project))).toEqual(expect.arrayContaining([`drift-${third}`, `drill-${third}`]));
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
@@ -189,6 +208,19 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
   it("previews and drift checks declare their environment with action prepare: they get the variables without counting as deployments", () => {
     for (const [name, j] of everyJob().filter(([n]) => /^(preview|drift)-/.test(n) && n !== "preview-summary" && !(n in parent))) expect({ name, action: j.environment.action }).toEqual({ name, action: "prepare" });
     for (const [name, j] of everyJob().filter(([n]) => n.startsWith("deploy-"))) expect({ name, action: j.environment.action }).toEqual({ name, action: undefined });
+  });
+
+  it("every restore drill receives its own stack's environment credentials, declared with action verify so it never counts as a deployment", () => {
+    const drills = everyJob().filter(([n]) => n.startsWith("drill-"));
+    expect(drills.map(([n]) => n)).toEqual(STACKS.map((s) => `drill-${s.stack}`));
+    for (const [name, j] of drills) {
+      const stack = STACKS.find((s) => name === `drill-${s.stack}`)!;
+      expect({ name, environment: j.environment, credentials: credentialsOf(j, scopes).sort() }).toEqual({
+        name,
+        environment: { name: stack.environment, action: "verify" },
+        credentials: [...DEPLOY_CREDENTIALS].sort(),
+      });
+    }
   });
 
   it("the summary receives only the token that posts the note", () => {
@@ -276,11 +308,22 @@ describe("structure", () => {
     ]);
   });
 
-  it("deploys and drift checks of a stack hold the stack's resource group, so neither runs beside another deploy of it", () => {
-    for (const event of ["push", "schedule"] as const) {
-      const child = parse(renderStackPipeline(event, ROOT)) as Record<string, Job>;
-      for (const s of STACKS) expect(child[`${event === "push" ? "deploy" : "drift"}-${s.stack}`].resource_group).toBe(s.stack);
+  it("deploys, drift checks and restore drills of a stack hold the stack's resource group, so none runs beside another deploy of it", () => {
+    const push = parse(renderStackPipeline("push", ROOT)) as Record<string, Job>;
+    const schedule = parse(renderStackPipeline("schedule", ROOT)) as Record<string, Job>;
+    for (const s of STACKS) {
+      expect(push[`deploy-${s.stack}`].resource_group).toBe(s.stack);
+      expect(schedule[`drift-${s.stack}`].resource_group).toBe(s.stack);
+      expect(schedule[`drill-${s.stack}`].resource_group).toBe(s.stack);
     }
+  });
+
+  it("the drill job runs the drill for its stack, keeps its result even when it fails, and lets its exit code fail the job", () => {
+    const drill = resolve(templates, ".drill");
+    expect(drill.script.at(-1)).toBe('npm run drill -- --stack "$STACK" --out "drill-$STACK.json"');
+    expect(drill.allow_failure).toBeUndefined();
+    expect(drill.artifacts).toMatchObject({ when: "always", access: "developer", paths: ["drill-$STACK.json"] });
+    expect(names.drillResultFile("prod")).toBe(drill.artifacts.paths[0].replace("$STACK", "prod"));
   });
 
   it("no verify job of its own: verify runs inside the deploy, after up and the outputs", () => {
@@ -299,8 +342,8 @@ describe("structure", () => {
     expect(run.stdout).toContain("after");
   });
 
-  it("keeps every preview, drift, outputs and verify document as an artifact only developers can open", () => {
-    const documents = /^(preview|drift|outputs|verify)-[^/]+\.json$/;
+  it("keeps every preview, drift, drill, outputs and verify document as an artifact only developers can open", () => {
+    const documents = /^(preview|drift|drill|outputs|verify)-[^/]+\.json$/;
     const holders = Object.entries(allFiles())
       .filter(([, j]) => (j?.artifacts?.paths ?? []).some((p: string) => documents.test(p)))
       .map(([name, j]) => [name, j.artifacts.access]);
@@ -308,6 +351,7 @@ describe("structure", () => {
       [".preview", "developer"],
       [".deploy", "developer"],
       [".drift", "developer"],
+      [".drill", "developer"],
     ]);
   });
 

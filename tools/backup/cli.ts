@@ -15,8 +15,8 @@ import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import Docker from "dockerode";
 import { backupSchema } from "../../config/schema";
+import { dockerClient } from "../../host/docker";
 import { readStackFileConfig } from "../../config/stack-files";
 import { BACKUP_STATUS_FILE } from "../../model/backup";
 import { PROJECT, SUFFIX_PATTERN, names } from "../../model/naming";
@@ -128,7 +128,8 @@ async function drill(args: string[]): Promise<number> {
   if (!values.stack) throw new UsageError("drill needs --stack <stack>");
   const settings = stackBackupSettings(values.stack);
   const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() };
-  const docker = new Docker();
+  // DOCKER_HOST as the deploys use it (ssh:// in CI), with the host key checked against known_hosts.
+  const docker = dockerClient();
   const started = await startDockerDrill(docker, settings.env);
   let result: DrillResult;
   try {
@@ -155,7 +156,7 @@ async function restoreCommand(args: string[]): Promise<number> {
     throw new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data");
   }
   await restore({
-    docker: new Docker(),
+    docker: dockerClient(),
     repo: { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() },
     env: settings.env,
     snapshot: values.snapshot,

@@ -4,7 +4,7 @@
  *
  *   merge_request_event: preview-<stack> for each stack, then preview-summary
  *   push (main):         deploy-<stack>: automatic stacks first, manual ones after all of them
- *   schedule:            drift-<stack> for each stack
+ *   schedule:            drift-<stack> and drill-<stack> (the restore drill) for each stack
  *
  *   npx tsx tools/ci/stack-pipeline.ts --event "$CI_PIPELINE_SOURCE" --out stack-pipeline.yml
  *
@@ -65,6 +65,14 @@ const job = {
     resource_group: s.stack,
     environment: { name: s.environment, action: "prepare" },
   }),
+  drill: (s: StackCiSettings): Job => ({
+    extends: ".drill",
+    variables: { STACK: s.stack },
+    // Its throwaway containers start on the host the deploys change: never beside a deploy of the stack.
+    resource_group: s.stack,
+    // `verify`: the stack's scoped credentials (the repository's among them) without counting as a deployment.
+    environment: { name: s.environment, action: "verify" },
+  }),
 };
 
 export function stackPipeline(event: PipelineEvent, stacks: StackCiSettings[]): Record<string, unknown> {
@@ -83,6 +91,7 @@ export function stackPipeline(event: PipelineEvent, stacks: StackCiSettings[]): 
     for (const s of [...automatic, ...stacks.filter((s) => s.deploy === "manual")]) jobs[`deploy-${s.stack}`] = job.deploy(s, automatic);
   } else {
     for (const s of stacks) jobs[`drift-${s.stack}`] = job.drift(s);
+    for (const s of stacks) jobs[`drill-${s.stack}`] = job.drill(s);
   }
   return { include: [{ local: TEMPLATES }], ...jobs };
 }
