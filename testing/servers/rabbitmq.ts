@@ -22,6 +22,11 @@ export interface RabbitmqOptions {
   env?: Record<string, string>;
   /** Extra files for the config directory (name → content in rabbitmq.conf format), as an image's conf.d would hold. */
   confD?: Record<string, string>;
+  /**
+   * Also run the management plugin (HTTP API, as in the catalog's `-management` image) on a free
+   * loopback port: enabled with `rabbitmq-plugins --offline enable` into this node's own enabled_plugins file.
+   */
+  management?: boolean;
   timeoutMs?: number;
 }
 
@@ -29,6 +34,8 @@ export interface RunningRabbitmq {
   host: string;
   /** The AMQP port. */
   port: number;
+  /** The management API's base URL (http://127.0.0.1:<port>), with `management: true`. */
+  managementUrl?: string;
   nodeName: string;
   /** Env that makes rabbitmqctl / rabbitmq-diagnostics talk to this node (HOME holds its cookie). */
   cliEnv: NodeJS.ProcessEnv;
@@ -52,16 +59,25 @@ function accepts(port: number): Promise<boolean> {
 
 export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<RunningRabbitmq> {
   const [port, distPort] = [await freePort(), await freePort()];
+  const managementPort = opts.management ? await freePort() : undefined;
   const base = mkdtempSync(join(tmpdir(), "po-rabbitmq-"));
   const [home, confD] = [join(base, "home"), join(base, "conf.d")];
   mkdirSync(home);
   mkdirSync(confD);
   // conf.d files load in name order; ours goes last so the harness's ports win.
   for (const [name, text] of Object.entries(opts.confD ?? {})) writeFileSync(join(confD, name), text);
-  writeFileSync(join(confD, "zz-harness.conf"), `listeners.tcp.default = 127.0.0.1:${port}\n`);
-  writeFileSync(join(base, "enabled_plugins"), "[].\n");
+  // management.tcp.*: https://www.rabbitmq.com/docs/management#configuration
+  const managementConf = managementPort ? `management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = ${managementPort}\n` : "";
+  writeFileSync(join(confD, "zz-harness.conf"), `listeners.tcp.default = 127.0.0.1:${port}\n${managementConf}`);
+  const enabledPlugins = join(base, "enabled_plugins");
+  writeFileSync(enabledPlugins, "[].\n");
   const nodeName = `po-test-${port}@localhost`;
   const cliEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+  const run = promisify(execFile);
+  if (opts.management) {
+    // --offline writes the file without a running node (https://www.rabbitmq.com/docs/plugins#offline-mode).
+    await run(join(RABBITMQ_BIN, "rabbitmq-plugins"), ["--offline", "enable", "rabbitmq_management"], { env: { ...cliEnv, RABBITMQ_ENABLED_PLUGINS_FILE: enabledPlugins, RABBITMQ_NODENAME: nodeName } });
+  }
   const child = spawn(join(RABBITMQ_BIN, "rabbitmq-server"), [], {
     cwd: base,
     env: {
@@ -74,7 +90,7 @@ export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<Running
       RABBITMQ_LOG_BASE: join(base, "log"),
       RABBITMQ_CONFIG_FILE: join(base, "rabbitmq"),
       RABBITMQ_CONFIG_FILES: confD,
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(base, "enabled_plugins"),
+      RABBITMQ_ENABLED_PLUGINS_FILE: enabledPlugins,
       RABBITMQ_PLUGINS_EXPAND_DIR: join(base, "plugins-expand"),
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -89,7 +105,6 @@ export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<Running
       resolve();
     }),
   );
-  const run = promisify(execFile);
   const ctl = async (...args: string[]) => (await run(join(RABBITMQ_BIN, "rabbitmqctl"), ["-n", nodeName, ...args], { env: cliEnv })).stdout;
   const stop = async () => {
     if (exit === undefined) {
@@ -102,9 +117,10 @@ export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<Running
   };
   try {
     await waitFor(`rabbitmq-server ${nodeName}`, () => accepts(port), opts.timeoutMs ?? 60_000, () => exit);
+    if (managementPort) await waitFor(`rabbitmq management on ${managementPort}`, () => accepts(managementPort), opts.timeoutMs ?? 60_000, () => exit);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { host: "127.0.0.1", port, nodeName, cliEnv, ctl, output: () => output, stop };
+  return { host: "127.0.0.1", port, ...(managementPort ? { managementUrl: `http://127.0.0.1:${managementPort}` } : {}), nodeName, cliEnv, ctl, output: () => output, stop };
 }

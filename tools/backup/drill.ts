@@ -10,9 +10,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BACKUP_TAGS } from "../../model/naming";
+import { BACKUP_TAGS, names } from "../../model/naming";
 import { MANIFEST_FILE, sha256File, type Manifest } from "./job";
-import { countDefinitions } from "./rabbitmq";
+import { STORES } from "../../catalog/stores";
+import { countDefinitions, missingDefinitions, type RabbitmqManifest } from "./rabbitmq";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
 /** Runs a client tool beside a throwaway server; rejects on a non-zero exit. */
@@ -76,6 +77,30 @@ async function checkPostgres(manifest: Manifest, dir: string, target: DrillTarge
 }
 
 /**
+ * The RabbitMQ definitions of a restored snapshot (in `dir`) against the manifest: the count of each
+ * kind, then by name every user, vhost and queue the backup saw, and always the catalog's own user and
+ * the environment's vhost (a backup without them could not bring the environment back).
+ */
+export async function checkRabbitmq(rabbitmq: RabbitmqManifest, dir: string, env: string): Promise<string[]> {
+  const problems: string[] = [];
+  const defs = JSON.parse(await readFile(join(dir, rabbitmq.file), "utf8")) as Record<string, unknown>;
+  const counts = countDefinitions(defs);
+  for (const [kind, n] of Object.entries(rabbitmq.counts)) {
+    if (counts[kind as keyof typeof counts] !== n) problems.push(`rabbitmq ${kind}: ${counts[kind as keyof typeof counts]} in the definitions, manifest says ${n}`);
+  }
+  const catalog = { users: [String(STORES.rabbitmq.env.RABBITMQ_DEFAULT_USER)], vhosts: [names.rabbitmqVhost(env)] };
+  const seen = rabbitmq.names ?? { users: [], vhosts: [], queues: [] };
+  problems.push(
+    ...missingDefinitions(defs, {
+      users: [...new Set([...catalog.users, ...seen.users])],
+      vhosts: [...new Set([...catalog.vhosts, ...seen.vhosts])],
+      queues: seen.queues,
+    }),
+  );
+  return problems;
+}
+
+/**
  * Restores the newest complete snapshot of `env` and checks it. Never throws for
  * a bad backup: the result says what failed. It throws only when it cannot run.
  */
@@ -123,13 +148,7 @@ export async function runDrill(opts: {
         problems.push(`redis: ${keys} keys restored, manifest says ${manifest.redis.keys} (${manifest.redis.expiring} with an expiry)`);
       }
     }
-    if (manifest.rabbitmq) {
-      const defs = JSON.parse(await readFile(join(dir, manifest.rabbitmq.file), "utf8")) as Record<string, unknown>;
-      const counts = countDefinitions(defs);
-      for (const [kind, n] of Object.entries(manifest.rabbitmq.counts)) {
-        if (counts[kind as keyof typeof counts] !== n) problems.push(`rabbitmq ${kind}: ${counts[kind as keyof typeof counts]} in the definitions, manifest says ${n}`);
-      }
-    }
+    if (manifest.rabbitmq) problems.push(...(await checkRabbitmq(manifest.rabbitmq, dir, opts.env)));
     const newest = manifest.postgres.databases.flatMap((d) => d.tables.flatMap((t) => (t.newestRow ? [Date.parse(t.newestRow)] : [])));
     if (newest.length > 0) result.newestRowAgeHours = round((now.getTime() - Math.max(...newest)) / 3_600_000);
   } catch (e) {

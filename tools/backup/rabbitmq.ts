@@ -16,10 +16,39 @@ export interface RabbitmqConnection {
 
 export const DEFINITION_KINDS = ["users", "vhosts", "permissions", "queues", "exchanges", "bindings", "policies"] as const;
 
+/** What the drill looks for by name: users, vhosts, and queues as `<vhost>/<queue>`. */
+export interface DefinitionNames {
+  users: string[];
+  vhosts: string[];
+  queues: string[];
+}
+
 export interface RabbitmqManifest {
   file: string;
   counts: Record<(typeof DEFINITION_KINDS)[number], number>;
+  /** Absent in manifests written before names were recorded. */
+  names?: DefinitionNames;
   serverVersion: string;
+}
+
+const named = (defs: Record<string, unknown>, kind: string, name: (item: Record<string, string>) => string) =>
+  Array.isArray(defs[kind]) ? (defs[kind] as Record<string, string>[]).map(name).sort() : [];
+
+export function definitionNames(defs: Record<string, unknown>): DefinitionNames {
+  return {
+    users: named(defs, "users", (u) => u.name),
+    vhosts: named(defs, "vhosts", (v) => v.name),
+    queues: named(defs, "queues", (q) => `${q.vhost}/${q.name}`),
+  };
+}
+
+/** One problem per user, vhost or queue that `expected` names and the definitions lack. */
+export function missingDefinitions(defs: Record<string, unknown>, expected: Partial<DefinitionNames>): string[] {
+  const found = definitionNames(defs);
+  const singular = { users: "user", vhosts: "vhost", queues: "queue" } as const;
+  return (Object.keys(singular) as (keyof DefinitionNames)[]).flatMap((kind) =>
+    (expected[kind] ?? []).filter((n) => !found[kind].includes(n)).map((n) => `rabbitmq ${singular[kind]} ${n}: missing from the definitions`),
+  );
 }
 
 export function countDefinitions(defs: Record<string, unknown>): RabbitmqManifest["counts"] {
@@ -34,5 +63,5 @@ export async function backupRabbitmq(c: RabbitmqConnection, dir: string): Promis
   const file = "rabbitmq/definitions.json";
   await mkdir(join(dir, "rabbitmq"), { recursive: true });
   await writeFile(join(dir, file), JSON.stringify(defs, null, 2));
-  return { file, counts: countDefinitions(defs), serverVersion: String(defs.rabbitmq_version ?? defs.rabbit_version ?? "unknown") };
+  return { file, counts: countDefinitions(defs), names: definitionNames(defs), serverVersion: String(defs.rabbitmq_version ?? defs.rabbit_version ?? "unknown") };
 }
