@@ -5,7 +5,8 @@
  *   backup daemon                 in the backup container: the nightly backup at backup.schedule (UTC), the weekly check
  *   backup run                    one backup now (in the backup container)
  *   drill --stack S [--out F]     CI: restore the newest complete backup into throwaway containers, check it
- *   restore --stack S --snapshot <id|latest> [--only postgres:<service>] [--yes] [--confirm-prod]
+ *   restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq] [--yes] [--confirm-prod]
+ *   backup import-rabbitmq FILE   in the backup container (the restore runs it there): POST the definitions to RabbitMQ
  *
  * Repository credentials come from the environment only: RESTIC_PASSWORD, and
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for an s3: repository. The failure
@@ -24,7 +25,9 @@ import { startDockerDrill } from "./docker-drill";
 import { notify, runDrill, type DrillResult } from "./drill";
 import { runBackup, RefusedError } from "./job";
 import { Restic, type ResticRepository } from "./restic";
-import { RestoreRefused, restore } from "./restore";
+import { dockerRestoreStores } from "./docker-restore";
+import { importRabbitmqDefinitions } from "./rabbitmq";
+import { RestoreRefused, restore, type RestorePlan } from "./restore";
 
 const PROJECT_DIR = join(__dirname, "..", "..");
 
@@ -145,7 +148,23 @@ async function drill(args: string[]): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
-async function restoreCommand(args: string[]): Promise<number> {
+/**
+ * Prints what the restore will overwrite and asks for the environment's name
+ * (unless `yes`); true only when it is typed exactly.
+ */
+export async function confirmOnTerminal(plan: RestorePlan, yes: boolean, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<boolean> {
+  for (const line of plan.summary) output.write(`${line}\n`);
+  if (yes) return true;
+  const rl = createInterface({ input, output });
+  try {
+    const answer = await rl.question(`Type the environment name (${plan.env}) to go on: `);
+    return answer.trim() === plan.env;
+  } finally {
+    rl.close();
+  }
+}
+
+export async function restoreCommand(args: string[], confirm = confirmOnTerminal): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { stack: { type: "string" }, snapshot: { type: "string" }, only: { type: "string" }, yes: { type: "boolean" }, "confirm-prod": { type: "boolean" } },
@@ -155,21 +174,16 @@ async function restoreCommand(args: string[]): Promise<number> {
   if (settings.env === "prod" && !values["confirm-prod"]) {
     throw new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data");
   }
+  const docker = dockerClient();
   await restore({
-    docker: dockerClient(),
+    docker,
+    stores: dockerRestoreStores(docker, settings.env),
     repo: { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() },
     env: settings.env,
     snapshot: values.snapshot,
     only: values.only,
     log: (l) => console.log(l),
-    confirm: async (plan) => {
-      for (const line of plan.summary) console.log(line);
-      if (values.yes) return true;
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const answer = await rl.question(`Type the environment name (${plan.env}) to go on: `);
-      rl.close();
-      return answer.trim() === plan.env;
-    },
+    confirm: (plan) => confirm(plan, values.yes ?? false),
   });
   return 0;
 }
@@ -178,9 +192,16 @@ export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === "backup" && sub === "daemon") return daemon();
   if (command === "backup" && sub === "run") return (await backupOnce()) ? 0 : 1;
+  if (command === "backup" && sub === "import-rabbitmq") {
+    const e = process.env;
+    if (!rest[0]) throw new UsageError("backup import-rabbitmq needs the definitions file");
+    await importRabbitmqDefinitions({ api: e.RABBITMQ_API!, user: e.RABBITMQ_USER!, password: e.RABBITMQ_PASSWORD! }, rest[0]);
+    console.log(`imported ${rest[0]} into ${e.RABBITMQ_API}`);
+    return 0;
+  }
   if (command === "drill") return drill([sub, ...rest].filter((a): a is string => a !== undefined));
   if (command === "restore") return restoreCommand([sub, ...rest].filter((a): a is string => a !== undefined));
-  throw new UsageError("usage: backup daemon | backup run | drill --stack S [--out F] | restore --stack S --snapshot <id|latest> [--only postgres:<service>] [--yes] [--confirm-prod]");
+  throw new UsageError("usage: backup daemon | backup run | drill --stack S [--out F] | restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq] [--yes] [--confirm-prod]");
 }
 
 if (require.main === module) {

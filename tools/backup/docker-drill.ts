@@ -28,9 +28,11 @@ const collect = (stream: NodeJS.ReadableStream) =>
   });
 
 /** A one-file tar archive, as the Engine's archive API takes it. */
-export async function tarOne(name: string, content: Buffer): Promise<Buffer> {
+/** `owner` ("uid:gid"): who the file belongs to once unpacked; Docker keeps the archive's owner. */
+export async function tarOne(name: string, content: Buffer, owner?: string): Promise<Buffer> {
   const pack = tar.pack();
-  pack.entry({ name, mode: 0o644 }, content);
+  const [uid, gid] = owner ? owner.split(":").map(Number) : [0, 0];
+  pack.entry({ name, mode: 0o644, uid, gid }, content);
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);

@@ -4,7 +4,7 @@
  * (https://www.rabbitmq.com/docs/definitions#export). Messages are not backed
  * up: queues hold work in flight, which the services re-drive.
  */
-import { writeFile, mkdir } from "node:fs/promises";
+import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface RabbitmqConnection {
@@ -53,6 +53,17 @@ export function missingDefinitions(defs: Record<string, unknown>, expected: Part
 
 export function countDefinitions(defs: Record<string, unknown>): RabbitmqManifest["counts"] {
   return Object.fromEntries(DEFINITION_KINDS.map((k) => [k, Array.isArray(defs[k]) ? (defs[k] as unknown[]).length : 0])) as RabbitmqManifest["counts"];
+}
+
+/**
+ * Imports a definitions file through the management API's POST /api/definitions
+ * (https://www.rabbitmq.com/docs/definitions#import): users, vhosts, permissions,
+ * queues, exchanges, bindings and policies are created or updated; nothing is deleted.
+ */
+export async function importRabbitmqDefinitions(c: RabbitmqConnection, file: string): Promise<void> {
+  const auth = `Basic ${Buffer.from(`${c.user}:${c.password}`).toString("base64")}`;
+  const res = await fetch(`${c.api}/api/definitions`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: await readFile(file) });
+  if (!res.ok) throw new Error(`RabbitMQ POST /api/definitions answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }
 
 export async function backupRabbitmq(c: RabbitmqConnection, dir: string): Promise<RabbitmqManifest> {

@@ -68,3 +68,35 @@ export async function backupRedis(c: RedisConnection, dir: string, opts = { time
   await copyFile(join(c.dataDir, filename), join(dir, file));
   return { file, ...counts, serverVersion: (await info(c, "server")).redis_version };
 }
+
+/**
+ * Run with `sh -c` and the data directory as $1, on a stopped Redis's data,
+ * with the backed-up RDB beside it as `dump.rdb.restoring`: makes it what
+ * Redis loads at its next start. With `appendonly yes` Redis loads only the AOF
+ * and ignores an RDB, and starts empty when there is no AOF; so, as Redis's
+ * docs say for switching to AOF, a temporary server (no TCP port: a Unix socket
+ * in the directory) loads the RDB with AOF off, `CONFIG SET appendonly yes`
+ * rewrites the AOF from that data, and it shuts down once the rewrite is done
+ * (https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/#how-i-can-switch-to-aof-if-im-currently-using-dumprdb-snapshots).
+ * POSIX sh and redis-cli only, so it runs in the catalog's Redis image as it does here.
+ */
+export const INSTALL_RDB_SCRIPT = [
+  "set -e",
+  'd="$1"; s="$d/restore.sock"',
+  'rm -rf "$d/appendonlydir"',
+  'mv "$d/dump.rdb.restoring" "$d/dump.rdb"',
+  'redis-server --dir "$d" --dbfilename dump.rdb --appendonly no --save "" --port 0 --unixsocket "$s" --daemonize yes --pidfile "$d/restore.pid" --logfile "$d/restore.log"',
+  'i=0; until redis-cli -s "$s" ping 2>/dev/null | grep -q PONG; do i=$((i+1)); [ "$i" -lt 600 ] || { cat "$d/restore.log" >&2; exit 1; }; sleep 1; done',
+  'redis-cli -s "$s" config set appendonly yes >/dev/null',
+  'i=0; until redis-cli -s "$s" info persistence | tr -d "\\r" | grep -q "^aof_rewrite_in_progress:0$" && redis-cli -s "$s" info persistence | tr -d "\\r" | grep -q "^aof_rewrite_scheduled:0$"; do i=$((i+1)); [ "$i" -lt 3600 ] || exit 1; sleep 1; done',
+  'redis-cli -s "$s" info persistence | tr -d "\\r" | grep -q "^aof_last_bgrewrite_status:ok$" || { echo "the AOF rewrite failed" >&2; exit 1; }',
+  'redis-cli -s "$s" shutdown >/dev/null 2>&1 || true',
+  'i=0; while [ -e "$d/restore.pid" ]; do i=$((i+1)); [ "$i" -lt 120 ] || exit 1; sleep 1; done',
+  'rm -f "$d/restore.log"',
+].join("\n");
+
+/** INSTALL_RDB_SCRIPT on a local data directory (the tests' servers; the Docker restore runs the script in a helper container). */
+export async function installRdb(dataDir: string, rdb: string): Promise<void> {
+  await copyFile(rdb, join(dataDir, "dump.rdb.restoring"));
+  await run(["sh", "-c", INSTALL_RDB_SCRIPT, "sh", dataDir]);
+}

@@ -1,7 +1,9 @@
 /**
  * Restores a complete snapshot into the running environment: PostgreSQL
  * databases through `docker exec` into the environment's own postgres
- * container (pg_restore --clean, the dump streamed on stdin), roles first.
+ * container (pg_restore --clean, the dump streamed on stdin), roles first;
+ * Redis's RDB and RabbitMQ's definitions through `RestoreStores`
+ * (docker-restore.ts on the host, local servers in the tests).
  * It says what it will overwrite and asks before it touches anything.
  */
 import { createReadStream } from "node:fs";
@@ -27,6 +29,28 @@ export async function pickSnapshot(restic: Restic, env: string, wanted: string):
   return found;
 }
 
+/** What `--only` selects: `postgres:<service or database>`, `redis` or `rabbitmq`; none given: every part the snapshot holds. */
+export interface RestoreParts {
+  databases: string[];
+  redis: boolean;
+  rabbitmq: boolean;
+}
+
+export function partsToRestore(manifest: Manifest, env: string, only?: string): RestoreParts {
+  if (only === "redis" || only === "rabbitmq") {
+    if (!manifest[only]) throw new RestoreRefused(`the snapshot holds no ${only} backup`);
+    return { databases: [], redis: only === "redis", rabbitmq: only === "rabbitmq" };
+  }
+  if (only !== undefined && !only.startsWith("postgres:")) throw new RestoreRefused(`--only expects postgres:<service or database>, redis or rabbitmq, got ${only}`);
+  return { databases: databasesToRestore(manifest, env, only), redis: !only && Boolean(manifest.redis), rabbitmq: !only && Boolean(manifest.rabbitmq) };
+}
+
+/** Puts a restored Redis RDB and RabbitMQ definitions file into the running environment's stores. */
+export interface RestoreStores {
+  redis(rdbFile: string): Promise<void>;
+  rabbitmq(definitionsFile: string): Promise<void>;
+}
+
 /** `postgres:<service>` or `postgres:<database>` → the databases to restore; none given: all of them. */
 export function databasesToRestore(manifest: Manifest, env: string, only?: string): string[] {
   const all = manifest.postgres.databases.map((d) => d.database);
@@ -45,6 +69,25 @@ export interface RestorePlan {
   container: string;
   /** What will be overwritten, in words, before anything is. */
   summary: string[];
+  redis?: boolean;
+  rabbitmq?: boolean;
+}
+
+/** The plan's words for the Redis and RabbitMQ parts. */
+export function describeStores(plan: RestorePlan, manifest: Manifest, parts: RestoreParts): RestorePlan {
+  const lines: string[] = [];
+  if (parts.redis) {
+    lines.push(
+      `Redis ${names.container("redis", plan.env)} is STOPPED, its data (volume ${names.volume("redis-data", plan.env)}) REPLACED by the backup's RDB (${manifest.redis!.keys} keys), and started again: keys written since the backup are lost.`,
+    );
+  }
+  if (parts.rabbitmq) {
+    const c = manifest.rabbitmq!.counts;
+    lines.push(`RabbitMQ ${names.container("rabbitmq", plan.env)}: the backup's definitions are imported (${c.users} users, ${c.vhosts} vhosts, ${c.queues} queues, ${c.bindings} bindings); existing ones are updated, none deleted, messages untouched.`);
+  }
+  // Without databases, only the first line (which snapshot, which environment) of the PostgreSQL plan applies.
+  const summary = parts.databases.length > 0 ? [...plan.summary, ...lines] : [plan.summary[0], ...lines];
+  return { ...plan, summary, redis: parts.redis, rabbitmq: parts.rabbitmq };
 }
 
 export function describeRestore(env: string, snapshot: ResticSnapshot, manifest: Manifest, databases: string[]): RestorePlan {
@@ -84,6 +127,8 @@ export async function restore(opts: {
   only?: string;
   confirm: (plan: RestorePlan) => Promise<boolean>;
   log: (line: string) => void;
+  /** Needed when the restore includes Redis or RabbitMQ. */
+  stores?: RestoreStores;
 }): Promise<void> {
   const restic = new Restic(opts.repo);
   const snapshot = await pickSnapshot(restic, opts.env, opts.snapshot);
@@ -92,8 +137,21 @@ export async function restore(opts: {
     await restic.restore(snapshot.id, dir);
     const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), "utf8")) as Manifest;
     if (manifest.env !== opts.env) throw new RestoreRefused(`snapshot ${snapshot.short_id} holds environment ${manifest.env}'s data, not ${opts.env}'s`);
-    const plan = describeRestore(opts.env, snapshot, manifest, databasesToRestore(manifest, opts.env, opts.only));
+    const parts = partsToRestore(manifest, opts.env, opts.only);
+    if ((parts.redis || parts.rabbitmq) && !opts.stores) throw new RestoreRefused("this restore cannot reach the environment's Redis and RabbitMQ");
+    const plan = describeStores(describeRestore(opts.env, snapshot, manifest, parts.databases), manifest, parts);
     if (!(await opts.confirm(plan))) throw new RestoreRefused("not confirmed; nothing was changed");
+    if (parts.rabbitmq) {
+      opts.log("importing the RabbitMQ definitions ...");
+      await opts.stores!.rabbitmq(join(dir, manifest.rabbitmq!.file));
+      opts.log("imported the RabbitMQ definitions");
+    }
+    if (parts.redis) {
+      opts.log("restoring Redis ...");
+      await opts.stores!.redis(join(dir, manifest.redis!.file));
+      opts.log("restored Redis");
+    }
+    if (plan.databases.length === 0) return;
     const psql = ["psql", "-X", "-q", "-U", "portugal_odyssey", "-d", "postgres"];
     // Roles already there make CREATE ROLE fail; their ALTER ROLE lines still apply, so errors do not stop it.
     await execWithStdin(opts.docker, plan.container, [...psql, "-f", "-"], join(dir, manifest.postgres.globals)).catch((e: Error) => opts.log(`roles: ${e.message}`));

@@ -1,0 +1,196 @@
+/**
+ * `npm run restore` for Redis and RabbitMQ against real servers (Debian's
+ * redis-server and rabbitmq-server with the management plugin) and a real
+ * restic repository: a backup is taken, the data is lost, the restore brings it
+ * back; `--only` selects the part; prod and the confirmation prompt refuse.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
+import type Docker from "dockerode";
+import { STORES } from "../../../catalog/stores";
+import { backupSchema } from "../../../config/schema";
+import { names } from "../../../model/naming";
+import { confirmOnTerminal, restoreCommand } from "../../../tools/backup/cli";
+import { run } from "../../../tools/backup/exec";
+import { runBackup, type Manifest } from "../../../tools/backup/job";
+import { importRabbitmqDefinitions, type RabbitmqConnection } from "../../../tools/backup/rabbitmq";
+import { installRdb, keyCounts, type RedisConnection } from "../../../tools/backup/redis";
+import { RestoreRefused, restore, type RestorePlan, type RestoreStores } from "../../../tools/backup/restore";
+import { freePort, waitFor } from "../../../testing/servers/free-port";
+import { startRabbitmq, type RunningRabbitmq } from "../../../testing/servers/rabbitmq";
+import { startPostgres, type LocalPostgres } from "./servers";
+
+jest.setTimeout(180_000);
+
+const ENV = "qual";
+const RESTIC_ENV = { RESTIC_PASSWORD: "test-restic-password-0000" };
+const defaults = backupSchema.parse({ repository: "/unused" });
+const vhost = names.rabbitmqVhost(ENV);
+const queue = "booking-events";
+
+/**
+ * A Redis run as the catalog runs it (append-only on, a password from config,
+ * not the command line) that can be stopped and started again on the same directory.
+ */
+class RestartableRedis {
+  readonly dir = mkdtempSync(join(tmpdir(), "po-restore-redis-"));
+  readonly password = randomBytes(12).toString("hex");
+  port = 0;
+  private child?: ChildProcess;
+  get conn(): RedisConnection {
+    return { host: "127.0.0.1", port: this.port, password: this.password, dataDir: this.dir };
+  }
+  async start() {
+    this.port = this.port || (await freePort());
+    const conf = join(this.dir, "redis.conf");
+    writeFileSync(conf, `port ${this.port}\nbind 127.0.0.1\ndir ${this.dir}\nrequirepass ${this.password}\nappendonly yes\nsave ""\n`);
+    this.child = spawn("redis-server", [conf], { stdio: "ignore" });
+    await waitFor(`redis on ${this.port}`, () => this.cli("ping").then((o) => o.trim() === "PONG", () => false), 15_000);
+  }
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  cli(...args: string[]) {
+    return run(["redis-cli", "-p", String(this.port), "--no-auth-warning", ...args], { env: { ...process.env, REDISCLI_AUTH: this.password } });
+  }
+}
+
+let work: string;
+let pg: LocalPostgres;
+let redis: RestartableRedis;
+let rabbit: RunningRabbitmq;
+let rabbitConn: RabbitmqConnection;
+let manifest: Manifest;
+let keysBacked: number;
+const repo = () => ({ repository: join(work, "repositories", "portugal-odyssey", ENV), env: RESTIC_ENV });
+
+const api = async (method: string, path: string) => {
+  const res = await fetch(`${rabbitConn.api}${path}`, { method, headers: { authorization: `Basic ${Buffer.from(`${rabbitConn.user}:${rabbitConn.password}`).toString("base64")}`, "content-type": "application/json" }, body: method === "PUT" ? "{}" : undefined });
+  return res.status;
+};
+
+/** The stores as the local servers are reached: the same file steps and API call the Docker restore makes. */
+const localStores: RestoreStores = {
+  redis: async (rdb) => {
+    await redis.stop();
+    await installRdb(redis.dir, rdb);
+    await redis.start();
+  },
+  rabbitmq: (file) => importRabbitmqDefinitions(rabbitConn, file),
+};
+const noDocker = {} as Docker; // neither Redis nor RabbitMQ goes through Docker here, and no database is restored
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "po-restore-test-"));
+  const user = String(STORES.rabbitmq.env.RABBITMQ_DEFAULT_USER);
+  const password = randomBytes(12).toString("hex");
+  [pg, rabbit] = await Promise.all([
+    startPostgres(),
+    startRabbitmq({ management: true, env: { RABBITMQ_DEFAULT_USER: user, RABBITMQ_DEFAULT_PASS: password, RABBITMQ_DEFAULT_VHOST: vhost } }),
+  ]);
+  rabbitConn = { api: rabbit.managementUrl!, user, password };
+  redis = new RestartableRedis();
+  await redis.start();
+  for (let i = 0; i < 25; i++) await redis.cli("set", `session:${i}`, `v${i}`);
+  await redis.cli("hset", "booking:1", "guest", "ana");
+  keysBacked = (await keyCounts(redis.conn)).keys;
+  expect(await api("PUT", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(201);
+  ({ manifest } = await runBackup({ env: ENV, restic: repo(), retention: defaults.retention, stagingRoot: join(work, "staging"), postgres: pg, redis: redis.conn, rabbitmq: rabbitConn }));
+});
+
+afterAll(async () => {
+  await redis?.stop();
+  await Promise.all([pg?.stop(), rabbit?.stop()]);
+  rmSync(redis.dir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Loses what the backup holds: every Redis key (the AOF records the flush) and the declared queue. */
+async function loseData() {
+  await redis.cli("flushall");
+  await api("DELETE", `/api/queues/${encodeURIComponent(vhost)}/${queue}`);
+  expect((await keyCounts(redis.conn)).keys).toBe(0);
+  expect(await api("GET", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(404);
+}
+
+const restoreOnly = (only: string, confirm: (p: RestorePlan) => Promise<boolean> = async () => true) =>
+  restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only, stores: localStores, confirm, log: () => undefined });
+
+describe("npm run restore: Redis and RabbitMQ", () => {
+  it("--only redis brings every key of the backup back and leaves RabbitMQ alone", async () => {
+    await loseData();
+    let plan: RestorePlan | undefined;
+    await restoreOnly("redis", async (p) => ((plan = p), true));
+    expect(plan!.summary.join("\n")).toContain(`Redis ${names.container("redis", ENV)} is STOPPED`);
+    expect(plan!.summary.join("\n")).not.toContain("RabbitMQ");
+    expect(plan!.databases).toEqual([]);
+    expect((await keyCounts(redis.conn)).keys).toBe(keysBacked);
+    expect(manifest.redis!.keys).toBe(keysBacked);
+    expect((await redis.cli("hget", "booking:1", "guest")).trim()).toBe("ana");
+    expect(await api("GET", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(404);
+  });
+
+  it("--only rabbitmq imports the definitions through the management API: the queue is back, Redis untouched", async () => {
+    await loseData();
+    await restoreOnly("rabbitmq");
+    expect(await api("GET", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(200);
+    expect((await keyCounts(redis.conn)).keys).toBe(0);
+  });
+
+  it("a plan that is not confirmed changes nothing", async () => {
+    await loseData();
+    await expect(restoreOnly("redis", async () => false)).rejects.toThrow(new RestoreRefused("not confirmed; nothing was changed"));
+    expect((await keyCounts(redis.conn)).keys).toBe(0);
+  });
+
+  it("refuses a part it does not know, and Redis or RabbitMQ without a way to reach them", async () => {
+    await expect(restoreOnly("elasticsearch")).rejects.toThrow("--only expects postgres:<service or database>, redis or rabbitmq, got elasticsearch");
+    await expect(restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only: "redis", confirm: async () => true, log: () => undefined })).rejects.toThrow(
+      "cannot reach the environment's Redis and RabbitMQ",
+    );
+  });
+});
+
+describe("npm run restore: refusals and the prompt", () => {
+  it("refuses prod without --confirm-prod before it reads the repository or asks anything", async () => {
+    let asked = false;
+    // The prod stack file's suffix is prod: the name the refusal guards.
+    await expect(restoreCommand(["--stack", "prod", "--snapshot", "latest", "--only", "redis", "--yes"], async () => (asked = true))).rejects.toThrow(
+      new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data"),
+    );
+    expect(asked).toBe(false);
+  });
+
+  const plan = { env: ENV, summary: ["Restore snapshot abc of qual", "Redis po-redis-qual is STOPPED"] } as RestorePlan;
+  const answer = async (typed: string, yes = false) => {
+    const input = new PassThrough();
+    let shown = "";
+    const output = new Writable({ write: (c, _e, done) => ((shown += c), done()) });
+    const pending = confirmOnTerminal(plan, yes, input, output);
+    input.end(`${typed}\n`);
+    return { ok: await pending, shown };
+  };
+
+  it("shows the plan, then goes on only when the environment's name is typed", async () => {
+    const typedRight = await answer(ENV);
+    expect(typedRight.ok).toBe(true);
+    for (const line of plan.summary) expect(typedRight.shown).toContain(line);
+    expect(typedRight.shown).toContain(`Type the environment name (${ENV}) to go on: `);
+    expect((await answer("yes")).ok).toBe(false);
+    expect((await answer(`${ENV}x`)).ok).toBe(false);
+  });
+
+  it("--yes shows the plan and does not ask", async () => {
+    const skipped = await answer("", true);
+    expect(skipped.ok).toBe(true);
+    expect(skipped.shown).not.toContain("Type the environment name");
+  });
+});
