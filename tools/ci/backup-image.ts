@@ -1,28 +1,32 @@
 /**
- * Prints the references the backup image is pushed as, one per line: each
- * stack file's `<registry>/backup:<imageTag>`, the image model/backup.ts runs,
- * without duplicates. The `backup-image` job of .gitlab-ci.yml builds
- * backup/Dockerfile once and tags and pushes it under each.
+ * Prints the references the backup image is pushed as, one per line: for each
+ * distinct `registry` of the stack files, `<registry>/backup:<tag>`, the
+ * repository `npm run release -- --service backup` resolves and pins by digest
+ * in releases/<stack>.yaml. The `backup-image` job of .gitlab-ci.yml builds
+ * backup/Dockerfile once and tags and pushes it under each, with the commit SHA as the tag.
  *
- *   npx tsx tools/ci/backup-image.ts
+ *   npx tsx tools/ci/backup-image.ts --tag "$CI_COMMIT_SHA"
  */
 import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { BACKUP_IMAGE } from "../../config/release";
 import { readStackFileConfig, stacksWithFiles } from "../../config/stack-files";
 import { PROJECT } from "../../model/naming";
 
-export function backupImageRefs(projectDir: string): string[] {
+export function backupImageRefs(projectDir: string, tag: string): string[] {
   const refs = stacksWithFiles(projectDir).map((stack) => {
-    const config = readStackFileConfig(projectDir, stack);
-    const [registry, tag] = [config[`${PROJECT}:registry`], config[`${PROJECT}:imageTag`]];
-    if (typeof registry !== "string" || typeof tag !== "string") throw new Error(`stack ${stack} sets no registry or imageTag; run npm run preview -- --stack ${stack}`);
-    return `${registry}/backup:${tag}`;
+    const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
+    if (typeof registry !== "string" || !registry) throw new Error(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
+    return `${registry}/${BACKUP_IMAGE}:${tag}`;
   });
   return [...new Set(refs)];
 }
 
 if (require.main === module) {
   try {
-    process.stdout.write(`${backupImageRefs(resolve(__dirname, "..", "..")).join("\n")}\n`);
+    const { values } = parseArgs({ args: process.argv.slice(2), strict: true, options: { tag: { type: "string" } } });
+    if (!values.tag) throw new Error("--tag <tag> is required (the commit SHA in CI)");
+    process.stdout.write(`${backupImageRefs(resolve(__dirname, "..", ".."), values.tag).join("\n")}\n`);
   } catch (error) {
     console.error(`backup-image: ${(error as Error).message}`);
     process.exitCode = 2;

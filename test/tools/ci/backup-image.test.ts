@@ -2,44 +2,42 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { BACKUP_IMAGE } from "../../../config/release";
 import { backupImageRefs } from "../../../tools/ci/backup-image";
 
 const ROOT = join(__dirname, "..", "..", "..");
 const stackFiles = readdirSync(ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
 const projectRegistry: string = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")).config.registry.value;
+const TAG = "0123456789abcdef0123456789abcdef01234567";
 
 describe("the references the backup image is pushed as", () => {
-  it("are each stack file's <registry>/backup:<imageTag>, the project's registry where a stack sets none, without duplicates", () => {
+  it("are <registry>/backup:<tag> for each stack file's registry (the project's where a stack sets none), without duplicates", () => {
     const expected = new Set(
-      stackFiles.map((f) => {
-        const config = parse(readFileSync(join(ROOT, f), "utf8")).config ?? {};
-        return `${config["portugal-odyssey:registry"] ?? projectRegistry}/backup:${config["portugal-odyssey:imageTag"]}`;
-      }),
+      stackFiles.map((f) => `${(parse(readFileSync(join(ROOT, f), "utf8")).config ?? {})["portugal-odyssey:registry"] ?? projectRegistry}/${BACKUP_IMAGE}:${TAG}`),
     );
-    expect(backupImageRefs(ROOT).sort()).toEqual([...expected].sort());
+    expect(backupImageRefs(ROOT, TAG).sort()).toEqual([...expected].sort());
   });
 
-  it("a stack with its own registry adds its reference; one with an existing registry and tag adds none", () => {
+  it("a stack with its own registry adds its reference; one with an existing registry adds none", () => {
     const project = mkdtempSync(join(tmpdir(), "backup-image-"));
     try {
       for (const f of ["Pulumi.yaml", ...stackFiles]) copyFileSync(join(ROOT, f), join(project, f));
-      const before = backupImageRefs(project);
-      writeFileSync(join(project, "Pulumi.zother.yaml"), "config:\n  portugal-odyssey:registry: registry.example.org/other\n  portugal-odyssey:imageTag: v9\n");
-      const [sameAsFirst] = before;
-      const [registry, tag] = [sameAsFirst.slice(0, sameAsFirst.lastIndexOf("/backup:")), sameAsFirst.slice(sameAsFirst.lastIndexOf(":") + 1)];
-      writeFileSync(join(project, "Pulumi.zsame.yaml"), `config:\n  portugal-odyssey:registry: ${registry}\n  portugal-odyssey:imageTag: ${tag}\n`);
-      expect(backupImageRefs(project).sort()).toEqual([...before, "registry.example.org/other/backup:v9"].sort());
+      const before = backupImageRefs(project, TAG);
+      writeFileSync(join(project, "Pulumi.zother.yaml"), "config:\n  portugal-odyssey:registry: registry.example.org/other\n");
+      const registry = before[0].slice(0, before[0].lastIndexOf(`/${BACKUP_IMAGE}:`));
+      writeFileSync(join(project, "Pulumi.zsame.yaml"), `config:\n  portugal-odyssey:registry: ${registry}\n`);
+      expect(backupImageRefs(project, TAG).sort()).toEqual([...before, `registry.example.org/other/${BACKUP_IMAGE}:${TAG}`].sort());
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
   });
 
-  it("refuses a stack without an image tag, naming it", () => {
+  it("refuses a stack without a registry, naming it", () => {
     const project = mkdtempSync(join(tmpdir(), "backup-image-"));
     try {
-      copyFileSync(join(ROOT, "Pulumi.yaml"), join(project, "Pulumi.yaml"));
-      writeFileSync(join(project, "Pulumi.notag.yaml"), "config: {}\n");
-      expect(() => backupImageRefs(project)).toThrow("stack notag sets no registry or imageTag");
+      writeFileSync(join(project, "Pulumi.yaml"), "name: portugal-odyssey\nruntime: nodejs\n");
+      writeFileSync(join(project, "Pulumi.noreg.yaml"), "config: {}\n");
+      expect(() => backupImageRefs(project, TAG)).toThrow("stack noreg has no registry config");
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
