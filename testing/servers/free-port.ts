@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 
 /** A TCP port on 127.0.0.1 nothing listens on right now (the kernel picks it). */
@@ -28,4 +29,28 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what}: not ready after ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ""}`);
+}
+
+/** A server process's combined output so far, and why it exited once it has. */
+export interface Supervised {
+  output: () => string;
+  /** `undefined` while it runs; then its exit code or signal, with its output. */
+  exit: () => string | undefined;
+  /** Settles when the process has exited. */
+  exited: Promise<void>;
+}
+
+/** Collects a spawned server's stdout and stderr and records how it exits, for readiness checks and error messages. */
+export function supervise(child: ChildProcess): Supervised {
+  let output = "";
+  child.stdout?.on("data", (d) => (output += d));
+  child.stderr?.on("data", (d) => (output += d));
+  let exit: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.on("exit", (code, signal) => {
+      exit = `code ${code ?? signal}; output:\n${output}`;
+      resolve();
+    }),
+  );
+  return { output: () => output, exit: () => exit, exited };
 }

@@ -12,7 +12,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, waitFor } from "./free-port";
+import { freePort, supervise, waitFor } from "./free-port";
 
 /** Debian puts the real scripts here; /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user and /var/lib/rabbitmq. */
 const RABBITMQ_BIN = "/usr/lib/rabbitmq/bin";
@@ -95,19 +95,10 @@ export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<Running
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  let exit: string | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.on("exit", (code, signal) => {
-      exit = `code ${code ?? signal}; output:\n${output}`;
-      resolve();
-    }),
-  );
+  const { output, exit, exited } = supervise(child);
   const ctl = async (...args: string[]) => (await run(join(RABBITMQ_BIN, "rabbitmqctl"), ["-n", nodeName, ...args], { env: cliEnv })).stdout;
   const stop = async () => {
-    if (exit === undefined) {
+    if (exit() === undefined) {
       child.kill("SIGTERM");
       const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
       await exited;
@@ -116,11 +107,11 @@ export async function startRabbitmq(opts: RabbitmqOptions = {}): Promise<Running
     rmSync(base, { recursive: true, force: true });
   };
   try {
-    await waitFor(`rabbitmq-server ${nodeName}`, () => accepts(port), opts.timeoutMs ?? 60_000, () => exit);
-    if (managementPort) await waitFor(`rabbitmq management on ${managementPort}`, () => accepts(managementPort), opts.timeoutMs ?? 60_000, () => exit);
+    await waitFor(`rabbitmq-server ${nodeName}`, () => accepts(port), opts.timeoutMs ?? 60_000, exit);
+    if (managementPort) await waitFor(`rabbitmq management on ${managementPort}`, () => accepts(managementPort), opts.timeoutMs ?? 60_000, exit);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { host: "127.0.0.1", port, ...(managementPort ? { managementUrl: `http://127.0.0.1:${managementPort}` } : {}), nodeName, cliEnv, ctl, output: () => output, stop };
+  return { host: "127.0.0.1", port, ...(managementPort ? { managementUrl: `http://127.0.0.1:${managementPort}` } : {}), nodeName, cliEnv, ctl, output, stop };
 }

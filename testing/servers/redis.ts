@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "./free-port";
+import { freePort, supervise, waitFor } from "./free-port";
 
 export interface RedisOptions {
   /**
@@ -61,28 +61,19 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RunningRedis>
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  let exit: string | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.on("exit", (code, signal) => {
-      exit = `code ${code ?? signal}; output:\n${output}`;
-      resolve();
-    }),
-  );
+  const { output, exit, exited } = supervise(child);
   const stop = async () => {
-    if (exit === undefined) {
+    if (exit() === undefined) {
       child.kill("SIGTERM");
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(`redis-server on port ${port}`, () => answersResp(port), opts.timeoutMs ?? 15_000, () => exit);
+    await waitFor(`redis-server on port ${port}`, () => answersResp(port), opts.timeoutMs ?? 15_000, exit);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { host: "127.0.0.1", port, dir, output: () => output, stop };
+  return { host: "127.0.0.1", port, dir, output, stop };
 }
