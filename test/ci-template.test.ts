@@ -4,16 +4,16 @@
  * the combined file and says which jobs run when; the job's script runs in bash
  * with stand-ins for git, npm and npx that log each call.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { SERVICE_NAMES } from "../catalog/services";
+import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
 
 const ROOT = join(__dirname, "..");
 const TEMPLATE = join(ROOT, "ci", "templates", "release-to-qual.gitlab-ci.yml");
-const GCL = join(ROOT, "node_modules", ".bin", "gitlab-ci-local");
 const SERVICES = SERVICE_NAMES.slice(0, 2).join(" ");
 
 /** An application's pipeline: a build stage that pushes images, then the template. */
@@ -27,32 +27,9 @@ build-images:
   script: [echo build and push]
 `;
 
-interface ListedJob {
-  name: string;
-  stage: string;
-  when: string;
-}
-
-function listJobs(variables: Record<string, string>): ListedJob[] {
-  const dir = mkdtempSync(join(tmpdir(), "gcl-app-"));
-  try {
-    writeFileSync(join(dir, ".gitlab-ci.yml"), APP_PIPELINE);
-    copyFileSync(TEMPLATE, join(dir, "release-to-qual.gitlab-ci.yml"));
-    // `include: local` reads the repository's tracked files.
-    execFileSync("git", ["init", "-q"], { cwd: dir });
-    execFileSync("git", ["add", "."], { cwd: dir });
-    const args = ["--list-json", ...Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`])];
-    const out = execFileSync(process.execPath, [GCL, ...args], {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(","), FORCE_COLOR: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return JSON.parse(out.slice(out.indexOf("[")));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+// `include: local` reads the repository's tracked files, so the template sits beside the app's pipeline.
+const listAppJobs = (variables: Record<string, string>): ListedJob[] =>
+  listJobs({ ".gitlab-ci.yml": APP_PIPELINE, "release-to-qual.gitlab-ci.yml": readFileSync(TEMPLATE, "utf8") }, variables);
 
 const running = (jobs: ListedJob[]) => jobs.filter((j) => j.when !== "never").map((j) => `${j.stage}:${j.name}`).sort();
 const template = parse(readFileSync(TEMPLATE, "utf8")) as Record<string, any>;
@@ -60,12 +37,12 @@ const job = template["release-to-qual"];
 
 describe("the release-to-qual template in an application's pipeline (gitlab-ci-local)", () => {
   test("a push to the default branch builds, then releases to qual in the last stage", () => {
-    expect(running(listJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" }))).toEqual([".post:release-to-qual", "build:build-images"]);
+    expect(running(listAppJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" }))).toEqual([".post:release-to-qual", "build:build-images"]);
   }, 60_000);
 
   test("merge requests and other branches build without releasing anything", () => {
-    expect(running(listJobs({ CI_PIPELINE_SOURCE: "merge_request_event", CI_DEFAULT_BRANCH: "main" }))).toEqual(["build:build-images"]);
-    expect(running(listJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" }))).toEqual(["build:build-images"]);
+    expect(running(listAppJobs({ CI_PIPELINE_SOURCE: "merge_request_event", CI_DEFAULT_BRANCH: "main" }))).toEqual(["build:build-images"]);
+    expect(running(listAppJobs({ CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" }))).toEqual(["build:build-images"]);
   }, 60_000);
 });
 

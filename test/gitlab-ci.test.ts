@@ -4,7 +4,7 @@
  * gitlab-ci-local (which also validates each file against GitLab's schema)
  * says each kind of pipeline runs. Expected per-stack jobs come from the stack files.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +13,10 @@ import { allStackCiSettings } from "../config/gitlab-settings";
 import { DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes } from "../tools/ci/gitlab-setup";
 import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
+import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
 
 const ROOT = join(__dirname, "..");
 const CI_FILE = join(ROOT, ".gitlab-ci.yml");
-const GCL = join(ROOT, "node_modules", ".bin", "gitlab-ci-local");
 const STACKS = allStackCiSettings(ROOT);
 const AUTOMATIC = STACKS.filter((s) => s.deploy === "automatic").map((s) => s.stack);
 const MANUAL = STACKS.filter((s) => s.deploy === "manual").map((s) => s.stack);
@@ -25,44 +25,6 @@ type Job = Record<string, any>;
 const parseFile = (path: string) => parse(readFileSync(path, "utf8"), { merge: true }) as Record<string, Job>;
 const parent = parseFile(CI_FILE);
 const templates = parseFile(join(ROOT, TEMPLATES));
-
-interface ListedJob {
-  name: string;
-  stage: string;
-  when: string;
-  allow_failure: boolean;
-  needs?: Array<{ job: string; artifacts: boolean }>;
-}
-
-/** gitlab-ci-local --list-json in a throw-away git repository holding `files` (local includes need `git ls-files`). */
-/** `changed`: files committed after origin/main, which `rules: changes` compares against (gitlab-ci-local runs `git diff origin/main`). */
-function listJobs(files: Record<string, string>, variables: Record<string, string> = {}, changed: Record<string, string> = {}): ListedJob[] {
-  const dir = mkdtempSync(join(tmpdir(), "gcl-"));
-  const commit = (tree: Record<string, string>) => {
-    for (const [name, content] of Object.entries(tree)) {
-      mkdirSync(join(dir, name, ".."), { recursive: true });
-      writeFileSync(join(dir, name), content);
-    }
-    execFileSync("git", ["add", "-A"], { cwd: dir });
-    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ci", "--allow-empty"], { cwd: dir });
-  };
-  try {
-    execFileSync("git", ["init", "-q"], { cwd: dir });
-    commit(files);
-    execFileSync("git", ["update-ref", "refs/remotes/origin/main", "HEAD"], { cwd: dir });
-    commit(changed);
-    const args = ["--list-json", ...Object.entries(variables).flatMap(([k, v]) => ["--variable", `${k}=${v}`])];
-    const out = execFileSync(process.execPath, [GCL, ...args], {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(variables).join(","), FORCE_COLOR: "0" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return JSON.parse(out.slice(out.indexOf("\n[") + 1));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const parentJobs = (variables: Record<string, string>, content = readFileSync(CI_FILE, "utf8")) => listJobs({ ".gitlab-ci.yml": content }, variables);
 const childFiles = (event: PipelineEvent, projectDir = ROOT) => ({ ".gitlab-ci.yml": renderStackPipeline(event, projectDir), [TEMPLATES]: readFileSync(join(ROOT, TEMPLATES), "utf8") });
