@@ -24,7 +24,7 @@ export interface BackupArgs {
 /**
  * The environment's backup container: no published port, read-only root, every
  * capability dropped, a memory limit the host budget counts. It schedules the
- * nightly backup itself (tools/backup/daemon.ts), so backups need neither CI nor
+ * nightly backup itself (backup/cli.ts, `backup daemon`), so backups need neither CI nor
  * a person; the Docker socket is not mounted: it only talks to the stores over
  * their networks and reads their volumes read-only.
  */

@@ -5,7 +5,7 @@
  * says each kind of pipeline runs. Expected per-stack jobs come from the stack files.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -81,8 +81,8 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
     expect(running(scheduleChild)).toEqual(sorted(STACKS.flatMap((s) => [`drift-${s.stack}`, `drill-${s.stack}`])));
   });
 
-  it("a push to main that changes backup/ or tools/backup builds and pushes the backup image after the checks; other changes, MRs and schedules do not", () => {
-    for (const changed of ["backup/Dockerfile", "tools/backup/drill.ts"]) {
+  it("a push to main that changes anything the backup image copies builds and pushes it after the checks; other changes, MRs and schedules do not", () => {
+    for (const changed of ["backup/Dockerfile", "backup/drill.ts", "model/naming.ts", "host/exec.ts"]) {
       const jobs = listJobs({ ".gitlab-ci.yml": readFileSync(CI_FILE, "utf8") }, { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, { [changed]: "changed\n" });
       expect(running(jobs)).toContain("backup-image");
       expect(jobs.find((j) => j.name === "backup-image")!.needs!.map((n) => n.job).sort()).toEqual(["lint", "test", "typecheck"]);
@@ -90,7 +90,9 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
     expect(running(listJobs({ ".gitlab-ci.yml": readFileSync(CI_FILE, "utf8") }, { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, { "docs/backups.md": "changed\n" }))).not.toContain("backup-image");
     expect(running(mrProtected)).not.toContain("backup-image");
     expect(running(schedule)).not.toContain("backup-image");
-    expect(parent["backup-image"].rules[0].changes).toEqual(["backup/**/*", "tools/backup/**/*"]);
+    const copied = [...readFileSync(join(ROOT, "backup", "Dockerfile"), "utf8").matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
+    const watched = parent["backup-image"].rules[0].changes as string[];
+    for (const source of copied) expect(watched).toContain(existsSync(join(ROOT, source)) && statSync(join(ROOT, source)).isDirectory() ? `${source}/**/*` : source);
   });
 
   it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));

@@ -5,7 +5,7 @@
  * and the drill removes what it created. The stand-in image plays the stores.
  */
 import Docker from "dockerode";
-import { DRILL_LABEL, exec, startDockerDrill, type DockerDrill } from "../../tools/backup/docker-drill";
+import { DRILL_LABEL, exec, startDockerDrill, type DockerDrill } from "../../backup/docker-drill";
 import { names } from "../../model/naming";
 import { Applier } from "./applier";
 import { assertNotADeploymentHost, buildStandinImage, dockerStatus } from "./host";

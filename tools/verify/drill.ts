@@ -1,12 +1,12 @@
 /**
  * The restore drill's last result, as `npm run drill` wrote it
- * (tools/backup/drill.ts DrillResult): one check per stack that fails when the
+ * (backup/drill.ts DrillResult): one check per stack that fails when the
  * file is missing or unreadable, when the drill failed, when it is another
  * environment's, or when it is older than the RPO it was run with (no drill
  * has proven a backup since).
  */
 import { readFileSync } from "node:fs";
-import type { DrillResult } from "../backup/drill";
+import type { DrillResult } from "../../backup/drill";
 import type { CheckResult } from "./checks";
 
 function read(file: string): { result?: DrillResult; error?: string } {

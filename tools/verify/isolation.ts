@@ -14,6 +14,7 @@
  * the same interfaces, routes and DNS and works for images without a shell;
  * it needs the probe image on the host, so it is opt-in.
  */
+import { demux, execIn } from "../../host/exec";
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../../model/naming";
 import { containersOf } from "./checks";
@@ -129,17 +130,6 @@ export function planProbes(snapshot: HostSnapshot, outputs: StackOutputs, defaul
 }
 
 /** Splits Docker's multiplexed stdout/stderr stream (non-TTY logs and exec output) into text. */
-export function demux(buf: Buffer): string {
-  let out = "";
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString("utf8");
-    i += 8 + size;
-  }
-  return out;
-}
-
 /** Reads the probe script's output: the exit code of each target, by index. */
 export function parseProbeOutput(text: string, count: number): { codes: (number | undefined)[]; error?: string } {
   const codes: (number | undefined)[] = new Array(count).fill(undefined);
@@ -151,15 +141,6 @@ export function parseProbeOutput(text: string, count: number): { codes: (number 
   }
   return { codes, error };
 }
-
-const readStream = (stream: NodeJS.ReadableStream) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => resolve(Buffer.concat(chunks)));
-    stream.on("close", () => resolve(Buffer.concat(chunks)));
-    stream.on("error", reject);
-  });
 
 async function probeBySidecar(docker: Docker, source: ContainerView, args: string[], opts: ProbeOptions): Promise<string> {
   const container = await docker.createContainer({
@@ -188,13 +169,8 @@ async function probeBySidecar(docker: Docker, source: ContainerView, args: strin
 }
 
 async function probeByExec(docker: Docker, source: ContainerView, args: string[]): Promise<string> {
-  const exec = await docker.getContainer(source.id).exec({
-    Cmd: ["sh", "-c", PROBE_SCRIPT, "probe", ...args],
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  return demux(await readStream(stream));
+  // The probe reports each target's result on its output; its own exit code says nothing more.
+  return (await execIn(docker, source.id, ["sh", "-c", PROBE_SCRIPT, "probe", ...args], { allowFailure: true })).output;
 }
 
 export interface ProbeRun {

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DrillResult } from "../../../tools/backup/drill";
-import { stackBackupSettings } from "../../../tools/backup/cli";
+import type { DrillResult } from "../../../backup/drill";
+import { stackBackupSettings } from "../../../backup/cli";
 import { parseCliArgs } from "../../../tools/verify/cli";
 import { checkDrillResult } from "../../../tools/verify/drill";
 import { names } from "../../../model/naming";

@@ -3,7 +3,6 @@ import { spawnSync } from "node:child_process";
 import { AddressInfo } from "node:net";
 import {
   PROBE_SCRIPT,
-  demux,
   isolationChecks,
   parseProbeOutput,
   planProbes,
@@ -46,16 +45,6 @@ describe("probe planning", () => {
 });
 
 describe("probe output", () => {
-  test("demux joins the payloads of Docker's multiplexed frames", () => {
-    const frame = (stream: number, text: string) => {
-      const header = Buffer.alloc(8);
-      header[0] = stream;
-      header.writeUInt32BE(Buffer.byteLength(text), 4);
-      return Buffer.concat([header, Buffer.from(text)]);
-    };
-    expect(demux(Buffer.concat([frame(1, "R 0 0\nR 1"), frame(2, " 1\n")]))).toBe("R 0 0\nR 1 1\n");
-  });
-
   test("a target without an answer stays undefined, and an E line is the error", () => {
     expect(parseProbeOutput("R 1 0\r\nR 0 143\nnoise\n", 3)).toEqual({ codes: [143, 0, undefined], error: undefined });
     expect(parseProbeOutput("E this image has neither\n", 1).error).toBe("this image has neither");

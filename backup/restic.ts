@@ -2,7 +2,7 @@
  * The restic repository of one environment. RESTIC_REPOSITORY and
  * RESTIC_PASSWORD (and a backend's keys) travel in the environment only.
  */
-import { BACKUP_TAGS } from "../../model/naming";
+import { BACKUP_TAGS } from "../model/naming";
 import { run } from "./exec";
 import { forgetArgs, type Retention } from "./retention";
 

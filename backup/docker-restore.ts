@@ -14,27 +14,15 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type Docker from "dockerode";
-import { STORES } from "../../catalog/stores";
-import { BACKUP_STAGING } from "../../model/backup";
-import { names } from "../../model/naming";
-import { demux } from "../verify/isolation";
+import { STORES } from "../catalog/stores";
+import { BACKUP_STAGING } from "../model/backup";
+import { names } from "../model/naming";
+import { execIn } from "../host/exec";
 import { tarOne } from "./docker-drill";
 import { INSTALL_RDB_SCRIPT } from "./redis";
 import type { RestoreStores } from "./restore";
 
 const REDIS_DATA = STORES.redis.volumes.find((v) => v.volume === "redis-data")!.path;
-
-async function execIn(docker: Docker, container: string, argv: string[]): Promise<string> {
-  const e = await docker.getContainer(container).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  await new Promise((r) => stream.on("end", r));
-  const out = demux(Buffer.concat(chunks));
-  const { ExitCode } = await e.inspect();
-  if (ExitCode !== 0) throw new Error(`${argv.join(" ")} in ${container} exited with ${ExitCode}: ${out.trim().split("\n").slice(-3).join(" ")}`);
-  return out;
-}
 
 export function dockerRestoreStores(docker: Docker, env: string): RestoreStores {
   return {
@@ -70,7 +58,7 @@ export function dockerRestoreStores(docker: Docker, env: string): RestoreStores 
       const file = `definitions-restore-${randomBytes(3).toString("hex")}.json`;
       await docker.getContainer(backup).putArchive(await tarOne(file, readFileSync(definitionsFile)), { path: BACKUP_STAGING });
       try {
-        await execIn(docker, backup, ["node_modules/.bin/tsx", "tools/backup/cli.ts", "backup", "import-rabbitmq", `${BACKUP_STAGING}/${file}`]);
+        await execIn(docker, backup, ["node_modules/.bin/tsx", "backup/cli.ts", "backup", "import-rabbitmq", `${BACKUP_STAGING}/${file}`]);
       } finally {
         await execIn(docker, backup, ["rm", "-f", `${BACKUP_STAGING}/${file}`]).catch(() => undefined);
       }

@@ -6,14 +6,13 @@
  * (docker-restore.ts on the host, local servers in the tests).
  * It says what it will overwrite and asks before it touches anything.
  */
-import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-import { SERVICE_NAMES, type ServiceName } from "../../catalog/services";
-import { BACKUP_TAGS, names } from "../../model/naming";
-import { demux } from "../verify/isolation";
+import { SERVICE_NAMES, type ServiceName } from "../catalog/services";
+import { BACKUP_TAGS, names } from "../model/naming";
+import { execIn } from "../host/exec";
 import { MANIFEST_FILE, type Manifest } from "./job";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
@@ -104,20 +103,6 @@ export function describeRestore(env: string, snapshot: ResticSnapshot, manifest:
   return { env, snapshot, databases, container, summary };
 }
 
-async function execWithStdin(docker: Docker, container: string, argv: string[], file?: string): Promise<string> {
-  const e = await docker.getContainer(container).exec({ Cmd: argv, AttachStdin: Boolean(file), AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: Boolean(file) });
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => stream.on("end", r));
-  if (file) createReadStream(file).pipe(stream as unknown as NodeJS.WritableStream);
-  await ended;
-  const out = demux(Buffer.concat(chunks));
-  const { ExitCode } = await e.inspect();
-  if (ExitCode !== 0) throw new Error(`${argv[0]} in ${container} exited with ${ExitCode}: ${out.trim().split("\n").slice(-3).join(" ")}`);
-  return out;
-}
-
 /** Fetches the snapshot, then restores roles and each planned database into the live container. */
 export async function restore(opts: {
   docker: Docker;
@@ -154,11 +139,11 @@ export async function restore(opts: {
     if (plan.databases.length === 0) return;
     const psql = ["psql", "-X", "-q", "-U", "portugal_odyssey", "-d", "postgres"];
     // Roles already there make CREATE ROLE fail; their ALTER ROLE lines still apply, so errors do not stop it.
-    await execWithStdin(opts.docker, plan.container, [...psql, "-f", "-"], join(dir, manifest.postgres.globals)).catch((e: Error) => opts.log(`roles: ${e.message}`));
+    await execIn(opts.docker, plan.container, [...psql, "-f", "-"], { stdinFile: join(dir, manifest.postgres.globals) }).catch((e: Error) => opts.log(`roles: ${e.message}`));
     for (const db of plan.databases) {
       const file = manifest.postgres.databases.find((d) => d.database === db)!.file;
       opts.log(`restoring ${db} ...`);
-      await execWithStdin(opts.docker, plan.container, ["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], join(dir, file));
+      await execIn(opts.docker, plan.container, ["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], { stdinFile: join(dir, file) });
       opts.log(`restored ${db}`);
     }
   } finally {

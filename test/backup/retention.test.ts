@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupSchema } from "../../../config/schema";
-import { run } from "../../../tools/backup/exec";
-import { applyRetention, forgetArgs, type RetentionRule } from "../../../tools/backup/retention";
+import { backupSchema } from "../../config/schema";
+import { run } from "../../backup/exec";
+import { applyRetention, forgetArgs, type RetentionRule } from "../../backup/retention";
 
 const policy = backupSchema.parse({ repository: "/unused" }).retention;
 const DAY = 86_400_000;

@@ -8,7 +8,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PostgresConnection } from "../../../tools/backup/postgres";
+import type { PostgresConnection } from "../../backup/postgres";
 
 export const freePort = () =>
   new Promise<number>((resolve) => {

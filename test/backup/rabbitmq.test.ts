@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { STORES } from "../../../catalog/stores";
-import { names } from "../../../model/naming";
-import { checkRabbitmq } from "../../../tools/backup/drill";
-import { backupRabbitmq, type RabbitmqConnection, type RabbitmqManifest } from "../../../tools/backup/rabbitmq";
-import { startRabbitmq, type RunningRabbitmq } from "../../../testing/servers/rabbitmq";
+import { STORES } from "../../catalog/stores";
+import { names } from "../../model/naming";
+import { checkRabbitmq } from "../../backup/drill";
+import { backupRabbitmq, type RabbitmqConnection, type RabbitmqManifest } from "../../backup/rabbitmq";
+import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
 
 const env = "qual";
 const user = String(STORES.rabbitmq.env.RABBITMQ_DEFAULT_USER);

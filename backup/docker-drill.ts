@@ -11,21 +11,13 @@ import { readFileSync, readdirSync } from "node:fs";
 import { basename } from "node:path";
 import type Docker from "dockerode";
 import * as tar from "tar-stream";
-import { STORES } from "../../catalog/stores";
-import { names } from "../../model/naming";
-import { demux } from "../verify/isolation";
+import { STORES } from "../catalog/stores";
+import { names } from "../model/naming";
+import { execIn } from "../host/exec";
 import type { DrillTarget } from "./drill";
 
 /** Marks what a drill created: only that is ever removed by it. */
 export const DRILL_LABEL = "pt.portugalodyssey.drill";
-
-const collect = (stream: NodeJS.ReadableStream) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => resolve(Buffer.concat(chunks)));
-    stream.on("error", reject);
-  });
 
 /** A one-file tar archive, as the Engine's archive API takes it. */
 /** `owner` ("uid:gid"): who the file belongs to once unpacked; Docker keeps the archive's owner. */
@@ -47,12 +39,9 @@ export interface DockerDrill {
   cleanUp(): Promise<void>;
 }
 
+/** Runs `argv` in a drill container and returns its output; a non-zero exit throws. */
 export async function exec(docker: Docker, container: string, argv: string[], env: string[] = []): Promise<string> {
-  const e = await docker.getContainer(container).exec({ Cmd: argv, Env: env, AttachStdout: true, AttachStderr: true });
-  const out = demux(await collect(await e.start({ hijack: true, stdin: false })));
-  const { ExitCode } = await e.inspect();
-  if (ExitCode !== 0) throw new Error(`${argv[0]} exited with ${ExitCode}: ${out.trim().split("\n").slice(-3).join(" ")}`);
-  return out;
+  return (await execIn(docker, container, argv, { env })).output;
 }
 
 /**

@@ -7,14 +7,14 @@ import { chmodSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, trun
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
-import { backupSchema } from "../../../config/schema";
-import { BACKUP_TAGS } from "../../../model/naming";
-import { runDrill, type DrillTarget } from "../../../tools/backup/drill";
-import { run } from "../../../tools/backup/exec";
-import { RefusedError, runBackup, sha256File, type BackupJob } from "../../../tools/backup/job";
-import { libpqEnv } from "../../../tools/backup/postgres";
-import { keyCounts } from "../../../tools/backup/redis";
-import { Restic } from "../../../tools/backup/restic";
+import { backupSchema } from "../../config/schema";
+import { BACKUP_TAGS } from "../../model/naming";
+import { runDrill, type DrillTarget } from "../../backup/drill";
+import { run } from "../../backup/exec";
+import { RefusedError, runBackup, sha256File, type BackupJob } from "../../backup/job";
+import { libpqEnv } from "../../backup/postgres";
+import { keyCounts } from "../../backup/redis";
+import { Restic } from "../../backup/restic";
 import { startPostgres, startRedis, type LocalPostgres, type LocalRedis } from "./servers";
 
 jest.setTimeout(120_000);

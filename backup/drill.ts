@@ -10,9 +10,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BACKUP_TAGS, names } from "../../model/naming";
+import { BACKUP_TAGS, names } from "../model/naming";
 import { MANIFEST_FILE, sha256File, type Manifest } from "./job";
-import { STORES } from "../../catalog/stores";
+import { STORES } from "../catalog/stores";
 import { countDefinitions, missingDefinitions, type RabbitmqManifest } from "./rabbitmq";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
