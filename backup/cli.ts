@@ -29,7 +29,7 @@ import { dockerRestoreStores } from "./docker-restore";
 import { importRabbitmqDefinitions } from "./rabbitmq";
 import { RestoreRefused, restore, type RestorePlan } from "./restore";
 
-const PROJECT_DIR = join(__dirname, "..", "..");
+const PROJECT_DIR = join(__dirname, "..");
 
 class UsageError extends Error {}
 
