@@ -1,12 +1,13 @@
 /**
- * Renders one ContainerPlan into docker.Container arguments. DataStore and
- * AppService differ only in how they roll out, so they share this.
+ * Renders one ContainerPlan into docker.Container arguments. DataStore,
+ * AppService and Backup differ only in how they roll out and what they start
+ * after, so they share this.
  */
 import { createHash } from "node:crypto";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Credential, VolumeKey } from "../catalog/types";
-import type { ContainerPlan, NetworkKey } from "../model/environment";
+import type { ContainerPlan, NetworkKey } from "../model/container";
 import { names } from "../model/naming";
 import { EDGE_SUBNET, fillCredentials, credentialsIn } from "../model/templates";
 
@@ -54,6 +55,15 @@ export const CONTAINER_REPLACE_ON_CHANGES = {
   replaceOnChanges: ["healthcheck", "tmpfs"],
 };
 
+/** How long a destroy lets the container stop before Docker kills it. */
+const STOP_GRACE_SECONDS: Record<ContainerPlan["kind"], number> = {
+  // Time to flush to disk: 10 s can cut a Postgres checkpoint short.
+  store: 60,
+  service: 20,
+  // A backup in flight gets time to finish its restic upload; an interrupted one is never tagged complete anyway.
+  backup: 120,
+};
+
 /** `image` defaults to the plan's reference; an app service passes its RemoteImage's image ID. */
 export function containerArgs(
   inputs: ContainerInputs,
@@ -75,9 +85,8 @@ export function containerArgs(
     healthcheck: plan.healthcheck,
     restart: "unless-stopped",
     // Created only once healthy, so whatever depends on it starts against a working store or peer.
-    wait: true,
-    // Derived with the healthcheck, so a first boot Docker still grants time is never cut short.
-    waitTimeout: plan.waitTimeoutSeconds,
+    // The timeout is derived with the healthcheck, so a first boot Docker still grants time is never cut short.
+    ...(plan.waitTimeoutSeconds === undefined ? {} : { wait: true, waitTimeout: plan.waitTimeoutSeconds }),
     memory: plan.resources.memoryMb,
     // No swap: at its limit a container is OOM-killed rather than swapping the shared host to a
     // crawl. It must be explicit anyway: left unset, Docker makes it 2x memory, and the provider's
@@ -93,10 +102,12 @@ export function containerArgs(
     capabilities: { drops: plan.security.capDrop, adds: plan.security.capAdd },
     securityOpts: plan.security.securityOpts,
     // Written after create, before start; Docker refuses them on a read-only root, so only writable-root entries have any.
-    uploads: plan.configFiles.map((f) => ({ file: f.path, content: f.content, permissions: "0644" })),
-    volumes: plan.volumes.map((v) => ({ volumeName: inputs.volumes[v.key]!, containerPath: v.containerPath })),
-    // Stores get time to flush to disk; Docker's default of 10 s can cut a Postgres checkpoint short.
-    destroyGraceSeconds: plan.kind === "store" ? 60 : 20,
+    uploads: plan.configFiles?.map((f) => ({ file: f.path, content: f.content, permissions: "0644" })),
+    volumes: [
+      ...plan.volumes.map((v) => ({ volumeName: inputs.volumes[v.key]!, containerPath: v.containerPath, readOnly: v.readOnly })),
+      ...(plan.hostMounts ?? []).map((m) => ({ hostPath: m.hostPath, containerPath: m.containerPath, readOnly: m.readOnly })),
+    ],
+    destroyGraceSeconds: STOP_GRACE_SECONDS[plan.kind],
     mustRun: true,
   };
 }

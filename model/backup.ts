@@ -3,7 +3,8 @@
  * given. It runs the nightly backup on the host itself, so backups keep
  * happening while CI is down and need no pipeline or person (docs/backups.md).
  */
-import type { Credential, StoreName, VolumeKey } from "../catalog/types";
+import type { StoreName, VolumeKey } from "../catalog/types";
+import type { ContainerPlan, EnvVar, NetworkKey } from "./container";
 import { BACKUP_TAGS, LABELS, PROJECT, names } from "./naming";
 import { UNROUTED_LABELS } from "./traefik";
 import type { EnvironmentSettings, ReleasePin } from "./settings";
@@ -12,36 +13,21 @@ import { credentialsIn } from "./templates";
 /** The backup image's name in release manifests, outputs and `npm run release --service`. */
 export const BACKUP_IMAGE = "backup";
 
-export interface BackupPlan {
-  containerName: string;
-  /** Built by this project's CI from backup/Dockerfile: node, restic, pg_dump, redis-cli. Pinned `repository@sha256:…`. */
-  image: string;
-  /** Its release manifest entry (`backup:` in releases/<stack>.yaml). */
+/**
+ * Rendered like every other container (components/container.ts). The image is
+ * built by this project's CI from backup/Dockerfile (node, restic, pg_dump,
+ * redis-cli) and pinned `repository@sha256:…` in the release manifest
+ * (`backup:` in releases/<stack>.yaml). It joins the stores' own networks, to
+ * dump them, and its own, its only way off the host; it mounts the stores'
+ * volumes read-only (it only reads what they wrote) and its staging volume
+ * read-write; a local repository is a host directory bind-mounted read-write
+ * at the same path. It is unhealthy when the last run failed or the last good
+ * backup is older than the RPO, so `docker ps` shows it.
+ */
+export interface BackupPlan extends ContainerPlan {
+  kind: "backup";
+  name: "backup";
   release: ReleasePin;
-  /** The stores' own networks, to dump them; its own network, its only way off the host. */
-  networks: { key: StoreName | "backup"; name: string }[];
-  /** The stores' volumes read-only (it only reads what they wrote); its staging volume read-write. */
-  volumes: { key: VolumeKey; containerPath: string; readOnly: boolean }[];
-  /** A local repository is a host directory bind-mounted read-write at the same path. */
-  localRepository?: string;
-  /** Non-secret settings of the job. */
-  env: Record<string, string>;
-  /** Env vars holding credentials: `{credential}` templates, rendered as secret Outputs. */
-  secretEnv: Record<string, string>;
-  credentials: Credential[];
-  labels: Record<string, string>;
-  resources: { memoryMb: number; cpus: number };
-  /** Unhealthy when the last run failed or the last good backup is older than the RPO: `docker ps` shows it. */
-  healthcheck: { tests: string[]; interval: string; timeout: string; startPeriod: string; retries: number };
-  logs: { driver: "json-file"; opts: Record<string, string> };
-  security: {
-    readOnly: true;
-    user: string;
-    capDrop: string[];
-    capAdd: string[];
-    securityOpts: string[];
-    tmpfs: Record<string, string>;
-  };
 }
 
 /** Where the backup container sees each volume it reads. */
@@ -67,16 +53,48 @@ const healthProbe = (statusPath: string, rpoHours: number) =>
 /** Its staging area, on a volume of its own: tmpfs would hold whole dumps in the container's memory. */
 export const BACKUP_STAGING = "/var/backups/portugal-odyssey";
 
-export function planBackup(
-  s: EnvironmentSettings & { backup: NonNullable<EnvironmentSettings["backup"]> },
-  alias: (store: StoreName) => string,
-  storeNetwork: (store: StoreName) => string,
-): BackupPlan {
+/** The plan's names for what the backup container reaches and mounts. */
+export interface BackupTargets {
+  alias: (store: StoreName) => string;
+  networkName: (key: NetworkKey) => string;
+  volumeName: (key: VolumeKey) => string;
+}
+
+const envVars = (values: Record<string, string>, secret: boolean): EnvVar[] => Object.entries(values).map(([name, value]) => ({ name, value, secret }));
+
+export function planBackup(s: EnvironmentSettings & { backup: NonNullable<EnvironmentSettings["backup"]> }, { alias, networkName, volumeName }: BackupTargets): BackupPlan {
   const env = s.env;
   const b = s.backup;
   const repository = names.backupRepository(b.repository, env);
   const local = repository.startsWith("/") ? repository : undefined;
-  const secretEnv: Record<string, string> = {
+  const plain = {
+    PO_ENV: env,
+    PO_STACK: s.stack,
+    RESTIC_REPOSITORY: repository,
+    // restic keeps its cache under the staging volume: the root filesystem is read-only.
+    RESTIC_CACHE_DIR: `${BACKUP_STAGING}/cache`,
+    PO_BACKUP_STAGING: BACKUP_STAGING,
+    PO_BACKUP_TAG: BACKUP_TAGS.environment(env),
+    PO_BACKUP_SCHEDULE: b.schedule,
+    PO_BACKUP_CHECK_DAY: b.checkDay,
+    PO_BACKUP_CHECK_SUBSET: b.checkSubset,
+    PO_BACKUP_RETENTION: JSON.stringify(b.retention),
+    PGHOST: alias("postgres"),
+    PGPORT: "5432",
+    PGUSER: "portugal_odyssey",
+    // pg_dump and psql connect here first to list the databases; it always exists.
+    PGDATABASE: "postgres",
+    REDIS_HOST: alias("redis"),
+    REDIS_DATA: BACKUP_MOUNTS["redis-data"],
+    RABBITMQ_API: `http://${alias("rabbitmq")}:15672`,
+    RABBITMQ_USER: "portugal_odyssey",
+    ELASTICSEARCH_URL: `http://${alias("elasticsearch")}:9200`,
+    ELASTICSEARCH_SNAPSHOT_REPOSITORY: names.elasticsearchSnapshotRepository(env),
+    ELASTICSEARCH_SNAPSHOTS: BACKUP_MOUNTS["elasticsearch-snapshots"],
+    STRAPI_UPLOADS: BACKUP_MOUNTS["strapi-uploads"],
+  };
+  // `{credential}` templates: renderEnvs makes each a secret Output.
+  const secrets: Record<string, string> = {
     RESTIC_PASSWORD: "{resticPassword}",
     PGPASSWORD: "{postgresPassword}",
     REDISCLI_AUTH: "{redisPassword}",
@@ -84,47 +102,24 @@ export function planBackup(
     ...(b.repository.startsWith("s3:") ? { AWS_ACCESS_KEY_ID: "{backupAccessKeyId}", AWS_SECRET_ACCESS_KEY: "{backupSecretAccessKey}" } : {}),
   };
   return {
+    kind: "backup",
+    name: "backup",
     containerName: names.backupContainer(env),
+    rollout: { strategy: "fixed-name", reason: "owns its staging volume and status file: two would run the same nightly backup into them at once" },
     // Pinned by digest in the release manifest, like the app images (config/ requires it with backup config).
     image: s.backupRelease!.image,
     release: s.backupRelease!,
     networks: [
-      ...(["postgres", "redis", "rabbitmq", "elasticsearch"] as const).map((store) => ({ key: store, name: storeNetwork(store) })),
-      { key: "backup" as const, name: names.backupNetwork(env) },
+      ...(["postgres", "redis", "rabbitmq", "elasticsearch"] as const).map((store) => ({ key: store, name: networkName(store) })),
+      { key: "backup", name: networkName("backup") },
     ],
     volumes: [
-      ...Object.entries(BACKUP_MOUNTS).map(([key, containerPath]) => ({ key: key as VolumeKey, containerPath, readOnly: true })),
-      { key: "backup-staging", containerPath: BACKUP_STAGING, readOnly: false },
+      ...Object.entries(BACKUP_MOUNTS).map(([key, containerPath]) => ({ key: key as VolumeKey, volumeName: volumeName(key as VolumeKey), containerPath, readOnly: true })),
+      { key: "backup-staging", volumeName: volumeName("backup-staging"), containerPath: BACKUP_STAGING, readOnly: false },
     ],
-    localRepository: local,
-    env: {
-      PO_ENV: env,
-      PO_STACK: s.stack,
-      RESTIC_REPOSITORY: repository,
-      // restic keeps its cache under the staging volume: the root filesystem is read-only.
-      RESTIC_CACHE_DIR: `${BACKUP_STAGING}/cache`,
-      PO_BACKUP_STAGING: BACKUP_STAGING,
-      PO_BACKUP_TAG: BACKUP_TAGS.environment(env),
-      PO_BACKUP_SCHEDULE: b.schedule,
-      PO_BACKUP_CHECK_DAY: b.checkDay,
-      PO_BACKUP_CHECK_SUBSET: b.checkSubset,
-      PO_BACKUP_RETENTION: JSON.stringify(b.retention),
-      PGHOST: alias("postgres"),
-      PGPORT: "5432",
-      PGUSER: "portugal_odyssey",
-      // pg_dump and psql connect here first to list the databases; it always exists.
-      PGDATABASE: "postgres",
-      REDIS_HOST: alias("redis"),
-      REDIS_DATA: BACKUP_MOUNTS["redis-data"],
-      RABBITMQ_API: `http://${alias("rabbitmq")}:15672`,
-      RABBITMQ_USER: "portugal_odyssey",
-      ELASTICSEARCH_URL: `http://${alias("elasticsearch")}:9200`,
-      ELASTICSEARCH_SNAPSHOT_REPOSITORY: names.elasticsearchSnapshotRepository(env),
-      ELASTICSEARCH_SNAPSHOTS: BACKUP_MOUNTS["elasticsearch-snapshots"],
-      STRAPI_UPLOADS: BACKUP_MOUNTS["strapi-uploads"],
-    },
-    secretEnv,
-    credentials: [...new Set(Object.values(secretEnv).flatMap((v) => credentialsIn(v)))],
+    hostMounts: local ? [{ hostPath: local, containerPath: local, readOnly: false }] : [],
+    env: [...envVars(plain, false), ...envVars(secrets, true)],
+    credentials: [...new Set(Object.values(secrets).flatMap((v) => credentialsIn(v)))],
     labels: {
       [LABELS.project]: PROJECT,
       [LABELS.environment]: env,
@@ -134,6 +129,7 @@ export function planBackup(
       ...UNROUTED_LABELS,
     },
     resources: { memoryMb: b.memoryMb, cpus: 0.5 },
+    // No waitTimeoutSeconds: nothing starts after it, so nothing waits for it to turn healthy.
     healthcheck: {
       tests: ["CMD", "node", "-e", healthProbe(`${BACKUP_STAGING}/${BACKUP_STATUS_FILE}`, b.rpoHours)],
       interval: "5m",

@@ -9,7 +9,6 @@ import { STORES } from "../catalog/stores";
 import {
   STORE_NAMES,
   VOLUME_KEYS,
-  type Credential,
   type EnvValue,
   type HealthProbe,
   type Resources,
@@ -21,12 +20,11 @@ import {
 import { maxConnections, planDatabases, type DatabasePlan } from "./databases";
 import { LABELS, PROJECT, names } from "./naming";
 import { elasticsearchHeapMb, sizeContainer } from "./resources";
-import type { EnvironmentSettings, ReleasePin } from "./settings";
+import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
 import { UNROUTED_LABELS, routeLabels } from "./traefik";
 import { planBackup, type BackupPlan } from "./backup";
-
-export type NetworkKey = StoreName | "internal" | "edge" | "backup";
+import type { ConfigFilePlan, ContainerPlan, EnvVar, Healthcheck, NetworkAttachment, NetworkKey, Rollout } from "./container";
 
 export interface NetworkPlan {
   key: NetworkKey;
@@ -48,82 +46,24 @@ export interface VolumePlan {
   retainOnDelete: boolean;
 }
 
-export interface EnvVar {
-  name: string;
-  /** Rendered; a secret value may still hold `{credential}` placeholders. */
-  value: string;
-  secret: boolean;
-}
-
-export interface Healthcheck {
-  tests: string[];
-  interval: string;
-  timeout: string;
-  startPeriod: string;
-  /** How often Docker checks during the start period (Docker >= 25, API 1.44); `interval` applies after it. */
-  startInterval: string;
-  retries: number;
-}
-
-/** A file written into the container before it starts; rendered, with no credential in it. */
-export interface ConfigFilePlan {
-  path: string;
-  content: string;
-}
-
 export interface Route {
   host: string;
   url: string;
   router: string;
 }
 
-/**
- * `fixed-name`: one container named `po-<x>-E`, deleted before its replacement
- * is created. `revisioned`: a name unique per revision, so the replacement can
- * start, turn healthy and take traffic before the old one is removed.
- */
-export type Rollout = { strategy: "fixed-name"; reason: string } | { strategy: "revisioned" };
-
-export interface ContainerPlan {
+/** A store or an app service of the catalog: the containers the topology, the outputs and `verify` list one by one. */
+export interface CatalogContainerPlan extends ContainerPlan {
   kind: "store" | "service";
   name: ServiceName | StoreName;
-  /** The fixed name, or the stem a revision hash is appended to. */
-  containerName: string;
-  rollout: Rollout;
-  /** A store's pinned upstream tag; an app service's `repository@sha256:…` from the release manifest. */
-  image: string;
-  /** App services: the manifest entry the image comes from (digest, source commit, pipeline). */
-  release?: ReleasePin;
-  command?: string[];
-  hostname?: string;
   port: number;
-  networks: { key: NetworkKey; name: string; aliases: string[] }[];
-  env: EnvVar[];
-  credentials: Credential[];
-  labels: Record<string, string>;
-  healthcheck: Healthcheck;
-  /**
-   * How long the provider waits for healthy before it fails the create: the
-   * start period, then as long as Docker takes to call it unhealthy. Longer
-   * would wait on a container Docker has given up on; shorter would fail a
-   * first boot Docker still grants time.
-   */
+  networks: Required<NetworkAttachment>[];
+  healthcheck: Required<Healthcheck>;
   waitTimeoutSeconds: number;
   configFiles: ConfigFilePlan[];
-  resources: Resources;
   stores: StoreName[];
   /** Hosts (`alias:port`) its env names: what it must be able to reach. */
   dependencies: string[];
-  volumes: { key: VolumeKey; volumeName: string; containerPath: string }[];
-  security: {
-    readOnly: boolean;
-    user?: string;
-    capDrop: string[];
-    capAdd: string[];
-    securityOpts: string[];
-    tmpfs: Record<string, string>;
-  };
-  logs: { driver: "json-file"; opts: Record<string, string> };
   route?: Route;
 }
 
@@ -141,7 +81,7 @@ export interface EnvironmentPlan {
   };
   networks: NetworkPlan[];
   volumes: VolumePlan[];
-  containers: ContainerPlan[];
+  containers: CatalogContainerPlan[];
   /** One database and one role per service that uses PostgreSQL; no two share either. */
   databases: DatabasePlan[];
   /** Postgres's max_connections: every role's connection limit plus headroom. */
@@ -168,7 +108,7 @@ const DEFAULT_START_PERIOD_SECONDS = 15;
 const nodeHttpProbe = (url: string) =>
   `require('http').get('${url}', (r) => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))`;
 
-function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Healthcheck; waitTimeoutSeconds: number } {
+function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Required<Healthcheck>; waitTimeoutSeconds: number } {
   const tests =
     probe.kind === "node-http"
       ? // http.get rather than fetch: it exists on every Node.js version; exec form needs no shell.
@@ -279,7 +219,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   const databases = planDatabases(env, (service) => (rolloutOf(SERVICES[service]).strategy === "revisioned" ? 2 : 1));
   const postgresMaxConnections = maxConnections(databases);
 
-  const stores: ContainerPlan[] = STORE_NAMES.map((name) => {
+  const stores: CatalogContainerPlan[] = STORE_NAMES.map((name) => {
     const spec = STORES[name];
     const resources = sizeContainer(spec.resources, s.resources.scale, s.stores[name]);
     const ctx: TemplateContext = {
@@ -311,7 +251,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   });
 
   const urls: Partial<Record<ServiceName, string>> = {};
-  const services: ContainerPlan[] = SERVICE_NAMES.map((name) => {
+  const services: CatalogContainerPlan[] = SERVICE_NAMES.map((name) => {
     const spec = SERVICES[name];
     const override = s.services[name] ?? {};
     const resources = sizeContainer(spec.resources, s.resources.scale, override);
@@ -378,7 +318,7 @@ export function planEnvironment(s: EnvironmentSettings): EnvironmentPlan {
   });
 
   const containers = [...stores, ...services];
-  const backup = s.backup ? planBackup({ ...s, backup: s.backup }, (store) => alias(store), (store) => networkName(store)) : undefined;
+  const backup = s.backup ? planBackup({ ...s, backup: s.backup }, { alias: (store) => alias(store), networkName, volumeName }) : undefined;
   return {
     stack: s.stack,
     env,

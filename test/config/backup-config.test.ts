@@ -21,7 +21,7 @@ test("defaults: 7 daily, 4 weekly, 6 monthly, a 26 h RPO, the repository under t
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   expect(result.settings.backup!.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
   expect(result.settings.backup!.rpoHours).toBe(26);
-  expect(planEnvironment(result.settings).backup!.env.RESTIC_REPOSITORY).toBe(`s3:https://s3.example.com/bucket/${result.settings.env}`);
+  expect(planEnvironment(result.settings).backup!.env).toContainEqual({ name: "RESTIC_REPOSITORY", value: `s3:https://s3.example.com/bucket/${result.settings.env}`, secret: false });
   expect(result.warnings).toEqual([]);
 });
 
@@ -48,7 +48,8 @@ test("a local repository is accepted with a warning that it is not off-site, and
   const { backupAccessKeyId: _a, backupSecretAccessKey: _s, ...others } = TEST_EXTERNAL_SECRETS;
   const result = validate("qual", backup({ repository: "/mnt/backup-disk/restic" }), others);
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
-  expect(planEnvironment(result.settings).backup!.localRepository).toBe(`/mnt/backup-disk/restic/${result.settings.env}`);
+  const repository = `/mnt/backup-disk/restic/${result.settings.env}`;
+  expect(planEnvironment(result.settings).backup!.hostMounts).toEqual([{ hostPath: repository, containerPath: repository, readOnly: false }]);
   expect(result.warnings).toEqual([{ path: "portugal-odyssey:backup.repository", message: expect.stringContaining("not off-site") }]);
 });
 

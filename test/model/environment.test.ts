@@ -7,12 +7,12 @@
 import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
 import { STORE_NAMES, VOLUME_KEYS } from "../../catalog/types";
-import { planEnvironment, type ContainerPlan, type EnvironmentPlan } from "../../model/environment";
+import { planEnvironment, type CatalogContainerPlan, type EnvironmentPlan } from "../../model/environment";
 import { names } from "../../model/naming";
 import { settingsOf } from "../harness/stack-config";
 
 const plan = (stack: string, overrides: Record<string, unknown> = {}) => planEnvironment(settingsOf(stack, overrides));
-const containerOf = (p: EnvironmentPlan, name: string): ContainerPlan => p.containers.find((c) => c.name === name)!;
+const containerOf = (p: EnvironmentPlan, name: string): CatalogContainerPlan => p.containers.find((c) => c.name === name)!;
 const qual = plan("qual");
 const prod = plan("prod");
 
@@ -56,7 +56,7 @@ test("rolls out routed stateless services as new revisions, and the rest delete-
 });
 
 test("sums every container's memory, and what the zero-downtime services add while both revisions run", () => {
-  const sum = (cs: ContainerPlan[]) => cs.reduce((total, c) => total + c.resources.memoryMb, 0);
+  const sum = (cs: CatalogContainerPlan[]) => cs.reduce((total, c) => total + c.resources.memoryMb, 0);
   expect(prod.totalMemoryMb).toBe(sum(prod.containers));
   expect(prod.rolloutMemoryMb).toBe(sum(prod.containers.filter((c) => c.rollout.strategy === "revisioned")));
   expect(prod.rolloutMemoryMb).toBeGreaterThan(0);

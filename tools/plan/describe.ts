@@ -5,7 +5,8 @@
  * Secret env values are never shown: the plan holds none, only templates that
  * name credentials, and even those print as MASK.
  */
-import type { ContainerPlan, EnvironmentPlan } from "../../model/environment";
+import type { ContainerPlan } from "../../model/container";
+import type { CatalogContainerPlan, EnvironmentPlan } from "../../model/environment";
 
 /** What a secret env var prints as; Pulumi prints secret values the same way. */
 export const MASK = "[secret]";
@@ -16,7 +17,7 @@ export const displayName = (c: ContainerPlan) => (c.rollout.strategy === "revisi
 const describeRollout = (c: ContainerPlan) =>
   c.rollout.strategy === "revisioned" ? "zero-downtime: a new revision starts beside the old one" : `delete-first: ${c.rollout.reason}`;
 
-function describeContainer(c: ContainerPlan) {
+function describeContainer(c: CatalogContainerPlan) {
   return {
     role: c.kind,
     image: c.image,

@@ -8,7 +8,8 @@
  * so the arrows show them.
  * Syntax: https://mermaid.js.org/syntax/flowchart.html
  */
-import type { ContainerPlan, EnvironmentPlan } from "../../model/environment";
+import type { ContainerPlan } from "../../model/container";
+import type { EnvironmentPlan } from "../../model/environment";
 import { displayName } from "./describe";
 
 /** Mermaid node ids: letters, digits and underscores only. */
