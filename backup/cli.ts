@@ -5,7 +5,7 @@
  *   backup daemon                 in the backup container: the nightly backup at backup.schedule (UTC), the weekly check
  *   backup run                    one backup now (in the backup container)
  *   drill --stack S [--out F]     CI: restore the newest complete backup into throwaway containers, check it
- *   restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq] [--yes] [--confirm-prod]
+ *   restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq|elasticsearch|uploads] [--yes] [--confirm-prod]
  *   backup import-rabbitmq FILE   in the backup container (the restore runs it there): POST the definitions to RabbitMQ
  *
  * Repository credentials come from the environment only: RESTIC_PASSWORD, and
@@ -201,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === "drill") return drill([sub, ...rest].filter((a): a is string => a !== undefined));
   if (command === "restore") return restoreCommand([sub, ...rest].filter((a): a is string => a !== undefined));
-  throw new UsageError("usage: backup daemon | backup run | drill --stack S [--out F] | restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq] [--yes] [--confirm-prod]");
+  throw new UsageError("usage: backup daemon | backup run | drill --stack S [--out F] | restore --stack S --snapshot <id|latest> [--only postgres:<service>|redis|rabbitmq|elasticsearch|uploads] [--yes] [--confirm-prod]");
 }
 
 if (require.main === module) {

@@ -7,14 +7,17 @@
  * end, whatever happened.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
-import { basename } from "node:path";
+import { createReadStream, readFileSync, readdirSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { basename, join, relative } from "node:path";
 import type Docker from "dockerode";
 import * as tar from "tar-stream";
 import { STORES } from "../catalog/stores";
+import { elasticsearchHeapMb } from "../model/resources";
 import { names } from "../model/naming";
 import { execIn } from "../host/exec";
 import type { DrillTarget } from "./drill";
+import { curlApi } from "./elasticsearch";
 
 /** Marks what a drill created: only that is ever removed by it. */
 export const DRILL_LABEL = "pt.portugalodyssey.drill";
@@ -31,12 +34,65 @@ export async function tarOne(name: string, content: Buffer, owner?: string): Pro
   return Buffer.concat(chunks);
 }
 
+/**
+ * A directory as a tar stream under `prefix` (its own entry first, then every
+ * directory and file below it in path order), files read as streams one at a
+ * time: a snapshot repository or the uploads can be larger than memory. Only
+ * `prefix` itself and what is below it get entries, so unpacking never changes
+ * the owner or mode of a directory that is already there above it.
+ */
+export function tarDirectory(dir: string, prefix: string, owner?: string): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const [uid, gid] = owner ? owner.split(":").map(Number) : [0, 0];
+  const fill = async () => {
+    pack.entry({ name: prefix, type: "directory", mode: 0o755, uid, gid });
+    const entries = (await readdir(dir, { withFileTypes: true, recursive: true })).map((e) => ({ e, rel: relative(dir, join(e.parentPath, e.name)) }));
+    for (const { e, rel } of entries.sort((a, b) => (a.rel < b.rel ? -1 : 1))) {
+      const name = `${prefix}/${rel}`;
+      const full = join(dir, rel);
+      if (e.isDirectory()) pack.entry({ name, type: "directory", mode: 0o755, uid, gid });
+      else if (e.isFile()) {
+        const { size, mode } = await stat(full);
+        await new Promise<void>((resolve, reject) => {
+          const entry = pack.entry({ name, size, mode: mode & 0o777, uid, gid }, (err) => (err ? reject(err) : resolve()));
+          createReadStream(full).on("error", reject).pipe(entry);
+        });
+      }
+    }
+    pack.finalize();
+  };
+  fill().catch((e: Error) => pack.destroy(e));
+  // A streamx stream: it pipes like Node's, which is all the Engine's archive upload does with it (docker-modem).
+  return pack as unknown as NodeJS.ReadableStream;
+}
+
 export interface DockerDrill {
   target: DrillTarget;
   network: string;
   containers: string[];
   /** Removes the drill's containers and network. */
   cleanUp(): Promise<void>;
+  /**
+   * Creates and starts the throwaway Elasticsearch with `snapshotsDir` copied in as its path.repo, and returns its
+   * name without waiting for it to answer (`target.elasticsearch` waits): the e2e's stand-in image is no Elasticsearch.
+   */
+  startElasticsearch(snapshotsDir: string): Promise<string>;
+}
+
+const ES = STORES.elasticsearch;
+/** Where the image reads snapshots from: the catalog's path.repo. */
+export const DRILL_ES_PATH_REPO = String(ES.env["path.repo"]);
+
+/**
+ * The throwaway node's settings (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/docker.html):
+ * single-node discovery (no cluster to form, and the production bootstrap checks are not enforced,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/bootstrap-checks.html, development mode);
+ * no security (it is reached only by `docker exec` on a network that leads nowhere); a heap fixed at half the
+ * container's memory, as the live node's (model/resources.ts), and the catalog's memory: it holds what the live one held.
+ */
+export function drillElasticsearchEnv(memoryMb = ES.resources.memoryMb): string[] {
+  const heap = elasticsearchHeapMb(memoryMb);
+  return ["discovery.type=single-node", "xpack.security.enabled=false", `ES_JAVA_OPTS=-Xms${heap}m -Xmx${heap}m`, `path.repo=${DRILL_ES_PATH_REPO}`];
 }
 
 /** Runs `argv` in a drill container and returns its output; a non-zero exit throws. */
@@ -65,21 +121,43 @@ export async function startDockerDrill(
   try {
     // internal: Docker gives it no gateway, so its containers reach nothing beyond it.
     await docker.createNetwork({ Name: network, Driver: "bridge", Internal: true, CheckDuplicate: true, Labels: labels });
-    const start = async (store: "postgres" | "redis", envVars: string[], cmd?: string[], files: { path: string; content: Buffer }[] = []) => {
+    const start = async (
+      store: "postgres" | "redis" | "elasticsearch",
+      envVars: string[],
+      cmd?: string[],
+      files: { path: string; content: Buffer }[] = [],
+      more: { user?: string; capAdd?: string[]; archive?: { stream: NodeJS.ReadableStream; path: string } } = {},
+    ) => {
       const name = `${names.drillContainer(store, env)}-${runId}`;
       const c = await docker.createContainer({
         name,
         Image: opts.image ?? STORES[store].image,
         Env: envVars,
         Cmd: cmd,
+        User: more.user,
         Labels: labels,
-        HostConfig: { NetworkMode: network, CapDrop: ["ALL"], CapAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"], SecurityOpt: ["no-new-privileges:true"], Memory: STORES[store].resources.memoryMb * 1024 * 1024 },
+        HostConfig: {
+          NetworkMode: network,
+          CapDrop: ["ALL"],
+          CapAdd: more.capAdd ?? ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+          SecurityOpt: ["no-new-privileges:true"],
+          Memory: STORES[store].resources.memoryMb * 1024 * 1024,
+        },
       });
       created.push(name);
       for (const f of files) await c.putArchive(await tarOne(basename(f.path), f.content), { path: f.path.slice(0, f.path.lastIndexOf("/")) || "/" });
+      if (more.archive) await c.putArchive(more.archive.stream, { path: more.archive.path });
       await c.start();
       return name;
     };
+    // Runs as the image's own user (uid 1000, group 0) with no capability: its entrypoint needs none.
+    const startElasticsearch = (snapshotsDir: string) =>
+      start("elasticsearch", drillElasticsearchEnv(), undefined, [], {
+        user: ES.user,
+        capAdd: [],
+        // The restored volume becomes path.repo, owned by the node's user; `/` so no directory above it is touched.
+        archive: { stream: tarDirectory(snapshotsDir, DRILL_ES_PATH_REPO.replace(/^\//, ""), ES.user), path: "/" },
+      });
     // Its password never leaves this process: psql runs inside the container over the local socket.
     const postgres = await start("postgres", ["POSTGRES_USER=portugal_odyssey", `POSTGRES_PASSWORD=${randomBytes(16).toString("hex")}`, "POSTGRES_DB=postgres"]);
     for (let i = 0; ; i++) {
@@ -105,8 +183,18 @@ export async function startDockerDrill(
           await new Promise((r) => setTimeout(r, 1000));
         }
       },
+      elasticsearch: async (snapshotsDir) => {
+        const es = await startElasticsearch(snapshotsDir);
+        const api = curlApi((argv) => exec(docker, es, argv));
+        // Yellow: every primary shard is allocated; a single node never allocates replicas.
+        for (let i = 0; ; i++) {
+          if (await api("GET", "/_cluster/health?wait_for_status=yellow&timeout=5s").then(() => true, () => false)) return api;
+          if (i > 180) throw new Error("the drill's Elasticsearch did not become ready in 180 s");
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      },
     };
-    return { target, network, containers: created, cleanUp };
+    return { target, network, containers: created, cleanUp, startElasticsearch };
   } catch (e) {
     await cleanUp();
     throw e;

@@ -10,19 +10,84 @@
  *   volume, and the backup container, which is on RabbitMQ's network and holds
  *   its credentials in its env, imports it through the management API
  *   (`cli.ts backup import-rabbitmq`).
+ * - Elasticsearch: `curl` inside the live node's container calls its own API
+ *   (elasticsearch.ts, restoreIntoLive) on the repository the backup registered.
+ * - Uploads: Strapi is stopped; a helper container of Strapi's image, with the
+ *   uploads volume mounted and no network, receives the restored files beside
+ *   the old ones and swaps them in (REPLACE_DIR_SCRIPT); Strapi is started again.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import type Docker from "dockerode";
+import { SERVICES } from "../catalog/services";
 import { STORES } from "../catalog/stores";
 import { BACKUP_STAGING } from "../model/backup";
 import { names } from "../model/naming";
 import { execIn } from "../host/exec";
-import { tarOne } from "./docker-drill";
+import { tarDirectory, tarOne } from "./docker-drill";
+import { curlApi, restoreIntoLive } from "./elasticsearch";
 import { INSTALL_RDB_SCRIPT } from "./redis";
 import type { RestoreStores } from "./restore";
 
 const REDIS_DATA = STORES.redis.volumes.find((v) => v.volume === "redis-data")!.path;
+const UPLOADS = SERVICES["strapi-cms"].volumes!.find((v) => v.volume === "strapi-uploads")!.path;
+
+/**
+ * Run in the uploads directory ($1) once the restored files are unpacked in its
+ * subdirectory $2: they take the directory's owner (what Strapi writes as),
+ * everything else goes, then they move up. Nothing is deleted before the
+ * restored copy is complete on the volume.
+ */
+export const REPLACE_DIR_SCRIPT = [
+  "set -eu",
+  'cd "$1"',
+  'owner=$(stat -c %u:%g .)',
+  'chown -R "$owner" "$2"',
+  'find . -mindepth 1 -maxdepth 1 ! -name "$2" -exec rm -rf {} \\;',
+  'find "$2" -mindepth 1 -maxdepth 1 -exec mv {} . \\;',
+  'rmdir "$2"',
+].join("\n");
+
+/** Starts a helper and waits for it; a non-zero exit throws with its last lines of output. */
+async function runHelper(helper: Docker.Container, what: string, after: string): Promise<void> {
+  await helper.start();
+  const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+  if (StatusCode !== 0) {
+    const logs = (await helper.logs({ stdout: true, stderr: true })).toString().trim().split("\n").slice(-3).join(" ");
+    throw new Error(`${what} exited with ${StatusCode} (${logs}); ${after}`);
+  }
+}
+
+/**
+ * Replaces the content of `volume` (seen at `mountPath`) with the files of
+ * `restoredDir`, in a helper container of `image` with no network: root with
+ * only the capabilities to hand the files to the directory's owner and to
+ * remove what any user wrote.
+ */
+export async function replaceVolumeContent(docker: Docker, o: { volume: string; image: string; mountPath: string; restoredDir: string; name: string }): Promise<void> {
+  const staging = `.po-restore-${randomBytes(4).toString("hex")}`;
+  const helper = await docker.createContainer({
+    name: o.name,
+    Image: o.image,
+    User: "0:0",
+    Entrypoint: ["sh", "-c", REPLACE_DIR_SCRIPT, "sh", o.mountPath, staging],
+    Cmd: [],
+    HostConfig: {
+      NetworkMode: "none",
+      Binds: [`${o.volume}:${o.mountPath}`],
+      CapDrop: ["ALL"],
+      CapAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+      SecurityOpt: ["no-new-privileges:true"],
+    },
+  });
+  try {
+    await helper.putArchive(tarDirectory(o.restoredDir, staging), { path: o.mountPath });
+    await runHelper(helper, "replacing the volume's files", `${o.volume} may hold a partial ${staging}; run the restore again`);
+  } finally {
+    await helper.remove({ force: true }).catch(() => undefined);
+  }
+}
 
 export function dockerRestoreStores(docker: Docker, env: string): RestoreStores {
   return {
@@ -42,12 +107,7 @@ export function dockerRestoreStores(docker: Docker, env: string): RestoreStores 
       });
       try {
         await helper.putArchive(await tarOne("dump.rdb.restoring", readFileSync(rdbFile), STORES.redis.user), { path: REDIS_DATA });
-        await helper.start();
-        const { StatusCode } = (await helper.wait()) as { StatusCode: number };
-        if (StatusCode !== 0) {
-          const logs = (await helper.logs({ stdout: true, stderr: true })).toString().trim().split("\n").slice(-3).join(" ");
-          throw new Error(`loading the RDB exited with ${StatusCode} (${logs}); ${names.container("redis", env)} is left stopped`);
-        }
+        await runHelper(helper, "loading the RDB", `${names.container("redis", env)} is left stopped`);
       } finally {
         await helper.remove({ force: true }).catch(() => undefined);
       }
@@ -62,6 +122,27 @@ export function dockerRestoreStores(docker: Docker, env: string): RestoreStores 
       } finally {
         await execIn(docker, backup, ["rm", "-f", `${BACKUP_STAGING}/${file}`]).catch(() => undefined);
       }
+    },
+    elasticsearch: async (manifest, log) => {
+      const node = names.container("elasticsearch", env);
+      const api = curlApi(async (argv) => (await execIn(docker, node, argv)).output);
+      return restoreIntoLive(api, manifest, manifest.repository ?? names.elasticsearchSnapshotRepository(env), log);
+    },
+    uploads: async (restoredDir) => {
+      if (!(await stat(restoredDir).then((s) => s.isDirectory(), () => false))) throw new Error(`the snapshot has no uploads directory (${restoredDir})`);
+      const strapi = docker.getContainer(names.container("strapi-cms", env));
+      const { Config, State } = await strapi.inspect();
+      if (State.Running) await strapi.stop();
+      await replaceVolumeContent(docker, {
+        volume: names.volume("strapi-uploads", env),
+        image: Config.Image,
+        mountPath: UPLOADS,
+        restoredDir,
+        name: `${names.container("strapi-cms", env)}-restore-${randomBytes(3).toString("hex")}`,
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}${State.Running ? `; ${names.container("strapi-cms", env)} is left stopped` : ""}`);
+      });
+      if (State.Running) await strapi.start();
     },
   };
 }

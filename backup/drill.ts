@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { BACKUP_TAGS, names } from "../model/naming";
 import { MANIFEST_FILE, sha256File, type Manifest } from "./job";
 import { STORES } from "../catalog/stores";
+import { compareDocCounts, restoreForDrill, type EsApi } from "./elasticsearch";
+import { checkUploads } from "./uploads";
 import { countDefinitions, missingDefinitions, type RabbitmqManifest } from "./rabbitmq";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
@@ -26,6 +28,8 @@ export interface DrillTarget {
   postgres: Exec;
   /** Starts a throwaway Redis on the restored RDB; returns its key count. */
   redisKeys?(rdbPath: string): Promise<number>;
+  /** Starts an empty throwaway Elasticsearch whose path.repo holds the restored snapshots directory; returns a way to call it. */
+  elasticsearch?(snapshotsDir: string): Promise<EsApi>;
 }
 
 export interface DrillResult {
@@ -100,6 +104,21 @@ export async function checkRabbitmq(rabbitmq: RabbitmqManifest, dir: string, env
   return problems;
 }
 
+/** The snapshot restored into a throwaway node and every index's documents held to the manifest; a failed restore is named, not thrown. */
+export async function checkElasticsearch(
+  m: NonNullable<Manifest["elasticsearch"]>,
+  dir: string,
+  env: string,
+  start: NonNullable<DrillTarget["elasticsearch"]>,
+): Promise<string[]> {
+  try {
+    const api = await start(join(dir, m.path));
+    return compareDocCounts(m, await restoreForDrill(api, m, env, m.repository ?? names.elasticsearchSnapshotRepository(env)));
+  } catch (e) {
+    return [`elasticsearch: snapshot ${m.snapshot} does not restore: ${(e as Error).message.split("\n")[0]}`];
+  }
+}
+
 /**
  * Restores the newest complete snapshot of `env` and checks it. Never throws for
  * a bad backup: the result says what failed. It throws only when it cannot run.
@@ -149,6 +168,9 @@ export async function runDrill(opts: {
       }
     }
     if (manifest.rabbitmq) problems.push(...(await checkRabbitmq(manifest.rabbitmq, dir, opts.env)));
+    if (manifest.elasticsearch && opts.target.elasticsearch) problems.push(...(await checkElasticsearch(manifest.elasticsearch, dir, opts.env, opts.target.elasticsearch)));
+    // restic restores a volume at its own path under the target.
+    if (manifest.uploads) problems.push(...(await checkUploads(manifest.uploads, dir, join(dir, manifest.uploads.path))));
     const newest = manifest.postgres.databases.flatMap((d) => d.tables.flatMap((t) => (t.newestRow ? [Date.parse(t.newestRow)] : [])));
     if (newest.length > 0) result.newestRowAgeHours = round((now.getTime() - Math.max(...newest)) / 3_600_000);
   } catch (e) {

@@ -3,6 +3,10 @@
  * this environment's cluster alone, on a volume of its own (`path.repo`,
  * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html).
  * The backup container reads that volume and sends it to restic with the rest.
+ *
+ * The REST calls go through an `EsApi`: `fetch` where this process reaches the
+ * cluster (the backup container, on its network), `curl` run inside a container
+ * where nothing else does (the drill's throwaway node, the live node on restore).
  */
 export interface ElasticsearchConnection {
   url: string;
@@ -13,32 +17,161 @@ export interface ElasticsearchConnection {
 
 export interface ElasticsearchManifest {
   snapshot: string;
-  /** Documents per index at snapshot time (system and hidden indices left out). */
+  /** Documents per index just before the snapshot (system and hidden indices left out). */
   indices: Record<string, number>;
+  /** Documents per index just after it, where that differs: writes landed while it ran, so either count may be in it. */
+  indicesAfter?: Record<string, number>;
   serverVersion: string;
+  /** The repository's name and location (relative to path.repo). Absent in backups older than them: the environment's defaults. */
+  repository?: string;
+  location?: string;
 }
 
-async function call<T>(url: string, method = "GET", body?: unknown): Promise<T> {
-  const res = await fetch(url, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`Elasticsearch ${method} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 300)}`);
+/** One REST call: the parsed JSON answer, or an error naming the call and the status. */
+export type EsApi = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+export class EsError extends Error {}
+
+export function fetchApi(url: string): EsApi {
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return answer<T>(method, path, res.status, await res.text());
+  };
+}
+
+/**
+ * The same calls made by `curl` next to the node (`exec` runs argv in its
+ * container: the official image has curl, its healthcheck uses it). The status
+ * comes after the body on a line of its own (`-w`), so an error body is kept.
+ */
+export function curlApi(exec: (argv: string[]) => Promise<string>, base = "http://127.0.0.1:9200"): EsApi {
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const argv = ["curl", "-sS", "-X", method, "-H", "content-type: application/json", "-w", "\n%{http_code}"];
+    if (body !== undefined) argv.push("--data-raw", JSON.stringify(body));
+    const out = (await exec([...argv, `${base}${path}`])).replace(/\n$/, "");
+    const cut = out.lastIndexOf("\n");
+    return answer<T>(method, path, Number(out.slice(cut + 1)), out.slice(0, Math.max(cut, 0)));
+  };
+}
+
+function answer<T>(method: string, path: string, status: number, text: string): T {
+  if (!(status >= 200 && status < 300)) throw new EsError(`Elasticsearch ${method} ${path.split("?")[0]} answered ${status || "nothing"}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
 }
 
-export async function docCounts(url: string): Promise<Record<string, number>> {
-  const rows = await call<{ index: string; "docs.count": string }[]>(`${url}/_cat/indices?format=json&h=index,docs.count&expand_wildcards=open`);
+/**
+ * Documents per open index, leaving out system and hidden ones (a leading dot).
+ * `docs.count` of the cat indices API is Lucene's count (nested documents
+ * included, https://www.elastic.co/guide/en/elasticsearch/reference/8.15/cat-indices.html),
+ * over what the last refresh made visible: hence a `_refresh` first
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/indices-refresh.html).
+ * The backup and the drill count the same way, so the two compare.
+ */
+export async function docCounts(api: EsApi): Promise<Record<string, number>> {
+  await api("POST", "/_refresh?expand_wildcards=open");
+  const rows = await api<{ index: string; "docs.count": string }[]>("GET", "/_cat/indices?format=json&h=index,docs.count&expand_wildcards=open");
   return Object.fromEntries(rows.filter((r) => !r.index.startsWith(".")).map((r) => [r.index, Number(r["docs.count"])]));
 }
 
-export async function backupElasticsearch(c: ElasticsearchConnection, name: string): Promise<ElasticsearchManifest> {
-  await call(`${c.url}/_snapshot/${c.repository}`, "PUT", { type: "fs", settings: { location: c.location } });
-  const indices = await docCounts(c.url);
-  const result = await call<{ snapshot: { state: string; failures?: unknown[] } }>(
-    `${c.url}/_snapshot/${c.repository}/${name}?wait_for_completion=true`,
-    "PUT",
-    { indices: "*,-.*", include_global_state: false },
-  );
+export async function backupElasticsearch(c: ElasticsearchConnection, name: string, api: EsApi = fetchApi(c.url)): Promise<ElasticsearchManifest> {
+  await api("PUT", `/_snapshot/${c.repository}`, { type: "fs", settings: { location: c.location } });
+  const indices = await docCounts(api);
+  const result = await api<{ snapshot: { state: string; failures?: unknown[] } }>("PUT", `/_snapshot/${c.repository}/${name}?wait_for_completion=true`, {
+    indices: "*,-.*",
+    include_global_state: false,
+  });
   if (result.snapshot.state !== "SUCCESS") throw new Error(`Elasticsearch snapshot ${name} ended ${result.snapshot.state}`);
-  const version = (await call<{ version: { number: string } }>(c.url)).version.number;
-  return { snapshot: name, indices, serverVersion: version };
+  const after = await docCounts(api);
+  const changed = Object.keys({ ...indices, ...after }).filter((i) => indices[i] !== after[i]);
+  const version = (await api<{ version: { number: string } }>("GET", "/")).version.number;
+  return {
+    snapshot: name,
+    indices,
+    ...(changed.length > 0 ? { indicesAfter: after } : {}),
+    serverVersion: version,
+    repository: c.repository,
+    location: c.location,
+  };
+}
+
+/** The documents each index of the manifest may hold after a restore: its count, or between its two counts when writes landed during the snapshot. */
+export function expectedCounts(m: ElasticsearchManifest): Record<string, { min: number; max: number }> {
+  return Object.fromEntries(
+    Object.entries(m.indices).map(([index, before]) => {
+      const after = m.indicesAfter?.[index] ?? before;
+      return [index, { min: Math.min(before, after), max: Math.max(before, after) }];
+    }),
+  );
+}
+
+/** Every index of the manifest against the counts found after a restore: one named problem per missing index or count out of range. */
+export function compareDocCounts(m: ElasticsearchManifest, found: Record<string, number>): string[] {
+  const problems: string[] = [];
+  for (const [index, { min, max }] of Object.entries(expectedCounts(m))) {
+    const expected = min === max ? `${min}` : `${min} to ${max}`;
+    if (!(index in found)) problems.push(`elasticsearch index ${index}: missing after restore (manifest: ${expected} documents)`);
+    else if (found[index] < min || found[index] > max) problems.push(`elasticsearch index ${index}: ${found[index]} documents restored, manifest says ${expected}`);
+  }
+  return problems;
+}
+
+interface RestoreAnswer {
+  snapshot: { snapshot: string; indices: string[]; shards: { total: number; failed: number; successful: number } };
+}
+
+/**
+ * Restores `indices` of the snapshot and waits for it: with
+ * `wait_for_completion` the call returns once every shard is recovered, with
+ * their counts (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/restore-snapshot-api.html).
+ * Only the indices: the cluster's global state (templates, settings, ILM) stays the cluster's.
+ */
+async function restoreIndices(api: EsApi, repository: string, snapshot: string, indices: string[]): Promise<void> {
+  const res = await api<RestoreAnswer>("POST", `/_snapshot/${repository}/${snapshot}/_restore?wait_for_completion=true`, {
+    indices: indices.join(","),
+    include_global_state: false,
+    include_aliases: true,
+  });
+  const shards = res.snapshot?.shards;
+  if (!shards || shards.failed > 0) throw new Error(`restoring Elasticsearch snapshot ${snapshot}: ${shards ? `${shards.failed} of ${shards.total} shards failed` : "no restore result"}`);
+}
+
+/**
+ * The drill's restore, into an empty throwaway node whose path.repo holds the
+ * restored repository directory: registered `readonly` (a cluster that only
+ * reads a repository must not write it,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html#filesystem-repository-settings),
+ * the manifest's indices restored, then counted.
+ */
+export async function restoreForDrill(api: EsApi, m: ElasticsearchManifest, env: string, repository: string): Promise<Record<string, number>> {
+  await api("PUT", `/_snapshot/${repository}`, { type: "fs", settings: { location: m.location ?? env, readonly: true } });
+  // Every index the snapshot holds, not the manifest's list: one it lacks is then named missing by the comparison.
+  if (Object.keys(m.indices).length > 0) await restoreIndices(api, repository, m.snapshot, ["*", "-.*"]);
+  return docCounts(api);
+}
+
+/**
+ * The operator's restore into the live node, whose repository the backup
+ * registered. The snapshot must still be in it. An existing index can only be
+ * restored over when it is closed (restore snapshot API); closed, not deleted:
+ * if the restore fails, its data is still there, and `POST /<index>/_open`
+ * brings it back.
+ */
+export async function restoreIntoLive(api: EsApi, m: ElasticsearchManifest, repository: string, log: (line: string) => void): Promise<Record<string, number>> {
+  const found = await api<{ snapshots: { snapshot: string; state: string }[] }>("GET", `/_snapshot/${repository}/${m.snapshot}?ignore_unavailable=true`);
+  const snap = found.snapshots?.find((s) => s.snapshot === m.snapshot);
+  if (!snap || snap.state !== "SUCCESS") {
+    throw new EsError(`snapshot ${m.snapshot} is not in the live cluster's repository ${repository}${snap ? ` (state ${snap.state})` : ""}: copy the repository back from the restic snapshot first (docs/backups.md)`);
+  }
+  const indices = Object.keys(m.indices);
+  if (indices.length === 0) return {};
+  const list = indices.map(encodeURIComponent).join(",");
+  // ignore_unavailable: an index the cluster does not have yet is simply created by the restore.
+  await api("POST", `/${list}/_close?ignore_unavailable=true&expand_wildcards=open,closed`);
+  log(`closed ${indices.join(", ")}`);
+  try {
+    await restoreIndices(api, repository, m.snapshot, indices);
+  } catch (e) {
+    throw new EsError(`${(e as Error).message}; ${indices.join(", ")} may be left closed: POST /${list}/_open reopens them`);
+  }
+  return docCounts(api);
 }

@@ -5,8 +5,6 @@
  * previous one stays the latest, and the drill and restore never see the
  * partial one.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BACKUP_TAGS } from "../model/naming";
@@ -17,6 +15,8 @@ import { backupRedis, type RedisConnection, type RedisManifest } from "./redis";
 import { Restic, type ResticRepository } from "./restic";
 import { dumpDatabase, dumpGlobals, listDatabases, serverVersion, toolVersion, type DatabaseManifest, type PostgresConnection } from "./postgres";
 import type { Retention } from "./retention";
+import { sha256File } from "./hash";
+import { backupUploads, type UploadsManifest } from "./uploads";
 
 export const MANIFEST_FILE = "manifest.json";
 
@@ -32,7 +32,7 @@ export interface Manifest {
   redis?: RedisManifest;
   rabbitmq?: RabbitmqManifest;
   elasticsearch?: ElasticsearchManifest & { path: string };
-  uploads?: { path: string; files: number; bytes: number };
+  uploads?: UploadsManifest;
 }
 
 export interface BackupJob {
@@ -67,22 +67,11 @@ export async function assertOwnRepository(env: string, restic: Restic, repositor
   if (foreign.length > 0) throw new RefusedError(`refusing: repository "${repository}" holds snapshots of ${[...new Set(foreign)].join(", ")}, not only ${env}`);
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
+export { sha256File };
 
 async function walk(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
-async function tally(dir: string) {
-  const files = await walk(dir);
-  let bytes = 0;
-  for (const f of files) bytes += (await stat(f)).size;
-  return { files: files.length, bytes };
 }
 
 export async function runBackup(job: BackupJob): Promise<{ snapshotId: string; manifest: Manifest }> {
@@ -119,7 +108,8 @@ export async function runBackup(job: BackupJob): Promise<{ snapshotId: string; m
       manifest.elasticsearch = { ...(await backupElasticsearch(job.elasticsearch, name)), path: job.elasticsearch.snapshotsDir };
       manifest.servers.elasticsearch = manifest.elasticsearch.serverVersion;
     }
-    if (job.uploadsDir) manifest.uploads = { path: job.uploadsDir, ...(await tally(job.uploadsDir)) };
+    // Last before restic reads the volume: the shorter the gap, the less an upload made meanwhile can differ from the listing.
+    if (job.uploadsDir) manifest.uploads = await backupUploads(job.uploadsDir, stage);
     for (const file of await walk(stage)) {
       const rel = file.slice(stage.length + 1);
       manifest.files[rel] = { sha256: await sha256File(file), bytes: (await stat(file)).size };

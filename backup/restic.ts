@@ -22,6 +22,23 @@ export interface ResticRepository {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * What restic needs from this process's own environment besides the
+ * repository's variables: where programs, the home (restic's cache lives under
+ * it unless RESTIC_CACHE_DIR says otherwise), temporary files, the time zone
+ * and a proxy are. Nothing else is passed on: in CI the job's environment also
+ * holds the Pulumi state backend's AWS_* keys, and restic reads AWS_* for an
+ * s3: repository (https://restic.readthedocs.io/en/latest/075_scripting.html#environment-variables),
+ * so a repository configured without keys of its own would silently use those.
+ */
+const PROCESS_BASICS = ["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "XDG_CACHE_HOME", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+
+/** restic's whole environment: the basics above from this process, then the repository's own variables. */
+export function resticProcessEnv(repo: ResticRepository, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const basics = Object.fromEntries(PROCESS_BASICS.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+  return { ...basics, ...repo.env, RESTIC_REPOSITORY: repo.repository };
+}
+
 /** The last JSON object restic printed (its `--json` output is one object per line). */
 function lastJson<T>(out: string, pick: (o: Record<string, unknown>) => boolean): T {
   const objects = out
@@ -37,7 +54,7 @@ export class Restic {
   constructor(private readonly repo: ResticRepository) {}
 
   private run(args: string[], stdoutFile?: string) {
-    return run(["restic", ...args], { env: { ...process.env, ...this.repo.env, RESTIC_REPOSITORY: this.repo.repository }, stdoutFile });
+    return run(["restic", ...args], { env: resticProcessEnv(this.repo), stdoutFile });
   }
 
   /** Creates the repository unless one answers with this password already. */
@@ -54,7 +71,7 @@ export class Restic {
     const args = ["backup", "--json", "--tag", `${BACKUP_TAGS.environment(env)},${BACKUP_TAGS.staging}`, "--host", `portugal-odyssey-${env}`];
     if (time) args.push("--time", time.toISOString().slice(0, 19).replace("T", " "));
     // `.` stores the staged files at the snapshot's root; extra paths (volumes) keep their absolute path.
-    const out = await run(["restic", ...args, ".", ...extraPaths], { cwd: dir, env: { ...process.env, ...this.repo.env, RESTIC_REPOSITORY: this.repo.repository } });
+    const out = await run(["restic", ...args, ".", ...extraPaths], { cwd: dir, env: resticProcessEnv(this.repo) });
     return lastJson<{ snapshot_id: string }>(out, (o) => o.message_type === "summary").snapshot_id;
   }
 
@@ -111,6 +128,6 @@ export class Restic {
   }
 
   async version(): Promise<string> {
-    return (await run(["restic", "version"])).trim();
+    return (await this.run(["version"])).trim();
   }
 }

@@ -2,8 +2,9 @@
  * Restores a complete snapshot into the running environment: PostgreSQL
  * databases through `docker exec` into the environment's own postgres
  * container (pg_restore --clean, the dump streamed on stdin), roles first;
- * Redis's RDB and RabbitMQ's definitions through `RestoreStores`
- * (docker-restore.ts on the host, local servers in the tests).
+ * Redis's RDB, RabbitMQ's definitions, Elasticsearch's indices and Strapi's
+ * uploads through `RestoreStores` (docker-restore.ts on the host, local
+ * servers and directories in the tests).
  * It says what it will overwrite and asks before it touches anything.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -13,6 +14,7 @@ import type Docker from "dockerode";
 import { SERVICE_NAMES, type ServiceName } from "../catalog/services";
 import { BACKUP_TAGS, names } from "../model/naming";
 import { execIn } from "../host/exec";
+import { compareDocCounts, type ElasticsearchManifest } from "./elasticsearch";
 import { MANIFEST_FILE, type Manifest } from "./job";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
@@ -28,26 +30,38 @@ export async function pickSnapshot(restic: Restic, env: string, wanted: string):
   return found;
 }
 
-/** What `--only` selects: `postgres:<service or database>`, `redis` or `rabbitmq`; none given: every part the snapshot holds. */
+/** What `--only` selects: `postgres:<service or database>` or one store part; none given: every part the snapshot holds. */
 export interface RestoreParts {
   databases: string[];
   redis: boolean;
   rabbitmq: boolean;
+  elasticsearch: boolean;
+  uploads: boolean;
 }
+
+const STORE_PARTS = ["redis", "rabbitmq", "elasticsearch", "uploads"] as const;
+type StorePart = (typeof STORE_PARTS)[number];
+
+const storeParts = (chosen: (p: StorePart) => boolean) => ({ redis: chosen("redis"), rabbitmq: chosen("rabbitmq"), elasticsearch: chosen("elasticsearch"), uploads: chosen("uploads") });
 
 export function partsToRestore(manifest: Manifest, env: string, only?: string): RestoreParts {
-  if (only === "redis" || only === "rabbitmq") {
-    if (!manifest[only]) throw new RestoreRefused(`the snapshot holds no ${only} backup`);
-    return { databases: [], redis: only === "redis", rabbitmq: only === "rabbitmq" };
+  const part = STORE_PARTS.find((p) => p === only);
+  if (part) {
+    if (!manifest[part]) throw new RestoreRefused(`the snapshot holds no ${part} backup`);
+    return { databases: [], ...storeParts((p) => p === part) };
   }
-  if (only !== undefined && !only.startsWith("postgres:")) throw new RestoreRefused(`--only expects postgres:<service or database>, redis or rabbitmq, got ${only}`);
-  return { databases: databasesToRestore(manifest, env, only), redis: !only && Boolean(manifest.redis), rabbitmq: !only && Boolean(manifest.rabbitmq) };
+  if (only !== undefined && !only.startsWith("postgres:")) throw new RestoreRefused(`--only expects postgres:<service or database>, ${STORE_PARTS.join(", ")}, got ${only}`);
+  return { databases: databasesToRestore(manifest, env, only), ...storeParts((p) => !only && Boolean(manifest[p])) };
 }
 
-/** Puts a restored Redis RDB and RabbitMQ definitions file into the running environment's stores. */
+/** Puts restored parts into the running environment's stores and volumes. */
 export interface RestoreStores {
   redis(rdbFile: string): Promise<void>;
   rabbitmq(definitionsFile: string): Promise<void>;
+  /** Restores the snapshot's indices in the live cluster; returns the documents per index found after. */
+  elasticsearch(manifest: ElasticsearchManifest, log: (line: string) => void): Promise<Record<string, number>>;
+  /** Replaces the uploads volume's content with the restored directory's. */
+  uploads(restoredDir: string): Promise<void>;
 }
 
 /** `postgres:<service>` or `postgres:<database>` → the databases to restore; none given: all of them. */
@@ -70,6 +84,8 @@ export interface RestorePlan {
   summary: string[];
   redis?: boolean;
   rabbitmq?: boolean;
+  elasticsearch?: boolean;
+  uploads?: boolean;
 }
 
 /** The plan's words for the Redis and RabbitMQ parts. */
@@ -84,9 +100,23 @@ export function describeStores(plan: RestorePlan, manifest: Manifest, parts: Res
     const c = manifest.rabbitmq!.counts;
     lines.push(`RabbitMQ ${names.container("rabbitmq", plan.env)}: the backup's definitions are imported (${c.users} users, ${c.vhosts} vhosts, ${c.queues} queues, ${c.bindings} bindings); existing ones are updated, none deleted, messages untouched.`);
   }
+  if (parts.elasticsearch) {
+    const es = manifest.elasticsearch!;
+    const indices = Object.entries(es.indices);
+    lines.push(
+      `Elasticsearch ${names.container("elasticsearch", plan.env)}: these indices are CLOSED and OVERWRITTEN from snapshot ${es.snapshot} (documents indexed since the backup are lost; other indices are untouched):`,
+      ...indices.map(([index, n]) => `  - ${index}: ${n} documents in the backup`),
+    );
+  }
+  if (parts.uploads) {
+    const u = manifest.uploads!;
+    lines.push(
+      `Strapi uploads: ${names.container("strapi-cms", plan.env)} is STOPPED, the volume ${names.volume("strapi-uploads", plan.env)} is EMPTIED and refilled with the backup's ${u.files} files (${u.bytes} bytes), and ${names.container("strapi-cms", plan.env)} is started again if it was running: files uploaded since the backup are lost.`,
+    );
+  }
   // Without databases, only the first line (which snapshot, which environment) of the PostgreSQL plan applies.
   const summary = parts.databases.length > 0 ? [...plan.summary, ...lines] : [plan.summary[0], ...lines];
-  return { ...plan, summary, redis: parts.redis, rabbitmq: parts.rabbitmq };
+  return { ...plan, summary, redis: parts.redis, rabbitmq: parts.rabbitmq, elasticsearch: parts.elasticsearch, uploads: parts.uploads };
 }
 
 export function describeRestore(env: string, snapshot: ResticSnapshot, manifest: Manifest, databases: string[]): RestorePlan {
@@ -112,7 +142,7 @@ export async function restore(opts: {
   only?: string;
   confirm: (plan: RestorePlan) => Promise<boolean>;
   log: (line: string) => void;
-  /** Needed when the restore includes Redis or RabbitMQ. */
+  /** Needed when the restore includes Redis, RabbitMQ, Elasticsearch or the uploads. */
   stores?: RestoreStores;
 }): Promise<void> {
   const restic = new Restic(opts.repo);
@@ -123,7 +153,7 @@ export async function restore(opts: {
     const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), "utf8")) as Manifest;
     if (manifest.env !== opts.env) throw new RestoreRefused(`snapshot ${snapshot.short_id} holds environment ${manifest.env}'s data, not ${opts.env}'s`);
     const parts = partsToRestore(manifest, opts.env, opts.only);
-    if ((parts.redis || parts.rabbitmq) && !opts.stores) throw new RestoreRefused("this restore cannot reach the environment's Redis and RabbitMQ");
+    if (STORE_PARTS.some((p) => parts[p]) && !opts.stores) throw new RestoreRefused("this restore cannot reach the environment's stores and volumes");
     const plan = describeStores(describeRestore(opts.env, snapshot, manifest, parts.databases), manifest, parts);
     if (!(await opts.confirm(plan))) throw new RestoreRefused("not confirmed; nothing was changed");
     if (parts.rabbitmq) {
@@ -136,15 +166,29 @@ export async function restore(opts: {
       await opts.stores!.redis(join(dir, manifest.redis!.file));
       opts.log("restored Redis");
     }
-    if (plan.databases.length === 0) return;
-    const psql = ["psql", "-X", "-q", "-U", "portugal_odyssey", "-d", "postgres"];
-    // Roles already there make CREATE ROLE fail; their ALTER ROLE lines still apply, so errors do not stop it.
-    await execIn(opts.docker, plan.container, [...psql, "-f", "-"], { stdinFile: join(dir, manifest.postgres.globals) }).catch((e: Error) => opts.log(`roles: ${e.message}`));
-    for (const db of plan.databases) {
-      const file = manifest.postgres.databases.find((d) => d.database === db)!.file;
-      opts.log(`restoring ${db} ...`);
-      await execIn(opts.docker, plan.container, ["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], { stdinFile: join(dir, file) });
-      opts.log(`restored ${db}`);
+    if (plan.databases.length > 0) {
+      const psql = ["psql", "-X", "-q", "-U", "portugal_odyssey", "-d", "postgres"];
+      // Roles already there make CREATE ROLE fail; their ALTER ROLE lines still apply, so errors do not stop it.
+      await execIn(opts.docker, plan.container, [...psql, "-f", "-"], { stdinFile: join(dir, manifest.postgres.globals) }).catch((e: Error) => opts.log(`roles: ${e.message}`));
+      for (const db of plan.databases) {
+        const file = manifest.postgres.databases.find((d) => d.database === db)!.file;
+        opts.log(`restoring ${db} ...`);
+        await execIn(opts.docker, plan.container, ["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], { stdinFile: join(dir, file) });
+        opts.log(`restored ${db}`);
+      }
+    }
+    if (parts.elasticsearch) {
+      opts.log("restoring the Elasticsearch indices ...");
+      const counts = await opts.stores!.elasticsearch(manifest.elasticsearch!, opts.log);
+      const off = compareDocCounts(manifest.elasticsearch!, counts);
+      for (const p of off) opts.log(`WARNING ${p}`);
+      opts.log(`restored the Elasticsearch indices${off.length ? ", with the differences above" : "; every index has the backup's document count"}`);
+    }
+    if (parts.uploads) {
+      opts.log("restoring the Strapi uploads ...");
+      // restic restores a volume at its own path under the target.
+      await opts.stores!.uploads(join(dir, manifest.uploads!.path));
+      opts.log("restored the Strapi uploads");
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  * restic: what a good backup brings back, and how every kind of failure is
  * refused or caught.
  */
-import { chmodSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -15,6 +16,7 @@ import { RefusedError, runBackup, sha256File, type BackupJob } from "../../backu
 import { libpqEnv } from "../../backup/postgres";
 import { keyCounts } from "../../backup/redis";
 import { Restic } from "../../backup/restic";
+import { listUploads, uploadsDigest } from "../../backup/uploads";
 import { startPostgres, startRedis, type LocalPostgres, type LocalRedis } from "./servers";
 
 jest.setTimeout(120_000);
@@ -97,10 +99,19 @@ afterAll(async () => {
 
 beforeEach(() => {
   work = mkdtempSync(join(tmpdir(), "po-backup-test-"));
+  makeUploads();
 });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
 const repoFor = (env: string) => join(work, "repositories", "portugal-odyssey", env);
+const uploadsDir = () => join(work, "uploads");
+/** Strapi's uploads: a few files, one in a subdirectory, one large enough to be read in many chunks. */
+function makeUploads() {
+  mkdirSync(join(uploadsDir(), "2024", "06"), { recursive: true });
+  writeFileSync(join(uploadsDir(), "hero.jpg"), randomBytes(3 * 1024 * 1024));
+  writeFileSync(join(uploadsDir(), "2024", "06", "map.png"), randomBytes(2048));
+  writeFileSync(join(uploadsDir(), "terms.pdf"), "terms");
+}
 const jobFor = (over: Partial<BackupJob> = {}): BackupJob => ({
   env: ENV,
   restic: { repository: repoFor(ENV), env: RESTIC_ENV },
@@ -108,6 +119,7 @@ const jobFor = (over: Partial<BackupJob> = {}): BackupJob => ({
   stagingRoot: join(work, "staging"),
   postgres: source,
   redis,
+  uploadsDir: uploadsDir(),
   ...over,
 });
 const completeSnapshots = (repository = repoFor(ENV)) => new Restic({ repository, env: RESTIC_ENV }).snapshots(ENV, BACKUP_TAGS.complete);
@@ -138,6 +150,32 @@ test("a backup restored into a fresh server brings back every table's rows and t
   const roles = await query<{ rolname: string }>(restored, "postgres", `select rolname from pg_roles where rolname = '${ROLE}'`);
   expect(roles).toHaveLength(1);
   expect((await keyCounts(redis)).keys).toBe(manifest.redis!.keys);
+  const uploads = await listUploads(uploadsDir());
+  expect(manifest.uploads).toMatchObject({ files: uploads.length, bytes: uploads.reduce((n, e) => n + e.bytes, 0), digest: uploadsDigest(uploads) });
+});
+
+test("an upload that came back different, or not at all, fails the drill naming the first such path", async () => {
+  await runBackup(
+    jobFor({
+      // After the listing, before restic reads the volume: what restic stores is no longer what the manifest lists.
+      beforeUpload: async () => {
+        writeFileSync(join(uploadsDir(), "2024", "06", "map.png"), randomBytes(2048));
+        unlinkSync(join(uploadsDir(), "terms.pdf"));
+      },
+    }),
+  );
+  const { result } = await drill();
+  expect(result.ok).toBe(false);
+  const uploads = result.problems.filter((p) => p.startsWith("uploads:"));
+  expect(uploads).toContain("uploads: 2 files restored, manifest says 3");
+  expect(uploads).toContain("uploads: digest differs from the manifest; first difference: 2024/06/map.png: content differs from the backup (SHA-256)");
+  expect(result.problems.filter((p) => !p.startsWith("uploads:"))).toEqual([]);
+});
+
+test("an upload missing from the restore is named as missing", async () => {
+  await runBackup(jobFor({ beforeUpload: async () => unlinkSync(join(uploadsDir(), "terms.pdf")) }));
+  const { result } = await drill();
+  expect(result.problems).toContain("uploads: digest differs from the manifest; first difference: terms.pdf: missing after restore");
 });
 
 test("a wrong database password fails the job and no snapshot becomes complete", async () => {

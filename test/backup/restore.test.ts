@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
@@ -15,13 +15,17 @@ import { STORES } from "../../catalog/stores";
 import { backupSchema } from "../../config/schema";
 import { names } from "../../model/naming";
 import { confirmOnTerminal, restoreCommand } from "../../backup/cli";
+import { REPLACE_DIR_SCRIPT } from "../../backup/docker-restore";
+import { fetchApi, restoreIntoLive } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { runBackup, type Manifest } from "../../backup/job";
 import { importRabbitmqDefinitions, type RabbitmqConnection } from "../../backup/rabbitmq";
 import { installRdb, keyCounts, type RedisConnection } from "../../backup/redis";
 import { RestoreRefused, restore, type RestorePlan, type RestoreStores } from "../../backup/restore";
+import { listUploads, uploadsDigest } from "../../backup/uploads";
 import { freePort, waitFor } from "../../testing/servers/free-port";
 import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
+import { EsStandin } from "./es-standin";
 import { startPostgres, type LocalPostgres } from "./servers";
 
 jest.setTimeout(180_000);
@@ -77,7 +81,10 @@ const api = async (method: string, path: string) => {
   return res.status;
 };
 
-/** The stores as the local servers are reached: the same file steps and API call the Docker restore makes. */
+let es: EsStandin;
+let uploads: string;
+
+/** The stores as the local servers are reached: the same file steps, script and API calls the Docker restore makes. */
 const localStores: RestoreStores = {
   redis: async (rdb) => {
     await redis.stop();
@@ -85,6 +92,12 @@ const localStores: RestoreStores = {
     await redis.start();
   },
   rabbitmq: (file) => importRabbitmqDefinitions(rabbitConn, file),
+  elasticsearch: (m, log) => restoreIntoLive(fetchApi(es.url), m, m.repository!, log),
+  uploads: async (restoredDir) => {
+    // What the archive upload leaves in the volume before the helper runs: the restored files in a subdirectory.
+    await run(["cp", "-a", restoredDir, join(uploads, ".po-restore-test")]);
+    await run(["sh", "-c", REPLACE_DIR_SCRIPT, "sh", uploads, ".po-restore-test"]);
+  },
 };
 const noDocker = {} as Docker; // neither Redis nor RabbitMQ goes through Docker here, and no database is restored
 
@@ -103,12 +116,32 @@ beforeAll(async () => {
   await redis.cli("hset", "booking:1", "guest", "ana");
   keysBacked = (await keyCounts(redis.conn)).keys;
   expect(await api("PUT", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(201);
-  ({ manifest } = await runBackup({ env: ENV, restic: repo(), retention: defaults.retention, stagingRoot: join(work, "staging"), postgres: pg, redis: redis.conn, rabbitmq: rabbitConn }));
+  es = await new EsStandin().start();
+  es.indices = { experiences: 12, bookings: 4 };
+  const snapshotsDir = join(work, "es-snapshots");
+  // What the node would have written into its repository: restic stores it with the rest.
+  mkdirSync(join(snapshotsDir, ENV), { recursive: true });
+  writeFileSync(join(snapshotsDir, ENV, "index-0"), "{}");
+  uploads = join(work, "uploads");
+  mkdirSync(join(uploads, "2024"), { recursive: true });
+  writeFileSync(join(uploads, "hero.jpg"), randomBytes(4096));
+  writeFileSync(join(uploads, "2024", "map.png"), randomBytes(1024));
+  ({ manifest } = await runBackup({
+    env: ENV,
+    restic: repo(),
+    retention: defaults.retention,
+    stagingRoot: join(work, "staging"),
+    postgres: pg,
+    redis: redis.conn,
+    rabbitmq: rabbitConn,
+    elasticsearch: { url: es.url, repository: names.elasticsearchSnapshotRepository(ENV), location: ENV, snapshotsDir },
+    uploadsDir: uploads,
+  }));
 });
 
 afterAll(async () => {
   await redis?.stop();
-  await Promise.all([pg?.stop(), rabbit?.stop()]);
+  await Promise.all([pg?.stop(), rabbit?.stop(), es?.stop()]);
   rmSync(redis.dir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 });
@@ -151,11 +184,52 @@ describe("npm run restore: Redis and RabbitMQ", () => {
     expect((await keyCounts(redis.conn)).keys).toBe(0);
   });
 
-  it("refuses a part it does not know, and Redis or RabbitMQ without a way to reach them", async () => {
-    await expect(restoreOnly("elasticsearch")).rejects.toThrow("--only expects postgres:<service or database>, redis or rabbitmq, got elasticsearch");
-    await expect(restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only: "redis", confirm: async () => true, log: () => undefined })).rejects.toThrow(
-      "cannot reach the environment's Redis and RabbitMQ",
-    );
+  it("refuses a part it does not know, and a store part without a way to reach it", async () => {
+    await expect(restoreOnly("mongodb")).rejects.toThrow("--only expects postgres:<service or database>, redis, rabbitmq, elasticsearch, uploads, got mongodb");
+    for (const only of ["redis", "elasticsearch", "uploads"]) {
+      await expect(restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only, confirm: async () => true, log: () => undefined })).rejects.toThrow(
+        "cannot reach the environment's stores and volumes",
+      );
+    }
+  });
+});
+
+describe("npm run restore: Elasticsearch and the uploads", () => {
+  it("--only elasticsearch names every index it overwrites, closes them and restores the snapshot over them; nothing else changes", async () => {
+    es.indices.experiences = 0; // documents lost since the backup
+    es.indices.unrelated = 3;
+    await redis.cli("set", "after-backup", "1");
+    let plan: RestorePlan | undefined;
+    const lines: string[] = [];
+    await restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only: "elasticsearch", stores: localStores, confirm: async (p) => ((plan = p), true), log: (l) => lines.push(l) });
+    const summary = plan!.summary.join("\n");
+    for (const [index, n] of Object.entries(manifest.elasticsearch!.indices)) expect(summary).toContain(`  - ${index}: ${n} documents in the backup`);
+    expect(summary).toContain(`Elasticsearch ${names.container("elasticsearch", ENV)}: these indices are CLOSED and OVERWRITTEN`);
+    expect(summary).not.toMatch(/Redis|RabbitMQ|uploads/);
+    expect(es.indices).toEqual({ ...manifest.elasticsearch!.indices, unrelated: 3 });
+    expect(lines.join("\n")).toContain("every index has the backup's document count");
+    expect((await redis.cli("get", "after-backup")).trim()).toBe("1");
+  });
+
+  it("--only uploads puts back exactly the backup's files: changed ones restored, deleted ones back, new ones gone", async () => {
+    writeFileSync(join(uploads, "hero.jpg"), "overwritten");
+    unlinkSync(join(uploads, "2024", "map.png"));
+    writeFileSync(join(uploads, "uploaded-after.pdf"), "new");
+    let plan: RestorePlan | undefined;
+    await restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only: "uploads", stores: localStores, confirm: async (p) => ((plan = p), true), log: () => undefined });
+    expect(plan!.summary.join("\n")).toContain(`the volume ${names.volume("strapi-uploads", ENV)} is EMPTIED and refilled with the backup's ${manifest.uploads!.files} files`);
+    const back = await listUploads(uploads);
+    expect(back.map((e) => e.path)).toEqual(["2024/map.png", "hero.jpg"]);
+    expect(uploadsDigest(back)).toBe(manifest.uploads!.digest);
+    expect(readFileSync(join(uploads, "hero.jpg")).length).toBe(4096);
+  });
+
+  it("refuses prod without --confirm-prod for elasticsearch and uploads too", async () => {
+    for (const only of ["elasticsearch", "uploads"]) {
+      await expect(restoreCommand(["--stack", "prod", "--snapshot", "latest", "--only", only, "--yes"])).rejects.toThrow(
+        new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data"),
+      );
+    }
   });
 });
 

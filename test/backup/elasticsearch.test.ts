@@ -1,0 +1,165 @@
+/**
+ * The Elasticsearch side of the backup, the drill and the restore, as a client:
+ * the calls it makes (against a stand-in node, es-standin.ts, since no
+ * Elasticsearch runs here), over `fetch` and over `curl` as it runs inside a
+ * container, and the drill's comparison of restored document counts with the
+ * manifest.
+ */
+import { checkElasticsearch } from "../../backup/drill";
+import {
+  backupElasticsearch,
+  compareDocCounts,
+  curlApi,
+  docCounts,
+  fetchApi,
+  restoreForDrill,
+  restoreIntoLive,
+  type ElasticsearchManifest,
+} from "../../backup/elasticsearch";
+import { run } from "../../backup/exec";
+import { names } from "../../model/naming";
+import { EsStandin } from "./es-standin";
+
+const ENV = "qual";
+const REPO = names.elasticsearchSnapshotRepository(ENV);
+const LIVE = { experiences: 120, bookings: 45, ".kibana_1": 3 };
+
+let es: EsStandin;
+beforeEach(async () => {
+  es = await new EsStandin().start();
+  es.indices = { ...LIVE };
+});
+afterEach(() => es.stop());
+
+const backup = () => backupElasticsearch({ url: es.url, repository: REPO, location: ENV }, "qual-snap-1");
+const userIndices = Object.fromEntries(Object.entries(LIVE).filter(([i]) => !i.startsWith(".")));
+
+describe("backup", () => {
+  it("registers the repository, refreshes before counting, and records the counts, repository and location", async () => {
+    const m = await backup();
+    expect(m).toMatchObject({ snapshot: "qual-snap-1", indices: userIndices, repository: REPO, location: ENV, serverVersion: "8.15.3" });
+    expect(m.indicesAfter).toBeUndefined();
+    const order = es.calls.map((c) => `${c.method} ${c.path.split("?")[0]}`);
+    expect(order.indexOf("POST /_refresh")).toBeLessThan(order.indexOf("GET /_cat/indices"));
+    expect(es.repositories[REPO]).toEqual({ type: "fs", settings: { location: ENV } });
+  });
+
+  it("records the counts after the snapshot too when writes landed while it ran", async () => {
+    es.duringSnapshot = () => (es.indices.experiences += 5);
+    const m = await backup();
+    expect(m.indices.experiences).toBe(LIVE.experiences);
+    expect(m.indicesAfter?.experiences).toBe(LIVE.experiences + 5);
+  });
+});
+
+describe("the drill's comparison", () => {
+  const m: ElasticsearchManifest = { snapshot: "s", indices: { experiences: 120, bookings: 45 }, serverVersion: "8.15.3" };
+
+  it("passes when every index of the manifest is back with its count, and ignores indices the manifest does not list", () => {
+    expect(compareDocCounts(m, { experiences: 120, bookings: 45, other: 1 })).toEqual([]);
+  });
+
+  it("names a missing index and an index with another count", () => {
+    expect(compareDocCounts(m, { experiences: 119 })).toEqual([
+      "elasticsearch index experiences: 119 documents restored, manifest says 120",
+      "elasticsearch index bookings: missing after restore (manifest: 45 documents)",
+    ]);
+  });
+
+  it("accepts any count between the two a snapshot with concurrent writes recorded, and nothing outside", () => {
+    const moving = { ...m, indicesAfter: { experiences: 125, bookings: 45 } };
+    expect(compareDocCounts(moving, { experiences: 123, bookings: 45 })).toEqual([]);
+    expect(compareDocCounts(moving, { experiences: 126, bookings: 45 })).toEqual(["elasticsearch index experiences: 126 documents restored, manifest says 120 to 125"]);
+  });
+});
+
+describe("the drill's restore into an empty node", () => {
+  /** An empty node holding the live node's snapshots, as the drill's throwaway one does. */
+  async function emptyNodeWith(snapshots: Record<string, Record<string, number>>) {
+    const node = await new EsStandin().start();
+    node.snapshots = snapshots;
+    return node;
+  }
+
+  it("registers the repository read-only at the manifest's location, restores with wait_for_completion, and counts", async () => {
+    const m = await backup();
+    const node = await emptyNodeWith(es.snapshots);
+    try {
+      const counts = await restoreForDrill(fetchApi(node.url), m, ENV, REPO);
+      expect(node.repositories[REPO]).toEqual({ type: "fs", settings: { location: ENV, readonly: true } });
+      const restore = node.calls.find((c) => c.path.includes("/_restore"))!;
+      expect(restore.path).toBe(`/_snapshot/${REPO}/${m.snapshot}/_restore?wait_for_completion=true`);
+      expect(restore.body).toMatchObject({ include_global_state: false });
+      expect(compareDocCounts(m, counts)).toEqual([]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("a snapshot that lacks an index, or holds fewer documents, fails the drill naming the index", async () => {
+    const m = await backup();
+    const node = await emptyNodeWith({ [m.snapshot]: { experiences: 100 } });
+    try {
+      const problems = await checkElasticsearch({ ...m, path: "/unused" }, "/unused", ENV, async () => fetchApi(node.url));
+      expect(problems).toEqual([
+        "elasticsearch index experiences: 100 documents restored, manifest says 120",
+        "elasticsearch index bookings: missing after restore (manifest: 45 documents)",
+      ]);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it("a node that does not start, or a snapshot that is not there, is a named problem, not a crash", async () => {
+    const m = { ...(await backup()), path: "/unused" };
+    expect(await checkElasticsearch(m, "/unused", ENV, () => Promise.reject(new Error("did not become ready in 180 s")))).toEqual([
+      `elasticsearch: snapshot ${m.snapshot} does not restore: did not become ready in 180 s`,
+    ]);
+    const node = await emptyNodeWith({});
+    try {
+      const [problem] = await checkElasticsearch(m, "/unused", ENV, async () => fetchApi(node.url));
+      expect(problem).toMatch(new RegExp(`^elasticsearch: snapshot ${m.snapshot} does not restore: Elasticsearch POST /_snapshot/${REPO}/${m.snapshot}/_restore answered 404`));
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+describe("curl inside a container", () => {
+  // `run` stands in for `docker exec`: the same argv, run by the machine's own curl.
+  const viaCurl = () => curlApi((argv) => run(argv), es.url);
+
+  it("makes the same calls as fetch and reads the same answers", async () => {
+    expect(await docCounts(viaCurl())).toEqual(userIndices);
+    await viaCurl()("PUT", `/_snapshot/${REPO}`, { type: "fs", settings: { location: ENV, readonly: true } });
+    expect(es.repositories[REPO].settings).toEqual({ location: ENV, readonly: true });
+  });
+
+  it("turns an error status into an error that keeps Elasticsearch's reason", async () => {
+    await expect(viaCurl()("GET", `/_snapshot/${REPO}/nothing`)).rejects.toThrow(`Elasticsearch GET /_snapshot/${REPO}/nothing answered 404: {"error"`);
+  });
+});
+
+describe("restore into the live node", () => {
+  it("closes exactly the snapshot's indices, restores them over the live ones, and leaves the others open", async () => {
+    const m = await backup();
+    es.indices.experiences = 7; // data lost since the backup
+    es.indices.unrelated = 9;
+    const lines: string[] = [];
+    const counts = await restoreIntoLive(fetchApi(es.url), m, REPO, (l) => lines.push(l));
+    const close = es.calls.find((c) => c.path.includes("/_close"))!;
+    expect(close.path.split("/")[1].split(",").sort()).toEqual(Object.keys(userIndices).sort());
+    expect(compareDocCounts(m, counts)).toEqual([]);
+    expect(counts.unrelated).toBe(9);
+    expect(es.closed.size).toBe(0);
+    expect(lines.join("\n")).toContain("closed");
+  });
+
+  it("refuses a snapshot the live repository no longer holds, before it closes anything", async () => {
+    const m = await backup();
+    delete es.snapshots[m.snapshot];
+    await expect(restoreIntoLive(fetchApi(es.url), m, REPO, () => undefined)).rejects.toThrow(`snapshot ${m.snapshot} is not in the live cluster's repository ${REPO}`);
+    expect(es.calls.some((c) => c.path.includes("/_close"))).toBe(false);
+    expect(es.closed.size).toBe(0);
+  });
+});

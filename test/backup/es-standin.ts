@@ -1,0 +1,104 @@
+/**
+ * A stand-in for an Elasticsearch node, for the client side only: there is no
+ * Elasticsearch server on this machine (not in Debian, no registry to pull the
+ * image from), so this answers the few calls the backup, drill and restore make,
+ * with the request and response shapes of the 8.15 reference (create snapshot
+ * repository, create/get/restore snapshot, close index, refresh, cat indices,
+ * root info). It keeps what a node would (open and closed indices, snapshots)
+ * and records every request, so a test can hold the client to the documented
+ * calls. It proves nothing about Elasticsearch itself.
+ */
+import { createServer, type Server } from "node:http";
+
+export interface Call {
+  method: string;
+  path: string;
+  body?: Record<string, unknown>;
+}
+
+export class EsStandin {
+  /** Open indices and their documents. */
+  indices: Record<string, number> = {};
+  closed = new Set<string>();
+  repositories: Record<string, { type: string; settings: Record<string, unknown> }> = {};
+  snapshots: Record<string, Record<string, number>> = {};
+  calls: Call[] = [];
+  /** Runs while a snapshot is taken: how a test has writes land meanwhile. */
+  duringSnapshot?: () => void;
+  private server?: Server;
+  url = "";
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c: Buffer) => (raw += c.toString()));
+      req.on("end", () => {
+        const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
+        this.calls.push({ method: req.method!, path: req.url!, body });
+        const [status, answer] = this.answer(req.method!, new URL(req.url!, "http://x"), body);
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}`;
+    return this;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((r) => this.server?.close(() => r()) ?? r());
+  }
+
+  private error(status: number, type: string, reason: string): [number, unknown] {
+    return [status, { error: { root_cause: [{ type, reason }], type, reason }, status }];
+  }
+
+  private answer(method: string, url: URL, body?: Record<string, unknown>): [number, unknown] {
+    const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    if (method === "GET" && parts.length === 0) return [200, { name: "standin", version: { number: "8.15.3" } }];
+    if (method === "POST" && parts[0] === "_refresh") return [200, { _shards: { total: 1, successful: 1, failed: 0 } }];
+    if (method === "GET" && parts[0] === "_cat" && parts[1] === "indices") {
+      return [200, Object.entries(this.indices).filter(([i]) => !this.closed.has(i)).map(([index, n]) => ({ index, "docs.count": String(n) }))];
+    }
+    if (parts[0] === "_snapshot" && parts.length === 2 && method === "PUT") {
+      this.repositories[parts[1]] = body as { type: string; settings: Record<string, unknown> };
+      return [200, { acknowledged: true }];
+    }
+    if (parts[0] === "_snapshot" && !this.repositories[parts[1]]) return this.error(404, "repository_missing_exception", `[${parts[1]}] missing`);
+    if (parts[0] === "_snapshot" && parts.length === 3 && method === "PUT") {
+      if (this.repositories[parts[1]].settings.readonly) return this.error(500, "repository_exception", `[${parts[1]}] cannot create snapshot in a readonly repository`);
+      const taken = Object.fromEntries(Object.entries(this.indices).filter(([i]) => !i.startsWith(".")));
+      this.duringSnapshot?.();
+      this.snapshots[parts[2]] = taken;
+      return [200, { snapshot: { snapshot: parts[2], indices: Object.keys(taken), state: "SUCCESS", failures: [] } }];
+    }
+    if (parts[0] === "_snapshot" && parts.length === 3 && method === "GET") {
+      const snap = this.snapshots[parts[2]];
+      if (!snap && url.searchParams.get("ignore_unavailable") !== "true") return this.error(404, "snapshot_missing_exception", `[${parts[1]}:${parts[2]}] is missing`);
+      return [200, { snapshots: snap ? [{ snapshot: parts[2], indices: Object.keys(snap), state: "SUCCESS" }] : [], total: snap ? 1 : 0, remaining: 0 }];
+    }
+    if (parts[0] === "_snapshot" && parts[3] === "_restore" && method === "POST") {
+      const snap = this.snapshots[parts[2]];
+      if (!snap) return this.error(404, "snapshot_restore_exception", `[${parts[1]}:${parts[2]}] snapshot does not exist`);
+      const wanted = String(body?.indices ?? "*").split(",");
+      const picked = Object.keys(snap).filter((i) => wanted.includes(i) || (wanted.includes("*") && !i.startsWith(".")));
+      const missing = wanted.filter((w) => !w.includes("*") && !(w in snap));
+      if (missing.length > 0) return this.error(404, "index_not_found_exception", `no such index [${missing[0]}]`);
+      const open = picked.find((i) => i in this.indices && !this.closed.has(i));
+      if (open) return this.error(500, "snapshot_restore_exception", `cannot restore index [${open}] because an open index with same name already exists in the cluster`);
+      for (const i of picked) {
+        this.indices[i] = snap[i];
+        this.closed.delete(i);
+      }
+      return [200, { snapshot: { snapshot: parts[2], indices: picked, shards: { total: picked.length, failed: 0, successful: picked.length } } }];
+    }
+    if (parts[1] === "_close" && method === "POST") {
+      for (const i of parts[0].split(",")) {
+        if (i in this.indices) this.closed.add(i);
+        else if (url.searchParams.get("ignore_unavailable") !== "true") return this.error(404, "index_not_found_exception", `no such index [${i}]`);
+      }
+      return [200, { acknowledged: true, shards_acknowledged: true, indices: {} }];
+    }
+    return this.error(400, "standin", `the stand-in does not answer ${method} ${url.pathname}`);
+  }
+}
