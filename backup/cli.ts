@@ -9,8 +9,11 @@
  *   backup import-rabbitmq FILE   in the backup container (the restore runs it there): POST the definitions to RabbitMQ
  *
  * Repository credentials come from the environment only: RESTIC_PASSWORD, and
- * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for an s3: repository. The failure
- * webhook is PO_BACKUP_WEBHOOK. None is ever printed.
+ * for an s3: repository BACKUP_AWS_ACCESS_KEY_ID / BACKUP_AWS_SECRET_ACCESS_KEY
+ * (BACKUP_AWS_DEFAULT_REGION), never the bare AWS_* names: in a CI job those are
+ * the state backend's. Inside the backup container, whose env holds nothing
+ * else, the bare names are the repository's own. The failure webhook is
+ * PO_BACKUP_WEBHOOK. None is ever printed.
  */
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -33,11 +36,23 @@ const PROJECT_DIR = join(__dirname, "..");
 
 class UsageError extends Error {}
 
-/** The credentials restic reads from the environment; only those are passed on. */
-function resticEnv(): NodeJS.ProcessEnv {
-  if (!process.env.RESTIC_PASSWORD) throw new UsageError("RESTIC_PASSWORD is not set (the stack's resticPassword config secret)");
-  const pick = ["RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "RESTIC_CACHE_DIR"];
-  return Object.fromEntries(pick.filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
+/** restic's S3 variables (https://restic.readthedocs.io/en/stable/030_preparing_a_new_repo.html#amazon-s3). */
+const S3_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"] as const;
+
+/**
+ * The credentials restic is given, and nothing else. `where` says whose
+ * environment this is: the backup container's own (its S3 keys under restic's
+ * names), or an operator's shell or CI job (under BACKUP_ names, so that the
+ * state backend's AWS_* keys in the same job are never taken for the backup
+ * repository's).
+ */
+export function resticEnv(where: "backup-container" | "operator", env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (!env.RESTIC_PASSWORD) throw new UsageError("RESTIC_PASSWORD is not set (the stack's resticPassword config secret)");
+  const prefix = where === "operator" ? "BACKUP_" : "";
+  const picked: NodeJS.ProcessEnv = { RESTIC_PASSWORD: env.RESTIC_PASSWORD };
+  if (env.RESTIC_CACHE_DIR) picked.RESTIC_CACHE_DIR = env.RESTIC_CACHE_DIR;
+  for (const name of S3_VARIABLES) if (env[prefix + name]) picked[name] = env[prefix + name];
+  return picked;
 }
 
 /** A stack's suffix and backup settings from its committed stack file: what the drill and restore need, no secrets. */
@@ -73,7 +88,7 @@ async function backupOnce(): Promise<boolean> {
   try {
     const { snapshotId, manifest } = await runBackup({
       env,
-      restic: { repository: e.RESTIC_REPOSITORY!, env: resticEnv() },
+      restic: { repository: e.RESTIC_REPOSITORY!, env: resticEnv("backup-container") },
       retention: JSON.parse(e.PO_BACKUP_RETENTION!),
       stagingRoot: join(staging, "runs"),
       postgres: { host: e.PGHOST!, port: Number(e.PGPORT), user: e.PGUSER!, password: e.PGPASSWORD! },
@@ -114,7 +129,7 @@ async function daemon(): Promise<never> {
     await new Promise((r) => setTimeout(r, wait));
     const ok = await backupOnce();
     if (ok && WEEKDAYS[new Date().getUTCDay()] === e.PO_BACKUP_CHECK_DAY) {
-      await new Restic({ repository: e.RESTIC_REPOSITORY!, env: resticEnv() })
+      await new Restic({ repository: e.RESTIC_REPOSITORY!, env: resticEnv("backup-container") })
         .check(e.PO_BACKUP_CHECK_SUBSET!)
         .then(() => console.log("restic check: ok"))
         .catch(async (err: Error) => {
@@ -130,7 +145,7 @@ async function drill(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { stack: { type: "string" }, out: { type: "string" } } });
   if (!values.stack) throw new UsageError("drill needs --stack <stack>");
   const settings = stackBackupSettings(values.stack);
-  const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() };
+  const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv("operator") };
   // DOCKER_HOST as the deploys use it (ssh:// in CI), with the host key checked against known_hosts.
   const docker = dockerClient();
   const started = await startDockerDrill(docker, settings.env);
@@ -178,7 +193,7 @@ export async function restoreCommand(args: string[], confirm = confirmOnTerminal
   await restore({
     docker,
     stores: dockerRestoreStores(docker, settings.env),
-    repo: { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv() },
+    repo: { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv("operator") },
     env: settings.env,
     snapshot: values.snapshot,
     only: values.only,

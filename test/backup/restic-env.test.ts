@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { resticEnv } from "../../backup/cli";
 import { Restic, resticProcessEnv } from "../../backup/restic";
 
 const STRAY = { AWS_ACCESS_KEY_ID: "STATE-BACKEND-KEY", AWS_SECRET_ACCESS_KEY: "state-backend-secret", PULUMI_BACKEND_URL: "s3://state", CI_JOB_TOKEN: "job-token" };
@@ -51,4 +52,26 @@ test("a repository's own AWS_* keys are the ones restic gets", () => {
   expect(env.AWS_ACCESS_KEY_ID).toBe("BACKUP-KEY");
   expect(env.AWS_SECRET_ACCESS_KEY).toBe("backup-secret");
   expect(env.PULUMI_BACKEND_URL).toBeUndefined();
+});
+
+describe("the repository's credentials, by where the command runs", () => {
+  const job = { RESTIC_PASSWORD: "repo-password", ...STRAY, BACKUP_AWS_ACCESS_KEY_ID: "BACKUP-KEY", BACKUP_AWS_SECRET_ACCESS_KEY: "backup-secret" };
+
+  test("an operator's shell or CI job gives restic the BACKUP_AWS_* keys under restic's names, never the state backend's AWS_*", () => {
+    const env = resticEnv("operator", job);
+    expect(env).toEqual({ RESTIC_PASSWORD: "repo-password", AWS_ACCESS_KEY_ID: "BACKUP-KEY", AWS_SECRET_ACCESS_KEY: "backup-secret" });
+  });
+
+  test("a CI job without BACKUP_AWS_* keys gives restic no S3 key at all rather than the state backend's", () => {
+    const { BACKUP_AWS_ACCESS_KEY_ID: _id, BACKUP_AWS_SECRET_ACCESS_KEY: _secret, ...withoutBackupKeys } = job;
+    expect(Object.keys(resticEnv("operator", withoutBackupKeys))).toEqual(["RESTIC_PASSWORD"]);
+  });
+
+  test("inside the backup container, whose env is the repository's alone, restic's own AWS_* names are the repository's keys", () => {
+    expect(resticEnv("backup-container", { RESTIC_PASSWORD: "p", AWS_ACCESS_KEY_ID: "K", AWS_SECRET_ACCESS_KEY: "S" })).toEqual({ RESTIC_PASSWORD: "p", AWS_ACCESS_KEY_ID: "K", AWS_SECRET_ACCESS_KEY: "S" });
+  });
+
+  test("without RESTIC_PASSWORD nothing runs, and the message names the secret", () => {
+    expect(() => resticEnv("operator", {})).toThrow(/RESTIC_PASSWORD is not set/);
+  });
 });
