@@ -30,7 +30,7 @@ export function findCollisions(plan: EnvironmentPlan, host: HostInventory): Coll
   const collisions: Collision[] = [];
   const env = plan.env;
 
-  for (const container of plan.containers) {
+  for (const container of [...plan.containers, ...(plan.backup ? [plan.backup] : [])]) {
     const takesTheName = names.containerOf(container.containerName);
     for (const existing of host.containers.filter((c) => takesTheName(c.name))) {
       if (ownedBy(existing, env) && existing.labels[LABELS.service] === container.name) continue;

@@ -139,3 +139,11 @@ describe("the pinned edge subnet against the host's networks", () => {
     expect(findCollisions(plan("qual", { edge: "shared" }), host({ networks: [{ name: "traefik", labels: {}, subnets: [around()] }] }))).toEqual([]);
   });
 });
+
+test("the backup container's name is checked like every other container's", () => {
+  const withBackup = plan("qual", { backup: { repository: "s3:https://s3.example.com/bucket" } });
+  const taken = withBackup.backup!.containerName;
+  const found = findCollisions(withBackup, host({ containers: [{ name: taken, labels: {} }] }));
+  expect(found).toEqual([{ kind: "container", name: taken, message: expect.stringContaining("was not created by this project") }]);
+  expect(findCollisions(withBackup, host({ containers: [{ name: taken, labels: ours("qual", "backup") }] }))).toEqual([]);
+});
