@@ -24,11 +24,11 @@
  * Pulumi.<stack>.yaml, default true), the one place protection is declared.
  * Exit status: 0 pass, 1 blocked, 2 usage, unreadable preview or stack file.
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { dataIsProtected } from "../../config/data-protection";
+import { PROJECT_DIR } from "../run-cli";
 import { TYPE_TOKENS } from "../../model/naming";
-import { type PreviewDigest, type PreviewStep, type ResourceState, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
+import { CHANGES, type PreviewDigest, type PreviewStep, type ResourceState, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
 
 const VOLUME_TYPE = "docker:index/volume:Volume";
 const CONTAINER_TYPE = "docker:index/container:Container";
@@ -107,8 +107,6 @@ export function stackOfPreview(digest: PreviewDigest, given?: string): string {
   );
 }
 
-const actionOf = (op: StepOp): string => (op === "delete" ? "delete" : ["replace", "create-replacement", "delete-replaced", "import-replacement"].includes(op) ? "replace" : op);
-
 export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: boolean): GateResult {
   const blocked = new Map<string, BlockedResource>();
   const add = (urn: string, entry: Omit<BlockedResource, "name" | "type" | "urn">) => {
@@ -130,7 +128,7 @@ export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: 
       if (!data) continue;
       add(step.urn, {
         kind: data.kind,
-        action: actionOf(step.op),
+        action: CHANGES[step.op] ?? step.op,
         reasons: [...(step.replaceReasons ?? step.diffReasons ?? [])],
         refusedAsProtected: false,
         ...(data.via ? { via: data.via } : {}),
@@ -171,7 +169,7 @@ export interface GateArgs {
   files: string[];
 }
 
-export function parseGateArgs(argv: string[], defaultProjectDir = resolve(__dirname, "..", "..")): GateArgs {
+export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR): GateArgs {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
@@ -203,6 +201,4 @@ export function runGate(argv: string[], log: (line: string) => void = console.lo
   return result.blocked.length ? 1 : 0;
 }
 
-if (require.main === module) {
-  process.exitCode = runGate(process.argv.slice(2));
-}
+if (require.main === module) process.exitCode = runGate(process.argv.slice(2));

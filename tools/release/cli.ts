@@ -14,7 +14,6 @@
  *
  * Exit 0 when written (or nothing changed), 1 when the registry failed, 2 on bad arguments.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { BACKUP_IMAGE, releaseEntrySchema } from "../../config/release";
@@ -23,6 +22,7 @@ import { TAG_PATTERN, pinnedReference } from "../../model/image-ref";
 import { PROJECT } from "../../model/naming";
 import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest, type ReleaseServices } from "./manifest";
 import { Registry, RegistryError, type RegistryLogin } from "./registry";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 const USAGE = `usage: npm run release -- --stack NAME (--service NAME ... | --all) --tag TAG --commit SHA --pipeline URL
 
@@ -122,7 +122,7 @@ export async function release(args: ReleaseArgs, projectDir: string, login: Regi
   return after;
 }
 
-export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = join(__dirname, "..", "..")): Promise<number> {
+export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
   let args: ReleaseArgs;
   try {
     args = parseReleaseArgs(argv);
@@ -142,6 +142,4 @@ export async function main(argv: string[], env = process.env, out: NodeJS.Writab
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("release", () => main(process.argv.slice(2)));

@@ -17,7 +17,6 @@
  * Exit 0 when written (or nothing changed), 1 when refused, 2 on bad arguments.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
@@ -28,6 +27,7 @@ import { PROJECT } from "../../model/naming";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "../verify/outputs";
 import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest } from "./manifest";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 export class PromotionRefused extends Error {}
 
@@ -98,8 +98,6 @@ export function promote({ from, to, outputs, verifyReport, projectDir }: Promote
   return formatChanges(to, changes, SERVICE_NAMES.length);
 }
 
-const PROJECT_DIR = join(__dirname, "..", "..");
-
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
   let values;
   try {
@@ -131,6 +129,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("promote", () => main(process.argv.slice(2)));

@@ -23,6 +23,7 @@ import { readStackFileConfig } from "../../config/stack-files";
 import { assertDaemon, dockerClient } from "../../host/docker";
 import { PROJECT } from "../../model/naming";
 import { readManifest } from "./manifest";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 /** One stack's releases, newest first: each is service → `repository@sha256:…`. */
 export type ReleaseHistory = Record<string, string>[];
@@ -173,7 +174,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`prune-images: ${(e as Error).message}\nusage: npm run prune-images -- [--dry-run]\n`);
     return 2;
   }
-  const projectDir = join(__dirname, "..", "..");
+  const projectDir = PROJECT_DIR;
   if (!dryRun && !fullHistory(projectDir)) {
     // CI clones shallow: an incomplete history would count too few releases and remove a rollback's image.
     err.write("prune-images: this clone's git history is shallow and could not be deepened; nothing is removed (dry run)\n");
@@ -191,6 +192,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("prune-images", () => main(process.argv.slice(2)));

@@ -5,13 +5,13 @@
  * run (bad arguments, unreadable outputs, no daemon).
  */
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
 
@@ -119,8 +119,6 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
-const PROJECT_DIR = join(__dirname, "..", "..");
-
 /**
  * A stack's outputs from Pulumi, read the way `npm run outputs` reads them
  * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
@@ -172,6 +170,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   return report.ok ? 0 : 1;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("verify", () => main(process.argv.slice(2)));
