@@ -9,17 +9,12 @@
  */
 import { parseArgs } from "node:util";
 import { BACKUP_IMAGE } from "../../config/release";
-import { readStackFileConfig, stacksWithFiles } from "../../config/stack-files";
-import { PROJECT } from "../../model/naming";
+import { stacksWithFiles } from "../../config/stack-files";
+import { imageRepository, stackRegistry } from "../release/manifest";
 import { PROJECT_DIR, runCli } from "../run-cli";
 
 export function backupImageRefs(projectDir: string, tag: string): string[] {
-  const refs = stacksWithFiles(projectDir).map((stack) => {
-    const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
-    if (typeof registry !== "string" || !registry) throw new Error(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
-    return `${registry}/${BACKUP_IMAGE}:${tag}`;
-  });
-  return [...new Set(refs)];
+  return [...new Set(stacksWithFiles(projectDir).map((stack) => `${imageRepository(stackRegistry(projectDir, stack), BACKUP_IMAGE)}:${tag}`))];
 }
 
 if (require.main === module) {

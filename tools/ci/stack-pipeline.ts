@@ -26,15 +26,6 @@ export const TEMPLATES = ".gitlab/stack-jobs.yml";
 
 type Job = Record<string, unknown>;
 
-/**
- * The target branch's docs/plan.md, whose generated diagrams the summary
- * compares with the merge request's own to show each stack whose topology
- * changes; a target that cannot be fetched only means no diagram.
- */
-export const TOPOLOGY_BASE = "topology-base.md";
-export const FETCH_TOPOLOGY_BASE =
-  'git fetch --quiet --depth=1 origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" && git show FETCH_HEAD:docs/plan.md > "$PO_TOPOLOGY_BASE" || rm -f "$PO_TOPOLOGY_BASE"';
-
 const job = {
   preview: (s: StackCiSettings): Job => ({
     extends: ".preview",
@@ -83,8 +74,12 @@ export function stackPipeline(event: PipelineEvent, stacks: StackCiSettings[]): 
     jobs["preview-summary"] = {
       extends: ".preview-summary",
       needs: stacks.map((s) => ({ job: `preview-${s.stack}`, artifacts: true })),
-      variables: { PO_TOPOLOGY_BASE: TOPOLOGY_BASE },
-      script: [FETCH_TOPOLOGY_BASE, `npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`],
+      // The target branch's docs/plan.md, whose generated diagrams the summary compares with the merge
+      // request's own to show each stack whose topology changes; a target that cannot be fetched only means no diagram.
+      variables: { PO_TOPOLOGY_BASE: "topology-base.md" },
+      script: [
+        'git fetch --quiet --depth=1 origin "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" && git show FETCH_HEAD:docs/plan.md > "$PO_TOPOLOGY_BASE" || rm -f "$PO_TOPOLOGY_BASE"',
+        `npx tsx tools/ci/post-preview-summary.ts ${stacks.map((s) => `${s.stack}=preview-${s.stack}.json`).join(" ")}`],
     };
   } else if (event === "push") {
     const automatic = stacks.filter((s) => s.deploy === "automatic");

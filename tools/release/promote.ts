@@ -19,14 +19,12 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { SERVICE_NAMES } from "../../catalog/services";
 import { BACKUP_IMAGE } from "../../config/release";
-import { readStackFileConfig } from "../../config/stack-files";
 import { parseImageReference } from "../../model/image-ref";
-import { PROJECT } from "../../model/naming";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "../verify/outputs";
-import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest } from "./manifest";
+import { ManifestError, changesBetween, formatChanges, imageRepository, readManifest, stackRegistry, writeManifest } from "./manifest";
 import { PROJECT_DIR, runCli } from "../run-cli";
 
 export class PromotionRefused extends Error {}
@@ -54,8 +52,6 @@ export interface PromoteInputs {
   verifyReport: unknown;
   projectDir: string;
 }
-
-const registryOf = (projectDir: string, stack: string) => readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
 
 /** Checks every refusal, then writes the target manifest; returns the printed summary. */
 export function promote({ from, to, outputs, verifyReport, projectDir }: PromoteInputs): string {
@@ -86,8 +82,8 @@ export function promote({ from, to, outputs, verifyReport, projectDir }: Promote
     );
   }
 
-  const target = registryOf(projectDir, to);
-  const elsewhere = SERVICE_NAMES.filter((s) => parseImageReference(deployed[s].image)?.repository !== `${target}/${SERVICES[s].repository ?? s}`);
+  const target = stackRegistry(projectDir, to);
+  const elsewhere = SERVICE_NAMES.filter((s) => parseImageReference(deployed[s].image)?.repository !== imageRepository(target, s));
   if (elsewhere.length > 0) throw new PromotionRefused(`${to} pulls from ${target}, but ${from} ran ${elsewhere.map((s) => deployed[s].image).join(", ")}; the two stacks must share the registry`);
 
   const before = readManifest(projectDir, to);
