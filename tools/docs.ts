@@ -19,11 +19,8 @@ export const DIAGRAM_STACKS = ["qual", "prod"];
 export function generators(): Record<string, () => string> {
   const catalog = renderCatalogTables();
   return {
-    services: () => catalog.services,
-    stores: () => catalog.stores,
-    exceptions: () => catalog.exceptions,
-    databases: () => catalog.databases,
-    config: () => renderConfigReference(PROJECT_DIR),
+    ...Object.fromEntries(Object.entries(catalog).map(([name, table]) => [name, () => table])),
+    config: () => renderConfigReference(),
     secrets: renderSecretsTable,
     // The topology does not depend on which build runs: drawn from an empty manifest, as plan shows an unpinned one.
     ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(PROJECT_DIR, stack, { release: {} }).plan)])),

@@ -238,8 +238,6 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
   }
 }
 
-const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
-
 /** The stack's recent updates, newest first, to find the deployed commit. */
 export const stackHistoryArgs = (stack: string): string[] => ["stack", "history", "--stack", stack, "--json", "--page-size", "50", "--non-interactive"];
 
@@ -390,7 +388,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
 
   if (res.local) {
     prepareLocal(res, projectDir);
-    const ls = await runPulumi(stackLsArgs(), res.env, projectDir, true);
+    const ls = await runPulumi(["stack", "ls", "--json", "--non-interactive"], res.env, projectDir, true);
     if (ls.code !== 0) return ls.code;
     if (!stackExists(ls.stdout || "[]", opts.stack)) {
       console.error(`pulumi-cli: stack ${opts.stack} does not exist in the local backend; creating it.`);

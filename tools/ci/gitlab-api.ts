@@ -34,8 +34,6 @@ interface GitlabAnswer<T> {
   headers: GitlabResponse["headers"];
 }
 
-export class GitlabError extends Error {}
-
 /** One request under `/projects/:id`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
 export async function gitlabCall<T>(
   p: GitlabProject,
@@ -50,7 +48,7 @@ export async function gitlabCall<T>(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (!response.ok && !(allow404 && response.status === 404)) {
-    throw new GitlabError(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    throw new Error(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
   }
   // A DELETE's 204 has no body to parse.
   const data = response.ok ? ((await response.json().catch(() => undefined)) as T | undefined) : undefined;

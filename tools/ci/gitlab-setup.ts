@@ -63,7 +63,6 @@ interface ProjectVariable {
   masked: boolean;
   raw?: boolean;
   environment_scope: string;
-  description?: string | null;
 }
 
 interface AccessLevel {

@@ -125,19 +125,13 @@ async function pulumiStackOutputs(stack: string): Promise<unknown> {
 }
 
 export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {
-  if (args.stacks.length === 0) {
-    return Promise.all(
-      args.outputFiles.map(async (file) => {
-        const outputs = parseOutputs(await readOutputsFile(file), file);
-        return { stack: outputs.environment, outputs };
-      }),
-    );
-  }
+  // Without --stack, each outputs file names its stack: its `environment`.
+  const stacks = args.stacks.length > 0 ? args.stacks : args.outputFiles.map(() => undefined);
   return Promise.all(
-    args.stacks.map(async (stack, i) => {
+    stacks.map(async (stack, i) => {
       const file = args.outputFiles[i];
-      const raw = file ? await readOutputsFile(file) : await pulumiStackOutputs(stack);
-      return { stack, outputs: parseOutputs(raw, file ?? `stack ${stack}`) };
+      const outputs = parseOutputs(file ? await readOutputsFile(file) : await pulumiStackOutputs(stack!), file ?? `stack ${stack}`);
+      return { stack: stack ?? outputs.environment, outputs };
     }),
   );
 }
