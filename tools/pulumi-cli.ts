@@ -137,13 +137,12 @@ const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "
 
 /** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
 export function describeBackendUrl(url: string): string {
-  try {
+  if (URL.canParse(url)) {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
-    return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
   }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
 }
 
 export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Resolution {

@@ -163,13 +163,7 @@ export function formatGateResult(result: GateResult): string {
   ].join("\n");
 }
 
-export interface GateArgs {
-  stack?: string;
-  projectDir: string;
-  files: string[];
-}
-
-export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR): GateArgs {
+export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR) {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
@@ -183,14 +177,14 @@ export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR): 
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
   if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--project-dir DIR] <preview.json>");
-  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, files: positionals };
+  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, file: positionals[0] };
 }
 
 export function runGate(argv: string[], log: (line: string) => void = console.log, defaultProjectDir?: string): number {
   let result: GateResult;
   try {
     const args = parseGateArgs(argv, defaultProjectDir);
-    const digest = readPreviewFile(args.files[0]);
+    const digest = readPreviewFile(args.file);
     const stack = stackOfPreview(digest, args.stack);
     result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
   } catch (error) {

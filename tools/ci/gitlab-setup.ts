@@ -175,7 +175,9 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
       call("POST", "/variables", { key: MARKER, value: "true", variable_type: "env_var", protected: true, masked: false, raw: true, environment_scope: "*" }),
     );
   } else if (!marker.protected || marker.value !== "true") {
-    await change(`set ${MARKER} to true and protected`, () => call("PUT", `/variables/${MARKER}?filter%5Benvironment_scope%5D=*`, { value: "true", protected: true }));
+    await change(`set ${MARKER} to true and protected`, () =>
+      call("PUT", `/variables/${MARKER}?filter%5Benvironment_scope%5D=*`, { value: "true", protected: true }),
+    );
   }
 
   for (const p of pending) opts.log(`todo: ${p}`);

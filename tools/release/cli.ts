@@ -74,12 +74,6 @@ export function parseReleaseArgs(argv: string[]): ReleaseArgs {
   return { stack: values.stack!, services, tag: values.tag!, commit: values.commit!, pipeline: values.pipeline!, platform: values.platform };
 }
 
-export function loginFromEnv(env: NodeJS.ProcessEnv): RegistryLogin | undefined {
-  const username = env.PO_REGISTRY_USERNAME;
-  const password = env.PO_REGISTRY_PASSWORD;
-  return username && password ? { username, password } : undefined;
-}
-
 /** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. */
 export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined, out: NodeJS.WritableStream): Promise<ReleaseServices> {
   const before = readManifest(projectDir, args.stack);
@@ -116,7 +110,8 @@ export async function main(argv: string[], env = process.env, out: NodeJS.Writab
     return 2;
   }
   try {
-    await release(args, projectDir, loginFromEnv(env), out);
+    const { PO_REGISTRY_USERNAME: username, PO_REGISTRY_PASSWORD: password } = env;
+    await release(args, projectDir, username && password ? { username, password } : undefined, out);
     return 0;
   } catch (e) {
     if (e instanceof RegistryError || e instanceof ManifestError) {
