@@ -62,7 +62,7 @@ export function readOtherStacks(projectDir: string, current: string): Record<str
 }
 
 /** `pulumi config set --secret` stores a value as `{ secure: <ciphertext> }`. */
-const isSecureValue = (value: unknown) =>
+export const isSecureValue = (value: unknown) =>
   !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
 
 /**

@@ -12,6 +12,7 @@ import { planEnvironment } from "../model/environment";
 import { stackConfigSchema } from "../config/schema";
 import { POSTGRES_HEADROOM } from "../model/databases";
 import { names } from "../model/naming";
+import { withStandInPins } from "./plan";
 
 /** A prod-like plan with an arbitrary domain: only the catalog-derived columns are printed. */
 export function samplePlan() {
@@ -22,12 +23,9 @@ export function samplePlan() {
     host: { memoryBudgetMb: 100000 },
     backup: { repository: "s3:https://s3.example/bucket" },
   });
-  // Only catalog-derived columns are printed, so any well-formed pin will do.
-  const release = Object.fromEntries(
-    SERVICE_NAMES.map((name) => [name, { image: `${config.registry}/${name}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" }]),
-  ) as Record<ServiceName, ReleaseEntry>;
-  const backupRelease = { image: `${config.registry}/backup@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" };
-  return planEnvironment({ ...config, stack: "E", env: "E", release, backupRelease });
+  // Only catalog-derived columns are printed, so the stand-in pins of an empty manifest will do.
+  const { services, backup } = withStandInPins(undefined, config.registry).release as { services: Record<ServiceName, ReleaseEntry>; backup: ReleaseEntry };
+  return planEnvironment({ ...config, stack: "E", env: "E", release: services, backupRelease: backup });
 }
 
 /** The limit, and the floor that scaling never goes below, if the entry has one. */

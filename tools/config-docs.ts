@@ -3,7 +3,6 @@
  * schema (its JSON Schema, with every key's description) and from the base
  * values Pulumi.yaml gives every stack; tools/docs.ts writes it (`npm run docs`).
  */
-import { join } from "node:path";
 import { z } from "zod";
 import { EXTERNAL_SECRETS, GENERATED_CREDENTIALS } from "../catalog/types";
 import { REGISTRY_SECRETS, stackConfigSchema } from "../config/schema";
@@ -11,6 +10,7 @@ import { readProjectConfig } from "../config/stack-files";
 import { databaseCredentials } from "../model/databases";
 import { PROJECT } from "../model/naming";
 import { samplePlan } from "./catalog-docs";
+import { PROJECT_DIR } from "./run-cli";
 
 /** The subset of JSON Schema that z.toJSONSchema emits for this schema. */
 interface JsonSchema {
@@ -95,7 +95,7 @@ function baseValues(projectDir: string): Map<string, unknown> {
 const literal = (v: unknown) => `\`${typeof v === "string" ? v : JSON.stringify(v)}\``;
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-export function renderConfigReference(projectDir = join(__dirname, "..")): string {
+export function renderConfigReference(projectDir = PROJECT_DIR): string {
   const base = baseValues(projectDir);
   return [
     `| Key (\`${PROJECT}:\`) | Type | Default | Meaning |`,

@@ -10,8 +10,7 @@ import { renderCatalogTables } from "./catalog-docs";
 import { renderConfigReference, renderSecretsTable } from "./config-docs";
 import { planFromStackFiles } from "./plan";
 import { mermaidBlock, topologyBlockName } from "./plan/mermaid";
-
-const ROOT = join(__dirname, "..");
+import { PROJECT_DIR } from "./run-cli";
 
 /** The stacks whose topology docs/plan.md draws; the MR summary compares against them. */
 export const DIAGRAM_STACKS = ["qual", "prod"];
@@ -20,14 +19,11 @@ export const DIAGRAM_STACKS = ["qual", "prod"];
 export function generators(): Record<string, () => string> {
   const catalog = renderCatalogTables();
   return {
-    services: () => catalog.services,
-    stores: () => catalog.stores,
-    exceptions: () => catalog.exceptions,
-    databases: () => catalog.databases,
-    config: () => renderConfigReference(ROOT),
+    ...Object.fromEntries(Object.entries(catalog).map(([name, table]) => [name, () => table])),
+    config: () => renderConfigReference(),
     secrets: renderSecretsTable,
     // The topology does not depend on which build runs: drawn from an empty manifest, as plan shows an unpinned one.
-    ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(ROOT, stack, { release: {} }).plan)])),
+    ...Object.fromEntries(DIAGRAM_STACKS.map((stack) => [topologyBlockName(stack), () => mermaidBlock(planFromStackFiles(PROJECT_DIR, stack, { release: {} }).plan)])),
   };
 }
 
@@ -45,7 +41,7 @@ export function renderGeneratedBlocks(markdown: string, render = generators()): 
 }
 
 /** README.md and every markdown file under docs/. */
-export function documentFiles(root = ROOT): string[] {
+export function documentFiles(root = PROJECT_DIR): string[] {
   const docs = readdirSync(join(root, "docs"))
     .filter((f) => f.endsWith(".md"))
     .sort()
@@ -60,7 +56,7 @@ if (require.main === module) {
     const after = renderGeneratedBlocks(before, render);
     if (after !== before) {
       writeFileSync(file, after);
-      console.log(`${relative(ROOT, file)}: regenerated ${blockNames(after).join(", ")}`);
+      console.log(`${relative(PROJECT_DIR, file)}: regenerated ${blockNames(after).join(", ")}`);
     }
   }
 }

@@ -20,20 +20,22 @@
  * Everything that decides arguments and environment is a pure function below;
  * `main` only does the I/O.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { join, relative } from "node:path";
+import { parseArgs, promisify } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
 import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "./ci/drift-report";
+import { isSecureValue } from "../config/stack-files";
 import { secretsToSet } from "../config/validate";
 import { PROJECT } from "../model/naming";
 import { parseJsonObject } from "./ci/json-document";
 import { outputsToDotenv, secretPaths } from "./ci/outputs-to-dotenv";
 import { parseOutputs } from "./verify/outputs";
 import { type Installer, resolvePulumiCli, withPulumiCli } from "./pulumi-install";
+import { PROJECT_DIR, runCli } from "./run-cli";
 
 const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -109,24 +111,15 @@ export function parseCliArgs(argv: string[]): CliOptions {
   return opts;
 }
 
-export interface LocalPaths {
-  root: string;
-  stateDir: string;
-  passphraseFile: string;
-  /** A scratch copy of Pulumi.yaml, so `stack init` writes its salt here and not into the committed Pulumi.<stack>.yaml. */
-  workspaceDir: string;
-  configFile: (stack: string) => string;
-}
-
-function localPaths(projectDir: string): LocalPaths {
+function localPaths(projectDir: string) {
   const root = join(projectDir, ".pulumi-local");
+  // A scratch copy of Pulumi.yaml, so `stack init` writes its salt here and not into the committed Pulumi.<stack>.yaml.
   const workspaceDir = join(root, "workspace");
   return {
-    root,
     stateDir: join(root, "state"),
     passphraseFile: join(root, "passphrase"),
     workspaceDir,
-    configFile: (stack) => join(workspaceDir, `Pulumi.${bareStackName(stack)}.yaml`),
+    configFile: (stack: string) => join(workspaceDir, `Pulumi.${bareStackName(stack)}.yaml`),
   };
 }
 
@@ -137,20 +130,19 @@ export interface Resolution {
   /** The first line this tool prints. */
   notice: string;
   ci: boolean;
-  local?: LocalPaths;
+  local?: ReturnType<typeof localPaths>;
 }
 
 const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
 
 /** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
 export function describeBackendUrl(url: string): string {
-  try {
+  if (URL.canParse(url)) {
     const u = new URL(url);
     return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  } catch {
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
-    return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
   }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
 }
 
 export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Resolution {
@@ -245,8 +237,6 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
   }
 }
 
-const stackLsArgs = (): string[] => ["stack", "ls", "--json", "--non-interactive"];
-
 /** The stack's recent updates, newest first, to find the deployed commit. */
 export const stackHistoryArgs = (stack: string): string[] => ["stack", "history", "--stack", stack, "--json", "--page-size", "50", "--non-interactive"];
 
@@ -269,15 +259,11 @@ export function stackExists(stackLsJson: string, stack: string): boolean {
   );
 }
 
-const isSecure = (value: unknown) =>
-  !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
-
 function stripSecure(value: unknown): unknown {
+  if (isSecureValue(value)) return undefined;
   if (Array.isArray(value)) return value.map(stripSecure).filter((v) => v !== undefined);
   if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 1 && entries[0][0] === "secure") return undefined;
-    return Object.fromEntries(entries.map(([k, v]) => [k, stripSecure(v)] as const).filter(([, v]) => v !== undefined));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stripSecure(v)] as const).filter(([, v]) => v !== undefined));
   }
   return value;
 }
@@ -295,7 +281,7 @@ export function localStackConfig(committedYaml: string | undefined, localYaml: s
   const config = stripSecure(committed.config ?? {}) as Record<string, unknown>;
   // Secrets set locally (encrypted with the local salt) survive the regeneration.
   for (const [key, value] of Object.entries((local.config ?? {}) as Record<string, unknown>)) {
-    if (!(key in config) && isSecure(value)) config[key] = value;
+    if (!(key in config) && isSecureValue(value)) config[key] = value;
   }
   if (Object.keys(config).length) out.config = config;
   return `# Generated by tools/pulumi-cli.ts for the local backend; edit Pulumi.<stack>.yaml instead.\n${stringifyYaml(out)}`;
@@ -343,10 +329,8 @@ function prepareLocal(res: Resolution, projectDir: string): void {
 
 function syncLocalConfig(res: Resolution, projectDir: string, stack: string): void {
   const file = res.local!.configFile(stack);
-  const committed = join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`);
-  const text = localStackConfig(existsSync(committed) ? readFileSync(committed, "utf8") : undefined, existsSync(file) ? readFileSync(file, "utf8") : undefined);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : undefined);
+  writeFileSync(file, localStackConfig(read(join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`)), read(file)));
 }
 
 /**
@@ -358,16 +342,6 @@ export async function readStackOutputs(stack: string, res: Resolution, projectDi
   const run = await runPulumi(pulumiArgs({ command: "outputs", stack, dotenv: false, passthrough: [] }, res), res.env, projectDir, true);
   if (run.code !== 0) throw new Error(`pulumi stack output --json --stack ${stack} exited ${run.code}`);
   return parseJsonObject(run.stdout, "pulumi stack output --json", "a stack outputs object");
-}
-
-function gitCommitsSince(commit: string, cwd: string): Promise<number> {
-  return new Promise((resolveCount, reject) => {
-    const child = spawn("git", ["rev-list", "--count", `${commit}..HEAD`], { cwd, stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 && /^\d+\s*$/.test(out) ? resolveCount(Number(out)) : reject(new Error(`git rev-list exited ${code}`))));
-  });
 }
 
 /** How far the stack is behind the checked-out commit. Information only: every failure becomes a note. */
@@ -384,9 +358,9 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   if (!deployed) notes.push("no succeeded update with a recorded git commit in the stack history");
   else {
     try {
-      commits = await gitCommitsSince(deployed, projectDir);
+      commits = Number((await promisify(execFile)("git", ["rev-list", "--count", `${deployed}..HEAD`], { cwd: projectDir })).stdout);
     } catch (error) {
-      notes.push(`cannot count commits since ${deployed.slice(0, 12)} (${(error as Error).message}; the clone may be shallow)`);
+      notes.push(`cannot count commits since ${deployed.slice(0, 12)} (git rev-list exited ${(error as { code?: unknown }).code}; the clone may be shallow)`);
     }
   }
   const preview = await runPulumi(pulumiArgs({ ...opts, command: "preview", jsonOut: "-", passthrough: [] }, res), res.env, projectDir, true);
@@ -413,7 +387,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
 
   if (res.local) {
     prepareLocal(res, projectDir);
-    const ls = await runPulumi(stackLsArgs(), res.env, projectDir, true);
+    const ls = await runPulumi(["stack", "ls", "--json", "--non-interactive"], res.env, projectDir, true);
     if (ls.code !== 0) return ls.code;
     if (!stackExists(ls.stdout || "[]", opts.stack)) {
       console.error(`pulumi-cli: stack ${opts.stack} does not exist in the local backend; creating it.`);
@@ -492,12 +466,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2), process.env, resolve(__dirname, "..")).then(
-    (code) => (process.exitCode = code),
-    (error) => {
-      console.error(`pulumi-cli: ${(error as Error).message}`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCli("pulumi-cli", () => main(process.argv.slice(2), process.env, PROJECT_DIR));

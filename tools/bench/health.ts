@@ -11,25 +11,33 @@ import { existsSync } from "node:fs";
 import { STORES } from "../../catalog/stores";
 import { healthDetectionSeconds } from "../../model/environment";
 import { LABELS } from "../../model/naming";
-import { TYPES, type ProgramRun } from "../../testing/mock-engine";
+import { TYPES, type ProgramRun, type RegisteredResource } from "../../testing/mock-engine";
 import { startRabbitmq } from "../../testing/servers/rabbitmq";
 
 type Mode = Parameters<typeof healthDetectionSeconds>[1];
 
-/** The largest sum of detection delays along any chain of containers that wait on containers (dependsOn). */
-export function criticalPathDetection(run: ProgramRun, mode: Mode): { seconds: number; path: string[] } {
+type Chain = { weight: number; path: string[] };
+
+/** The heaviest chain of containers that wait on containers (dependsOn), each container weighing `weight`. */
+export function heaviestChain(run: ProgramRun, weight: (container: RegisteredResource) => number): Chain {
   const containers = new Map(run.resources.filter((r) => r.type === TYPES.container).map((r) => [r.urn, r]));
-  const best = new Map<string, { seconds: number; path: string[] }>();
-  const visit = (urn: string): { seconds: number; path: string[] } => {
+  const best = new Map<string, Chain>();
+  const heavier = (a: Chain, b: Chain) => (b.weight > a.weight ? b : a);
+  const visit = (urn: string): Chain => {
     if (!best.has(urn)) {
       const c = containers.get(urn)!;
-      const upstream = c.options.dependsOn.filter((d) => containers.has(d)).map(visit);
-      const longest = upstream.reduce((a, b) => (b.seconds > a.seconds ? b : a), { seconds: 0, path: [] as string[] });
-      best.set(urn, { seconds: longest.seconds + healthDetectionSeconds(c.inputs.healthcheck.startPeriod, mode), path: [...longest.path, c.name] });
+      const longest = c.options.dependsOn.filter((d) => containers.has(d)).map(visit).reduce(heavier, { weight: 0, path: [] });
+      best.set(urn, { weight: longest.weight + weight(c), path: [...longest.path, c.name] });
     }
     return best.get(urn)!;
   };
-  return [...containers.keys()].map(visit).reduce((a, b) => (b.seconds > a.seconds ? b : a));
+  return [...containers.keys()].map(visit).reduce(heavier);
+}
+
+/** The largest sum of detection delays along any chain of containers that wait on containers. */
+export function criticalPathDetection(run: ProgramRun, mode: Mode): { seconds: number; path: string[] } {
+  const { weight, path } = heaviestChain(run, (c) => healthDetectionSeconds(c.inputs.healthcheck.startPeriod, mode));
+  return { seconds: weight, path };
 }
 
 /** `service`: the one a one-service rollout replaces (its new container must turn healthy before `up` moves on). */

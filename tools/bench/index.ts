@@ -12,37 +12,23 @@ import { readStackFileConfig } from "../../config/stack-files";
 import { changedResources } from "../../testing/diff";
 import { runProgram, TYPES, type ProgramRun, type RunOptions } from "../../testing/mock-engine";
 import { testRelease } from "../../testing/release";
-import { healthDetectionRows, rabbitmqCheckCost } from "./health";
-
-/** The project folder: the bench measures the committed stacks. */
-const ROOT = join(__dirname, "..", "..");
-const readStackConfig = (stack: string) => readStackFileConfig(ROOT, stack);
+import { PROJECT_DIR, runCli } from "../run-cli";
+import { healthDetectionRows, heaviestChain, rabbitmqCheckCost } from "./health";
 
 /** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
-export function longestContainerChain(run: ProgramRun): number {
-  const containers = new Map(run.resources.filter((r) => r.type === TYPES.container).map((r) => [r.urn, r]));
-  const depth = new Map<string, number>();
-  const visit = (urn: string): number => {
-    if (!depth.has(urn)) {
-      const upstream = containers.get(urn)!.options.dependsOn.filter((d) => containers.has(d));
-      depth.set(urn, 1 + Math.max(0, ...upstream.map(visit)));
-    }
-    return depth.get(urn)!;
-  };
-  return Math.max(...[...containers.keys()].map(visit));
-}
+export const longestContainerChain = (run: ProgramRun): number => heaviestChain(run, () => 1).weight;
 
 async function blastRadius(stack: string) {
-  const baseline = await runProgram({ stack, projectDir: ROOT });
-  const domain = readStackConfig(stack)["portugal-odyssey:domain"] as string;
+  const baseline = await runProgram({ stack, projectDir: PROJECT_DIR });
+  const domain = readStackFileConfig(PROJECT_DIR, stack)["portugal-odyssey:domain"] as string;
   const changes: Record<string, Partial<RunOptions>> = {
-    "a new digest for booking-service in releases/<stack>.yaml": { release: testRelease(ROOT, stack, { "booking-service": "bench-1" }) },
+    "a new digest for booking-service in releases/<stack>.yaml": { release: testRelease(PROJECT_DIR, stack, { "booking-service": "bench-1" }) },
     "services.search-service.memoryMb": { config: { services: { "search-service": { memoryMb: 320 } } } },
     domain: { config: { domain: `renamed.${domain}` } },
   };
   const rows = [];
   for (const [change, options] of Object.entries(changes)) {
-    const changed = changedResources(baseline, await runProgram({ stack, projectDir: ROOT, ...options }));
+    const changed = changedResources(baseline, await runProgram({ stack, projectDir: PROJECT_DIR, ...options }));
     rows.push({ stack, change, resourcesChanged: changed.length, of: baseline.resources.length, which: changed.join(" ") });
   }
   return { baseline, rows };
@@ -50,7 +36,7 @@ async function blastRadius(stack: string) {
 
 function timeMockRun(transpileOnly: boolean): number {
   const out = execFileSync(process.execPath, ["-r", "ts-node/register", join(__dirname, "mock-stack.ts"), "qual"], {
-    cwd: ROOT,
+    cwd: PROJECT_DIR,
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: String(transpileOnly) },
     encoding: "utf8",
   });
@@ -68,7 +54,7 @@ async function main() {
     console.table(rows);
     const container = baseline.resources.filter((r) => r.type === TYPES.container);
     const memory = container.reduce((sum, c) => sum + (c.inputs.memory as number), 0);
-    const host = readStackConfig(stack)["portugal-odyssey:host"] as { memoryBudgetMb: number };
+    const host = readStackFileConfig(PROJECT_DIR, stack)["portugal-odyssey:host"] as { memoryBudgetMb: number };
     budgets.push({
       stack,
       containers: container.length,
@@ -83,7 +69,7 @@ async function main() {
 
   console.log("\n# Modelled health-detection wait (software ready -> Docker reports healthy), summed along the path\n");
   const detection = [];
-  for (const stack of ["qual", "prod"]) detection.push(...healthDetectionRows(await runProgram({ stack, projectDir: ROOT }), stack, "booking-service"));
+  for (const stack of ["qual", "prod"]) detection.push(...healthDetectionRows(await runProgram({ stack, projectDir: PROJECT_DIR }), stack, "booking-service"));
   console.table(detection);
 
   console.log("\n# RabbitMQ healthcheck CPU per call, against a real rabbitmq-server\n");
@@ -103,11 +89,7 @@ async function main() {
     { mode: "transpile only (PULUMI_NODEJS_TRANSPILE_ONLY)", runsMs: transpiled.join(" "), medianMs: median(transpiled) },
   ]);
   console.log(`ratio type-check / transpile-only: ${(median(checked) / median(transpiled)).toFixed(2)}x`);
+  return 0;
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+if (require.main === module) runCli("bench", main, 1);

@@ -7,28 +7,21 @@
  *
  *   npx tsx tools/ci/backup-image.ts --tag "$CI_COMMIT_SHA"
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKUP_IMAGE } from "../../config/release";
-import { readStackFileConfig, stacksWithFiles } from "../../config/stack-files";
-import { PROJECT } from "../../model/naming";
+import { stacksWithFiles } from "../../config/stack-files";
+import { imageRepository, stackRegistry } from "../release/manifest";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 export function backupImageRefs(projectDir: string, tag: string): string[] {
-  const refs = stacksWithFiles(projectDir).map((stack) => {
-    const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
-    if (typeof registry !== "string" || !registry) throw new Error(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
-    return `${registry}/${BACKUP_IMAGE}:${tag}`;
-  });
-  return [...new Set(refs)];
+  return [...new Set(stacksWithFiles(projectDir).map((stack) => `${imageRepository(stackRegistry(projectDir, stack), BACKUP_IMAGE)}:${tag}`))];
 }
 
 if (require.main === module) {
-  try {
+  runCli("backup-image", () => {
     const { values } = parseArgs({ args: process.argv.slice(2), strict: true, options: { tag: { type: "string" } } });
     if (!values.tag) throw new Error("--tag <tag> is required (the commit SHA in CI)");
-    process.stdout.write(`${backupImageRefs(resolve(__dirname, "..", ".."), values.tag).join("\n")}\n`);
-  } catch (error) {
-    console.error(`backup-image: ${(error as Error).message}`);
-    process.exitCode = 2;
-  }
+    process.stdout.write(`${backupImageRefs(PROJECT_DIR, values.tag).join("\n")}\n`);
+    return 0;
+  });
 }

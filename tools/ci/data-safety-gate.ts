@@ -24,11 +24,11 @@
  * Pulumi.<stack>.yaml, default true), the one place protection is declared.
  * Exit status: 0 pass, 1 blocked, 2 usage, unreadable preview or stack file.
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { dataIsProtected } from "../../config/data-protection";
+import { PROJECT_DIR } from "../run-cli";
 import { TYPE_TOKENS } from "../../model/naming";
-import { type PreviewDigest, type PreviewStep, type ResourceState, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
+import { CHANGES, type PreviewDigest, type PreviewStep, type ResourceState, type StepOp, parseUrn, protectionRefusals, readPreviewFile } from "./preview-json";
 
 const VOLUME_TYPE = "docker:index/volume:Volume";
 const CONTAINER_TYPE = "docker:index/container:Container";
@@ -107,8 +107,6 @@ export function stackOfPreview(digest: PreviewDigest, given?: string): string {
   );
 }
 
-const actionOf = (op: StepOp): string => (op === "delete" ? "delete" : ["replace", "create-replacement", "delete-replaced", "import-replacement"].includes(op) ? "replace" : op);
-
 export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: boolean): GateResult {
   const blocked = new Map<string, BlockedResource>();
   const add = (urn: string, entry: Omit<BlockedResource, "name" | "type" | "urn">) => {
@@ -130,7 +128,7 @@ export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: 
       if (!data) continue;
       add(step.urn, {
         kind: data.kind,
-        action: actionOf(step.op),
+        action: CHANGES[step.op] ?? step.op,
         reasons: [...(step.replaceReasons ?? step.diffReasons ?? [])],
         refusedAsProtected: false,
         ...(data.via ? { via: data.via } : {}),
@@ -165,13 +163,7 @@ export function formatGateResult(result: GateResult): string {
   ].join("\n");
 }
 
-export interface GateArgs {
-  stack?: string;
-  projectDir: string;
-  files: string[];
-}
-
-export function parseGateArgs(argv: string[], defaultProjectDir = resolve(__dirname, "..", "..")): GateArgs {
+export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR) {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
@@ -185,14 +177,14 @@ export function parseGateArgs(argv: string[], defaultProjectDir = resolve(__dirn
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
   if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--project-dir DIR] <preview.json>");
-  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, files: positionals };
+  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, file: positionals[0] };
 }
 
 export function runGate(argv: string[], log: (line: string) => void = console.log, defaultProjectDir?: string): number {
   let result: GateResult;
   try {
     const args = parseGateArgs(argv, defaultProjectDir);
-    const digest = readPreviewFile(args.files[0]);
+    const digest = readPreviewFile(args.file);
     const stack = stackOfPreview(digest, args.stack);
     result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
   } catch (error) {
@@ -203,6 +195,4 @@ export function runGate(argv: string[], log: (line: string) => void = console.lo
   return result.blocked.length ? 1 : 0;
 }
 
-if (require.main === module) {
-  process.exitCode = runGate(process.argv.slice(2));
-}
+if (require.main === module) process.exitCode = runGate(process.argv.slice(2));

@@ -14,7 +14,7 @@
  * What main would change but is not deployed yet ("behind main") is a
  * separate, informational report: see behindMain.
  */
-import { type PreviewDigest, listChanges, parseUrn } from "./preview-json";
+import { type PreviewDigest, describeChange, listChanges, parseUrn } from "./preview-json";
 
 export interface DriftItem {
   name: string;
@@ -72,7 +72,7 @@ export function deployedCommit(history: unknown): string | undefined {
 }
 
 export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = []): BehindMain {
-  const changes = preview ? listChanges(preview).map((c) => `${c.action} ${c.name} [${c.type}]${c.reasons.length ? ` (${c.reasons.join(", ")})` : ""}`) : [];
+  const changes = preview ? listChanges(preview).map(describeChange) : [];
   return { commits, deployedCommit: deployed, changes, notes };
 }
 

@@ -23,9 +23,10 @@
  *
  * The token needs the Maintainer role and the `api` scope.
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type StackCiSettings, allStackCiSettings } from "../../config/gitlab-settings";
+import { PROJECT_DIR, runCli } from "../run-cli";
+import { type GitlabProject, gitlabCall, gitlabList } from "./gitlab-api";
 
 /** The variables only deploy, preview and drift jobs may receive. */
 export const DEPLOY_CREDENTIALS = [
@@ -62,7 +63,6 @@ interface ProjectVariable {
   masked: boolean;
   raw?: boolean;
   environment_scope: string;
-  description?: string | null;
 }
 
 interface AccessLevel {
@@ -72,15 +72,11 @@ interface AccessLevel {
   group_id: number | null;
 }
 
-export interface SetupOptions {
-  apiUrl: string;
-  project: string;
-  token: string;
+export interface SetupOptions extends GitlabProject {
   dryRun: boolean;
   deployers: Deployer[];
   extraCredentials: string[];
   projectDir: string;
-  fetch: typeof fetch;
   log: (line: string) => void;
 }
 
@@ -91,36 +87,6 @@ export interface SetupResult {
   pending: string[];
 }
 
-class GitlabApi {
-  constructor(private readonly opts: SetupOptions) {}
-  private url(path: string, query: Record<string, string> = {}) {
-    const q = new URLSearchParams(query).toString();
-    return `${this.opts.apiUrl.replace(/\/$/, "")}/projects/${encodeURIComponent(this.opts.project)}${path}${q ? `?${q}` : ""}`;
-  }
-  async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<{ status: number; data: T | undefined; headers: Headers }> {
-    const response = await this.opts.fetch(this.url(path, query), {
-      method,
-      headers: { "PRIVATE-TOKEN": this.opts.token, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (response.status >= 400 && response.status !== 404) {
-      // GitLab's error bodies name the problem ({"message": …}); they never echo a variable's value.
-      throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`);
-    }
-    return { status: response.status, data: text && response.status < 400 ? (JSON.parse(text) as T) : undefined, headers: response.headers };
-  }
-  async listVariables(): Promise<ProjectVariable[]> {
-    const all: ProjectVariable[] = [];
-    for (let page = 1; ; page++) {
-      const { data, headers } = await this.call<ProjectVariable[]>("GET", "/variables", undefined, { per_page: "100", page: String(page) });
-      all.push(...(data ?? []));
-      const next = headers.get("x-next-page");
-      if (!next || !data?.length) return all;
-    }
-  }
-}
-
 const sameDeployer = (a: AccessLevel, d: Deployer) =>
   ("access_level" in d && a.access_level === d.access_level && a.user_id === null && a.group_id === null) ||
   ("user_id" in d && a.user_id === d.user_id) ||
@@ -128,7 +94,7 @@ const sameDeployer = (a: AccessLevel, d: Deployer) =>
 const describeDeployer = (d: Deployer) => ("access_level" in d ? `access level ${d.access_level}` : "user_id" in d ? `user ${d.user_id}` : `group ${d.group_id}`);
 
 export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
-  const api = new GitlabApi(opts);
+  const call = <T>(method: string, path: string, body?: unknown) => gitlabCall<T>(opts, method, path, body, true);
   const stacks = allStackCiSettings(opts.projectDir);
   const changes: string[] = [];
   const pending: string[] = [];
@@ -141,21 +107,21 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
   // 1. Resource groups.
   for (const s of stacks) {
     const path = `/resource_groups/${encodeURIComponent(s.stack)}`;
-    const { status, data } = await api.call<{ key: string; process_mode: string }>("GET", path);
+    const { status, data } = await call<{ key: string; process_mode: string }>("GET", path);
     if (status === 404) {
       pending.push(`resource group ${s.stack} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after the first deploy of ${s.stack}`);
     } else if (data?.process_mode !== "oldest_first") {
-      await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => api.call("PUT", path, { process_mode: "oldest_first" }));
+      await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
     } else opts.log(`ok: resource group ${s.stack} is oldest_first`);
   }
 
   // 2. Protected environments.
   for (const s of stacks.filter((x) => x.dataProtected)) {
     const path = `/protected_environments/${encodeURIComponent(s.environment)}`;
-    const { status, data } = await api.call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
+    const { status, data } = await call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
     if (status === 404) {
       await change(`protect environment ${s.environment}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
-        api.call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
+        call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
       );
       continue;
     }
@@ -164,13 +130,13 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
     const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
     if (missing.length || extra.length) {
       await change(`update environment ${s.environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
-        api.call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
+        call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
       );
     } else opts.log(`ok: environment ${s.environment} is protected with the given deployers`);
   }
 
   // 3. Variable scopes.
-  const variables = await api.listVariables();
+  const variables = await gitlabList<ProjectVariable>(opts, "/variables");
   for (const [key, scopes] of desiredScopes(stacks, opts.extraCredentials)) {
     const mine = variables.filter((v) => v.key === key);
     if (mine.length === 0) {
@@ -188,7 +154,7 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
         continue;
       }
       const body = { key, value: source.value, variable_type: source.variable_type, protected: true, masked: source.masked, raw: source.raw ?? false, environment_scope: scope };
-      await change(`create ${key} for environment ${scope} (copied from scope ${source.environment_scope}, protected)`, () => api.call("POST", "/variables", body));
+      await change(`create ${key} for environment ${scope} (copied from scope ${source.environment_scope}, protected)`, () => call("POST", "/variables", body));
     }
     // Updating a variable needs its value (PUT …/variables/:key), which this tool does not carry over; a person flips the flag.
     for (const v of mine.filter((x) => !x.protected && scopes.includes(x.environment_scope))) {
@@ -197,7 +163,7 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
     if (!copiedAll) continue;
     for (const v of mine.filter((x) => !scopes.includes(x.environment_scope))) {
       await change(`remove ${key} from scope ${v.environment_scope} (it must reach only ${scopes.join(", ")})`, () =>
-        api.call("DELETE", `/variables/${encodeURIComponent(key)}`, undefined, { "filter[environment_scope]": v.environment_scope }),
+        call("DELETE", `/variables/${encodeURIComponent(key)}?${new URLSearchParams({ "filter[environment_scope]": v.environment_scope })}`),
       );
     }
   }
@@ -206,10 +172,12 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
   const marker = variables.find((v) => v.key === MARKER && v.environment_scope === "*");
   if (!marker) {
     await change(`create ${MARKER}=true (protected, every scope, not secret)`, () =>
-      api.call("POST", "/variables", { key: MARKER, value: "true", variable_type: "env_var", protected: true, masked: false, raw: true, environment_scope: "*" }),
+      call("POST", "/variables", { key: MARKER, value: "true", variable_type: "env_var", protected: true, masked: false, raw: true, environment_scope: "*" }),
     );
   } else if (!marker.protected || marker.value !== "true") {
-    await change(`set ${MARKER} to true and protected`, () => api.call("PUT", `/variables/${MARKER}`, { value: "true", protected: true }, { "filter[environment_scope]": "*" }));
+    await change(`set ${MARKER} to true and protected`, () =>
+      call("PUT", `/variables/${MARKER}?filter%5Benvironment_scope%5D=*`, { value: "true", protected: true }),
+    );
   }
 
   for (const p of pending) opts.log(`todo: ${p}`);
@@ -249,15 +217,8 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
 }
 
 if (require.main === module) {
-  (async () => {
-    const opts = { ...parseSetupArgs(process.argv.slice(2), process.env), fetch, log: console.log, projectDir: resolve(__dirname, "..", "..") };
-    const { pending } = await gitlabSetup(opts);
+  runCli("gitlab-setup", async () => {
+    const { pending } = await gitlabSetup({ ...parseSetupArgs(process.argv.slice(2), process.env), fetch, log: console.log, projectDir: PROJECT_DIR });
     return pending.length ? 3 : 0;
-  })().then(
-    (code) => (process.exitCode = code),
-    (error) => {
-      console.error(`gitlab-setup: ${(error as Error).message}`);
-      process.exitCode = 2;
-    },
-  );
+  });
 }

@@ -32,12 +32,8 @@ function requireString(value: unknown, what: string): string {
 
 function requireUrl(value: unknown, what: string): string {
   const s = requireString(value, what);
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    throw new Error(`${what} is not a URL: ${s}`);
-  }
+  if (!URL.canParse(s)) throw new Error(`${what} is not a URL: ${s}`);
+  const url = new URL(s);
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${what} is not an http(s) URL: ${s}`);
   if (url.username || url.password) throw new Error(`${what} carries credentials; refusing to publish it`);
   return s;

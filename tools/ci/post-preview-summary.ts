@@ -14,11 +14,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
-import { resolve } from "node:path";
 import { dataIsProtected } from "../../config/data-protection";
 import { describeBlocked, evaluateGate } from "./data-safety-gate";
 import type { TopologyChange } from "../plan/mermaid";
 import { changedTopologies } from "../plan/topology-change";
+import { PROJECT_DIR, runCli } from "../run-cli";
+import { type FetchLike, gitlabCall, gitlabList } from "./gitlab-api";
 
 export const MARKER = "<!-- portugal-odyssey:pulumi-preview-summary -->";
 /** GitLab rejects notes over 1,000,000 characters; stay far below. */
@@ -40,8 +41,6 @@ export interface SummaryContext {
   /** Stacks whose topology this merge request changes, with their new diagram. */
   topologies?: TopologyChange[];
 }
-
-const PROJECT_DIR = resolve(__dirname, "..", "..");
 
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
@@ -86,13 +85,7 @@ export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryConte
   return lines.join("\n").replace(/\n{3,}/g, "\n\n") + "\n";
 }
 
-export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{
-  ok: boolean;
-  status: number;
-  headers: { get(name: string): string | null };
-  json(): Promise<unknown>;
-  text(): Promise<string>;
-}>;
+export type { FetchLike } from "./gitlab-api";
 
 export interface GitLabTarget {
   apiUrl: string;
@@ -107,42 +100,18 @@ export function targetFromEnv(env: NodeJS.ProcessEnv): GitLabTarget {
   return { apiUrl: env.CI_API_V4_URL!.replace(/\/+$/, ""), projectId: env.CI_PROJECT_ID!, mergeRequestIid: env.CI_MERGE_REQUEST_IID!, token: env.GITLAB_API_TOKEN! };
 }
 
-const notesUrl = (t: GitLabTarget) => `${t.apiUrl}/projects/${encodeURIComponent(t.projectId)}/merge_requests/${encodeURIComponent(t.mergeRequestIid)}/notes`;
-
-async function call(fetchFn: FetchLike, t: GitLabTarget, url: string, method = "GET", body?: unknown) {
-  const headers: Record<string, string> = { "PRIVATE-TOKEN": t.token, Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetchFn(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) {
-    // Never echo the request headers: they carry the token.
-    const text = (await res.text()).slice(0, 300);
-    throw new Error(`GitLab API ${method} ${url.replace(t.apiUrl, "")} answered ${res.status}: ${text}`);
+/** Edits the note an earlier pipeline of the merge request posted (it carries MARKER), or posts one. */
+export async function upsertSummaryNote(fetch: FetchLike, t: GitLabTarget, body: string): Promise<{ action: "created" | "updated"; id: number }> {
+  const project = { apiUrl: t.apiUrl, project: t.projectId, token: t.token, fetch };
+  const notes = `/merge_requests/${encodeURIComponent(t.mergeRequestIid)}/notes`;
+  const all = await gitlabList<{ id: number; body?: string; system?: boolean }>(project, notes, { sort: "asc", order_by: "created_at" });
+  const existing = all.find((n) => !n.system && typeof n.body === "string" && n.body.includes(MARKER));
+  if (existing) {
+    await gitlabCall(project, "PUT", `${notes}/${existing.id}`, { body });
+    return { action: "updated", id: existing.id };
   }
-  return res;
-}
-
-/** Finds the note we posted before, following GitLab's page headers. */
-async function findExistingNote(fetchFn: FetchLike, t: GitLabTarget): Promise<number | undefined> {
-  let page: string | null = "1";
-  for (let guard = 0; page && guard < 50; guard++) {
-    const res = await call(fetchFn, t, `${notesUrl(t)}?per_page=100&page=${page}&sort=asc&order_by=created_at`);
-    const notes = (await res.json()) as Array<{ id: number; body?: string; system?: boolean }>;
-    const mine = notes.find((n) => !n.system && typeof n.body === "string" && n.body.includes(MARKER));
-    if (mine) return mine.id;
-    page = res.headers.get("x-next-page");
-  }
-  return undefined;
-}
-
-export async function upsertSummaryNote(fetchFn: FetchLike, t: GitLabTarget, body: string): Promise<{ action: "created" | "updated"; id: number }> {
-  const existing = await findExistingNote(fetchFn, t);
-  if (existing !== undefined) {
-    await call(fetchFn, t, `${notesUrl(t)}/${existing}`, "PUT", { body });
-    return { action: "updated", id: existing };
-  }
-  const res = await call(fetchFn, t, notesUrl(t), "POST", { body });
-  const created = (await res.json()) as { id: number };
-  return { action: "created", id: created.id };
+  const created = await gitlabCall<{ id: number }>(project, "POST", notes, { body });
+  return { action: "created", id: created.data!.id };
 }
 
 /** `qual=preview-qual.json` or `preview-qual.json` (stack taken from `preview-<stack>.json`). */
@@ -185,12 +154,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: Fetc
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2), process.env, fetch as unknown as FetchLike).then(
-    (code) => (process.exitCode = code),
-    (error) => {
-      console.error(`post-preview-summary: ${(error as Error).message}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCli("post-preview-summary", () => main(process.argv.slice(2), process.env, fetch), 1);

@@ -135,37 +135,10 @@ export interface ChangeCounts {
  */
 export function countChanges(digest: PreviewDigest): ChangeCounts {
   const counts: ChangeCounts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
-  const replaced = new Set<string>();
-  for (const step of digest.steps ?? []) {
-    switch (step.op) {
-      case "create":
-      case "import":
-        counts.create++;
-        break;
-      case "update":
-        counts.update++;
-        break;
-      case "delete":
-        counts.delete++;
-        break;
-      case "same":
-        counts.same++;
-        break;
-      case "replace":
-      case "create-replacement":
-      case "delete-replaced":
-      case "import-replacement":
-        replaced.add(step.urn);
-        break;
-      default:
-        break;
-    }
-  }
-  counts.replace = replaced.size;
+  for (const change of listChanges(digest)) counts[change.action]++;
   // The digest lists no `same` step but the root stack's unless --show-sames
   // is passed, so only Pulumi's own summary knows how many stay unchanged.
-  const summarySame = digest.changeSummary?.same;
-  if (typeof summarySame === "number") counts.same = summarySame;
+  counts.same = digest.changeSummary?.same ?? (digest.steps ?? []).filter((s) => s.op === "same").length;
   return counts;
 }
 
@@ -185,7 +158,7 @@ export interface ResourceChange {
 export function listChanges(digest: PreviewDigest): ResourceChange[] {
   const byUrn = new Map<string, ResourceChange>();
   for (const step of digest.steps ?? []) {
-    const action = actionOf(step.op);
+    const action = CHANGES[step.op];
     if (!action) continue;
     const { name, type } = parseUrn(step.urn);
     const previous = byUrn.get(step.urn);
@@ -201,24 +174,20 @@ export function listChanges(digest: PreviewDigest): ResourceChange[] {
   return [...byUrn.values()];
 }
 
-function actionOf(op: StepOp): ResourceChange["action"] | undefined {
-  switch (op) {
-    case "create":
-    case "import":
-      return "create";
-    case "update":
-      return "update";
-    case "delete":
-      return "delete";
-    case "replace":
-    case "create-replacement":
-    case "delete-replaced":
-    case "import-replacement":
-      return "replace";
-    default:
-      return undefined;
-  }
-}
+/** What each op that changes a resource does to it; a replacement's steps all count as its replace. */
+export const CHANGES: Partial<Record<StepOp, ResourceChange["action"]>> = {
+  create: "create",
+  import: "create",
+  update: "update",
+  delete: "delete",
+  replace: "replace",
+  "create-replacement": "replace",
+  "delete-replaced": "replace",
+  "import-replacement": "replace",
+};
+
+/** `update app [docker:index/container:Container] (memory)`: one changed resource, as logs print it. */
+export const describeChange = (c: ResourceChange) => `${c.action} ${c.name} [${c.type}]${c.reasons.length ? ` (${c.reasons.join(", ")})` : ""}`;
 
 /** Error diagnostics of a preview (a preview that failed still prints its digest). */
 export const errorDiagnostics = (digest: PreviewDigest) =>

@@ -6,7 +6,6 @@
  * validated by config/ exactly as `up` validates it; a bad stack prints the
  * same message and exits 1.
  */
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
@@ -16,6 +15,7 @@ import { readStackFiles } from "../../config/stack-files";
 import { formatProblems, secretsToSet, validateStackConfig } from "../../config/validate";
 import { describePlan } from "./describe";
 import { mermaidBlock, renderMermaid } from "./mermaid";
+import { PROJECT_DIR } from "../run-cli";
 
 const FORMATS = ["yaml", "json", "mermaid"] as const;
 type Format = (typeof FORMATS)[number];
@@ -116,4 +116,4 @@ export function main(argv: string[], projectDir: string): number {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2), resolve(__dirname, "..", ".."));
+if (require.main === module) process.exitCode = main(process.argv.slice(2), PROJECT_DIR);

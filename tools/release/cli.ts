@@ -14,15 +14,13 @@
  *
  * Exit 0 when written (or nothing changed), 1 when the registry failed, 2 on bad arguments.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { SERVICE_NAMES } from "../../catalog/services";
 import { BACKUP_IMAGE, releaseEntrySchema } from "../../config/release";
-import { readStackFileConfig } from "../../config/stack-files";
 import { TAG_PATTERN, pinnedReference } from "../../model/image-ref";
-import { PROJECT } from "../../model/naming";
-import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest, type ReleaseServices } from "./manifest";
+import { ManifestError, changesBetween, formatChanges, imageRepository, readManifest, stackRegistry, writeManifest, type ReleaseServices } from "./manifest";
 import { Registry, RegistryError, type RegistryLogin } from "./registry";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 const USAGE = `usage: npm run release -- --stack NAME (--service NAME ... | --all) --tag TAG --commit SHA --pipeline URL
 
@@ -36,8 +34,6 @@ const USAGE = `usage: npm run release -- --stack NAME (--service NAME ... | --al
 
 The registry login is read from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD.`;
 
-class UsageError extends Error {}
-
 export interface ReleaseArgs {
   stack: string;
   services: string[];
@@ -47,62 +43,45 @@ export interface ReleaseArgs {
   platform?: string;
 }
 
+/** Throws what is wrong with the arguments (an empty message for --help); main prints it with the usage. */
 export function parseReleaseArgs(argv: string[]): ReleaseArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        stack: { type: "string" },
-        service: { type: "string", multiple: true },
-        all: { type: "boolean" },
-        tag: { type: "string" },
-        commit: { type: "string" },
-        pipeline: { type: "string" },
-        platform: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError("");
-  for (const flag of ["stack", "tag", "commit", "pipeline"] as const) if (!values[flag]) throw new UsageError(`--${flag} is required`);
-  if (!TAG_PATTERN.test(values.tag!)) throw new UsageError(`--tag ${values.tag} is not a Docker tag`);
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stack: { type: "string" },
+      service: { type: "string", multiple: true },
+      all: { type: "boolean" },
+      tag: { type: "string" },
+      commit: { type: "string" },
+      pipeline: { type: "string" },
+      platform: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) throw new Error("");
+  for (const flag of ["stack", "tag", "commit", "pipeline"] as const) if (!values[flag]) throw new Error(`--${flag} is required`);
+  if (!TAG_PATTERN.test(values.tag!)) throw new Error(`--tag ${values.tag} is not a Docker tag`);
   const entry = releaseEntrySchema.pick({ commit: true, pipeline: true }).safeParse({ commit: values.commit, pipeline: values.pipeline });
-  if (!entry.success) throw new UsageError(entry.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join("; "));
+  if (!entry.success) throw new Error(entry.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join("; "));
   // --all: every catalog service; the backup image (`--service backup`) has its own build, this repository's.
   const services = values.all ? [...SERVICE_NAMES] : [...new Set(values.service ?? [])];
-  if (values.all && values.service) throw new UsageError("give --service or --all, not both");
-  if (services.length === 0) throw new UsageError("name at least one --service, or --all");
+  if (values.all && values.service) throw new Error("give --service or --all, not both");
+  if (services.length === 0) throw new Error("name at least one --service, or --all");
   const known: readonly string[] = [...SERVICE_NAMES, BACKUP_IMAGE];
   const unknown = services.filter((s) => !known.includes(s));
-  if (unknown.length > 0) throw new UsageError(`unknown service(s) ${unknown.join(", ")}; expected some of: ${known.join(", ")}`);
+  if (unknown.length > 0) throw new Error(`unknown service(s) ${unknown.join(", ")}; expected some of: ${known.join(", ")}`);
   return { stack: values.stack!, services, tag: values.tag!, commit: values.commit!, pipeline: values.pipeline!, platform: values.platform };
-}
-
-export function loginFromEnv(env: NodeJS.ProcessEnv): RegistryLogin | undefined {
-  const username = env.PO_REGISTRY_USERNAME;
-  const password = env.PO_REGISTRY_PASSWORD;
-  return username && password ? { username, password } : undefined;
-}
-
-/** The stack's `registry` config (Pulumi.yaml under Pulumi.<stack>.yaml). */
-function registryOf(projectDir: string, stack: string): string {
-  const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
-  if (typeof registry !== "string" || !registry) throw new ManifestError(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
-  return registry;
 }
 
 /** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. */
 export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined, out: NodeJS.WritableStream): Promise<ReleaseServices> {
   const before = readManifest(projectDir, args.stack);
   const registry = new Registry({ login, platform: args.platform });
-  const base = registryOf(projectDir, args.stack);
+  const registryPath = stackRegistry(projectDir, args.stack);
   const results = await Promise.allSettled(
     args.services.map(async (service) => {
-      const repository = `${base}/${service === BACKUP_IMAGE ? BACKUP_IMAGE : (SERVICES[service as keyof typeof SERVICES].repository ?? service)}`;
+      const repository = imageRepository(registryPath, service);
       const resolved = await registry.resolve(repository, args.tag);
       return [service, { image: pinnedReference(repository, resolved.digest), commit: args.commit, pipeline: args.pipeline }] as const;
     }),
@@ -122,7 +101,7 @@ export async function release(args: ReleaseArgs, projectDir: string, login: Regi
   return after;
 }
 
-export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = join(__dirname, "..", "..")): Promise<number> {
+export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
   let args: ReleaseArgs;
   try {
     args = parseReleaseArgs(argv);
@@ -131,7 +110,8 @@ export async function main(argv: string[], env = process.env, out: NodeJS.Writab
     return 2;
   }
   try {
-    await release(args, projectDir, loginFromEnv(env), out);
+    const { PO_REGISTRY_USERNAME: username, PO_REGISTRY_PASSWORD: password } = env;
+    await release(args, projectDir, username && password ? { username, password } : undefined, out);
     return 0;
   } catch (e) {
     if (e instanceof RegistryError || e instanceof ManifestError) {
@@ -142,6 +122,4 @@ export async function main(argv: string[], env = process.env, out: NodeJS.Writab
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("release", () => main(process.argv.slice(2)));

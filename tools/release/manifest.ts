@@ -7,9 +7,23 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { SERVICES, type ServiceName } from "../../catalog/services";
 import { BACKUP_IMAGE, readReleaseFile, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "../../config/release";
+import { readStackFileConfig } from "../../config/stack-files";
+import { PROJECT } from "../../model/naming";
 
 export class ManifestError extends Error {}
+
+/** The stack's `registry` config (Pulumi.yaml under Pulumi.<stack>.yaml). */
+export function stackRegistry(projectDir: string, stack: string): string {
+  const registry = readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
+  if (typeof registry !== "string" || !registry) throw new ManifestError(`stack ${stack} has no registry config (Pulumi.yaml or Pulumi.${stack}.yaml)`);
+  return registry;
+}
+
+/** Where a stack pulls a catalog service's image, or the backup image, from: the config registry + the catalog repository. */
+export const imageRepository = (registry: string, service: string) =>
+  `${registry}/${service === BACKUP_IMAGE ? BACKUP_IMAGE : (SERVICES[service as ServiceName].repository ?? service)}`;
 
 export type ReleaseServices = Record<string, ReleaseEntry>;
 

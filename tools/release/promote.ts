@@ -17,17 +17,15 @@
  * Exit 0 when written (or nothing changed), 1 when refused, 2 on bad arguments.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { SERVICE_NAMES } from "../../catalog/services";
 import { BACKUP_IMAGE } from "../../config/release";
-import { readStackFileConfig } from "../../config/stack-files";
 import { parseImageReference } from "../../model/image-ref";
-import { PROJECT } from "../../model/naming";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "../verify/outputs";
-import { ManifestError, changesBetween, formatChanges, readManifest, writeManifest } from "./manifest";
+import { ManifestError, changesBetween, formatChanges, imageRepository, readManifest, stackRegistry, writeManifest } from "./manifest";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 export class PromotionRefused extends Error {}
 
@@ -54,8 +52,6 @@ export interface PromoteInputs {
   verifyReport: unknown;
   projectDir: string;
 }
-
-const registryOf = (projectDir: string, stack: string) => readStackFileConfig(projectDir, stack)[`${PROJECT}:registry`];
 
 /** Checks every refusal, then writes the target manifest; returns the printed summary. */
 export function promote({ from, to, outputs, verifyReport, projectDir }: PromoteInputs): string {
@@ -86,8 +82,8 @@ export function promote({ from, to, outputs, verifyReport, projectDir }: Promote
     );
   }
 
-  const target = registryOf(projectDir, to);
-  const elsewhere = SERVICE_NAMES.filter((s) => parseImageReference(deployed[s].image)?.repository !== `${target}/${SERVICES[s].repository ?? s}`);
+  const target = stackRegistry(projectDir, to);
+  const elsewhere = SERVICE_NAMES.filter((s) => parseImageReference(deployed[s].image)?.repository !== imageRepository(target, s));
   if (elsewhere.length > 0) throw new PromotionRefused(`${to} pulls from ${target}, but ${from} ran ${elsewhere.map((s) => deployed[s].image).join(", ")}; the two stacks must share the registry`);
 
   const before = readManifest(projectDir, to);
@@ -97,8 +93,6 @@ export function promote({ from, to, outputs, verifyReport, projectDir }: Promote
   if (changes.length > 0) writeManifest(projectDir, to, after);
   return formatChanges(to, changes, SERVICE_NAMES.length);
 }
-
-const PROJECT_DIR = join(__dirname, "..", "..");
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
   let values;
@@ -131,6 +125,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("promote", () => main(process.argv.slice(2)));

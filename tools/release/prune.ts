@@ -16,13 +16,15 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type Docker from "dockerode";
 import { parse } from "yaml";
-import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
+import { SERVICE_NAMES } from "../../catalog/services";
+import { parseImageReference } from "../../model/image-ref";
 import { RELEASES_DIR, releaseFileName, releaseManifestSchema } from "../../config/release";
 import { stackConfigSchema } from "../../config/schema";
 import { readStackFileConfig } from "../../config/stack-files";
 import { assertDaemon, dockerClient } from "../../host/docker";
 import { PROJECT } from "../../model/naming";
-import { readManifest } from "./manifest";
+import { imageRepository, readManifest, stackRegistry } from "./manifest";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 /** One stack's releases, newest first: each is service → `repository@sha256:…`. */
 export type ReleaseHistory = Record<string, string>[];
@@ -58,13 +60,6 @@ export function pinsToKeep(stacks: PruneOptions["stacks"]): Map<string, string> 
   return keep;
 }
 
-const repositoryOf = (reference: string) => {
-  const at = reference.indexOf("@");
-  if (at >= 0) return reference.slice(0, at);
-  const colon = reference.lastIndexOf(":");
-  return colon > reference.lastIndexOf("/") ? reference.slice(0, colon) : reference;
-};
-
 export async function pruneImages(docker: Docker, options: PruneOptions): Promise<PruneResult> {
   const ours = new Set(options.repositories);
   const keep = pinsToKeep(options.stacks);
@@ -77,7 +72,7 @@ export async function pruneImages(docker: Docker, options: PruneOptions): Promis
     const digests = (image.RepoDigests ?? []).filter((d) => d !== "<none>@<none>");
     const references = [...tags, ...digests];
     // Ours only when every reference is ours: one foreign name makes the whole image someone else's.
-    if (references.length === 0 || !references.every((r) => ours.has(repositoryOf(r)))) continue;
+    if (references.length === 0 || !references.every((r) => ours.has(parseImageReference(r)?.repository ?? r))) continue;
     const users = used.get(image.Id);
     const pinned = digests.find((d) => keep.has(d));
     if (users) {
@@ -146,10 +141,8 @@ export function pruneOptionsFor(projectDir: string): PruneOptions {
   const repositories = new Set<string>();
   const perStack: PruneOptions["stacks"] = {};
   for (const stack of stacks) {
-    const config = readStackFileConfig(projectDir, stack);
-    const registry = config[`${PROJECT}:registry`] as string;
-    for (const service of SERVICE_NAMES) repositories.add(`${registry}/${SERVICES[service].repository ?? service}`);
-    const keep = stackConfigSchema.shape.keepReleases.safeParse(config[`${PROJECT}:keepReleases`]);
+    for (const service of SERVICE_NAMES) repositories.add(imageRepository(stackRegistry(projectDir, stack), service));
+    const keep = stackConfigSchema.shape.keepReleases.safeParse(readStackFileConfig(projectDir, stack)[`${PROJECT}:keepReleases`]);
     perStack[stack] = { history: gitReleaseHistory(projectDir, stack), keep: keep.success ? keep.data : 3 };
   }
   return { repositories: [...repositories], stacks: perStack };
@@ -173,7 +166,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`prune-images: ${(e as Error).message}\nusage: npm run prune-images -- [--dry-run]\n`);
     return 2;
   }
-  const projectDir = join(__dirname, "..", "..");
+  const projectDir = PROJECT_DIR;
   if (!dryRun && !fullHistory(projectDir)) {
     // CI clones shallow: an incomplete history would count too few releases and remove a rollback's image.
     err.write("prune-images: this clone's git history is shallow and could not be deepened; nothing is removed (dry run)\n");
@@ -191,6 +184,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("prune-images", () => main(process.argv.slice(2)));

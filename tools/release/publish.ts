@@ -21,8 +21,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { releaseFileName } from "../../config/release";
-
-export class PublishError extends Error {}
+import { type FetchLike, gitlabCall } from "../ci/gitlab-api";
+import { runCli } from "../run-cli";
 
 export interface PublishOptions {
   api: string;
@@ -35,27 +35,17 @@ export interface PublishOptions {
   /** The manifest as rewritten, and as it was in the clone. */
   content: string;
   original: string;
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
 }
 
 export async function publish(o: PublishOptions): Promise<string> {
-  const doFetch = o.fetch ?? fetch;
   const file = releaseFileName(o.stack);
-  const project = `${o.api}/projects/${encodeURIComponent(o.project)}`;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await doFetch(`${project}${path}`, {
-      method,
-      headers: { "PRIVATE-TOKEN": o.token, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await response.text();
-    if (!response.ok) throw new PublishError(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${text.slice(0, 300)}`);
-    return JSON.parse(text) as Record<string, unknown>;
-  };
+  const project = { apiUrl: o.api, project: o.project, token: o.token, fetch: o.fetch ?? fetch };
+  const call = async (method: string, path: string, body?: unknown) => (await gitlabCall<Record<string, unknown>>(project, method, path, body)).data ?? {};
   if (o.content === o.original) return `${file}: nothing changed, nothing committed`;
   const meta = await call("GET", `/repository/files/${encodeURIComponent(file)}?ref=${encodeURIComponent(o.branch)}`);
   if (meta.content_sha256 !== createHash("sha256").update(o.original).digest("hex")) {
-    throw new PublishError(`${file} changed on ${o.branch} since this job cloned it; retry the job`);
+    throw new Error(`${file} changed on ${o.branch} since this job cloned it; retry the job`);
   }
   const branch = o.mergeRequest ? `release/${o.stack}-${Date.now().toString(36)}` : o.branch;
   const commit = await call("POST", "/repository/commits", {
@@ -97,6 +87,4 @@ export async function main(argv: string[], env = process.env): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("publish", () => main(process.argv.slice(2)));

@@ -102,14 +102,11 @@ export class Registry {
 
   private async request(method: "HEAD" | "GET", url: string, host: string, name: string, what: string): Promise<Response> {
     const send = (authorization?: string) =>
-      this.fetch(url, {
-        method,
-        headers: { Accept: ACCEPT, ...(authorization ? { Authorization: authorization } : {}) },
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
-      }).catch((error: Error) => {
-        const cause = (error.cause as Error | undefined)?.message ?? error.message;
-        throw new RegistryError(`cannot reach the registry ${host} (${url.split("/v2/")[0]}): ${cause}`);
-      });
+      this.reach(
+        url,
+        { method, headers: { Accept: ACCEPT, ...(authorization ? { Authorization: authorization } : {}) } },
+        `the registry ${host} (${url.split("/v2/")[0]})`,
+      );
     const scopeKey = `${host}/${name}`;
     let response = await send(this.authorization.get(scopeKey));
     if (response.status === 401) {
@@ -125,6 +122,13 @@ export class Registry {
     return response;
   }
 
+  /** fetch within the timeout; a network failure names what could not be reached, and why. */
+  private reach(url: string | URL, init: RequestInit, what: string): Promise<Response> {
+    return this.fetch(url, { ...init, signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) }).catch((error: Error) => {
+      throw new RegistryError(`cannot reach ${what}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    });
+  }
+
   /** The Authorization header the challenge asks for. */
   private async authorize(challenge: string, host: string, name: string): Promise<string> {
     const { scheme, params } = parseChallenge(challenge);
@@ -137,12 +141,7 @@ export class Registry {
     const realm = new URL(params.realm);
     if (params.service) realm.searchParams.set("service", params.service);
     realm.searchParams.set("scope", params.scope ?? `repository:${name}:pull`);
-    const response = await this.fetch(realm, {
-      headers: login ? { Authorization: basic(login) } : {},
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000),
-    }).catch((error: Error) => {
-      throw new RegistryError(`cannot reach the token service ${realm.origin} of ${host}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
-    });
+    const response = await this.reach(realm, { headers: login ? { Authorization: basic(login) } : {} }, `the token service ${realm.origin} of ${host}`);
     if (response.status === 401 || response.status === 403) {
       throw new RegistryError(`the token service of ${host} refused the login${login ? ` of ${login.username}` : ""} (HTTP ${response.status}); check the registry credentials`);
     }

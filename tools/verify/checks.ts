@@ -253,19 +253,22 @@ export function checkEdge(snapshot: HostSnapshot, outputs: StackOutputs): CheckR
   return results;
 }
 
+/** A host-wide check that passes when there is no conflict, and names each one otherwise. */
+const noConflict = <T>(id: string, title: string, conflicts: T[], none: string, describeConflict: (c: T) => string): CheckResult => ({
+  id,
+  title,
+  ok: conflicts.length === 0,
+  evidence: conflicts.length === 0 ? none : conflicts.map(describeConflict).join("; "),
+});
+
 export function checkRouters(snapshot: HostSnapshot): CheckResult {
-  const conflicts = findConflicts(snapshot.containers);
-  return {
-    id: "traefik.routers-unique",
-    title: "no Traefik router name or Host rule is declared by two containers (other than revisions of one service)",
-    ok: conflicts.length === 0,
-    evidence:
-      conflicts.length === 0
-        ? "no conflict on the host"
-        : conflicts
-            .map((c) => `${c.kind} ${c.key} declared by ${c.containers.map((x) => `${x.name} [${x.owner}, ${x.state}]`).join(" and ")}`)
-            .join("; "),
-  };
+  return noConflict(
+    "traefik.routers-unique",
+    "no Traefik router name or Host rule is declared by two containers (other than revisions of one service)",
+    findConflicts(snapshot.containers),
+    "no conflict on the host",
+    (c) => `${c.kind} ${c.key} declared by ${c.containers.map((x) => `${x.name} [${x.owner}, ${x.state}]`).join(" and ")}`,
+  );
 }
 
 /**
@@ -275,19 +278,14 @@ export function checkRouters(snapshot: HostSnapshot): CheckResult {
  * running or not: a stopped one clashes again the moment it starts.
  */
 export function checkDefinitions(snapshot: HostSnapshot): CheckResult {
-  const conflicts = conflictingDefinitions(snapshot.containers);
   const state = new Map(snapshot.containers.map((c) => [c.name, c.state]));
-  return {
-    id: "traefik.definitions-agree",
-    title: "no Traefik router, middleware or service is defined differently by two containers",
-    ok: conflicts.length === 0,
-    evidence:
-      conflicts.length === 0
-        ? "no conflicting definition on the host"
-        : conflicts
-            .map((c) => `${c.key} defined differently by ${c.holders.map((h) => `${h.container} [${state.get(h.container)}]: ${JSON.stringify(h.definition)}`).join(" and ")}`)
-            .join("; "),
-  };
+  return noConflict(
+    "traefik.definitions-agree",
+    "no Traefik router, middleware or service is defined differently by two containers",
+    conflictingDefinitions(snapshot.containers),
+    "no conflicting definition on the host",
+    (c) => `${c.key} defined differently by ${c.holders.map((h) => `${h.container} [${state.get(h.container)}]: ${JSON.stringify(h.definition)}`).join(" and ")}`,
+  );
 }
 
 /**

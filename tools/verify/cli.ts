@@ -5,13 +5,13 @@
  * run (bad arguments, unreadable outputs, no daemon).
  */
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
+import { PROJECT_DIR, runCli } from "../run-cli";
 
 const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
 
@@ -43,8 +43,6 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
 
 The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host).`;
 
-class UsageError extends Error {}
-
 export interface CliArgs {
   stacks: string[];
   outputFiles: string[];
@@ -58,50 +56,45 @@ export interface CliArgs {
 
 const positiveInt = (flag: string, v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of at least 1, got ${v}`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a whole number of at least 1, got ${v}`);
   return n;
 };
 
+/** Throws what is wrong with the arguments (an empty message for --help); main prints it with the usage. */
 export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stack: { type: "string", multiple: true },
-        outputs: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        "json-out": { type: "string" },
-        "drill-result": { type: "string", multiple: true },
-        "no-probe": { type: "boolean" },
-        "check-redirects": { type: "boolean" },
-        "probe-mode": { type: "string" },
-        "probe-image": { type: "string" },
-        timeout: { type: "string" },
-        concurrency: { type: "string" },
-        "default-ports": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) throw new UsageError("");
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      stack: { type: "string", multiple: true },
+      outputs: { type: "string", multiple: true },
+      json: { type: "boolean" },
+      "json-out": { type: "string" },
+      "drill-result": { type: "string", multiple: true },
+      "no-probe": { type: "boolean" },
+      "check-redirects": { type: "boolean" },
+      "probe-mode": { type: "string" },
+      "probe-image": { type: "string" },
+      timeout: { type: "string" },
+      concurrency: { type: "string" },
+      "default-ports": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) throw new Error("");
   const stacks = values.stack ?? [];
   const outputFiles = values.outputs ?? [];
-  if (stacks.length === 0 && outputFiles.length === 0) throw new UsageError("name at least one --stack (or --outputs file)");
+  if (stacks.length === 0 && outputFiles.length === 0) throw new Error("name at least one --stack (or --outputs file)");
   if (stacks.length > 0 && outputFiles.length > stacks.length) {
-    throw new UsageError(`${outputFiles.length} --outputs files for ${stacks.length} --stack: pair each file with a stack, in order`);
+    throw new Error(`${outputFiles.length} --outputs files for ${stacks.length} --stack: pair each file with a stack, in order`);
   }
   const drillFiles = values["drill-result"] ?? (env.PO_DRILL_RESULT ? [env.PO_DRILL_RESULT] : []);
   if (drillFiles.length > 0 && (stacks.length === 0 || drillFiles.length > stacks.length)) {
-    throw new UsageError(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
+    throw new Error(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
   }
   const drillResults = Object.fromEntries(drillFiles.map((file, i) => [stacks[i], file]));
   const mode = values["probe-mode"];
-  if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new UsageError(`--probe-mode expects sidecar or exec, got ${mode}`);
+  if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new Error(`--probe-mode expects sidecar or exec, got ${mode}`);
   const probe: Partial<ProbeOptions> = {};
   if (mode) probe.mode = mode as ProbeMode;
   if (values["probe-image"]) probe.image = values["probe-image"];
@@ -119,8 +112,6 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
-const PROJECT_DIR = join(__dirname, "..", "..");
-
 /**
  * A stack's outputs from Pulumi, read the way `npm run outputs` reads them
  * (PULUMI_BACKEND_URL, or the local file backend when it is unset).
@@ -134,19 +125,13 @@ async function pulumiStackOutputs(stack: string): Promise<unknown> {
 }
 
 export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {
-  if (args.stacks.length === 0) {
-    return Promise.all(
-      args.outputFiles.map(async (file) => {
-        const outputs = parseOutputs(await readOutputsFile(file), file);
-        return { stack: outputs.environment, outputs };
-      }),
-    );
-  }
+  // Without --stack, each outputs file names its stack: its `environment`.
+  const stacks = args.stacks.length > 0 ? args.stacks : args.outputFiles.map(() => undefined);
   return Promise.all(
-    args.stacks.map(async (stack, i) => {
+    stacks.map(async (stack, i) => {
       const file = args.outputFiles[i];
-      const raw = file ? await readOutputsFile(file) : await pulumiStackOutputs(stack);
-      return { stack, outputs: parseOutputs(raw, file ?? `stack ${stack}`) };
+      const outputs = parseOutputs(file ? await readOutputsFile(file) : await pulumiStackOutputs(stack!), file ?? `stack ${stack}`);
+      return { stack: stack ?? outputs.environment, outputs };
     }),
   );
 }
@@ -156,7 +141,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   try {
     args = parseCliArgs(argv);
   } catch (e) {
-    err.write(`${e instanceof UsageError && e.message ? `verify: ${e.message}\n\n` : ""}${USAGE}\n`);
+    err.write(`${(e as Error).message ? `verify: ${(e as Error).message}\n\n` : ""}${USAGE}\n`);
     return 2;
   }
   let report: VerifyReport;
@@ -172,6 +157,4 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   return report.ok ? 0 : 1;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-}
+if (require.main === module) runCli("verify", () => main(process.argv.slice(2)));

@@ -23,10 +23,6 @@ import { checkDrillResult } from "./drill";
 import { checkRedirects, type RedirectProbe } from "./redirects";
 import { takeSnapshot } from "./snapshot";
 
-export type { CheckResult } from "./checks";
-export type { IsolationSummary, ProbeOptions } from "./isolation";
-export type { StackOutputs } from "./outputs";
-
 export interface VerifyOptions {
   stacks: { stack: string; outputs: StackOutputs }[];
   docker?: Docker;

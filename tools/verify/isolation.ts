@@ -129,7 +129,6 @@ export function planProbes(snapshot: HostSnapshot, outputs: StackOutputs, defaul
   });
 }
 
-/** Splits Docker's multiplexed stdout/stderr stream (non-TTY logs and exec output) into text. */
 /** Reads the probe script's output: the exit code of each target, by index. */
 export function parseProbeOutput(text: string, count: number): { codes: (number | undefined)[]; error?: string } {
   const codes: (number | undefined)[] = new Array(count).fill(undefined);
@@ -168,11 +167,6 @@ async function probeBySidecar(docker: Docker, source: ContainerView, args: strin
   }
 }
 
-async function probeByExec(docker: Docker, source: ContainerView, args: string[]): Promise<string> {
-  // The probe reports each target's result on its output; its own exit code says nothing more.
-  return (await execIn(docker, source.id, ["sh", "-c", PROBE_SCRIPT, "probe", ...args], { allowFailure: true })).output;
-}
-
 export interface ProbeRun {
   results: AttemptResult[];
   /** Sources that could not be probed, with why. */
@@ -186,7 +180,11 @@ export async function runProbes(docker: Docker, plans: ProbePlan[], opts: ProbeO
     const args = [String(opts.timeoutSeconds), ...attempts.map((a) => `${a.address}:${a.port}`)];
     let text: string;
     try {
-      text = opts.mode === "exec" ? await probeByExec(docker, source, args) : await probeBySidecar(docker, source, args, opts);
+      // The probe reports each target's result on its output; its own exit code says nothing more.
+      text =
+        opts.mode === "exec"
+          ? (await execIn(docker, source.id, ["sh", "-c", PROBE_SCRIPT, "probe", ...args], { allowFailure: true })).output
+          : await probeBySidecar(docker, source, args, opts);
     } catch (err) {
       errors.push(`${source.name}: could not probe (${opts.mode}${opts.mode === "sidecar" ? `, image ${opts.image}` : ""}): ${(err as Error).message}`);
       return [];
@@ -240,11 +238,7 @@ export function summarise(outputs: StackOutputs, plans: ProbePlan[], run: ProbeR
     environment: outputs.environment,
     edgeMode: outputs.edge.mode,
     sources: plans.length,
-    total: {
-      attempted: crossEnvironment.attempted + neighbour.attempted + dependency.attempted,
-      succeeded: crossEnvironment.succeeded + neighbour.succeeded + dependency.succeeded,
-      expected: dependency.expected,
-    },
+    total: { attempted: run.results.length, succeeded: run.results.filter((r) => r.connected).length, expected: dependency.expected },
     crossEnvironment,
     neighbour,
     dependency,

@@ -31,13 +31,8 @@ function get(host: string, probe: RedirectProbe): Promise<{ status: number; loca
 }
 
 function redirectsToHttps(host: string, location: string | undefined): boolean {
-  if (!location) return false;
-  try {
-    const url = new URL(location);
-    return url.protocol === "https:" && url.hostname === host;
-  } catch {
-    return false;
-  }
+  const url = location && URL.canParse(location) ? new URL(location) : undefined;
+  return url?.protocol === "https:" && url.hostname === host;
 }
 
 export async function checkRedirects(outputs: StackOutputs, probe: RedirectProbe = {}): Promise<CheckResult[]> {

@@ -58,7 +58,12 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) 
   return results;
 }
 
-const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+/** What Docker answered, or `gone` when the object was removed since it was listed. */
+const unlessGone = <T>(answer: Promise<T>, gone: T) =>
+  answer.catch((err: { statusCode?: number }) => {
+    if (err.statusCode === 404) return gone;
+    throw err;
+  });
 
 export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
   const [listed, networkList, volumeList] = await Promise.all([
@@ -66,28 +71,10 @@ export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
     docker.listNetworks(),
     docker.listVolumes(),
   ]);
-  // A container removed between the list and its inspect is simply gone.
-  const inspected = await mapBounded(listed, 8, (c) =>
-    docker
-      .getContainer(c.Id)
-      .inspect()
-      .catch((err) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }),
-  );
+  const inspected = await mapBounded(listed, 8, (c) => unlessGone<Docker.ContainerInspectInfo | undefined>(docker.getContainer(c.Id).inspect(), undefined));
   const found = inspected.filter((c): c is Docker.ContainerInspectInfo => c !== undefined);
   const imageIds = [...new Set(found.map((c) => c.Image))];
-  const digests = await mapBounded(imageIds, 8, (id) =>
-    docker
-      .getImage(id)
-      .inspect()
-      .then((i) => i.RepoDigests ?? [])
-      .catch((err) => {
-        if (isNotFound(err)) return [];
-        throw err;
-      }),
-  );
+  const digests = await mapBounded(imageIds, 8, (id) => unlessGone(docker.getImage(id).inspect().then((i) => i.RepoDigests ?? []), []));
   const repoDigestsOf = new Map(imageIds.map((id, i) => [id, digests[i]]));
   const containers: ContainerView[] = found
     .map((c) => ({

@@ -1,0 +1,67 @@
+/**
+ * GitLab's REST API for one project (docs.gitlab.com/api/rest): JSON in and
+ * out, the token in the PRIVATE-TOKEN header. A failure names the request and
+ * GitLab's answer ({"message": …}), never the token.
+ */
+
+/** The part of `fetch` the tools use, so tests can stand in for GitLab. */
+export type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string },
+) => Promise<GitlabResponse>;
+
+interface GitlabResponse {
+  ok: boolean;
+  status: number;
+  headers: { get(name: string): string | null };
+  json(): Promise<unknown>;
+  text(): Promise<string>;
+}
+
+export interface GitlabProject {
+  /** `https://gitlab.example.com/api/v4`. */
+  apiUrl: string;
+  /** Its numeric id or `group/name`. */
+  project: string;
+  token: string;
+  fetch: FetchLike;
+}
+
+interface GitlabAnswer<T> {
+  status: number;
+  /** The parsed body of a successful answer. */
+  data?: T;
+  headers: GitlabResponse["headers"];
+}
+
+/** One request under `/projects/:id`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
+export async function gitlabCall<T>(
+  p: GitlabProject,
+  method: string,
+  path: string,
+  body?: unknown,
+  allow404 = false,
+): Promise<GitlabAnswer<T>> {
+  const response = await p.fetch(`${p.apiUrl.replace(/\/+$/, "")}/projects/${encodeURIComponent(p.project)}${path}`, {
+    method,
+    headers: { "PRIVATE-TOKEN": p.token, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok && !(allow404 && response.status === 404)) {
+    throw new Error(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  }
+  // A DELETE's 204 has no body to parse.
+  const data = response.ok ? ((await response.json().catch(() => undefined)) as T | undefined) : undefined;
+  return { status: response.status, data, headers: response.headers };
+}
+
+/** Every item of a paginated list, page after page as GitLab's x-next-page header says. */
+export async function gitlabList<T>(p: GitlabProject, path: string, query: Record<string, string> = {}): Promise<T[]> {
+  const all: T[] = [];
+  for (let page: string | null = "1"; page; ) {
+    const { data, headers }: GitlabAnswer<T[]> = await gitlabCall<T[]>(p, "GET", `${path}?${new URLSearchParams({ ...query, per_page: "100", page })}`);
+    all.push(...(data ?? []));
+    page = data?.length ? headers.get("x-next-page") : null;
+  }
+  return all;
+}
