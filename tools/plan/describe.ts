@@ -17,29 +17,35 @@ export const displayName = (c: ContainerPlan) => (c.rollout.strategy === "revisi
 const describeRollout = (c: ContainerPlan) =>
   c.rollout.strategy === "revisioned" ? "zero-downtime: a new revision starts beside the old one" : `delete-first: ${c.rollout.reason}`;
 
-function describeContainer(c: CatalogContainerPlan) {
+const fromCatalog = (c: ContainerPlan): c is CatalogContainerPlan => c.kind !== "backup";
+
+function describeContainer(c: ContainerPlan) {
+  const catalog = fromCatalog(c) ? c : undefined;
   return {
     role: c.kind,
     image: c.image,
     ...(c.command ? { command: c.command } : {}),
-    port: c.port,
+    ...(catalog ? { port: catalog.port } : {}),
     rollout: describeRollout(c),
-    networks: Object.fromEntries(c.networks.map((n) => [n.name, n.aliases.length ? { aliases: n.aliases } : {}])),
-    ...(c.route ? { route: { host: c.route.host, url: c.route.url, router: c.route.router } } : {}),
+    networks: Object.fromEntries(c.networks.map((n) => [n.name, n.aliases?.length ? { aliases: n.aliases } : {}])),
+    ...(catalog?.route ? { route: { host: catalog.route.host, url: catalog.route.url, router: catalog.route.router } } : {}),
     resources: { memoryMb: c.resources.memoryMb, cpus: c.resources.cpus },
     env: Object.fromEntries(c.env.map((e) => [e.name, e.secret ? MASK : e.value])),
     ...(c.credentials.length ? { credentials: c.credentials } : {}),
-    ...(c.volumes.length ? { volumes: c.volumes.map((v) => `${v.volumeName}:${v.containerPath}`) } : {}),
-    ...(c.dependencies.length ? { dependencies: c.dependencies } : {}),
+    ...(c.volumes.length ? { volumes: c.volumes.map((v) => `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`) } : {}),
+    ...(catalog?.dependencies.length ? { dependencies: catalog.dependencies } : {}),
   };
 }
+
+/** Every container the stack runs: the catalog's, then the backup container when the stack has backup config. */
+export const allContainers = (plan: EnvironmentPlan): ContainerPlan[] => [...plan.containers, ...(plan.backup ? [plan.backup] : [])];
 
 export function describePlan(plan: EnvironmentPlan) {
   return {
     stack: plan.stack,
     environment: plan.env,
     edge: plan.edge,
-    containers: Object.fromEntries(plan.containers.map((c) => [displayName(c), describeContainer(c)])),
+    containers: Object.fromEntries(allContainers(plan).map((c) => [displayName(c), describeContainer(c)])),
     networks: Object.fromEntries(plan.networks.map((n) => [n.name, { internal: n.internal, external: !n.managed }])),
     volumes: Object.fromEntries(
       plan.volumes.map((v) => [v.name, { adopted: v.adopted, protect: v.protect, retainOnDelete: v.retainOnDelete }]),

@@ -5,12 +5,13 @@
  * Traefik sits in the edge network with an arrow per route, and an arrow goes
  * from each container to every store and peer it depends on. A service's other
  * networks are those of the stores it depends on, plus the edge when routed,
- * so the arrows show them.
+ * so the arrows show them. The backup container sits in its own network, with
+ * an arrow to each store whose network it joins.
  * Syntax: https://mermaid.js.org/syntax/flowchart.html
  */
 import type { ContainerPlan } from "../../model/container";
 import type { EnvironmentPlan } from "../../model/environment";
-import { displayName } from "./describe";
+import { allContainers, displayName } from "./describe";
 
 /** Mermaid node ids: letters, digits and underscores only. */
 const id = (prefix: string, name: string) => `${prefix}_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
@@ -21,8 +22,10 @@ export function renderMermaid(plan: EnvironmentPlan): string {
   const lines = ["flowchart LR"];
   const byAlias = new Map(plan.containers.flatMap((c) => c.networks.flatMap((n) => n.aliases.map((a) => [a, c] as const))));
 
+  // The backup container's first networks are the stores' it reads; its home is its own.
+  const home = (c: ContainerPlan) => (c.kind === "backup" ? "backup" : c.networks[0]?.key);
   for (const network of plan.networks) {
-    const members = plan.containers.filter((c) => c.networks[0]?.key === network.key);
+    const members = allContainers(plan).filter((c) => home(c) === network.key);
     const traits = [network.internal ? "internal" : undefined, network.managed ? undefined : "external"].filter(Boolean);
     lines.push(`  subgraph ${id("net", network.name)}["${network.name}${traits.length ? ` (${traits.join(", ")})` : ""}"]`);
     if (network.key === "edge") lines.push(`    ${TRAEFIK}(["Traefik: ${plan.edge.traefikContainer}"])`);
@@ -41,6 +44,11 @@ export function renderMermaid(plan: EnvironmentPlan): string {
       const target = byAlias.get(dependency.slice(0, dependency.lastIndexOf(":")));
       if (!target) throw new Error(`${c.containerName} depends on ${dependency}, which no container of the plan answers to`);
       lines.push(`  ${containerId(c)} -.-> ${containerId(target)}`);
+    }
+  }
+  for (const network of plan.backup?.networks ?? []) {
+    for (const store of plan.containers.filter((c) => c.kind === "store" && home(c) === network.key)) {
+      lines.push(`  ${containerId(plan.backup!)} -.-> ${containerId(store)}`);
     }
   }
   return lines.join("\n");

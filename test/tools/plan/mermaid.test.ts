@@ -1,5 +1,5 @@
 import { planFromStackFiles } from "../../../tools/plan";
-import { displayName } from "../../../tools/plan/describe";
+import { allContainers, displayName } from "../../../tools/plan/describe";
 import { generatedBlock, mermaidBlock, renderMermaid } from "../../../tools/plan/mermaid";
 import type { EnvironmentPlan } from "../../../model/environment";
 import { fixtureProject, type FixtureProject } from "./fixture-project";
@@ -7,7 +7,11 @@ import { fixtureProject, type FixtureProject } from "./fixture-project";
 let project: FixtureProject;
 beforeAll(() => {
   project = fixtureProject({
-    iso: { "portugal-odyssey:domain": "iso.example.test", "portugal-odyssey:edgeSubnet": "172.16.120.0/24" },
+    iso: {
+      "portugal-odyssey:domain": "iso.example.test",
+      "portugal-odyssey:edgeSubnet": "172.16.120.0/24",
+      "portugal-odyssey:backup": { repository: "s3:https://s3.example.test/backups" },
+    },
     shr: { "portugal-odyssey:domain": "shr.example.test", "portugal-odyssey:edge": "shared" },
   });
 });
@@ -54,10 +58,11 @@ describe.each(["iso", "shr"])("the %s stack's diagram", (stack) => {
     }
   });
 
-  test("draws every container of the model once, inside the group of its first network", () => {
+  test("draws every container of the model once, inside the group of its first network, the backup container in its own", () => {
     const drawn = [...diagram.groups.values()].flat().filter((l) => !l.startsWith("Traefik"));
-    expect(drawn.sort()).toEqual(plan.containers.map(displayName).sort());
+    expect(drawn.sort()).toEqual(allContainers(plan).map(displayName).sort());
     for (const c of plan.containers) expect(groupOf(diagram.groups, c.networks[0].name)).toContain(displayName(c));
+    if (plan.backup) expect(groupOf(diagram.groups, plan.backup.networks.find((n) => n.key === "backup")!.name)).toEqual([displayName(plan.backup)]);
   });
 
   test("routes Traefik to every routed container, labelled with its Host", () => {
@@ -74,8 +79,14 @@ describe.each(["iso", "shr"])("the %s stack's diagram", (stack) => {
         return `${displayName(c)} -> ${displayName(target)}`;
       }),
     );
+    // The backup container reaches each store whose network it joins.
+    const stores = plan.containers.filter((c) => c.kind === "store");
+    const backupArrows = plan.backup
+      ? stores.filter((s) => plan.backup!.networks.some((n) => n.key === s.networks[0].key)).map((s) => `${displayName(plan.backup!)} -> ${displayName(s)}`)
+      : [];
+    expect(Boolean(plan.backup)).toBe(stack === "iso");
     const drawn = diagram.arrows.filter((a) => a.dotted).map((a) => `${a.from} -> ${a.to}`);
-    expect(drawn.sort()).toEqual(expected.sort());
+    expect(drawn.sort()).toEqual([...expected, ...backupArrows].sort());
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { EXTERNAL_SECRETS } from "../../../catalog/types";
 import { main, planFromStackFiles, PlanError, renderPlans } from "../../../tools/plan";
-import { displayName, MASK } from "../../../tools/plan/describe";
+import { allContainers, displayName, MASK } from "../../../tools/plan/describe";
 import { mockImageId, runProgram, ofType, TYPES } from "../../harness/program";
 import { TEST_EXTERNAL_SECRETS } from "../../harness/stack-config";
 import { testRelease } from "../../../testing/release";
@@ -19,6 +19,7 @@ beforeAll(() => {
       "portugal-odyssey:edgeSubnet": "172.16.121.0/24",
       "portugal-odyssey:postgresPassword": { secure: CIPHERTEXT },
       "portugal-odyssey:services": { "booking-service": { memoryMb: 320 } },
+      "portugal-odyssey:backup": { repository: "s3:https://s3.example.test/backups" },
     },
     beta: { "portugal-odyssey:domain": "beta.example.test", "portugal-odyssey:edge": "shared" },
   });
@@ -32,16 +33,20 @@ describe("the printed plan", () => {
   test("lists every container of the model with its image, networks and aliases, route, memory, CPU and volumes", () => {
     const plan = planOf("alpha");
     const printed = parse(yamlOf("alpha"));
-    expect(Object.keys(printed.containers)).toEqual(plan.containers.map(displayName));
-    for (const c of plan.containers) {
+    expect(plan.backup).toBeDefined();
+    expect(Object.keys(printed.containers)).toEqual(allContainers(plan).map(displayName));
+    for (const c of allContainers(plan)) {
       const entry = printed.containers[displayName(c)];
       expect(entry.image).toBe(c.image);
-      expect(entry.networks).toEqual(Object.fromEntries(c.networks.map((n) => [n.name, n.aliases.length ? { aliases: n.aliases } : {}])));
+      expect(entry.networks).toEqual(Object.fromEntries(c.networks.map((n) => [n.name, n.aliases?.length ? { aliases: n.aliases } : {}])));
       expect(entry.resources).toEqual(c.resources);
-      expect(entry.route?.host).toBe(c.route?.host);
-      expect(entry.volumes ?? []).toEqual(c.volumes.map((v) => `${v.volumeName}:${v.containerPath}`));
+      expect(entry.route?.host).toBe(plan.containers.find((x) => x === c)?.route?.host);
+      expect(entry.volumes ?? []).toEqual(c.volumes.map((v) => `${v.volumeName}:${v.containerPath}${v.readOnly ? ":ro" : ""}`));
       expect(Object.keys(entry.env)).toEqual(c.env.map((e) => e.name));
     }
+    // The backup container reads the stores' volumes and writes only its staging volume.
+    const backupVolumes: string[] = printed.containers[displayName(plan.backup!)].volumes;
+    expect(backupVolumes.filter((v) => !v.endsWith(":ro"))).toEqual(plan.backup!.volumes.filter((v) => !v.readOnly).map((v) => `${v.volumeName}:${v.containerPath}`));
     expect(printed.containers[displayName(plan.containers.find((c) => c.name === "booking-service")!)]).toMatchObject({
       image: testRelease(project.dir, "alpha").services["booking-service"].image,
       resources: { memoryMb: 320 },
@@ -63,10 +68,10 @@ describe("the printed plan", () => {
       const text = renderPlans([planFromStackFiles(project.dir, "alpha")], format);
       expect(text).not.toContain(CIPHERTEXT);
       const printed = format === "yaml" ? parse(text) : JSON.parse(text);
-      const secrets = plan.containers.flatMap((c) => c.env.filter((e) => e.secret).map((e) => [displayName(c), e] as const));
-      expect(secrets.length).toBeGreaterThan(0);
+      const secrets = allContainers(plan).flatMap((c) => c.env.filter((e) => e.secret).map((e) => [displayName(c), e] as const));
+      expect(secrets.map(([name]) => name)).toContain(displayName(plan.backup!));
       for (const [name, e] of secrets) expect(printed.containers[name].env[e.name]).toBe(MASK);
-      for (const c of plan.containers) {
+      for (const c of allContainers(plan)) {
         for (const e of c.env.filter((v) => !v.secret)) expect(printed.containers[displayName(c)].env[e.name]).toBe(e.value);
       }
     }
@@ -77,8 +82,8 @@ describe("the printed plan", () => {
     const run = await runProgram({ stack: "alpha", projectDir: project.dir, secrets: { ...TEST_EXTERNAL_SECRETS, postgresPassword: "decrypted" } });
     const plan = planOf("alpha");
     const registered = ofType(run, TYPES.container);
-    expect(registered).toHaveLength(plan.containers.length);
-    for (const c of plan.containers) {
+    expect(registered).toHaveLength(allContainers(plan).length);
+    for (const c of allContainers(plan)) {
       // An app container runs its pulled image's ID; the pull (a RemoteImage) names the plan's pinned reference.
       const image = c.release ? mockImageId(c.image) : c.image;
       const r = registered.find((x) => (x.inputs.name as string).startsWith(c.containerName) && x.inputs.image === image);
