@@ -217,9 +217,10 @@ export interface RepositoryCopy {
 /**
  * The restore when the live repository lacks the snapshot (a new host, a lost
  * volume): the restic snapshot's copy of the repository goes into a directory
- * of its own, never into the live repository's, which this cluster writes (two
- * writers of one repository can corrupt it, shared file system repository docs
- * above). It is registered read-only as a temporary repository, restored from
+ * of its own, never into the live repository's, which this cluster writes: a
+ * repository has one writer, or it can be corrupted
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html).
+ * It is registered read-only as a temporary repository, restored from
  * as the live path restores, then unregistered, which leaves the files
  * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/delete-snapshot-repo-api.html),
  * and its directory removed: whatever happened.
