@@ -11,7 +11,11 @@
  *   its credentials in its env, imports it through the management API
  *   (`cli.ts backup import-rabbitmq`).
  * - Elasticsearch: `curl` inside the live node's container calls its own API
- *   (elasticsearch.ts, restoreIntoLive) on the repository the backup registered.
+ *   (elasticsearch.ts) on the repository the backup registered; when that lacks
+ *   the snapshot, a helper container with the snapshots volume mounted and no
+ *   network receives the backup's copy of the repository in a directory of its
+ *   own, the node reads it as a temporary repository (restoreFromCopy), and a
+ *   second helper removes it.
  * - Uploads: Strapi is stopped; a helper container of Strapi's image, with the
  *   uploads volume mounted and no network, receives the restored files beside
  *   the old ones and swaps them in (REPLACE_DIR_SCRIPT); Strapi is started again.
@@ -26,12 +30,14 @@ import { BACKUP_STAGING } from "../model/backup";
 import { names } from "../model/naming";
 import { execIn } from "../host/exec";
 import { tarDirectory, tarOne } from "./docker-drill";
-import { curlApi, restoreIntoLive } from "./elasticsearch";
+import { curlApi, repositoryHolds, restoreFromCopy, restoreIntoLive, type RepositoryCopy } from "./elasticsearch";
 import { INSTALL_RDB_SCRIPT } from "./redis";
 import type { RestoreStores } from "./restore";
 
 const REDIS_DATA = STORES.redis.volumes.find((v) => v.volume === "redis-data")!.path;
 const UPLOADS = SERVICES["strapi-cms"].volumes!.find((v) => v.volume === "strapi-uploads")!.path;
+const ES = STORES.elasticsearch;
+const ES_PATH_REPO = String(ES.env["path.repo"]);
 
 /**
  * Run in the uploads directory ($1) once the restored files are unpacked in its
@@ -60,36 +66,91 @@ async function runHelper(helper: Docker.Container, what: string, after: string):
 }
 
 /**
- * Replaces the content of `volume` (seen at `mountPath`) with the files of
- * `restoredDir`, in a helper container of `image` with no network: root with
- * only the capabilities to hand the files to the directory's owner and to
- * remove what any user wrote.
+ * Runs `script` (with `args`) in a helper container of `image` with `volume`
+ * at `mountPath` and no network: root with only the capabilities in `capAdd`.
+ * `archive`, when given, is unpacked into the volume first: made only then, so
+ * that a failure to read it reaches the upload; the helper is removed whatever
+ * happened.
  */
-export async function replaceVolumeContent(docker: Docker, o: { volume: string; image: string; mountPath: string; restoredDir: string; name: string }): Promise<void> {
-  const staging = `.po-restore-${randomBytes(4).toString("hex")}`;
+async function onVolume(
+  docker: Docker,
+  o: { name: string; image: string; volume: string; mountPath: string; script: string; args: string[]; capAdd: string[]; archive?: () => NodeJS.ReadableStream; what: string; after: string },
+): Promise<void> {
   const helper = await docker.createContainer({
     name: o.name,
     Image: o.image,
     User: "0:0",
-    Entrypoint: ["sh", "-c", REPLACE_DIR_SCRIPT, "sh", o.mountPath, staging],
+    Entrypoint: ["sh", "-c", o.script, "sh", ...o.args],
     Cmd: [],
     HostConfig: {
       NetworkMode: "none",
       Binds: [`${o.volume}:${o.mountPath}`],
       CapDrop: ["ALL"],
-      CapAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+      CapAdd: o.capAdd,
       SecurityOpt: ["no-new-privileges:true"],
     },
   });
   try {
-    await helper.putArchive(tarDirectory(o.restoredDir, staging), { path: o.mountPath });
-    await runHelper(helper, "replacing the volume's files", `${o.volume} may hold a partial ${staging}; run the restore again`);
+    if (o.archive) await helper.putArchive(o.archive(), { path: o.mountPath });
+    await runHelper(helper, o.what, o.after);
   } finally {
     await helper.remove({ force: true }).catch(() => undefined);
   }
 }
 
+/**
+ * Replaces the content of `volume` (seen at `mountPath`) with the files of
+ * `restoredDir`: the helper may hand the files to the directory's owner and
+ * remove what any user wrote.
+ */
+export async function replaceVolumeContent(docker: Docker, o: { volume: string; image: string; mountPath: string; restoredDir: string; name: string }): Promise<void> {
+  const staging = `.po-restore-${randomBytes(4).toString("hex")}`;
+  await onVolume(docker, {
+    ...o,
+    script: REPLACE_DIR_SCRIPT,
+    args: [o.mountPath, staging],
+    capAdd: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+    archive: () => tarDirectory(o.restoredDir, staging),
+    what: "replacing the volume's files",
+    after: `${o.volume} may hold a partial ${staging}; run the restore again`,
+  });
+}
+
+/**
+ * Run in path.repo ($1) once the copy is unpacked in $2: a leftover of an
+ * earlier attempt at $3 goes only now that the copy is complete, and the copy
+ * takes its name in one rename.
+ */
+export const INSTALL_COPY_SCRIPT = ["set -eu", 'cd "$1"', 'rm -rf "$3"', 'mv "$2" "$3"'].join("\n");
+
+/**
+ * The backup's copy of the snapshot repository (`restoredDir`) put into
+ * `location` under path.repo on the snapshots `volume`, and removed again, by
+ * helpers of `image` named after `name`. The files arrive owned by the node's
+ * user (the archive carries it, as the image expects), so the helpers need no
+ * more than to write in directories that user owns.
+ */
+export function repositoryCopyOnVolume(docker: Docker, o: { volume: string; image: string; restoredDir: string; repository: string; location: string; name: string }): RepositoryCopy {
+  const staging = `.po-restore-${randomBytes(4).toString("hex")}`;
+  const helper = { image: o.image, volume: o.volume, mountPath: ES_PATH_REPO, capAdd: ["DAC_OVERRIDE"], args: [ES_PATH_REPO, staging, o.location] };
+  return {
+    repository: o.repository,
+    location: o.location,
+    put: () =>
+      onVolume(docker, {
+        ...helper,
+        name: `${o.name}-copy`,
+        script: INSTALL_COPY_SCRIPT,
+        archive: () => tarDirectory(o.restoredDir, staging, ES.user),
+        what: "copying the snapshot repository onto the volume",
+        after: "nothing was restored",
+      }),
+    remove: () => onVolume(docker, { ...helper, name: `${o.name}-remove`, script: 'rm -rf "$1/$2" "$1/$3"', what: `removing ${o.location}`, after: `remove ${o.location} from ${o.volume} by hand` }),
+  };
+}
+
 export function dockerRestoreStores(docker: Docker, env: string): RestoreStores {
+  const esApi = () => curlApi(async (argv) => (await execIn(docker, names.container("elasticsearch", env), argv)).output);
   return {
     redis: async (rdbFile) => {
       const live = docker.getContainer(names.container("redis", env));
@@ -123,10 +184,19 @@ export function dockerRestoreStores(docker: Docker, env: string): RestoreStores 
         await execIn(docker, backup, ["rm", "-f", `${BACKUP_STAGING}/${file}`]).catch(() => undefined);
       }
     },
-    elasticsearch: async (manifest, log) => {
+    elasticsearchHasSnapshot: (manifest) => repositoryHolds(esApi(), manifest.repository ?? names.elasticsearchSnapshotRepository(env), manifest.snapshot),
+    elasticsearch: async (manifest, repositoryCopy, log) => {
+      if (!repositoryCopy) return restoreIntoLive(esApi(), manifest, manifest.repository ?? names.elasticsearchSnapshotRepository(env), log);
       const node = names.container("elasticsearch", env);
-      const api = curlApi(async (argv) => (await execIn(docker, node, argv)).output);
-      return restoreIntoLive(api, manifest, manifest.repository ?? names.elasticsearchSnapshotRepository(env), log);
+      const copy = repositoryCopyOnVolume(docker, {
+        volume: names.volume("elasticsearch-snapshots", env),
+        image: (await docker.getContainer(node).inspect()).Config.Image,
+        restoredDir: repositoryCopy,
+        repository: names.elasticsearchRestoreRepository(env),
+        location: names.elasticsearchRestoreLocation(manifest.snapshot),
+        name: `${node}-restore-${randomBytes(3).toString("hex")}`,
+      });
+      return restoreFromCopy(esApi(), manifest, copy, log);
     },
     uploads: async (restoredDir) => {
       if (!(await stat(restoredDir).then((s) => s.isDirectory(), () => false))) throw new Error(`the snapshot has no uploads directory (${restoredDir})`);

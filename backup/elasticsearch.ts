@@ -30,7 +30,15 @@ export interface ElasticsearchManifest {
 /** One REST call: the parsed JSON answer, or an error naming the call and the status. */
 export type EsApi = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
-export class EsError extends Error {}
+export class EsError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status Elasticsearch answered, when it answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
 
 export function fetchApi(url: string): EsApi {
   return async <T>(method: string, path: string, body?: unknown) => {
@@ -55,7 +63,7 @@ export function curlApi(exec: (argv: string[]) => Promise<string>, base = "http:
 }
 
 function answer<T>(method: string, path: string, status: number, text: string): T {
-  if (!(status >= 200 && status < 300)) throw new EsError(`Elasticsearch ${method} ${path.split("?")[0]} answered ${status || "nothing"}: ${text.slice(0, 300)}`);
+  if (!(status >= 200 && status < 300)) throw new EsError(`Elasticsearch ${method} ${path.split("?")[0]} answered ${status || "nothing"}: ${text.slice(0, 300)}`, status || undefined);
   return JSON.parse(text) as T;
 }
 
@@ -136,32 +144,46 @@ async function restoreIndices(api: EsApi, repository: string, snapshot: string, 
 }
 
 /**
+ * Registers the fs repository at `location` (under path.repo) `readonly`: a
+ * cluster that only reads a repository must not write it, and only one cluster
+ * may write a repository
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html#filesystem-repository-settings).
+ */
+function registerReadonly(api: EsApi, repository: string, location: string): Promise<unknown> {
+  return api("PUT", `/_snapshot/${repository}`, { type: "fs", settings: { location, readonly: true } });
+}
+
+/**
  * The drill's restore, into an empty throwaway node whose path.repo holds the
- * restored repository directory: registered `readonly` (a cluster that only
- * reads a repository must not write it,
- * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html#filesystem-repository-settings),
- * the manifest's indices restored, then counted.
+ * restored repository directory: registered read-only, the manifest's indices
+ * restored, then counted.
  */
 export async function restoreForDrill(api: EsApi, m: ElasticsearchManifest, env: string, repository: string): Promise<Record<string, number>> {
-  await api("PUT", `/_snapshot/${repository}`, { type: "fs", settings: { location: m.location ?? env, readonly: true } });
+  await registerReadonly(api, repository, m.location ?? env);
   // Every index the snapshot holds, not the manifest's list: one it lacks is then named missing by the comparison.
   if (Object.keys(m.indices).length > 0) await restoreIndices(api, repository, m.snapshot, ["*", "-.*"]);
   return docCounts(api);
 }
 
 /**
- * The operator's restore into the live node, whose repository the backup
- * registered. The snapshot must still be in it. An existing index can only be
- * restored over when it is closed (restore snapshot API); closed, not deleted:
- * if the restore fails, its data is still there, and `POST /<index>/_open`
- * brings it back.
+ * Whether `repository` holds `snapshot`, complete. A repository the cluster
+ * does not know (a new host before its first backup) holds nothing.
  */
-export async function restoreIntoLive(api: EsApi, m: ElasticsearchManifest, repository: string, log: (line: string) => void): Promise<Record<string, number>> {
-  const found = await api<{ snapshots: { snapshot: string; state: string }[] }>("GET", `/_snapshot/${repository}/${m.snapshot}?ignore_unavailable=true`);
-  const snap = found.snapshots?.find((s) => s.snapshot === m.snapshot);
-  if (!snap || snap.state !== "SUCCESS") {
-    throw new EsError(`snapshot ${m.snapshot} is not in the live cluster's repository ${repository}${snap ? ` (state ${snap.state})` : ""}: copy the repository back from the restic snapshot first (docs/backups.md)`);
-  }
+export async function repositoryHolds(api: EsApi, repository: string, snapshot: string): Promise<boolean> {
+  const found = await api<{ snapshots?: { snapshot: string; state: string }[] }>("GET", `/_snapshot/${repository}/${snapshot}?ignore_unavailable=true`).catch((e: Error) => {
+    if (e instanceof EsError && e.status === 404) return { snapshots: [] };
+    throw e;
+  });
+  return Boolean(found.snapshots?.some((s) => s.snapshot === snapshot && s.state === "SUCCESS"));
+}
+
+/**
+ * The manifest's indices restored from `repository` into the live node. An
+ * existing index can only be restored over when it is closed (restore snapshot
+ * API); closed, not deleted: if the restore fails, its data is still there, and
+ * `POST /<index>/_open` brings it back.
+ */
+async function closeAndRestore(api: EsApi, m: ElasticsearchManifest, repository: string, log: (line: string) => void): Promise<Record<string, number>> {
   const indices = Object.keys(m.indices);
   if (indices.length === 0) return {};
   const list = indices.map(encodeURIComponent).join(",");
@@ -174,4 +196,53 @@ export async function restoreIntoLive(api: EsApi, m: ElasticsearchManifest, repo
     throw new EsError(`${(e as Error).message}; ${indices.join(", ")} may be left closed: POST /${list}/_open reopens them`);
   }
   return docCounts(api);
+}
+
+/** The operator's restore into the live node from the repository the backup registered, which must still hold the snapshot. */
+export async function restoreIntoLive(api: EsApi, m: ElasticsearchManifest, repository: string, log: (line: string) => void): Promise<Record<string, number>> {
+  if (!(await repositoryHolds(api, repository, m.snapshot))) throw new EsError(`snapshot ${m.snapshot} is not in the live cluster's repository ${repository}`);
+  return closeAndRestore(api, m, repository, log);
+}
+
+/** A copy of the snapshot repository, from the restic snapshot, in a directory of its own under the live node's path.repo. */
+export interface RepositoryCopy {
+  /** The temporary repository's name, and its directory relative to path.repo. */
+  repository: string;
+  location: string;
+  /** Puts the files there; `remove` takes them away again, and whatever part of them arrived. */
+  put(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+/**
+ * The restore when the live repository lacks the snapshot (a new host, a lost
+ * volume): the restic snapshot's copy of the repository goes into a directory
+ * of its own, never into the live repository's, which this cluster writes: a
+ * repository has one writer, or it can be corrupted
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/snapshots-filesystem-repository.html).
+ * It is registered read-only as a temporary repository, restored from
+ * as the live path restores, then unregistered, which leaves the files
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/delete-snapshot-repo-api.html),
+ * and its directory removed: whatever happened.
+ */
+export async function restoreFromCopy(api: EsApi, m: ElasticsearchManifest, copy: RepositoryCopy, log: (line: string) => void): Promise<Record<string, number>> {
+  let registering = false;
+  try {
+    await copy.put();
+    log(`copied the snapshot repository from the backup into ${copy.location}`);
+    registering = true;
+    await registerReadonly(api, copy.repository, copy.location);
+    if (!(await repositoryHolds(api, copy.repository, m.snapshot))) throw new EsError(`snapshot ${m.snapshot} is not in the backup's copy of the repository either`);
+    return await closeAndRestore(api, m, copy.repository, log);
+  } finally {
+    if (registering) {
+      await api("DELETE", `/_snapshot/${copy.repository}`).catch((e: Error) => {
+        if (!(e instanceof EsError && e.status === 404)) log(`WARNING the temporary repository ${copy.repository} is still registered: ${e.message}`);
+      });
+    }
+    await copy.remove().then(
+      () => log(`removed ${copy.location}`),
+      (e: Error) => log(`WARNING ${copy.location} is still on the snapshots volume: ${e.message}`),
+    );
+  }
 }

@@ -7,11 +7,12 @@
  * servers and directories in the tests).
  * It says what it will overwrite and asks before it touches anything.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { SERVICE_NAMES, type ServiceName } from "../catalog/services";
+import { STORES } from "../catalog/stores";
 import { BACKUP_TAGS, names } from "../model/naming";
 import { execIn } from "../host/exec";
 import { compareDocCounts, type ElasticsearchManifest } from "./elasticsearch";
@@ -58,8 +59,14 @@ export function partsToRestore(manifest: Manifest, env: string, only?: string): 
 export interface RestoreStores {
   redis(rdbFile: string): Promise<void>;
   rabbitmq(definitionsFile: string): Promise<void>;
-  /** Restores the snapshot's indices in the live cluster; returns the documents per index found after. */
-  elasticsearch(manifest: ElasticsearchManifest, log: (line: string) => void): Promise<Record<string, number>>;
+  /** Whether the live cluster's own repository still holds the manifest's snapshot. */
+  elasticsearchHasSnapshot(manifest: ElasticsearchManifest): Promise<boolean>;
+  /**
+   * Restores the snapshot's indices in the live cluster: from its own repository, or, given `repositoryCopy` (the
+   * restored directory of the repository), from that copy (elasticsearch.ts, restoreFromCopy). Returns the documents
+   * per index found after.
+   */
+  elasticsearch(manifest: ElasticsearchManifest, repositoryCopy: string | undefined, log: (line: string) => void): Promise<Record<string, number>>;
   /** Replaces the uploads volume's content with the restored directory's. */
   uploads(restoredDir: string): Promise<void>;
 }
@@ -88,8 +95,18 @@ export interface RestorePlan {
   uploads?: boolean;
 }
 
-/** The plan's words for the Redis and RabbitMQ parts. */
-export function describeStores(plan: RestorePlan, manifest: Manifest, parts: RestoreParts): RestorePlan {
+const ES_PATH_REPO = String(STORES.elasticsearch.env["path.repo"]);
+
+/** Where the Elasticsearch restore reads the snapshot: the live repository, or the backup's copy of it, in words. */
+function elasticsearchSource(env: string, es: ElasticsearchManifest, fromCopy: boolean): string {
+  const live = es.repository ?? names.elasticsearchSnapshotRepository(env);
+  const volume = names.volume("elasticsearch-snapshots", env);
+  if (!fromCopy) return `  Read from the live cluster's repository ${live} (${ES_PATH_REPO}/${es.location ?? env} on the volume ${volume}).`;
+  return `  Snapshot ${es.snapshot} is NOT in the live cluster's repository ${live}: the backup's copy of that repository is put in ${ES_PATH_REPO}/${names.elasticsearchRestoreLocation(es.snapshot)} on the volume ${volume}, registered read-only as ${names.elasticsearchRestoreRepository(env)}, read, then unregistered and removed; the live repository is not written.`;
+}
+
+/** The plan's words for the Redis, RabbitMQ, Elasticsearch and uploads parts; `esFromCopy`: the snapshot is read from the backup's copy of its repository. */
+export function describeStores(plan: RestorePlan, manifest: Manifest, parts: RestoreParts, esFromCopy = false): RestorePlan {
   const lines: string[] = [];
   if (parts.redis) {
     lines.push(
@@ -106,6 +123,7 @@ export function describeStores(plan: RestorePlan, manifest: Manifest, parts: Res
     lines.push(
       `Elasticsearch ${names.container("elasticsearch", plan.env)}: these indices are CLOSED and OVERWRITTEN from snapshot ${es.snapshot} (documents indexed since the backup are lost; other indices are untouched):`,
       ...indices.map(([index, n]) => `  - ${index}: ${n} documents in the backup`),
+      elasticsearchSource(plan.env, es, esFromCopy),
     );
   }
   if (parts.uploads) {
@@ -133,6 +151,20 @@ export function describeRestore(env: string, snapshot: ResticSnapshot, manifest:
   return { env, snapshot, databases, container, summary };
 }
 
+/**
+ * Undefined while the live repository holds the snapshot; otherwise the restored directory of the repository (restic
+ * keeps the volume's path, and the repository is its `location` in it), which must then be there.
+ */
+async function elasticsearchCopy(stores: RestoreStores, manifest: Manifest, dir: string, env: string): Promise<string | undefined> {
+  const es = manifest.elasticsearch!;
+  if (await stores.elasticsearchHasSnapshot(es)) return undefined;
+  const copy = join(dir, es.path, es.location ?? env);
+  if (!(await stat(copy).then((s) => s.isDirectory(), () => false))) {
+    throw new RestoreRefused(`Elasticsearch snapshot ${es.snapshot} is neither in the live cluster's repository nor in this backup (no ${join(es.path, es.location ?? env)})`);
+  }
+  return copy;
+}
+
 /** Fetches the snapshot, then restores roles and each planned database into the live container. */
 export async function restore(opts: {
   docker: Docker;
@@ -154,7 +186,8 @@ export async function restore(opts: {
     if (manifest.env !== opts.env) throw new RestoreRefused(`snapshot ${snapshot.short_id} holds environment ${manifest.env}'s data, not ${opts.env}'s`);
     const parts = partsToRestore(manifest, opts.env, opts.only);
     if (STORE_PARTS.some((p) => parts[p]) && !opts.stores) throw new RestoreRefused("this restore cannot reach the environment's stores and volumes");
-    const plan = describeStores(describeRestore(opts.env, snapshot, manifest, parts.databases), manifest, parts);
+    const esCopy = parts.elasticsearch ? await elasticsearchCopy(opts.stores!, manifest, dir, opts.env) : undefined;
+    const plan = describeStores(describeRestore(opts.env, snapshot, manifest, parts.databases), manifest, parts, esCopy !== undefined);
     if (!(await opts.confirm(plan))) throw new RestoreRefused("not confirmed; nothing was changed");
     if (parts.rabbitmq) {
       opts.log("importing the RabbitMQ definitions ...");
@@ -179,7 +212,7 @@ export async function restore(opts: {
     }
     if (parts.elasticsearch) {
       opts.log("restoring the Elasticsearch indices ...");
-      const counts = await opts.stores!.elasticsearch(manifest.elasticsearch!, opts.log);
+      const counts = await opts.stores!.elasticsearch(manifest.elasticsearch!, esCopy, opts.log);
       const off = compareDocCounts(manifest.elasticsearch!, counts);
       for (const p of off) opts.log(`WARNING ${p}`);
       opts.log(`restored the Elasticsearch indices${off.length ? ", with the differences above" : "; every index has the backup's document count"}`);

@@ -82,6 +82,12 @@ export const names = {
   backupNetwork: (env: string) => `po-backup-network-${env}`,
   /** Elasticsearch snapshot repository, registered on this environment's cluster only. */
   elasticsearchSnapshotRepository: (env: string) => `portugal_odyssey_${env}`,
+  /**
+   * The restore's temporary, read-only repository over the backup's copy of the snapshot repository, and that copy's
+   * directory under path.repo: never an environment's own (suffixes have no `-`).
+   */
+  elasticsearchRestoreRepository: (env: string) => `portugal_odyssey_${env}_restore`,
+  elasticsearchRestoreLocation: (snapshot: string) => `restore-${snapshot}`,
   /** Restore drill: an `internal` network and throwaway containers, named apart from anything live. */
   drillNetwork: (env: string) => `po-drill-network-${env}`,
   drillContainer: (store: StoreName, env: string) => `po-drill-${store}-${env}`,

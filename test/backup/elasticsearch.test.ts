@@ -5,6 +5,9 @@
  * container, and the drill's comparison of restored document counts with the
  * manifest.
  */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { checkElasticsearch } from "../../backup/drill";
 import {
   backupElasticsearch,
@@ -12,13 +15,16 @@ import {
   curlApi,
   docCounts,
   fetchApi,
+  repositoryHolds,
   restoreForDrill,
+  restoreFromCopy,
   restoreIntoLive,
+  type EsApi,
   type ElasticsearchManifest,
 } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { names } from "../../model/naming";
-import { EsStandin } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
 
 const ENV = "qual";
 const REPO = names.elasticsearchSnapshotRepository(ENV);
@@ -161,5 +167,93 @@ describe("restore into the live node", () => {
     await expect(restoreIntoLive(fetchApi(es.url), m, REPO, () => undefined)).rejects.toThrow(`snapshot ${m.snapshot} is not in the live cluster's repository ${REPO}`);
     expect(es.calls.some((c) => c.path.includes("/_close"))).toBe(false);
     expect(es.closed.size).toBe(0);
+  });
+});
+
+describe("restore from the backup's copy of the repository (the live one lacks the snapshot)", () => {
+  let pathRepo: string;
+  let restored: string;
+  let m: ElasticsearchManifest;
+  const TEMP = names.elasticsearchRestoreRepository(ENV);
+  /** Every API call and copy step, in order. */
+  let steps: string[];
+  const recording = (): EsApi => {
+    const api = fetchApi(es.url);
+    return (method, path, body) => (steps.push(`${method} ${path.split("?")[0]}`), api(method, path, body));
+  };
+  const copy = () => {
+    const c = localRepositoryCopy(restored, pathRepo, ENV, m.snapshot);
+    return { ...c, put: () => (steps.push("put"), c.put()), remove: () => (steps.push("remove"), c.remove()) };
+  };
+  /** The live repository's directory, file by file: what must not change. */
+  const liveFiles = () => readdirSync(join(pathRepo, ENV)).map((f) => `${f}:${readFileSync(join(pathRepo, ENV, f), "utf8")}`);
+
+  beforeEach(async () => {
+    steps = [];
+    pathRepo = mkdtempSync(join(tmpdir(), "po-es-path-repo-"));
+    restored = mkdtempSync(join(tmpdir(), "po-es-restored-"));
+    es.pathRepo = pathRepo;
+    m = await backup();
+    // What restic brings back of the repository; then the volume is lost and the live repository starts over, empty.
+    cpSync(join(pathRepo, ENV), restored, { recursive: true });
+    rmSync(join(pathRepo, ENV), { recursive: true });
+    mkdirSync(join(pathRepo, ENV));
+    writeFileSync(join(pathRepo, ENV, STANDIN_REPOSITORY_FILE), "{}");
+    es.indices.experiences = 7;
+  });
+  afterEach(() => {
+    rmSync(pathRepo, { recursive: true, force: true });
+    rmSync(restored, { recursive: true, force: true });
+  });
+
+  it("registers the copy read-only in a directory of its own, restores from it as the live path does, then unregisters it and removes the directory; the live repository is not written", async () => {
+    expect(await repositoryHolds(fetchApi(es.url), REPO, m.snapshot)).toBe(false);
+    const before = liveFiles();
+    const counts = await restoreFromCopy(recording(), m, copy(), () => undefined);
+    expect(compareDocCounts(m, counts)).toEqual([]);
+    const location = names.elasticsearchRestoreLocation(m.snapshot);
+    expect(es.calls.find((c) => c.method === "PUT" && c.path === `/_snapshot/${TEMP}`)?.body).toEqual({ type: "fs", settings: { location, readonly: true } });
+    expect(steps).toEqual([
+      "put",
+      `PUT /_snapshot/${TEMP}`,
+      `GET /_snapshot/${TEMP}/${m.snapshot}`,
+      `POST /${Object.keys(m.indices).join(",")}/_close`,
+      `POST /_snapshot/${TEMP}/${m.snapshot}/_restore`,
+      "POST /_refresh",
+      "GET /_cat/indices",
+      `DELETE /_snapshot/${TEMP}`,
+      "remove",
+    ]);
+    expect(Object.keys(es.repositories)).toEqual([REPO]);
+    expect(readdirSync(pathRepo)).toEqual([ENV]);
+    expect(liveFiles()).toEqual(before);
+  });
+
+  it("a restore that fails still unregisters the temporary repository and removes its directory, and says which indices stay closed", async () => {
+    // The copied snapshot lacks an index the manifest lists: the restore call fails after the indices were closed.
+    const file = join(restored, STANDIN_REPOSITORY_FILE);
+    const held = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, number>>;
+    delete held[m.snapshot].bookings;
+    writeFileSync(file, JSON.stringify(held));
+    const before = liveFiles();
+    await expect(restoreFromCopy(recording(), m, copy(), () => undefined)).rejects.toThrow(/answered 404.*may be left closed: POST \/.*\/_open reopens them/s);
+    expect(steps.slice(-2)).toEqual([`DELETE /_snapshot/${TEMP}`, "remove"]);
+    expect(Object.keys(es.repositories)).toEqual([REPO]);
+    expect(readdirSync(pathRepo)).toEqual([ENV]);
+    expect(liveFiles()).toEqual(before);
+  });
+
+  it("a copy without the snapshot fails before any index is closed, and is cleaned up too", async () => {
+    writeFileSync(join(restored, STANDIN_REPOSITORY_FILE), "{}");
+    await expect(restoreFromCopy(recording(), m, copy(), () => undefined)).rejects.toThrow(`snapshot ${m.snapshot} is not in the backup's copy of the repository either`);
+    expect(steps.some((s) => s.endsWith("/_close"))).toBe(false);
+    expect(steps.slice(-2)).toEqual([`DELETE /_snapshot/${TEMP}`, "remove"]);
+    expect(es.closed.size).toBe(0);
+    expect(readdirSync(pathRepo)).toEqual([ENV]);
+  });
+
+  it("a repository the cluster does not know, as on a new host before its first backup, holds no snapshot", async () => {
+    delete es.repositories[REPO];
+    expect(await repositoryHolds(fetchApi(es.url), REPO, m.snapshot)).toBe(false);
   });
 });

@@ -2,13 +2,20 @@
  * A stand-in for an Elasticsearch node, for the client side only: there is no
  * Elasticsearch server on this machine (not in Debian, no registry to pull the
  * image from), so this answers the few calls the backup, drill and restore make,
- * with the request and response shapes of the 8.15 reference (create snapshot
- * repository, create/get/restore snapshot, close index, refresh, cat indices,
- * root info). It keeps what a node would (open and closed indices, snapshots)
- * and records every request, so a test can hold the client to the documented
- * calls. It proves nothing about Elasticsearch itself.
+ * with the request and response shapes of the 8.15 reference (create and delete
+ * snapshot repository, create/get/restore snapshot, close index, refresh, cat
+ * indices, root info). It keeps what a node would (open and closed indices,
+ * snapshots) and records every request, so a test can hold the client to the
+ * documented calls. It proves nothing about Elasticsearch itself.
  */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { join, relative, resolve } from "node:path";
+import type { RepositoryCopy } from "../../backup/elasticsearch";
+import { names } from "../../model/naming";
+
+/** Where the stand-in keeps an fs repository's snapshots in its directory (a node writes index-N, snap-*.dat and the like). */
+export const STANDIN_REPOSITORY_FILE = "standin-snapshots.json";
 
 export interface Call {
   method: string;
@@ -22,6 +29,11 @@ export class EsStandin {
   closed = new Set<string>();
   repositories: Record<string, { type: string; settings: Record<string, unknown> }> = {};
   snapshots: Record<string, Record<string, number>> = {};
+  /**
+   * path.repo, when set: an fs repository then holds what its directory holds (the snapshots, in STANDIN_REPOSITORY_FILE,
+   * written there as a node writes its repository), so a test sees which directory was read and which was written.
+   */
+  pathRepo?: string;
   calls: Call[] = [];
   /** Runs while a snapshot is taken: how a test has writes land meanwhile. */
   duringSnapshot?: () => void;
@@ -53,6 +65,25 @@ export class EsStandin {
     return [status, { error: { root_cause: [{ type, reason }], type, reason }, status }];
   }
 
+  /** The directory of a registered repository under path.repo; undefined when the stand-in keeps snapshots in memory. */
+  private directory(repository: string): string | undefined {
+    return this.pathRepo && resolve(this.pathRepo, String(this.repositories[repository].settings.location));
+  }
+
+  private held(repository: string): Record<string, Record<string, number>> {
+    const dir = this.directory(repository);
+    if (!dir) return this.snapshots;
+    const file = join(dir, STANDIN_REPOSITORY_FILE);
+    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, number>>) : {};
+  }
+
+  private write(repository: string, snapshot: string, indices: Record<string, number>): void {
+    const dir = this.directory(repository);
+    if (!dir) return void (this.snapshots[snapshot] = indices);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, STANDIN_REPOSITORY_FILE), JSON.stringify({ ...this.held(repository), [snapshot]: indices }));
+  }
+
   private answer(method: string, url: URL, body?: Record<string, unknown>): [number, unknown] {
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     if (method === "GET" && parts.length === 0) return [200, { name: "standin", version: { number: "8.15.3" } }];
@@ -61,24 +92,34 @@ export class EsStandin {
       return [200, Object.entries(this.indices).filter(([i]) => !this.closed.has(i)).map(([index, n]) => ({ index, "docs.count": String(n) }))];
     }
     if (parts[0] === "_snapshot" && parts.length === 2 && method === "PUT") {
-      this.repositories[parts[1]] = body as { type: string; settings: Record<string, unknown> };
+      const repository = body as { type: string; settings: Record<string, unknown> };
+      // A location outside path.repo is refused (shared file system repository, 8.15).
+      if (this.pathRepo && relative(this.pathRepo, resolve(this.pathRepo, String(repository.settings.location))).startsWith("..")) {
+        return this.error(500, "repository_exception", `[${parts[1]}] location [${String(repository.settings.location)}] doesn't match any of the locations specified by path.repo`);
+      }
+      this.repositories[parts[1]] = repository;
       return [200, { acknowledged: true }];
     }
     if (parts[0] === "_snapshot" && !this.repositories[parts[1]]) return this.error(404, "repository_missing_exception", `[${parts[1]}] missing`);
+    if (parts[0] === "_snapshot" && parts.length === 2 && method === "DELETE") {
+      // Unregisters only: the files stay where they are (delete snapshot repository API).
+      delete this.repositories[parts[1]];
+      return [200, { acknowledged: true }];
+    }
     if (parts[0] === "_snapshot" && parts.length === 3 && method === "PUT") {
       if (this.repositories[parts[1]].settings.readonly) return this.error(500, "repository_exception", `[${parts[1]}] cannot create snapshot in a readonly repository`);
       const taken = Object.fromEntries(Object.entries(this.indices).filter(([i]) => !i.startsWith(".")));
       this.duringSnapshot?.();
-      this.snapshots[parts[2]] = taken;
+      this.write(parts[1], parts[2], taken);
       return [200, { snapshot: { snapshot: parts[2], indices: Object.keys(taken), state: "SUCCESS", failures: [] } }];
     }
     if (parts[0] === "_snapshot" && parts.length === 3 && method === "GET") {
-      const snap = this.snapshots[parts[2]];
+      const snap = this.held(parts[1])[parts[2]];
       if (!snap && url.searchParams.get("ignore_unavailable") !== "true") return this.error(404, "snapshot_missing_exception", `[${parts[1]}:${parts[2]}] is missing`);
       return [200, { snapshots: snap ? [{ snapshot: parts[2], indices: Object.keys(snap), state: "SUCCESS" }] : [], total: snap ? 1 : 0, remaining: 0 }];
     }
     if (parts[0] === "_snapshot" && parts[3] === "_restore" && method === "POST") {
-      const snap = this.snapshots[parts[2]];
+      const snap = this.held(parts[1])[parts[2]];
       if (!snap) return this.error(404, "snapshot_restore_exception", `[${parts[1]}:${parts[2]}] snapshot does not exist`);
       const wanted = String(body?.indices ?? "*").split(",");
       const picked = Object.keys(snap).filter((i) => wanted.includes(i) || (wanted.includes("*") && !i.startsWith(".")));
@@ -101,4 +142,15 @@ export class EsStandin {
     }
     return this.error(400, "standin", `the stand-in does not answer ${method} ${url.pathname}`);
   }
+}
+
+/** The restore's copy of a repository as plain directories: `restoredDir` copied to its location under `pathRepo`, and removed. */
+export function localRepositoryCopy(restoredDir: string, pathRepo: string, env: string, snapshot: string): RepositoryCopy {
+  const location = names.elasticsearchRestoreLocation(snapshot);
+  return {
+    repository: names.elasticsearchRestoreRepository(env),
+    location,
+    put: async () => cpSync(restoredDir, join(pathRepo, location), { recursive: true }),
+    remove: async () => rmSync(join(pathRepo, location), { recursive: true, force: true }),
+  };
 }

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
@@ -16,7 +16,7 @@ import { backupSchema } from "../../config/schema";
 import { names } from "../../model/naming";
 import { confirmOnTerminal, restoreCommand } from "../../backup/cli";
 import { REPLACE_DIR_SCRIPT } from "../../backup/docker-restore";
-import { fetchApi, restoreIntoLive } from "../../backup/elasticsearch";
+import { fetchApi, repositoryHolds, restoreFromCopy, restoreIntoLive } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { runBackup, type Manifest } from "../../backup/job";
 import { importRabbitmqDefinitions, type RabbitmqConnection } from "../../backup/rabbitmq";
@@ -25,7 +25,7 @@ import { RestoreRefused, restore, type RestorePlan, type RestoreStores } from ".
 import { listUploads, uploadsDigest } from "../../backup/uploads";
 import { freePort, waitFor } from "../../testing/servers/free-port";
 import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
-import { EsStandin } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
 import { startPostgres, type LocalPostgres } from "./servers";
 
 jest.setTimeout(180_000);
@@ -82,6 +82,8 @@ const api = async (method: string, path: string) => {
 };
 
 let es: EsStandin;
+/** The node's path.repo: the snapshots volume. */
+let snapshotsDir: string;
 let uploads: string;
 
 /** The stores as the local servers are reached: the same file steps, script and API calls the Docker restore makes. */
@@ -92,7 +94,9 @@ const localStores: RestoreStores = {
     await redis.start();
   },
   rabbitmq: (file) => importRabbitmqDefinitions(rabbitConn, file),
-  elasticsearch: (m, log) => restoreIntoLive(fetchApi(es.url), m, m.repository!, log),
+  elasticsearchHasSnapshot: (m) => repositoryHolds(fetchApi(es.url), m.repository!, m.snapshot),
+  elasticsearch: (m, copy, log) =>
+    copy ? restoreFromCopy(fetchApi(es.url), m, localRepositoryCopy(copy, snapshotsDir, ENV, m.snapshot), log) : restoreIntoLive(fetchApi(es.url), m, m.repository!, log),
   uploads: async (restoredDir) => {
     // What the archive upload leaves in the volume before the helper runs: the restored files in a subdirectory.
     await run(["cp", "-a", restoredDir, join(uploads, ".po-restore-test")]);
@@ -118,10 +122,9 @@ beforeAll(async () => {
   expect(await api("PUT", `/api/queues/${encodeURIComponent(vhost)}/${queue}`)).toBe(201);
   es = await new EsStandin().start();
   es.indices = { experiences: 12, bookings: 4 };
-  const snapshotsDir = join(work, "es-snapshots");
-  // What the node would have written into its repository: restic stores it with the rest.
-  mkdirSync(join(snapshotsDir, ENV), { recursive: true });
-  writeFileSync(join(snapshotsDir, ENV, "index-0"), "{}");
+  snapshotsDir = join(work, "es-snapshots");
+  // The node writes its repository there, and restic stores it with the rest.
+  es.pathRepo = snapshotsDir;
   uploads = join(work, "uploads");
   mkdirSync(join(uploads, "2024"), { recursive: true });
   writeFileSync(join(uploads, "hero.jpg"), randomBytes(4096));
@@ -205,10 +208,33 @@ describe("npm run restore: Elasticsearch and the uploads", () => {
     const summary = plan!.summary.join("\n");
     for (const [index, n] of Object.entries(manifest.elasticsearch!.indices)) expect(summary).toContain(`  - ${index}: ${n} documents in the backup`);
     expect(summary).toContain(`Elasticsearch ${names.container("elasticsearch", ENV)}: these indices are CLOSED and OVERWRITTEN`);
+    expect(summary).toContain(`Read from the live cluster's repository ${manifest.elasticsearch!.repository}`);
     expect(summary).not.toMatch(/Redis|RabbitMQ|uploads/);
     expect(es.indices).toEqual({ ...manifest.elasticsearch!.indices, unrelated: 3 });
     expect(lines.join("\n")).toContain("every index has the backup's document count");
     expect((await redis.cli("get", "after-backup")).trim()).toBe("1");
+  });
+
+  it("--only elasticsearch after the snapshots volume was lost: the plan names the copy it reads, the indices come back from it, and the live repository is not written", async () => {
+    const es0 = manifest.elasticsearch!;
+    const live = join(snapshotsDir, ENV);
+    // A new, empty volume: the live repository is registered but holds nothing.
+    rmSync(live, { recursive: true });
+    mkdirSync(live);
+    writeFileSync(join(live, STANDIN_REPOSITORY_FILE), "{}");
+    es.indices.experiences = 0;
+    es.calls = [];
+    let plan: RestorePlan | undefined;
+    await restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", only: "elasticsearch", stores: localStores, confirm: async (p) => ((plan = p), true), log: () => undefined });
+    const location = names.elasticsearchRestoreLocation(es0.snapshot);
+    expect(plan!.summary.join("\n")).toContain(
+      `Snapshot ${es0.snapshot} is NOT in the live cluster's repository ${es0.repository}: the backup's copy of that repository is put in ${STORES.elasticsearch.env["path.repo"]}/${location} on the volume ${names.volume("elasticsearch-snapshots", ENV)}, registered read-only as ${names.elasticsearchRestoreRepository(ENV)}`,
+    );
+    expect(es.indices).toMatchObject(es0.indices);
+    expect(es.calls.filter((c) => c.path.includes("/_restore")).map((c) => c.path.split("/")[2])).toEqual([names.elasticsearchRestoreRepository(ENV)]);
+    expect(Object.keys(es.repositories)).toEqual([es0.repository]);
+    expect(readdirSync(snapshotsDir)).toEqual([ENV]);
+    expect(readFileSync(join(live, STANDIN_REPOSITORY_FILE), "utf8")).toBe("{}");
   });
 
   it("--only uploads puts back exactly the backup's files: changed ones restored, deleted ones back, new ones gone", async () => {

@@ -10,31 +10,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { SERVICES } from "../../catalog/services";
-import { exec } from "../../backup/docker-drill";
 import { replaceVolumeContent } from "../../backup/docker-restore";
-import { Applier, removeLabelled } from "./applier";
-import { assertNotADeploymentHost, buildStandinImage, dockerStatus } from "./host";
+import { removeLabelled } from "./applier";
+import { standinVolume, type StandinVolume } from "./volume";
 
 jest.setTimeout(180_000);
 
-const status = dockerStatus();
 const docker = new Docker();
 const runId = `e2e-uploads-${process.pid}-${Date.now().toString(36)}`;
-const volume = `${runId}-strapi-uploads`;
 const MOUNT = SERVICES["strapi-cms"].volumes!.find((v) => v.volume === "strapi-uploads")!.path;
 /** Strapi's user in the stand-in's place: the volume's owner, not root. */
 const OWNER = "1000:1000";
 
-let applier: Applier;
-let image: string;
+let v: StandinVolume;
 let restored: string;
+const inVolume = (line: string) => v.inVolume(line);
 
 beforeAll(async () => {
-  if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
-  await assertNotADeploymentHost(docker);
-  image = buildStandinImage();
-  applier = new Applier(docker, runId, image);
-  await docker.createVolume({ Name: volume, Labels: applier.labels });
+  v = await standinVolume(docker, runId, "strapi-uploads", MOUNT);
   restored = mkdtempSync(join(tmpdir(), "po-uploads-restored-"));
   mkdirSync(join(restored, "2024"));
   writeFileSync(join(restored, "hero.jpg"), "backed-up hero");
@@ -46,21 +39,11 @@ afterAll(async () => {
   rmSync(restored, { recursive: true, force: true });
 });
 
-/** Runs a shell line in a throwaway container with the volume mounted, as root; returns its output. */
-async function inVolume(line: string): Promise<string> {
-  const c = await applier.createContainer({ Image: image, Entrypoint: ["sleep", "60"], HostConfig: { Binds: [`${volume}:${MOUNT}`], NetworkMode: "none" } });
-  try {
-    return await exec(docker, c.id, ["sh", "-c", line]);
-  } finally {
-    await c.remove({ force: true });
-  }
-}
-
 test("the volume ends up holding exactly the restored files, owned by the volume's owner, and the helper is gone", async () => {
   // The live volume: owned by Strapi's user, with a file changed and one uploaded since the backup.
   await inVolume(`cd ${MOUNT} && echo changed > hero.jpg && echo new > after.pdf && mkdir -p old && echo x > old/y && chown -R ${OWNER} . && chown ${OWNER} .`);
   const name = `${runId}-restore-helper`;
-  await replaceVolumeContent(docker, { volume, image, mountPath: MOUNT, restoredDir: restored, name });
+  await replaceVolumeContent(docker, { volume: v.volume, image: v.image, mountPath: MOUNT, restoredDir: restored, name });
   const listing = await inVolume(`cd ${MOUNT} && find . -mindepth 1 | sort && cat hero.jpg && echo && cat 2024/map.png && echo && stat -c '%u:%g' hero.jpg 2024 2024/map.png`);
   expect(listing.trim().split("\n")).toEqual(["./2024", "./2024/map.png", "./hero.jpg", "backed-up hero", "backed-up map", OWNER, OWNER, OWNER]);
   await expect(docker.getContainer(name).inspect()).rejects.toThrow();
@@ -70,7 +53,7 @@ test("a restore whose files cannot be uploaded fails, deletes nothing, and remov
   await inVolume(`cd ${MOUNT} && echo keep > keep.txt`);
   const before = await inVolume(`cd ${MOUNT} && find . -mindepth 1 | sort`);
   // A restored directory that does not exist: the archive upload fails before the helper deletes anything.
-  await expect(replaceVolumeContent(docker, { volume, image, mountPath: MOUNT, restoredDir: join(restored, "absent"), name: `${runId}-restore-helper-2` })).rejects.toThrow();
+  await expect(replaceVolumeContent(docker, { volume: v.volume, image: v.image, mountPath: MOUNT, restoredDir: join(restored, "absent"), name: `${runId}-restore-helper-2` })).rejects.toThrow();
   const after = await inVolume(`cd ${MOUNT} && find . -mindepth 1 -not -name '.po-restore-*' -not -path './.po-restore-*/*' | sort`);
   expect(after).toBe(before);
   await expect(docker.getContainer(`${runId}-restore-helper-2`).inspect()).rejects.toThrow();
