@@ -3,17 +3,25 @@
  * `<!-- generated:NAME -->…<!-- /generated:NAME -->`, from the code it restates
  * (catalog tables, configuration reference, topology diagrams). A test fails while any block is
  * stale, so the docs cannot drift from the code.
+ *
+ * The merge-request summary reads a block back too: which stacks' topology a
+ * merge request changes is this commit's diagram of each stack against the one
+ * the target branch's docs/plan.md holds (fresh there, by that test), so CI
+ * needs no second checkout, install or Pulumi run.
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { renderCatalogTables } from "./catalog-docs";
 import { renderConfigReference, renderSecretsTable } from "./config-docs";
-import { planFromStackFiles } from "./plan";
-import { mermaidBlock, topologyBlockName } from "./plan/mermaid";
+import { planFromStackFiles, PlanError } from "./plan";
+import { mermaidBlock } from "./plan/mermaid";
 import { PROJECT_DIR } from "./run-cli";
 
 /** The stacks whose topology docs/plan.md draws; the MR summary compares against them. */
 export const DIAGRAM_STACKS = ["qual", "prod"];
+
+/** The name of the generated block that holds a stack's diagram (docs/plan.md). */
+export const topologyBlockName = (stack: string) => `topology-${stack}`;
 
 /** Every generated block by name; each is rendered only when asked for. */
 export function generators(): Record<string, () => string> {
@@ -27,7 +35,7 @@ export function generators(): Record<string, () => string> {
   };
 }
 
-const BLOCK = /<!-- generated:([\w-]+) -->[\s\S]*?<!-- \/generated:\1 -->/g;
+const BLOCK = /<!-- generated:([\w-]+) -->\n?([\s\S]*?)\n?<!-- \/generated:\1 -->/g;
 
 /** The names of the generated blocks a document holds. */
 export const blockNames = (markdown: string): string[] => [...markdown.matchAll(BLOCK)].map((m) => m[1]);
@@ -37,6 +45,30 @@ export function renderGeneratedBlocks(markdown: string, render = generators()): 
   return markdown.replace(BLOCK, (_whole, name: string) => {
     if (!render[name]) throw new Error(`unknown generated block "${name}"; known: ${Object.keys(render).join(", ")}`);
     return `<!-- generated:${name} -->\n${render[name]().trimEnd()}\n<!-- /generated:${name} -->`;
+  });
+}
+
+/** The content of a generated block in a markdown document, or undefined if it has none. */
+export const generatedBlock = (markdown: string, name: string): string | undefined =>
+  [...markdown.matchAll(BLOCK)].find((m) => m[1] === name)?.[2].trimEnd();
+
+export interface TopologyChange {
+  stack: string;
+  /** The stack's diagram as this commit draws it, a fenced mermaid block. */
+  diagram: string;
+}
+
+/** Stacks whose diagram differs from (or is missing in) `targetPlanDoc`; a stack that does not plan is left to its preview to report. */
+export function changedTopologies(stacks: string[], projectDir: string, targetPlanDoc: string): TopologyChange[] {
+  return stacks.flatMap((stack) => {
+    let diagram: string;
+    try {
+      diagram = mermaidBlock(planFromStackFiles(projectDir, stack).plan);
+    } catch (error) {
+      if (error instanceof PlanError) return [];
+      throw error;
+    }
+    return generatedBlock(targetPlanDoc, topologyBlockName(stack)) === diagram ? [] : [{ stack, diagram }];
   });
 }
 

@@ -113,7 +113,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
 
 function localPaths(projectDir: string) {
   const root = join(projectDir, ".pulumi-local");
-  // A scratch copy of Pulumi.yaml, so `stack init` writes its salt here and not into the committed Pulumi.<stack>.yaml.
+  // A scratch copy of Pulumi.yaml, so creating a stack writes its salt here and not into the committed Pulumi.<stack>.yaml.
   const workspaceDir = join(root, "workspace");
   return {
     stateDir: join(root, "state"),
@@ -240,23 +240,14 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
 /** The stack's recent updates, newest first, to find the deployed commit. */
 export const stackHistoryArgs = (stack: string): string[] => ["stack", "history", "--stack", stack, "--json", "--page-size", "50", "--non-interactive"];
 
-export function stackInitArgs(stack: string, res: Resolution): string[] {
-  if (!res.local) throw new Error("stacks are only created automatically in a local backend");
-  return ["stack", "init", stack, "--secrets-provider", "passphrase", "--no-select", "--non-interactive", "--cwd", res.local.workspaceDir];
-}
-
 /**
- * Whether `pulumi stack ls --json` lists the stack. Either side may be bare or
- * qualified (`org/project/stack`); two qualified names must match in full.
+ * Selects the stack, creating it on first use (`pulumi stack select --create`,
+ * with `--secrets-provider` applying to a new stack only:
+ * https://www.pulumi.com/docs/iac/cli/commands/pulumi_stack_select/).
  */
-export function stackExists(stackLsJson: string, stack: string): boolean {
-  const list = JSON.parse(stackLsJson) as Array<{ name?: string }>;
-  if (!Array.isArray(list)) throw new Error("pulumi stack ls --json did not print a list");
-  return list.some(
-    (s) =>
-      typeof s.name === "string" &&
-      (s.name === stack || (!(s.name.includes("/") && stack.includes("/")) && bareStackName(s.name) === bareStackName(stack))),
-  );
+export function stackSelectArgs(stack: string, res: Resolution): string[] {
+  if (!res.local) throw new Error("stacks are only created automatically in a local backend");
+  return ["stack", "select", "--create", "--stack", stack, "--secrets-provider", "passphrase", "--non-interactive", "--cwd", res.local.workspaceDir];
 }
 
 function stripSecure(value: unknown): unknown {
@@ -271,7 +262,7 @@ function stripSecure(value: unknown): unknown {
 /**
  * The local stack settings file: the committed config without its secure
  * values and salt (both belong to the CI passphrase), plus the local salt that
- * `stack init` wrote into the workspace file.
+ * creating the stack wrote into the workspace file.
  */
 export function localStackConfig(committedYaml: string | undefined, localYaml: string | undefined): string {
   const committed = (committedYaml ? parseYaml(committedYaml) : {}) ?? {};
@@ -387,13 +378,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
 
   if (res.local) {
     prepareLocal(res, projectDir);
-    const ls = await runPulumi(["stack", "ls", "--json", "--non-interactive"], res.env, projectDir, true);
-    if (ls.code !== 0) return ls.code;
-    if (!stackExists(ls.stdout || "[]", opts.stack)) {
-      console.error(`pulumi-cli: stack ${opts.stack} does not exist in the local backend; creating it.`);
-      const init = await runPulumi(stackInitArgs(opts.stack, res), res.env, projectDir, false);
-      if (init.code !== 0) return init.code;
-    }
+    console.error(`pulumi-cli: selecting stack ${opts.stack} in the local backend (created if it does not exist).`);
+    const select = await runPulumi(stackSelectArgs(opts.stack, res), res.env, projectDir, false);
+    if (select.code !== 0) return select.code;
     syncLocalConfig(res, projectDir, opts.stack);
     const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), secretsToSet());
     if (missing.length > 0) {

@@ -18,8 +18,7 @@ import {
   pulumiArgs,
   stackHistoryArgs,
   resolveBackend,
-  stackExists,
-  stackInitArgs,
+  stackSelectArgs,
 } from "../../tools/pulumi-cli";
 import { findDrift } from "../../tools/ci/drift-report";
 import { listChanges } from "../../tools/ci/preview-json";
@@ -168,21 +167,13 @@ describe("pulumiArgs", () => {
 });
 
 describe("local stacks", () => {
-  it("creates a missing stack with the passphrase provider inside the local workspace", () => {
-    expect(stackInitArgs("qual", resolveBackend({}, PROJECT))).toEqual([
-      "stack", "init", "qual", "--secrets-provider", "passphrase", "--no-select", "--non-interactive", "--cwd", "/work/project/.pulumi-local/workspace",
+  it("selects the stack inside the local workspace, creating a missing one with the passphrase provider", () => {
+    expect(stackSelectArgs("qual", resolveBackend({}, PROJECT))).toEqual([
+      "stack", "select", "--create", "--stack", "qual", "--secrets-provider", "passphrase", "--non-interactive", "--cwd", "/work/project/.pulumi-local/workspace",
     ]);
   });
   it("never creates stacks in a configured backend", () => {
-    expect(() => stackInitArgs("prod", resolveBackend(configured, PROJECT))).toThrow(/only created automatically in a local backend/);
-  });
-  it("finds a stack in pulumi stack ls --json by bare or qualified name", () => {
-    expect(stackExists('[{"name":"qual","current":false}]', "qual")).toBe(true);
-    expect(stackExists('[{"name":"organization/portugal-odyssey/prod"}]', "prod")).toBe(true);
-    expect(stackExists('[{"name":"prodx"}]', "prod")).toBe(false);
-    expect(stackExists("[]", "qual")).toBe(false);
-    expect(stackExists('[{"name":"qual"}]', "organization/portugal-odyssey/qual")).toBe(true);
-    expect(stackExists('[{"name":"organization/other/qual"}]', "organization/portugal-odyssey/qual")).toBe(false);
+    expect(() => stackSelectArgs("prod", resolveBackend(configured, PROJECT))).toThrow(/only created automatically in a local backend/);
   });
   it("names a qualified stack's local config file after its bare stack name, as Pulumi does", () => {
     expect(localSecretArgs("organization/portugal-odyssey/qual", "smtpPassword", resolveBackend({}, PROJECT))).toContain(
@@ -241,7 +232,7 @@ describe("main with a stand-in pulumi binary", () => {
     const bin = join(dir, "bin", "pulumi");
     writeFileSync(
       bin,
-      `#!/bin/sh\necho "$*" >> "${log}"\ncase "$1 $2" in\n  "stack ls") echo '[]' ;;\n  "stack init") printf 'secretsprovider: passphrase\\nencryptionsalt: v1:LOCAL\\n' > "$9/Pulumi.$3.yaml" ;;\n  "stack output") cat "${join(dir, "outputs.json")}" ;;\nesac\n`,
+      `#!/bin/sh\necho "$*" >> "${log}"\ncase "$1 $2" in\n  "stack select") printf 'secretsprovider: passphrase\\nencryptionsalt: v1:LOCAL\\n' > "\${10}/Pulumi.$5.yaml" ;;\n  "stack output") cat "${join(dir, "outputs.json")}" ;;\nesac\n`,
     );
     chmodSync(bin, 0o755);
     return { dir, log, bin };
@@ -256,7 +247,7 @@ describe("main with a stand-in pulumi binary", () => {
     expect(existsSync(log)).toBe(false);
   });
 
-  it("initialises a missing local stack, then writes outputs as dotenv, printing the LOCAL notice first", async () => {
+  it("selects (creating) the local stack, then writes outputs as dotenv, printing the LOCAL notice first", async () => {
     const { dir, log, bin } = sandbox();
     const errors: string[] = [];
     const err = jest.spyOn(console, "error").mockImplementation((l: string) => void errors.push(l));
@@ -265,14 +256,13 @@ describe("main with a stand-in pulumi binary", () => {
     expect(code).toBe(0);
     expect(errors[0]).toMatch(/^pulumi-cli: LOCAL backend/);
     const calls = readFileSync(log, "utf8").trim().split("\n");
-    expect(calls[0]).toBe("stack ls --json --non-interactive");
-    expect(calls[1]).toMatch(/^stack init qual --secrets-provider passphrase --no-select --non-interactive --cwd .*\.pulumi-local\/workspace$/);
+    expect(calls[0]).toMatch(/^stack select --create --stack qual --secrets-provider passphrase --non-interactive --cwd .*\.pulumi-local\/workspace$/);
     const placeholders = secretsToSet();
-    expect(calls.slice(2, 2 + placeholders.length)).toEqual(
+    expect(calls.slice(1, 1 + placeholders.length)).toEqual(
       placeholders.map((name) => expect.stringMatching(new RegExp(`^config set --secret ${name} ${LOCAL_PLACEHOLDER} --stack qual --config-file \\S+/\\.pulumi-local/workspace/Pulumi\\.qual\\.yaml`))),
     );
     expect(errors[2]).toContain(`setting placeholder values for the external secrets ${placeholders.join(", ")}`);
-    expect(calls[2 + placeholders.length]).toBe("stack output --stack qual --json");
+    expect(calls[1 + placeholders.length]).toBe("stack output --stack qual --json");
     expect(readFileSync(join(dir, "qual.env"), "utf8")).toBe("ENVIRONMENT_URL=https://qual.portugalodyssey.pt\nPO_ENVIRONMENT=qual\n");
     // The committed stack file is untouched; the local one got the local salt and the committed config.
     expect(readFileSync(join(dir, "Pulumi.qual.yaml"), "utf8")).not.toContain("encryptionsalt");

@@ -16,8 +16,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
 import { dataIsProtected } from "../../config/data-protection";
 import { describeBlocked, evaluateGate } from "./data-safety-gate";
-import type { TopologyChange } from "../plan/mermaid";
-import { changedTopologies } from "../plan/topology-change";
+import { changedTopologies, type TopologyChange } from "../docs";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { type FetchLike, gitlabCall, gitlabList } from "./gitlab-api";
 

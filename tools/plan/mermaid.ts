@@ -56,18 +56,3 @@ export function renderMermaid(plan: EnvironmentPlan): string {
 
 /** The diagram as a fenced block, as markdown embeds it. */
 export const mermaidBlock = (plan: EnvironmentPlan) => ["```mermaid", renderMermaid(plan), "```"].join("\n");
-
-/** The name of the generated docs block that holds a stack's diagram (docs/plan.md). */
-export const topologyBlockName = (stack: string) => `topology-${stack}`;
-
-/** The content of a generated block in a markdown document, or undefined if it has none. */
-export function generatedBlock(markdown: string, name: string): string | undefined {
-  const m = new RegExp(`<!-- generated:${name} -->\\n([\\s\\S]*?)\\n?<!-- /generated:${name} -->`).exec(markdown);
-  return m?.[1].trimEnd();
-}
-
-export interface TopologyChange {
-  stack: string;
-  /** The stack's diagram as this commit draws it, a fenced mermaid block. */
-  diagram: string;
-}

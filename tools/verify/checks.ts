@@ -36,8 +36,8 @@ export function containersOf(snapshot: HostSnapshot, env: string, service?: stri
 
 const describe = (c: ContainerView) => `${c.name} (${c.state}${c.health ? `, ${c.health}` : ""})`;
 
-export function checkTraefikNetwork(snapshot: HostSnapshot, outputs: StackOutputs): CheckResult {
-  const name = outputs.edge.traefikNetwork;
+/** Traefik's own network, which the stacks' outputs name (`edge.traefikNetwork`). */
+export function checkTraefikNetwork(snapshot: HostSnapshot, name: string): CheckResult {
   const net = snapshot.networks.find((n) => n.name === name);
   return {
     id: `network.${name}`,

@@ -54,8 +54,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const all = options.stacks.map((s) => s.outputs);
 
   const checks: CheckResult[] = [];
-  const traefikNetworks = [...new Set(all.map((o) => o.edge.traefikNetwork))];
-  for (const name of traefikNetworks) checks.push(checkTraefikNetwork(snapshot, all.find((o) => o.edge.traefikNetwork === name)!));
+  checks.push(...[...new Set(all.map((o) => o.edge.traefikNetwork))].map((name) => checkTraefikNetwork(snapshot, name)));
   checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
   checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
   for (const outputs of all) {

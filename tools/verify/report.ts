@@ -19,10 +19,8 @@ export function formatTable(report: VerifyReport, { color = false } = {}): strin
     lines.push("", "isolation (TCP connects from inside each container)", `stack  edge      kind                attempted succeeded expected`);
     for (const s of report.isolation) {
       const p = `${s.environment.padEnd(5)}  ${s.edgeMode.padEnd(8)}`;
-      lines.push(`${p}  ${"cross-environment".padEnd(18)} ${f(s.crossEnvironment)}`);
-      lines.push(`${p}  ${"neighbour".padEnd(18)} ${f(s.neighbour)}`);
-      lines.push(`${p}  ${"dependency".padEnd(18)} ${f(s.dependency)}`);
-      lines.push(`${p}  ${"total".padEnd(18)} ${f(s.total)}`);
+      const rows: [string, Counts][] = [["cross-environment", s.crossEnvironment], ["neighbour", s.neighbour], ["dependency", s.dependency], ["total", s.total]];
+      for (const [kind, counts] of rows) lines.push(`${p}  ${kind.padEnd(18)} ${f(counts)}`);
     }
   }
   const failed = report.checks.filter((c) => !c.ok).length;

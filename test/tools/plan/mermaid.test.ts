@@ -1,6 +1,7 @@
 import { planFromStackFiles } from "../../../tools/plan";
 import { allContainers, displayName } from "../../../tools/plan/describe";
-import { generatedBlock, mermaidBlock, renderMermaid } from "../../../tools/plan/mermaid";
+import { generatedBlock } from "../../../tools/docs";
+import { mermaidBlock, renderMermaid } from "../../../tools/plan/mermaid";
 import type { EnvironmentPlan } from "../../../model/environment";
 import { fixtureProject, type FixtureProject } from "./fixture-project";
 

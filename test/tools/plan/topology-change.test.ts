@@ -6,8 +6,8 @@ import { buildSummaryMarkdown, type FetchLike, main } from "../../../tools/ci/po
 import { stackPipeline } from "../../../tools/ci/stack-pipeline";
 import { allStackCiSettings } from "../../../config/gitlab-settings";
 import { planFromStackFiles } from "../../../tools/plan";
-import { mermaidBlock, topologyBlockName } from "../../../tools/plan/mermaid";
-import { changedTopologies } from "../../../tools/plan/topology-change";
+import { mermaidBlock } from "../../../tools/plan/mermaid";
+import { changedTopologies, topologyBlockName } from "../../../tools/docs";
 import { fixtureProject, type FixtureProject } from "./fixture-project";
 
 const ROOT = join(__dirname, "..", "..", "..");

@@ -26,7 +26,7 @@ beforeEach(() => {
 });
 
 const all = (h: HostSnapshot) => [
-  checkTraefikNetwork(h, qual),
+  checkTraefikNetwork(h, qual.edge.traefikNetwork),
   ...checkNeighbours(h, qual.neighbours),
   checkRouters(h),
   checkDefinitions(h),
