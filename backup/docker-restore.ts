@@ -55,31 +55,33 @@ export const REPLACE_DIR_SCRIPT = [
   'rmdir "$2"',
 ].join("\n");
 
-/** Starts a helper and waits for it; a non-zero exit throws with its last lines of output. */
-async function runHelper(helper: Docker.Container, what: string, after: string): Promise<void> {
-  await helper.start();
-  const { StatusCode } = (await helper.wait()) as { StatusCode: number };
-  if (StatusCode !== 0) {
-    const logs = (await helper.logs({ stdout: true, stderr: true })).toString().trim().split("\n").slice(-3).join(" ");
-    throw new Error(`${what} exited with ${StatusCode} (${logs}); ${after}`);
-  }
-}
-
 /**
  * Runs `script` (with `args`) in a helper container of `image` with `volume`
- * at `mountPath` and no network: root with only the capabilities in `capAdd`.
- * `archive`, when given, is unpacked into the volume first: made only then, so
- * that a failure to read it reaches the upload; the helper is removed whatever
- * happened.
+ * at `mountPath` and no network: as `user` (root unless given) with only the
+ * capabilities in `capAdd`. `archive`, when given, is unpacked into the volume
+ * first: made only then, so that a failure to read it reaches the upload; the
+ * helper is removed whatever happened.
  */
 async function onVolume(
   docker: Docker,
-  o: { name: string; image: string; volume: string; mountPath: string; script: string; args: string[]; capAdd: string[]; archive?: () => NodeJS.ReadableStream; what: string; after: string },
+  o: {
+    name: string;
+    image: string;
+    user?: string;
+    volume: string;
+    mountPath: string;
+    script: string;
+    args: string[];
+    capAdd: string[];
+    archive?: () => NodeJS.ReadableStream | Promise<Buffer>;
+    what: string;
+    after: string;
+  },
 ): Promise<void> {
   const helper = await docker.createContainer({
     name: o.name,
     Image: o.image,
-    User: "0:0",
+    User: o.user ?? "0:0",
     Entrypoint: ["sh", "-c", o.script, "sh", ...o.args],
     Cmd: [],
     HostConfig: {
@@ -91,8 +93,13 @@ async function onVolume(
     },
   });
   try {
-    if (o.archive) await helper.putArchive(o.archive(), { path: o.mountPath });
-    await runHelper(helper, o.what, o.after);
+    if (o.archive) await helper.putArchive(await o.archive(), { path: o.mountPath });
+    await helper.start();
+    const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+    if (StatusCode !== 0) {
+      const logs = (await helper.logs({ stdout: true, stderr: true })).toString().trim().split("\n").slice(-3).join(" ");
+      throw new Error(`${o.what} exited with ${StatusCode} (${logs}); ${o.after}`);
+    }
   } finally {
     await helper.remove({ force: true }).catch(() => undefined);
   }
@@ -158,20 +165,20 @@ export function dockerRestoreStores(docker: Docker, env: string): RestoreStores 
       await live.stop().catch((e: { statusCode?: number }) => {
         if (e.statusCode !== 304) throw e; // 304: already stopped
       });
-      const helper = await docker.createContainer({
+      // As Redis's own user, with no capability: the helper only writes files that user owns.
+      await onVolume(docker, {
         name: `${names.container("redis", env)}-restore-${randomBytes(3).toString("hex")}`,
-        Image: Config.Image,
-        User: STORES.redis.user,
-        Entrypoint: ["sh", "-c", INSTALL_RDB_SCRIPT, "sh", REDIS_DATA],
-        Cmd: [],
-        HostConfig: { NetworkMode: "none", Binds: [`${names.volume("redis-data", env)}:${REDIS_DATA}`], CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges:true"] },
+        image: Config.Image,
+        user: STORES.redis.user,
+        volume: names.volume("redis-data", env),
+        mountPath: REDIS_DATA,
+        script: INSTALL_RDB_SCRIPT,
+        args: [REDIS_DATA],
+        capAdd: [],
+        archive: () => tarOne("dump.rdb.restoring", readFileSync(rdbFile), STORES.redis.user),
+        what: "loading the RDB",
+        after: `${names.container("redis", env)} is left stopped`,
       });
-      try {
-        await helper.putArchive(await tarOne("dump.rdb.restoring", readFileSync(rdbFile), STORES.redis.user), { path: REDIS_DATA });
-        await runHelper(helper, "loading the RDB", `${names.container("redis", env)} is left stopped`);
-      } finally {
-        await helper.remove({ force: true }).catch(() => undefined);
-      }
       await live.start();
     },
     rabbitmq: async (definitionsFile) => {
