@@ -59,18 +59,10 @@ export interface CliOptions {
  * `org/project/stack`. Not the suffix rule: a stack such as `Qual-Two` is fine
  * once its config sets a `suffix`, and config/validate.ts says so when it does not.
  */
-const STACK_NAME_PART = /^[A-Za-z0-9_.-]{1,100}$/;
-
-function isStackName(stack: string): boolean {
-  const parts = stack.split("/");
-  return parts.length <= 3 && parts.every((p) => STACK_NAME_PART.test(p));
-}
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}(\/[A-Za-z0-9_.-]{1,100}){0,2}$/;
 
 /** The stack part of a possibly qualified name: Pulumi names the stack's config file `Pulumi.<this>.yaml`. */
 const bareStackName = (stack: string): string => stack.split("/").pop()!;
-
-/** Flags that would print secret values: refused everywhere. */
-const FORBIDDEN_FLAGS = ["--show-secrets"];
 
 export function parseCliArgs(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
@@ -95,15 +87,13 @@ export function parseCliArgs(argv: string[]): CliOptions {
   for (const flag of ["stack", "out", "json-out"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  const opts: CliOptions = { command: command as Command, stack: values.stack ?? "", dotenv: values.dotenv, passthrough };
-  if (values.out) opts.out = values.out;
-  if (values["json-out"]) opts.jsonOut = values["json-out"];
-
+  const { stack = "", dotenv, out, "json-out": jsonOut } = values;
+  const opts: CliOptions = { command: command as Command, stack, dotenv, out, jsonOut, passthrough };
   if (!opts.stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
-  if (!isStackName(opts.stack)) throw new Error(`not a stack name: ${opts.stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
-  for (const f of opts.passthrough) {
-    if (FORBIDDEN_FLAGS.some((bad) => f === bad || f.startsWith(`${bad}=`))) throw new Error(`${f} is refused: this tool never prints secrets`);
-  }
+  if (!STACK_NAME.test(opts.stack)) throw new Error(`not a stack name: ${opts.stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
+  // Refused everywhere: it would print secret values.
+  const showSecrets = opts.passthrough.find((f) => f === "--show-secrets" || f.startsWith("--show-secrets="));
+  if (showSecrets) throw new Error(`${showSecrets} is refused: this tool never prints secrets`);
   if (opts.command === "outputs" && opts.passthrough.length) throw new Error("outputs takes no extra pulumi flags");
   if (opts.dotenv && opts.command !== "outputs") throw new Error("--dotenv applies to outputs only");
   if (opts.out && opts.command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
@@ -182,10 +172,8 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
 
   const local = localPaths(projectDir);
   const env2: NodeJS.ProcessEnv = { ...base, PULUMI_BACKEND_URL: `file://${local.stateDir}` };
-  let passphraseNote: string;
-  if (hasPassphrase) {
-    passphraseNote = "passphrase from your environment";
-  } else {
+  let passphraseNote = "passphrase from your environment";
+  if (!hasPassphrase) {
     delete env2.PULUMI_CONFIG_PASSPHRASE;
     env2.PULUMI_CONFIG_PASSPHRASE_FILE = local.passphraseFile;
     passphraseNote = `local passphrase in ${relative(projectDir, local.passphraseFile)}`;
@@ -294,12 +282,7 @@ export function localSecretArgs(stack: string, name: string, res: Resolution): s
 
 // ---------------------------------------------------------------- I/O below
 
-interface RunResult {
-  code: number;
-  stdout: string;
-}
-
-function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture: boolean): Promise<RunResult> {
+function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture: boolean): Promise<{ code: number; stdout: string }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(env.PULUMI_BIN || "pulumi", args, { cwd, env, stdio: ["inherit", capture ? "pipe" : "inherit", "inherit"] });
     const chunks: Buffer[] = [];
@@ -338,14 +321,14 @@ export async function readStackOutputs(stack: string, res: Resolution, projectDi
 /** How far the stack is behind the checked-out commit. Information only: every failure becomes a note. */
 async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: string) {
   const notes: string[] = [];
-  let deployed: string | undefined;
-  let commits: number | undefined;
   const history = await runPulumi(stackHistoryArgs(opts.stack), res.env, projectDir, true);
+  let deployed: string | undefined;
   try {
-    deployed = history.code === 0 ? deployedCommit(JSON.parse(history.stdout)) : undefined;
+    if (history.code === 0) deployed = deployedCommit(JSON.parse(history.stdout));
   } catch {
-    deployed = undefined;
+    // A history that is not JSON tells no deployed commit either: noted below.
   }
+  let commits: number | undefined;
   if (!deployed) notes.push("no succeeded update with a recorded git commit in the stack history");
   else {
     try {
