@@ -65,13 +65,9 @@ export function parseUrn(urn: string) {
 /** Parses and minimally checks a `pulumi preview --json` document. */
 export function parsePreview(text: string, source = "preview"): PreviewDigest {
   const digest = parseJsonObject(text, source, "a pulumi preview --json document") as PreviewDigest;
-  if (digest.steps !== undefined && !Array.isArray(digest.steps)) {
-    throw new Error(`${source}: "steps" is not a list`);
-  }
-  for (const step of digest.steps ?? []) {
-    if (typeof step?.op !== "string" || typeof step?.urn !== "string") {
-      throw new Error(`${source}: every step needs a string "op" and "urn"`);
-    }
+  if (digest.steps !== undefined && !Array.isArray(digest.steps)) throw new Error(`${source}: "steps" is not a list`);
+  if ((digest.steps ?? []).some((step) => typeof step?.op !== "string" || typeof step?.urn !== "string")) {
+    throw new Error(`${source}: every step needs a string "op" and "urn"`);
   }
   return digest;
 }
