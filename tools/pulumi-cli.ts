@@ -88,17 +88,16 @@ export function parseCliArgs(argv: string[]): CliOptions {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
   const { stack = "", dotenv, out, "json-out": jsonOut } = values;
-  const opts: CliOptions = { command: command as Command, stack, dotenv, out, jsonOut, passthrough };
-  if (!opts.stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
-  if (!STACK_NAME.test(opts.stack)) throw new Error(`not a stack name: ${opts.stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
+  if (!stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
+  if (!STACK_NAME.test(stack)) throw new Error(`not a stack name: ${stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
   // Refused everywhere: it would print secret values.
-  const showSecrets = opts.passthrough.find((f) => f === "--show-secrets" || f.startsWith("--show-secrets="));
+  const showSecrets = passthrough.find((f) => f === "--show-secrets" || f.startsWith("--show-secrets="));
   if (showSecrets) throw new Error(`${showSecrets} is refused: this tool never prints secrets`);
-  if (opts.command === "outputs" && opts.passthrough.length) throw new Error("outputs takes no extra pulumi flags");
-  if (opts.dotenv && opts.command !== "outputs") throw new Error("--dotenv applies to outputs only");
-  if (opts.out && opts.command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
-  if (opts.jsonOut && !["preview", "drift"].includes(opts.command)) throw new Error("--json-out applies to preview and drift only");
-  return opts;
+  if (command === "outputs" && passthrough.length) throw new Error("outputs takes no extra pulumi flags");
+  if (dotenv && command !== "outputs") throw new Error("--dotenv applies to outputs only");
+  if (out && command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
+  if (jsonOut && !["preview", "drift"].includes(command)) throw new Error("--json-out applies to preview and drift only");
+  return { command: command as Command, stack, dotenv, out, jsonOut, passthrough };
 }
 
 function localPaths(projectDir: string) {
@@ -127,10 +126,8 @@ const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "
 
 /** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
 export function describeBackendUrl(url: string): string {
-  if (URL.canParse(url)) {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  }
+  const u = URL.parse(url);
+  if (u) return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
 }
@@ -292,19 +289,32 @@ function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture:
   });
 }
 
-function prepareLocal(res: Resolution, projectDir: string): void {
+/** Readies the stack in the local backend: selected (created on first use), its settings regenerated, external secrets set. */
+async function prepareLocalStack(stack: string, res: Resolution, projectDir: string): Promise<number> {
   const l = res.local!;
   for (const dir of [l.stateDir, l.workspaceDir]) mkdirSync(dir, { recursive: true });
   if (res.env.PULUMI_CONFIG_PASSPHRASE_FILE === l.passphraseFile && !existsSync(l.passphraseFile)) {
     writeFileSync(l.passphraseFile, randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
   }
   copyFileSync(join(projectDir, "Pulumi.yaml"), join(l.workspaceDir, "Pulumi.yaml"));
-}
-
-function syncLocalConfig(res: Resolution, projectDir: string, stack: string): void {
-  const file = res.local!.configFile(stack);
+  console.error(`pulumi-cli: selecting stack ${stack} in the local backend (created if it does not exist).`);
+  const select = await runPulumi(stackSelectArgs(stack, res), res.env, projectDir, false);
+  if (select.code !== 0) return select.code;
+  const file = l.configFile(stack);
   const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : undefined);
-  writeFileSync(file, localStackConfig(read(join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`)), read(file)));
+  const config = localStackConfig(read(join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`)), read(file));
+  writeFileSync(file, config);
+  const missing = missingLocalSecrets(config, secretsToSet());
+  if (missing.length === 0) return 0;
+  console.error(
+    `pulumi-cli: local stack ${stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +
+      `set real ones with: pulumi config set --secret <name> --stack ${stack} --config-file ${relative(projectDir, file)}`,
+  );
+  for (const name of missing) {
+    const set = await runPulumi(localSecretArgs(stack, name, res), res.env, l.workspaceDir, true);
+    if (set.code !== 0) return set.code;
+  }
+  return 0;
 }
 
 /**
@@ -347,11 +357,6 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   return behindMain(digest, commits, deployed, notes);
 }
 
-function writeOrPrint(text: string, out: string | undefined): void {
-  if (out) writeFileSync(out, text);
-  else process.stdout.write(text);
-}
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string, install?: Installer): Promise<number> {
   const opts = parseCliArgs(argv);
   // First: without a CLI nothing below can run, and the one line saying so should be all the output.
@@ -359,24 +364,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
   console.error(res.notice);
   assertSafeLocalUp(opts.command, res, env);
 
-  if (res.local) {
-    prepareLocal(res, projectDir);
-    console.error(`pulumi-cli: selecting stack ${opts.stack} in the local backend (created if it does not exist).`);
-    const select = await runPulumi(stackSelectArgs(opts.stack, res), res.env, projectDir, false);
-    if (select.code !== 0) return select.code;
-    syncLocalConfig(res, projectDir, opts.stack);
-    const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), secretsToSet());
-    if (missing.length > 0) {
-      console.error(
-        `pulumi-cli: local stack ${opts.stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +
-          `set real ones with: pulumi config set --secret <name> --stack ${opts.stack} --config-file ${relative(projectDir, res.local.configFile(opts.stack))}`,
-      );
-      for (const name of missing) {
-        const set = await runPulumi(localSecretArgs(opts.stack, name, res), res.env, res.local.workspaceDir, true);
-        if (set.code !== 0) return set.code;
-      }
-    }
-  }
+  const prepared = res.local ? await prepareLocalStack(opts.stack, res, projectDir) : 0;
+  if (prepared !== 0) return prepared;
 
   const args = pulumiArgs(opts, res);
   switch (opts.command) {
@@ -424,13 +413,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
     }
     case "outputs": {
       const outputs = await readStackOutputs(opts.stack, res, projectDir);
+      let text: string;
       if (opts.dotenv) {
-        writeOrPrint(outputsToDotenv(parseOutputs(outputs, `stack ${opts.stack}`)), opts.out);
+        text = outputsToDotenv(parseOutputs(outputs, `stack ${opts.stack}`));
       } else {
         const hidden = secretPaths(outputs);
         if (hidden.length) console.error(`pulumi-cli: secret outputs stay hidden as [secret]: ${hidden.join(", ")}`);
-        writeOrPrint(JSON.stringify(outputs, null, 2) + "\n", opts.out);
+        text = JSON.stringify(outputs, null, 2) + "\n";
       }
+      if (opts.out) writeFileSync(opts.out, text);
+      else process.stdout.write(text);
       return 0;
     }
   }
