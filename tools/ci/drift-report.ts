@@ -67,8 +67,7 @@ export function deployedCommit(history: unknown): string | undefined {
 }
 
 export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = []): BehindMain {
-  const changes = preview ? listChanges(preview).map(describeChange) : [];
-  return { commits, deployedCommit: deployed, changes, notes };
+  return { commits, deployedCommit: deployed, changes: preview ? listChanges(preview).map(describeChange) : [], notes };
 }
 
 export function formatBehindMain(stack: string, b: BehindMain): string {
