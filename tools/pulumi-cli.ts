@@ -59,18 +59,10 @@ export interface CliOptions {
  * `org/project/stack`. Not the suffix rule: a stack such as `Qual-Two` is fine
  * once its config sets a `suffix`, and config/validate.ts says so when it does not.
  */
-const STACK_NAME_PART = /^[A-Za-z0-9_.-]{1,100}$/;
-
-function isStackName(stack: string): boolean {
-  const parts = stack.split("/");
-  return parts.length <= 3 && parts.every((p) => STACK_NAME_PART.test(p));
-}
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}(\/[A-Za-z0-9_.-]{1,100}){0,2}$/;
 
 /** The stack part of a possibly qualified name: Pulumi names the stack's config file `Pulumi.<this>.yaml`. */
 const bareStackName = (stack: string): string => stack.split("/").pop()!;
-
-/** Flags that would print secret values: refused everywhere. */
-const FORBIDDEN_FLAGS = ["--show-secrets"];
 
 export function parseCliArgs(argv: string[]): CliOptions {
   const [command, ...rest] = argv;
@@ -95,20 +87,17 @@ export function parseCliArgs(argv: string[]): CliOptions {
   for (const flag of ["stack", "out", "json-out"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  const opts: CliOptions = { command: command as Command, stack: values.stack ?? "", dotenv: values.dotenv, passthrough };
-  if (values.out) opts.out = values.out;
-  if (values["json-out"]) opts.jsonOut = values["json-out"];
-
-  if (!opts.stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
-  if (!isStackName(opts.stack)) throw new Error(`not a stack name: ${opts.stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
-  for (const f of opts.passthrough) {
-    if (FORBIDDEN_FLAGS.some((bad) => f === bad || f.startsWith(`${bad}=`))) throw new Error(`${f} is refused: this tool never prints secrets`);
-  }
-  if (opts.command === "outputs" && opts.passthrough.length) throw new Error("outputs takes no extra pulumi flags");
-  if (opts.dotenv && opts.command !== "outputs") throw new Error("--dotenv applies to outputs only");
-  if (opts.out && opts.command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
-  if (opts.jsonOut && !["preview", "drift"].includes(opts.command)) throw new Error("--json-out applies to preview and drift only");
-  return opts;
+  const { stack = "", dotenv, out, "json-out": jsonOut } = values;
+  if (!stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
+  if (!STACK_NAME.test(stack)) throw new Error(`not a stack name: ${stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
+  // Refused everywhere: it would print secret values.
+  const showSecrets = passthrough.find((f) => f === "--show-secrets" || f.startsWith("--show-secrets="));
+  if (showSecrets) throw new Error(`${showSecrets} is refused: this tool never prints secrets`);
+  if (command === "outputs" && passthrough.length) throw new Error("outputs takes no extra pulumi flags");
+  if (dotenv && command !== "outputs") throw new Error("--dotenv applies to outputs only");
+  if (out && command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
+  if (jsonOut && !["preview", "drift"].includes(command)) throw new Error("--json-out applies to preview and drift only");
+  return { command: command as Command, stack, dotenv, out, jsonOut, passthrough };
 }
 
 function localPaths(projectDir: string) {
@@ -137,10 +126,8 @@ const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "
 
 /** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
 export function describeBackendUrl(url: string): string {
-  if (URL.canParse(url)) {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
-  }
+  const u = URL.parse(url);
+  if (u) return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
 }
@@ -182,10 +169,8 @@ export function resolveBackend(env: NodeJS.ProcessEnv, projectDir: string): Reso
 
   const local = localPaths(projectDir);
   const env2: NodeJS.ProcessEnv = { ...base, PULUMI_BACKEND_URL: `file://${local.stateDir}` };
-  let passphraseNote: string;
-  if (hasPassphrase) {
-    passphraseNote = "passphrase from your environment";
-  } else {
+  let passphraseNote = "passphrase from your environment";
+  if (!hasPassphrase) {
     delete env2.PULUMI_CONFIG_PASSPHRASE;
     env2.PULUMI_CONFIG_PASSPHRASE_FILE = local.passphraseFile;
     passphraseNote = `local passphrase in ${relative(projectDir, local.passphraseFile)}`;
@@ -294,12 +279,7 @@ export function localSecretArgs(stack: string, name: string, res: Resolution): s
 
 // ---------------------------------------------------------------- I/O below
 
-interface RunResult {
-  code: number;
-  stdout: string;
-}
-
-function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture: boolean): Promise<RunResult> {
+function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture: boolean): Promise<{ code: number; stdout: string }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(env.PULUMI_BIN || "pulumi", args, { cwd, env, stdio: ["inherit", capture ? "pipe" : "inherit", "inherit"] });
     const chunks: Buffer[] = [];
@@ -309,19 +289,32 @@ function runPulumi(args: string[], env: NodeJS.ProcessEnv, cwd: string, capture:
   });
 }
 
-function prepareLocal(res: Resolution, projectDir: string): void {
+/** Readies the stack in the local backend: selected (created on first use), its settings regenerated, external secrets set. */
+async function prepareLocalStack(stack: string, res: Resolution, projectDir: string): Promise<number> {
   const l = res.local!;
   for (const dir of [l.stateDir, l.workspaceDir]) mkdirSync(dir, { recursive: true });
   if (res.env.PULUMI_CONFIG_PASSPHRASE_FILE === l.passphraseFile && !existsSync(l.passphraseFile)) {
     writeFileSync(l.passphraseFile, randomBytes(24).toString("base64url") + "\n", { mode: 0o600 });
   }
   copyFileSync(join(projectDir, "Pulumi.yaml"), join(l.workspaceDir, "Pulumi.yaml"));
-}
-
-function syncLocalConfig(res: Resolution, projectDir: string, stack: string): void {
-  const file = res.local!.configFile(stack);
+  console.error(`pulumi-cli: selecting stack ${stack} in the local backend (created if it does not exist).`);
+  const select = await runPulumi(stackSelectArgs(stack, res), res.env, projectDir, false);
+  if (select.code !== 0) return select.code;
+  const file = l.configFile(stack);
   const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : undefined);
-  writeFileSync(file, localStackConfig(read(join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`)), read(file)));
+  const config = localStackConfig(read(join(projectDir, `Pulumi.${bareStackName(stack)}.yaml`)), read(file));
+  writeFileSync(file, config);
+  const missing = missingLocalSecrets(config, secretsToSet());
+  if (missing.length === 0) return 0;
+  console.error(
+    `pulumi-cli: local stack ${stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +
+      `set real ones with: pulumi config set --secret <name> --stack ${stack} --config-file ${relative(projectDir, file)}`,
+  );
+  for (const name of missing) {
+    const set = await runPulumi(localSecretArgs(stack, name, res), res.env, l.workspaceDir, true);
+    if (set.code !== 0) return set.code;
+  }
+  return 0;
 }
 
 /**
@@ -338,14 +331,14 @@ export async function readStackOutputs(stack: string, res: Resolution, projectDi
 /** How far the stack is behind the checked-out commit. Information only: every failure becomes a note. */
 async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: string) {
   const notes: string[] = [];
-  let deployed: string | undefined;
-  let commits: number | undefined;
   const history = await runPulumi(stackHistoryArgs(opts.stack), res.env, projectDir, true);
+  let deployed: string | undefined;
   try {
-    deployed = history.code === 0 ? deployedCommit(JSON.parse(history.stdout)) : undefined;
+    if (history.code === 0) deployed = deployedCommit(JSON.parse(history.stdout));
   } catch {
-    deployed = undefined;
+    // A history that is not JSON tells no deployed commit either: noted below.
   }
+  let commits: number | undefined;
   if (!deployed) notes.push("no succeeded update with a recorded git commit in the stack history");
   else {
     try {
@@ -364,11 +357,6 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   return behindMain(digest, commits, deployed, notes);
 }
 
-function writeOrPrint(text: string, out: string | undefined): void {
-  if (out) writeFileSync(out, text);
-  else process.stdout.write(text);
-}
-
 export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string, install?: Installer): Promise<number> {
   const opts = parseCliArgs(argv);
   // First: without a CLI nothing below can run, and the one line saying so should be all the output.
@@ -376,24 +364,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
   console.error(res.notice);
   assertSafeLocalUp(opts.command, res, env);
 
-  if (res.local) {
-    prepareLocal(res, projectDir);
-    console.error(`pulumi-cli: selecting stack ${opts.stack} in the local backend (created if it does not exist).`);
-    const select = await runPulumi(stackSelectArgs(opts.stack, res), res.env, projectDir, false);
-    if (select.code !== 0) return select.code;
-    syncLocalConfig(res, projectDir, opts.stack);
-    const missing = missingLocalSecrets(readFileSync(res.local.configFile(opts.stack), "utf8"), secretsToSet());
-    if (missing.length > 0) {
-      console.error(
-        `pulumi-cli: local stack ${opts.stack}: setting placeholder values for the external secrets ${missing.join(", ")}; ` +
-          `set real ones with: pulumi config set --secret <name> --stack ${opts.stack} --config-file ${relative(projectDir, res.local.configFile(opts.stack))}`,
-      );
-      for (const name of missing) {
-        const set = await runPulumi(localSecretArgs(opts.stack, name, res), res.env, res.local.workspaceDir, true);
-        if (set.code !== 0) return set.code;
-      }
-    }
-  }
+  const prepared = res.local ? await prepareLocalStack(opts.stack, res, projectDir) : 0;
+  if (prepared !== 0) return prepared;
 
   const args = pulumiArgs(opts, res);
   switch (opts.command) {
@@ -441,13 +413,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
     }
     case "outputs": {
       const outputs = await readStackOutputs(opts.stack, res, projectDir);
+      let text: string;
       if (opts.dotenv) {
-        writeOrPrint(outputsToDotenv(parseOutputs(outputs, `stack ${opts.stack}`)), opts.out);
+        text = outputsToDotenv(parseOutputs(outputs, `stack ${opts.stack}`));
       } else {
         const hidden = secretPaths(outputs);
         if (hidden.length) console.error(`pulumi-cli: secret outputs stay hidden as [secret]: ${hidden.join(", ")}`);
-        writeOrPrint(JSON.stringify(outputs, null, 2) + "\n", opts.out);
+        text = JSON.stringify(outputs, null, 2) + "\n";
       }
+      if (opts.out) writeFileSync(opts.out, text);
+      else process.stdout.write(text);
       return 0;
     }
   }

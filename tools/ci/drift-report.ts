@@ -23,24 +23,19 @@ export interface DriftItem {
 }
 
 export function findDrift(digest: PreviewDigest): DriftItem[] {
-  const items: DriftItem[] = [];
-  let listed = 0;
-  for (const step of digest.steps ?? []) {
-    if (step.op !== "update" && step.op !== "delete") continue;
-    listed++;
-    const { name, type } = parseUrn(step.urn);
-    if (step.op === "delete") {
-      items.push({ name, type, what: "deleted outside Pulumi" });
-      continue;
-    }
-    const properties = [...new Set([...(step.diffReasons ?? []), ...Object.keys(step.detailedDiff ?? {})])].sort();
-    items.push({ name, type, what: `changed outside Pulumi: ${properties.length ? properties.join(", ") : "(Pulumi named no property)"}` });
-  }
+  const items = (digest.steps ?? [])
+    .filter((step) => step.op === "update" || step.op === "delete")
+    .map((step): DriftItem => {
+      const { name, type } = parseUrn(step.urn);
+      if (step.op === "delete") return { name, type, what: "deleted outside Pulumi" };
+      const properties = [...new Set([...(step.diffReasons ?? []), ...Object.keys(step.detailedDiff ?? {})])].sort();
+      return { name, type, what: `changed outside Pulumi: ${properties.length ? properties.join(", ") : "(Pulumi named no property)"}` };
+    });
   // Pulumi rewrites a refresh step only when the provider gave a detailed diff;
   // its summary counts every change, so a change it did not list still fails.
-  const summarised = (digest.changeSummary?.update ?? 0) + (digest.changeSummary?.delete ?? 0);
-  if (summarised > listed) {
-    items.push({ name: "(unlisted)", type: "", what: `Pulumi counted ${summarised - listed} more changed or deleted resource(s) without listing them; run pulumi refresh --preview-only --diff to see them` });
+  const unlisted = (digest.changeSummary?.update ?? 0) + (digest.changeSummary?.delete ?? 0) - items.length;
+  if (unlisted > 0) {
+    items.push({ name: "(unlisted)", type: "", what: `Pulumi counted ${unlisted} more changed or deleted resource(s) without listing them; run pulumi refresh --preview-only --diff to see them` });
   }
   return items;
 }
@@ -72,8 +67,7 @@ export function deployedCommit(history: unknown): string | undefined {
 }
 
 export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = []): BehindMain {
-  const changes = preview ? listChanges(preview).map(describeChange) : [];
-  return { commits, deployedCommit: deployed, changes, notes };
+  return { commits, deployedCommit: deployed, changes: preview ? listChanges(preview).map(describeChange) : [], notes };
 }
 
 export function formatBehindMain(stack: string, b: BehindMain): string {

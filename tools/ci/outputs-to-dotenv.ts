@@ -39,7 +39,7 @@ function requireUrl(value: unknown, what: string): string {
   return s;
 }
 
-function outputsToDotenvVars(outputs: StackOutputs): Record<string, string> {
+export function outputsToDotenv(outputs: StackOutputs): string {
   const urls: Record<string, string | undefined> = outputs.urls;
   const vars: Record<string, string> = {
     ENVIRONMENT_URL: requireUrl(urls["public-fo"], 'urls["public-fo"]'),
@@ -48,18 +48,11 @@ function outputsToDotenvVars(outputs: StackOutputs): Record<string, string> {
   // `environment` is the stack's suffix, not its name.
   if (!SUFFIX_PATTERN.test(vars.PO_ENVIRONMENT)) throw new Error(`environment is not a suffix: ${vars.PO_ENVIRONMENT}`);
   if (urls["api-gateway"] !== undefined) vars.PO_API_URL = requireUrl(urls["api-gateway"], 'urls["api-gateway"]');
-  return vars;
+  return formatDotenv(vars);
 }
 
 export function formatDotenv(vars: Record<string, string>): string {
-  return (
-    Object.entries(vars)
-      .map(([k, v]) => {
-        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`bad dotenv key ${k}`);
-        return `${k}=${v}`;
-      })
-      .join("\n") + "\n"
-  );
+  const badKey = Object.keys(vars).find((k) => !/^[A-Z_][A-Z0-9_]*$/.test(k));
+  if (badKey !== undefined) throw new Error(`bad dotenv key ${badKey}`);
+  return Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
 }
-
-export const outputsToDotenv = (outputs: StackOutputs) => formatDotenv(outputsToDotenvVars(outputs));

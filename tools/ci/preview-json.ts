@@ -5,59 +5,32 @@
  *
  * Only the fields we read are typed; everything else is passed through.
  */
+import type { OpType } from "@pulumi/pulumi/automation";
 import { parseJsonObject } from "./json-document";
 import { readFileSync } from "node:fs";
 
-/** Step ops Pulumi emits (`display.StepOp`). */
-export type StepOp =
-  | "same"
-  | "create"
-  | "update"
-  | "delete"
-  | "replace"
-  | "create-replacement"
-  | "delete-replaced"
-  | "read"
-  | "read-replacement"
-  | "refresh"
-  | "discard"
-  | "discard-replaced"
-  | "remove-pending-replace"
-  | "import"
-  | "import-replacement"
-  | (string & {});
+/** Step ops Pulumi emits (`display.StepOp`, the Automation API's OpType); an unknown op stays a string. */
+export type StepOp = OpType | (string & {});
 
 export interface ResourceState {
   urn?: string;
   type?: string;
-  id?: string;
-  custom?: boolean;
-  parent?: string;
-  protect?: boolean;
   inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
   [key: string]: unknown;
-}
-
-export interface PropertyDiff {
-  kind: string;
-  inputDiff: boolean;
 }
 
 export interface PreviewStep {
   op: StepOp;
   urn: string;
-  provider?: string;
   oldState?: ResourceState;
   newState?: ResourceState;
   diffReasons?: string[];
   replaceReasons?: string[];
-  detailedDiff?: Record<string, PropertyDiff> | null;
+  /** Property path -> Pulumi's PropertyDiff; only its keys are read. */
+  detailedDiff?: Record<string, unknown> | null;
 }
 
 export interface PreviewDiagnostic {
-  urn?: string;
-  prefix?: string;
   message?: string;
   severity?: string;
 }
@@ -68,32 +41,21 @@ export interface PreviewDigest {
   diagnostics?: PreviewDiagnostic[];
   duration?: number;
   changeSummary?: Record<string, number>;
-  maybeCorrupt?: boolean;
 }
 
 /** A resource as named in its URN: `urn:pulumi:<stack>::<project>::<parent$…$type>::<name>`. */
-export interface UrnParts {
-  stack: string;
-  project: string;
-  /** The resource's own type, e.g. `docker:index/volume:Volume`. */
-  type: string;
-  /** The types of its ancestors, outermost first. */
-  parentTypes: string[];
-  /** The logical name. */
-  name: string;
-}
-
-export function parseUrn(urn: string): UrnParts {
+export function parseUrn(urn: string) {
   const prefix = "urn:pulumi:";
-  if (!urn.startsWith(prefix)) throw new Error(`not a Pulumi URN: ${urn}`);
-  const parts = urn.slice(prefix.length).split("::");
+  const parts = urn.startsWith(prefix) ? urn.slice(prefix.length).split("::") : [];
   if (parts.length < 4) throw new Error(`not a Pulumi URN: ${urn}`);
   const [stack, project, qualifiedType, ...nameParts] = parts;
   const types = qualifiedType.split("$");
   return {
     stack,
     project,
+    /** The resource's own type, e.g. `docker:index/volume:Volume`. */
     type: types[types.length - 1],
+    /** The types of its ancestors, outermost first. */
     parentTypes: types.slice(0, -1),
     // A logical name may itself contain "::".
     name: nameParts.join("::"),
@@ -103,13 +65,9 @@ export function parseUrn(urn: string): UrnParts {
 /** Parses and minimally checks a `pulumi preview --json` document. */
 export function parsePreview(text: string, source = "preview"): PreviewDigest {
   const digest = parseJsonObject(text, source, "a pulumi preview --json document") as PreviewDigest;
-  if (digest.steps !== undefined && !Array.isArray(digest.steps)) {
-    throw new Error(`${source}: "steps" is not a list`);
-  }
-  for (const step of digest.steps ?? []) {
-    if (typeof step?.op !== "string" || typeof step?.urn !== "string") {
-      throw new Error(`${source}: every step needs a string "op" and "urn"`);
-    }
+  if (digest.steps !== undefined && !Array.isArray(digest.steps)) throw new Error(`${source}: "steps" is not a list`);
+  if ((digest.steps ?? []).some((step) => typeof step?.op !== "string" || typeof step?.urn !== "string")) {
+    throw new Error(`${source}: every step needs a string "op" and "urn"`);
   }
   return digest;
 }
@@ -118,13 +76,7 @@ export function readPreviewFile(path: string): PreviewDigest {
   return parsePreview(readFileSync(path, "utf8"), path);
 }
 
-export interface ChangeCounts {
-  create: number;
-  update: number;
-  replace: number;
-  delete: number;
-  same: number;
-}
+export type ChangeCounts = Record<ResourceChange["action"] | "same", number>;
 
 /**
  * Counts a preview's changes per resource. `pulumi preview --json` prints a
@@ -149,7 +101,6 @@ export interface ResourceChange {
   urn: string;
   name: string;
   type: string;
-  /** create | update | replace | delete */
   action: "create" | "update" | "replace" | "delete";
   /** Property keys that cause the change (replaceReasons for replacements, diffReasons otherwise). */
   reasons: string[];
