@@ -157,15 +157,8 @@ export function formatGateResult(result: GateResult): string {
 }
 
 export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      stack: { type: "string", short: "s" },
-      "project-dir": { type: "string" },
-    },
-  });
+  const options = { stack: { type: "string", short: "s" }, "project-dir": { type: "string" } } as const;
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options });
   for (const flag of ["stack", "project-dir"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }

@@ -8,15 +8,7 @@
 export type FetchLike = (
   url: string,
   init?: { method?: string; headers?: Record<string, string>; body?: string },
-) => Promise<GitlabResponse>;
-
-interface GitlabResponse {
-  ok: boolean;
-  status: number;
-  headers: { get(name: string): string | null };
-  json(): Promise<unknown>;
-  text(): Promise<string>;
-}
+) => Promise<Pick<Response, "ok" | "status" | "json" | "text"> & { headers: Pick<Headers, "get"> }>;
 
 export interface GitlabProject {
   /** `https://gitlab.example.com/api/v4`. */
@@ -31,7 +23,7 @@ interface GitlabAnswer<T> {
   status: number;
   /** The parsed body of a successful answer. */
   data?: T;
-  headers: GitlabResponse["headers"];
+  headers: Pick<Headers, "get">;
 }
 
 /** One request under `/projects/:id`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
