@@ -156,29 +156,28 @@ export function formatGateResult(result: GateResult): string {
   ].join("\n");
 }
 
-export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR) {
+export function parseGateArgs(argv: string[]) {
   const options = { stack: { type: "string", short: "s" }, "project-dir": { type: "string" } } as const;
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options });
   for (const flag of ["stack", "project-dir"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
   if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--project-dir DIR] <preview.json>");
-  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, file: positionals[0] };
+  return { stack: values.stack, projectDir: values["project-dir"] ?? PROJECT_DIR, file: positionals[0] };
 }
 
-export function runGate(argv: string[], log: (line: string) => void = console.log, defaultProjectDir?: string): number {
-  let result: GateResult;
+export function runGate(argv: string[], log: (line: string) => void = console.log): number {
   try {
-    const args = parseGateArgs(argv, defaultProjectDir);
+    const args = parseGateArgs(argv);
     const digest = readPreviewFile(args.file);
     const stack = stackOfPreview(digest, args.stack);
-    result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
+    const result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
+    log(formatGateResult(result));
+    return result.blocked.length ? 1 : 0;
   } catch (error) {
     log(`data-safety gate: ${(error as Error).message}`);
     return 2;
   }
-  log(formatGateResult(result));
-  return result.blocked.length ? 1 : 0;
 }
 
 if (require.main === module) process.exitCode = runGate(process.argv.slice(2));

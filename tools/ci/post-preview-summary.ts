@@ -32,20 +32,16 @@ export interface StackPreview {
   missing?: string;
 }
 
-export interface SummaryContext {
-  pipelineUrl?: string;
-  commitSha?: string;
-  /** Stacks whose topology this merge request changes, with their new diagram. */
-  topologies?: TopologyChange[];
-}
-
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
 
-export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryContext = {}): string {
+/** `topologies`: the stacks whose topology this merge request changes, with their new diagram. */
+export function buildSummaryMarkdown(
+  previews: StackPreview[],
+  ctx: { pipelineUrl?: string; commitSha?: string; topologies?: TopologyChange[] } = {},
+): string {
   const lines: string[] = [MARKER, "### Pulumi preview", ""];
-  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |");
-  lines.push("|---|---:|---:|---:|---:|---:|---|");
+  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |", "|---|---:|---:|---:|---:|---:|---|");
   const details: string[] = [];
   for (const p of previews) {
     if (!p.digest) {
