@@ -81,10 +81,9 @@ export function dataKindOf(urn: string | undefined): DataKind | undefined {
  */
 export function mountsDataVolume(state: ResourceState | undefined): boolean {
   if (!state || state.type !== CONTAINER_TYPE) return false;
-  const inputs = state.inputs ?? {};
-  const volumes = Array.isArray(inputs.volumes) ? (inputs.volumes as Array<Record<string, unknown>>) : [];
-  const mounts = Array.isArray(inputs.mounts) ? (inputs.mounts as Array<Record<string, unknown>>) : [];
-  return volumes.some((v) => typeof v?.volumeName === "string" && v.volumeName !== "") || mounts.some((m) => m?.type === "volume");
+  const { volumes, mounts } = state.inputs ?? {};
+  const named = Array.isArray(volumes) && volumes.some((v) => typeof v?.volumeName === "string" && v.volumeName !== "");
+  return named || (Array.isArray(mounts) && mounts.some((m) => m?.type === "volume"));
 }
 
 /** The data kind of a step, from its URN, its old and new state's URNs, and what its containers mount. */
@@ -108,42 +107,36 @@ export function stackOfPreview(digest: PreviewDigest, given?: string): string {
 }
 
 export function evaluateGate(digest: PreviewDigest, stack: string, isProtected: boolean): GateResult {
+  if (!isProtected) return { stack, protected: false, blocked: [] };
   const blocked = new Map<string, BlockedResource>();
+  // A resource can be found twice (its own step and Pulumi's refusal): one entry, a replace outranks any other action.
   const add = (urn: string, entry: Omit<BlockedResource, "name" | "type" | "urn">) => {
     const previous = blocked.get(urn);
     if (previous) {
       previous.reasons = [...new Set([...previous.reasons, ...entry.reasons])];
       previous.refusedAsProtected ||= entry.refusedAsProtected;
-      if (entry.action === "replace" || previous.action === entry.action) previous.action = entry.action;
+      if (entry.action === "replace") previous.action = "replace";
       previous.via ??= entry.via;
-      return;
+    } else {
+      const { name, type } = parseUrn(urn);
+      blocked.set(urn, { name, type, urn, ...entry });
     }
-    const { name, type } = parseUrn(urn);
-    blocked.set(urn, { name, type, urn, ...entry });
   };
-  if (isProtected) {
-    for (const step of digest.steps ?? []) {
-      if (SAFE_OPS.has(step.op)) continue;
-      const data = dataKindOfStep(step);
-      if (!data) continue;
-      add(step.urn, {
-        kind: data.kind,
-        action: CHANGES[step.op] ?? step.op,
-        reasons: [...(step.replaceReasons ?? step.diffReasons ?? [])],
-        refusedAsProtected: false,
-        ...(data.via ? { via: data.via } : {}),
-      });
-    }
-    for (const refusal of protectionRefusals(digest)) {
-      const kind = dataKindOf(refusal.urn);
-      // Pulumi refused it because it is marked protect, and only data is: it is
-      // blocked even when its URN does not say which kind of data it holds.
-      add(refusal.urn, { kind: kind ?? "protected resource", action: refusal.action, reasons: [], refusedAsProtected: true });
-      const partOfKind = dataKindOf(refusal.partOf);
-      if (refusal.partOf && partOfKind) add(refusal.partOf, { kind: partOfKind, action: "replace", reasons: [], refusedAsProtected: false, via: refusal.urn });
-    }
+  for (const step of digest.steps ?? []) {
+    if (SAFE_OPS.has(step.op)) continue;
+    const data = dataKindOfStep(step);
+    if (!data) continue;
+    const reasons = step.replaceReasons ?? step.diffReasons ?? [];
+    add(step.urn, { ...data, action: CHANGES[step.op] ?? step.op, reasons, refusedAsProtected: false });
   }
-  return { stack, protected: isProtected, blocked: [...blocked.values()] };
+  for (const refusal of protectionRefusals(digest)) {
+    // Pulumi refused it because it is marked protect, and only data is: it is
+    // blocked even when its URN does not say which kind of data it holds.
+    add(refusal.urn, { kind: dataKindOf(refusal.urn) ?? "protected resource", action: refusal.action, reasons: [], refusedAsProtected: true });
+    const partOfKind = dataKindOf(refusal.partOf);
+    if (refusal.partOf && partOfKind) add(refusal.partOf, { kind: partOfKind, action: "replace", reasons: [], refusedAsProtected: false, via: refusal.urn });
+  }
+  return { stack, protected: true, blocked: [...blocked.values()] };
 }
 
 export function describeBlocked(b: BlockedResource): string {
@@ -163,36 +156,28 @@ export function formatGateResult(result: GateResult): string {
   ].join("\n");
 }
 
-export function parseGateArgs(argv: string[], defaultProjectDir = PROJECT_DIR) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      stack: { type: "string", short: "s" },
-      "project-dir": { type: "string" },
-    },
-  });
+export function parseGateArgs(argv: string[]) {
+  const options = { stack: { type: "string", short: "s" }, "project-dir": { type: "string" } } as const;
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options });
   for (const flag of ["stack", "project-dir"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
   if (positionals.length !== 1) throw new Error("usage: data-safety-gate [--stack S] [--project-dir DIR] <preview.json>");
-  return { stack: values.stack, projectDir: values["project-dir"] ?? defaultProjectDir, file: positionals[0] };
+  return { stack: values.stack, projectDir: values["project-dir"] ?? PROJECT_DIR, file: positionals[0] };
 }
 
-export function runGate(argv: string[], log: (line: string) => void = console.log, defaultProjectDir?: string): number {
-  let result: GateResult;
+export function runGate(argv: string[], log: (line: string) => void = console.log): number {
   try {
-    const args = parseGateArgs(argv, defaultProjectDir);
+    const args = parseGateArgs(argv);
     const digest = readPreviewFile(args.file);
     const stack = stackOfPreview(digest, args.stack);
-    result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
+    const result = evaluateGate(digest, stack, dataIsProtected(args.projectDir, stack.split("/").pop()!));
+    log(formatGateResult(result));
+    return result.blocked.length ? 1 : 0;
   } catch (error) {
     log(`data-safety gate: ${(error as Error).message}`);
     return 2;
   }
-  log(formatGateResult(result));
-  return result.blocked.length ? 1 : 0;
 }
 
 if (require.main === module) process.exitCode = runGate(process.argv.slice(2));

@@ -8,15 +8,7 @@
 export type FetchLike = (
   url: string,
   init?: { method?: string; headers?: Record<string, string>; body?: string },
-) => Promise<GitlabResponse>;
-
-interface GitlabResponse {
-  ok: boolean;
-  status: number;
-  headers: { get(name: string): string | null };
-  json(): Promise<unknown>;
-  text(): Promise<string>;
-}
+) => Promise<Pick<Response, "ok" | "status" | "json" | "text"> & { headers: Pick<Headers, "get"> }>;
 
 export interface GitlabProject {
   /** `https://gitlab.example.com/api/v4`. */
@@ -27,21 +19,14 @@ export interface GitlabProject {
   fetch: FetchLike;
 }
 
-interface GitlabAnswer<T> {
-  status: number;
-  /** The parsed body of a successful answer. */
-  data?: T;
-  headers: GitlabResponse["headers"];
-}
-
-/** One request under `/projects/:id`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
+/** One request under `/projects/:id`, with the parsed body of a success as `data`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
 export async function gitlabCall<T>(
   p: GitlabProject,
   method: string,
   path: string,
   body?: unknown,
   allow404 = false,
-): Promise<GitlabAnswer<T>> {
+): Promise<{ status: number; data?: T; headers: Pick<Headers, "get"> }> {
   const response = await p.fetch(`${p.apiUrl.replace(/\/+$/, "")}/projects/${encodeURIComponent(p.project)}${path}`, {
     method,
     headers: { "PRIVATE-TOKEN": p.token, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
@@ -58,10 +43,10 @@ export async function gitlabCall<T>(
 /** Every item of a paginated list, page after page as GitLab's x-next-page header says. */
 export async function gitlabList<T>(p: GitlabProject, path: string, query: Record<string, string> = {}): Promise<T[]> {
   const all: T[] = [];
-  for (let page: string | null = "1"; page; ) {
-    const { data, headers }: GitlabAnswer<T[]> = await gitlabCall<T[]>(p, "GET", `${path}?${new URLSearchParams({ ...query, per_page: "100", page })}`);
+  for (let page = "1"; page; ) {
+    const { data, headers } = await gitlabCall<T[]>(p, "GET", `${path}?${new URLSearchParams({ ...query, per_page: "100", page })}`);
     all.push(...(data ?? []));
-    page = data?.length ? headers.get("x-next-page") : null;
+    page = (data?.length && headers.get("x-next-page")) || "";
   }
   return all;
 }

@@ -80,20 +80,14 @@ export interface SetupOptions extends GitlabProject {
   log: (line: string) => void;
 }
 
-export interface SetupResult {
-  /** Changes made (or, in a dry run, that would be made). */
-  changes: string[];
-  /** What this run cannot do and a person must. */
-  pending: string[];
-}
-
 const sameDeployer = (a: AccessLevel, d: Deployer) =>
   ("access_level" in d && a.access_level === d.access_level && a.user_id === null && a.group_id === null) ||
   ("user_id" in d && a.user_id === d.user_id) ||
   ("group_id" in d && a.group_id === d.group_id);
 const describeDeployer = (d: Deployer) => ("access_level" in d ? `access level ${d.access_level}` : "user_id" in d ? `user ${d.user_id}` : `group ${d.group_id}`);
 
-export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
+/** Returns the changes made (or, in a dry run, that would be made), and what this run cannot do and a person must. */
+export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string[]; pending: string[] }> {
   const call = <T>(method: string, path: string, body?: unknown) => gitlabCall<T>(opts, method, path, body, true);
   const stacks = allStackCiSettings(opts.projectDir);
   const changes: string[] = [];
@@ -119,16 +113,14 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
   for (const s of stacks.filter((x) => x.dataProtected)) {
     const path = `/protected_environments/${encodeURIComponent(s.environment)}`;
     const { status, data } = await call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
+    const present = data?.deploy_access_levels ?? [];
+    const missing = opts.deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
+    const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
     if (status === 404) {
       await change(`protect environment ${s.environment}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
         call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
       );
-      continue;
-    }
-    const present = data?.deploy_access_levels ?? [];
-    const missing = opts.deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
-    const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
-    if (missing.length || extra.length) {
+    } else if (missing.length || extra.length) {
       await change(`update environment ${s.environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
         call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
       );
@@ -146,10 +138,9 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
       continue;
     }
     const source = mine.find((v) => v.environment_scope === "*") ?? mine.find((v) => v.value !== null) ?? mine[0];
-    let copiedAll = true;
-    for (const scope of scopes.filter((sc) => !mine.some((v) => v.environment_scope === sc))) {
+    const missingScopes = scopes.filter((sc) => !mine.some((v) => v.environment_scope === sc));
+    for (const scope of missingScopes) {
       if (source.value === null) {
-        copiedAll = false;
         pending.push(`${key} is hidden, so its value cannot be copied: re-create it for environment ${scope} by hand`);
         continue;
       }
@@ -160,7 +151,8 @@ export async function gitlabSetup(opts: SetupOptions): Promise<SetupResult> {
     for (const v of mine.filter((x) => !x.protected && scopes.includes(x.environment_scope))) {
       pending.push(`${key} for environment ${v.environment_scope} is not protected: protect it in Settings > CI/CD > Variables`);
     }
-    if (!copiedAll) continue;
+    // A hidden variable not yet in every scope it needs keeps its other scopes: they may hold its only copy.
+    if (source.value === null && missingScopes.length) continue;
     for (const v of mine.filter((x) => !scopes.includes(x.environment_scope))) {
       await change(`remove ${key} from scope ${v.environment_scope} (it must reach only ${scopes.join(", ")})`, () =>
         call("DELETE", `/variables/${encodeURIComponent(key)}?${new URLSearchParams({ "filter[environment_scope]": v.environment_scope })}`),
@@ -201,17 +193,17 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
   const project = env.GITLAB_PROJECT ?? env.CI_PROJECT_ID;
   const token = env.GITLAB_SETUP_TOKEN;
   if (!apiUrl || !project || !token) throw new Error("set GITLAB_API_URL (…/api/v4), GITLAB_PROJECT (id or group/name) and GITLAB_SETUP_TOKEN (Maintainer, api scope)");
-  const ids = (list: string[] | undefined, flag: string) =>
-    (list ?? []).map((v) => {
+  const ids = (flag: "deployer-access-level" | "deployer-user-id" | "deployer-group-id") =>
+    (values[flag] ?? []).map((v) => {
       if (!/^\d+$/.test(v)) throw new Error(`--${flag} expects a number, got ${v}`);
       return Number(v);
     });
-  const levels = ids(values["deployer-access-level"], "deployer-access-level");
+  const levels = ids("deployer-access-level");
   for (const l of levels) if (![30, 40, 60].includes(l)) throw new Error(`--deployer-access-level must be 30 (Developer), 40 (Maintainer) or 60 (Admin), got ${l}`);
   const deployers: Deployer[] = [
     ...levels.map((access_level) => ({ access_level })),
-    ...ids(values["deployer-user-id"], "deployer-user-id").map((user_id) => ({ user_id })),
-    ...ids(values["deployer-group-id"], "deployer-group-id").map((group_id) => ({ group_id })),
+    ...ids("deployer-user-id").map((user_id) => ({ user_id })),
+    ...ids("deployer-group-id").map((group_id) => ({ group_id })),
   ];
   return { apiUrl, project, token, dryRun: values["dry-run"], deployers: deployers.length ? deployers : [{ access_level: 40 }], extraCredentials: values.credential ?? [] };
 }

@@ -13,12 +13,12 @@
  * $GITLAB_API_TOKEN, sent in the PRIVATE-TOKEN header. No Pulumi Cloud.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { type ChangeCounts, type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
+import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, readPreviewFile, totalChanges } from "./preview-json";
 import { dataIsProtected } from "../../config/data-protection";
 import { describeBlocked, evaluateGate } from "./data-safety-gate";
 import { changedTopologies, type TopologyChange } from "../docs";
 import { PROJECT_DIR, runCli } from "../run-cli";
-import { type FetchLike, gitlabCall, gitlabList } from "./gitlab-api";
+import { type FetchLike, type GitlabProject, gitlabCall, gitlabList } from "./gitlab-api";
 
 export const MARKER = "<!-- portugal-odyssey:pulumi-preview-summary -->";
 /** GitLab rejects notes over 1,000,000 characters; stay far below. */
@@ -32,37 +32,29 @@ export interface StackPreview {
   missing?: string;
 }
 
-export interface SummaryContext {
-  pipelineUrl?: string;
-  commitSha?: string;
-  /** Whether a stack's data is protected; by default its stack file's `data.protect`. */
-  isProtected?: (stack: string) => boolean;
-  /** Stacks whose topology this merge request changes, with their new diagram. */
-  topologies?: TopologyChange[];
-}
-
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
 
-export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryContext = {}): string {
-  const isProtected = ctx.isProtected ?? ((stack: string) => dataIsProtected(PROJECT_DIR, stack));
+/** `topologies`: the stacks whose topology this merge request changes, with their new diagram. */
+export function buildSummaryMarkdown(
+  previews: StackPreview[],
+  ctx: { pipelineUrl?: string; commitSha?: string; topologies?: TopologyChange[] } = {},
+): string {
   const lines: string[] = [MARKER, "### Pulumi preview", ""];
-  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |");
-  lines.push("|---|---:|---:|---:|---:|---:|---|");
+  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |", "|---|---:|---:|---:|---:|---:|---|");
   const details: string[] = [];
   for (const p of previews) {
     if (!p.digest) {
       lines.push(`| ${p.stack} | – | – | – | – | – | :warning: no preview: ${escapeCell(p.missing ?? "missing")} |`);
       continue;
     }
-    const counts: ChangeCounts = countChanges(p.digest);
-    const gate = evaluateGate(p.digest, p.stack, isProtected(p.stack));
+    const counts = countChanges(p.digest);
+    const gate = evaluateGate(p.digest, p.stack, dataIsProtected(PROJECT_DIR, p.stack));
     const verdict = !gate.protected ? "not protected" : gate.blocked.length ? `:no_entry: blocked (${gate.blocked.length})` : ":white_check_mark: passed";
     lines.push(`| ${p.stack} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
 
-    const errors = errorDiagnostics(p.digest);
     for (const b of gate.blocked) details.push(`:no_entry: **${p.stack}**: ${escapeCell(describeBlocked(b))}`);
-    for (const e of errors) details.push(`:x: **${p.stack}** preview error: ${escapeCell(e)}`);
+    for (const e of errorDiagnostics(p.digest)) details.push(`:x: **${p.stack}** preview error: ${escapeCell(e)}`);
 
     const changes = listChanges(p.digest);
     if (changes.length) {
@@ -86,22 +78,18 @@ export function buildSummaryMarkdown(previews: StackPreview[], ctx: SummaryConte
 
 export type { FetchLike } from "./gitlab-api";
 
-export interface GitLabTarget {
-  apiUrl: string;
-  projectId: string;
-  mergeRequestIid: string;
-  token: string;
-}
+/** The project the note goes to (as gitlab-api addresses it, without the fetch) and its merge request. */
+export type GitLabTarget = Omit<GitlabProject, "fetch"> & { mergeRequestIid: string };
 
 export function targetFromEnv(env: NodeJS.ProcessEnv): GitLabTarget {
   const missing = ["CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID", "GITLAB_API_TOKEN"].filter((k) => !env[k]);
   if (missing.length) throw new Error(`missing ${missing.join(", ")} (the summary is posted from merge request pipelines only)`);
-  return { apiUrl: env.CI_API_V4_URL!.replace(/\/+$/, ""), projectId: env.CI_PROJECT_ID!, mergeRequestIid: env.CI_MERGE_REQUEST_IID!, token: env.GITLAB_API_TOKEN! };
+  return { apiUrl: env.CI_API_V4_URL!, project: env.CI_PROJECT_ID!, mergeRequestIid: env.CI_MERGE_REQUEST_IID!, token: env.GITLAB_API_TOKEN! };
 }
 
 /** Edits the note an earlier pipeline of the merge request posted (it carries MARKER), or posts one. */
 export async function upsertSummaryNote(fetch: FetchLike, t: GitLabTarget, body: string): Promise<{ action: "created" | "updated"; id: number }> {
-  const project = { apiUrl: t.apiUrl, project: t.projectId, token: t.token, fetch };
+  const project = { ...t, fetch };
   const notes = `/merge_requests/${encodeURIComponent(t.mergeRequestIid)}/notes`;
   const all = await gitlabList<{ id: number; body?: string; system?: boolean }>(project, notes, { sort: "asc", order_by: "created_at" });
   const existing = all.find((n) => !n.system && typeof n.body === "string" && n.body.includes(MARKER));
@@ -141,11 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: Fetc
   // The target branch's docs/plan.md, fetched by the job; without it there is nothing to compare with.
   const base = env.PO_TOPOLOGY_BASE;
   const topologies = base && existsSync(base) ? changedTopologies(previews.map((p) => p.stack), projectDir, readFileSync(base, "utf8")) : [];
-  const body = buildSummaryMarkdown(previews, {
-    pipelineUrl: env.CI_PIPELINE_URL,
-    commitSha: env.CI_COMMIT_SHA,
-    topologies,
-  });
+  const body = buildSummaryMarkdown(previews, { pipelineUrl: env.CI_PIPELINE_URL, commitSha: env.CI_COMMIT_SHA, topologies });
   console.log(body);
   const target = targetFromEnv(env);
   const { action, id } = await upsertSummaryNote(fetchFn, target, body);

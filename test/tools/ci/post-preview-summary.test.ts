@@ -27,7 +27,7 @@ function fakeGitLab(pages: Array<Array<{ id: number; body: string; system?: bool
   return { calls, fetchFn };
 }
 
-const target = { apiUrl: "https://gitlab.example.com/api/v4", projectId: "42", mergeRequestIid: "7", token: "glpat-test-token" };
+const target = { apiUrl: "https://gitlab.example.com/api/v4", project: "42", mergeRequestIid: "7", token: "glpat-test-token" };
 
 describe("buildSummaryMarkdown", () => {
   const md = buildSummaryMarkdown(
