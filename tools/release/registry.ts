@@ -20,30 +20,13 @@ export interface RegistryLogin {
 export class RegistryError extends Error {}
 
 /** Multi-platform indexes first: when a tag names one, its digest is what is pinned (see resolve). */
-const MEDIA = {
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-} as const;
-const ACCEPT = Object.values(MEDIA).join(", ");
-const INDEXES: string[] = [MEDIA.ociIndex, MEDIA.dockerList];
-
-export interface ResolvedImage {
-  repository: string;
-  tag: string;
-  /** `sha256:…` of the manifest (or index) the tag names. */
-  digest: string;
-  mediaType: string;
-  /** Set for an index: the platforms it offers. */
-  platforms?: string[];
-}
+const INDEXES = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+const ACCEPT = [...INDEXES, "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"].join(", ");
 
 export interface RegistryOptions {
   login?: RegistryLogin;
   /** The host's platform, which an index must offer (default linux/amd64). */
   platform?: string;
-  timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -68,11 +51,9 @@ export class Registry {
     this.fetch = options.fetch ?? fetch;
   }
 
-  /** Resolves `repository:tag` to the digest the registry serves for it. */
-  async resolve(repository: string, tag: string): Promise<ResolvedImage> {
-    const slash = repository.indexOf("/");
-    const host = repository.slice(0, slash);
-    const name = repository.slice(slash + 1);
+  /** Resolves `repository:tag` to the `sha256:…` digest the registry serves for it, and an index's platforms. */
+  async resolve(repository: string, tag: string): Promise<{ digest: string; platforms?: string[] }> {
+    const [, host, name] = /^([^/]+)\/(.+)$/.exec(repository)!;
     // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
     const url = `${LOOPBACK.test(host) ? "http" : "https"}://${host}/v2/${name}/manifests/${encodeURIComponent(tag)}`;
     const what = `${repository}:${tag}`;
@@ -88,7 +69,7 @@ export class Registry {
       digest = got.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(body).digest("hex")}`;
     }
     if (!DIGEST_PATTERN.test(digest)) throw new RegistryError(`${what}: the registry answered an unusable digest "${digest}"`);
-    if (!INDEXES.includes(mediaType)) return { repository, tag, digest, mediaType };
+    if (!INDEXES.includes(mediaType)) return { digest };
     // An index: pin the index's own digest (what `docker pull repo@digest` takes and RepoDigests
     // records), and only when it offers the host's platform, or the pull would fail on the host.
     const platform = this.options.platform ?? "linux/amd64";
@@ -97,7 +78,7 @@ export class Registry {
     if (!platforms.some((p) => p === platform || p.startsWith(`${platform}/`))) {
       throw new RegistryError(`${what} is a multi-platform index without ${platform} (it has ${platforms.join(", ") || "none"}); the host could not run it`);
     }
-    return { repository, tag, digest, mediaType, platforms };
+    return { digest, platforms };
   }
 
   private async request(method: "HEAD" | "GET", url: string, host: string, name: string, what: string): Promise<Response> {
@@ -124,7 +105,7 @@ export class Registry {
 
   /** fetch within the timeout; a network failure names what could not be reached, and why. */
   private reach(url: string | URL, init: RequestInit, what: string): Promise<Response> {
-    return this.fetch(url, { ...init, signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) }).catch((error: Error) => {
+    return this.fetch(url, { ...init, signal: AbortSignal.timeout(15_000) }).catch((error: Error) => {
       throw new RegistryError(`cannot reach ${what}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
   }
