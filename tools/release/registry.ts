@@ -32,24 +32,12 @@ export interface RegistryOptions {
 
 const LOOPBACK = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]+)?$/;
 
-/** `key="value", key2="value2"` after the scheme of a WWW-Authenticate header. */
-function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-  const space = header.indexOf(" ");
-  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
-  const params: Record<string, string> = {};
-  for (const m of header.slice(space + 1).matchAll(/([A-Za-z_]+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
-  return { scheme, params };
-}
-
 const basic = (login: RegistryLogin) => `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}`;
 
 export class Registry {
   private readonly authorization = new Map<string, string>();
-  private readonly fetch: typeof fetch;
 
-  constructor(private readonly options: RegistryOptions = {}) {
-    this.fetch = options.fetch ?? fetch;
-  }
+  constructor(private readonly options: RegistryOptions = {}) {}
 
   /** Resolves `repository:tag` to the `sha256:…` digest the registry serves for it, and an index's platforms. */
   async resolve(repository: string, tag: string): Promise<{ digest: string; platforms?: string[] }> {
@@ -105,14 +93,15 @@ export class Registry {
 
   /** fetch within the timeout; a network failure names what could not be reached, and why. */
   private reach(url: string | URL, init: RequestInit, what: string): Promise<Response> {
-    return this.fetch(url, { ...init, signal: AbortSignal.timeout(15_000) }).catch((error: Error) => {
+    return (this.options.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(15_000) }).catch((error: Error) => {
       throw new RegistryError(`cannot reach ${what}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
   }
 
-  /** The Authorization header the challenge asks for. */
+  /** The Authorization header the challenge (`Scheme key="value", key2="value2"`) asks for. */
   private async authorize(challenge: string, host: string, name: string): Promise<string> {
-    const { scheme, params } = parseChallenge(challenge);
+    const scheme = challenge.split(" ")[0].toLowerCase();
+    const params = Object.fromEntries([...challenge.matchAll(/([A-Za-z_]+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
     const login = this.options.login;
     if (scheme === "basic") {
       if (!login) throw new RegistryError(`${host} requires a login (Basic auth) and none was given`);
