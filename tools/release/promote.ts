@@ -103,12 +103,11 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   try {
     const raw = values.outputs ? await readOutputsFile(values.outputs) : await readStackOutputs(from, resolveBackend(process.env, projectDir), projectDir);
     const outputs = parseOutputs(raw, values.outputs ?? `stack ${from}`);
-    let verifyReport: unknown;
-    try {
-      verifyReport = JSON.parse(await readFile(values["verify-report"]!, "utf8"));
-    } catch (e) {
-      throw new PromotionRefused(`cannot read the verify report ${values["verify-report"]}: ${(e as Error).message}`);
-    }
+    const verifyReport: unknown = await readFile(values["verify-report"]!, "utf8")
+      .then(JSON.parse)
+      .catch((e: Error) => {
+        throw new PromotionRefused(`cannot read the verify report ${values["verify-report"]}: ${e.message}`);
+      });
     out.write(`${promote({ from, to: values.to!, outputs, verifyReport, projectDir })}\n`);
     return 0;
   } catch (e) {
