@@ -37,7 +37,6 @@ export function generators(): Record<string, () => string> {
 
 const BLOCK = /<!-- generated:([\w-]+) -->\n?([\s\S]*?)\n?<!-- \/generated:\1 -->/g;
 
-/** The names of the generated blocks a document holds. */
 export const blockNames = (markdown: string): string[] => [...markdown.matchAll(BLOCK)].map((m) => m[1]);
 
 /** The document with every generated block re-rendered; a block no generator knows is an error. */
