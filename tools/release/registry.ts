@@ -23,13 +23,6 @@ export class RegistryError extends Error {}
 const INDEXES = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
 const ACCEPT = [...INDEXES, "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"].join(", ");
 
-export interface RegistryOptions {
-  login?: RegistryLogin;
-  /** The host's platform, which an index must offer (default linux/amd64). */
-  platform?: string;
-  fetch?: typeof fetch;
-}
-
 const LOOPBACK = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]+)?$/;
 
 const basic = (login: RegistryLogin) => `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}`;
@@ -37,21 +30,19 @@ const basic = (login: RegistryLogin) => `Basic ${Buffer.from(`${login.username}:
 export class Registry {
   private readonly authorization = new Map<string, string>();
 
-  constructor(private readonly options: RegistryOptions = {}) {}
+  /** `platform`: the host's, which an index must offer (default linux/amd64). */
+  constructor(private readonly options: { login?: RegistryLogin; platform?: string; fetch?: typeof fetch } = {}) {}
 
   /** Resolves `repository:tag` to the `sha256:…` digest the registry serves for it, and an index's platforms. */
   async resolve(repository: string, tag: string): Promise<{ digest: string; platforms?: string[] }> {
-    const [, host, name] = /^([^/]+)\/(.+)$/.exec(repository)!;
-    // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
-    const url = `${LOOPBACK.test(host) ? "http" : "https"}://${host}/v2/${name}/manifests/${encodeURIComponent(tag)}`;
     const what = `${repository}:${tag}`;
-    const head = await this.request("HEAD", url, host, name, what);
+    const head = await this.request("HEAD", repository, tag);
     let digest = head.headers.get("docker-content-digest") ?? undefined;
     let mediaType = (head.headers.get("content-type") ?? "").split(";")[0].trim();
     let body: Buffer | undefined;
     if (!digest || INDEXES.includes(mediaType)) {
       // Some registries leave the digest off a HEAD; the digest of the exact bytes served is the same thing.
-      const got = await this.request("GET", url, host, name, what);
+      const got = await this.request("GET", repository, tag);
       body = Buffer.from(await got.arrayBuffer());
       mediaType = (got.headers.get("content-type") ?? mediaType).split(";")[0].trim();
       digest = got.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(body).digest("hex")}`;
@@ -69,25 +60,27 @@ export class Registry {
     return { digest, platforms };
   }
 
-  private async request(method: "HEAD" | "GET", url: string, host: string, name: string, what: string): Promise<Response> {
+  private async request(method: "HEAD" | "GET", repository: string, tag: string): Promise<Response> {
+    const [, host, name] = /^([^/]+)\/(.+)$/.exec(repository)!;
+    // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
+    const base = `${LOOPBACK.test(host) ? "http" : "https"}://${host}`;
     const send = (authorization?: string) =>
       this.reach(
-        url,
+        `${base}/v2/${name}/manifests/${encodeURIComponent(tag)}`,
         { method, headers: { Accept: ACCEPT, ...(authorization ? { Authorization: authorization } : {}) } },
-        `the registry ${host} (${url.split("/v2/")[0]})`,
+        `the registry ${host} (${base})`,
       );
-    const scopeKey = `${host}/${name}`;
-    let response = await send(this.authorization.get(scopeKey));
+    let response = await send(this.authorization.get(repository));
     if (response.status === 401) {
-      this.authorization.set(scopeKey, await this.authorize(response.headers.get("www-authenticate") ?? "", host, name));
-      response = await send(this.authorization.get(scopeKey));
+      this.authorization.set(repository, await this.authorize(response.headers.get("www-authenticate") ?? "", host, name));
+      response = await send(this.authorization.get(repository));
       if (response.status === 401 || response.status === 403) {
         throw new RegistryError(`${host} refused the login${this.options.login ? ` of ${this.options.login.username}` : " (none given)"} (HTTP ${response.status}); check the registry credentials`);
       }
     }
-    if (response.status === 404) throw new RegistryError(`${what}: no such tag in the registry (HTTP 404)`);
+    if (response.status === 404) throw new RegistryError(`${repository}:${tag}: no such tag in the registry (HTTP 404)`);
     if (response.status === 403) throw new RegistryError(`${host} denies ${this.options.login?.username ?? "anonymous"} access to ${name} (HTTP 403); the token needs read_registry on it`);
-    if (!response.ok) throw new RegistryError(`${what}: the registry answered HTTP ${response.status}`);
+    if (!response.ok) throw new RegistryError(`${repository}:${tag}: the registry answered HTTP ${response.status}`);
     return response;
   }
 
