@@ -45,16 +45,9 @@ const verifyReportSchema = z.object({
   images: z.record(z.string(), z.record(z.string(), z.string())).default({}),
 });
 
-export interface PromoteInputs {
-  from: string;
-  to: string;
-  outputs: StackOutputs;
-  verifyReport: unknown;
-  projectDir: string;
-}
-
 /** Checks every refusal, then writes the target manifest; returns the printed summary. */
-export function promote({ from, to, outputs, verifyReport, projectDir }: PromoteInputs): string {
+export function promote(inputs: { from: string; to: string; outputs: StackOutputs; verifyReport: unknown; projectDir: string }): string {
+  const { from, to, outputs, verifyReport, projectDir } = inputs;
   if (from === to) throw new PromotionRefused(`--from and --to are both ${from}`);
   const { environment: env, images: deployed } = outputs;
   const missing = SERVICE_NAMES.filter((s) => !(s in deployed));
