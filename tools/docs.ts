@@ -25,9 +25,8 @@ export const topologyBlockName = (stack: string) => `topology-${stack}`;
 
 /** Every generated block by name; each is rendered only when asked for. */
 export function generators(): Record<string, () => string> {
-  const catalog = renderCatalogTables();
   return {
-    ...Object.fromEntries(Object.entries(catalog).map(([name, table]) => [name, () => table])),
+    ...Object.fromEntries(Object.entries(renderCatalogTables()).map(([name, table]) => [name, () => table])),
     config: () => renderConfigReference(),
     secrets: renderSecretsTable,
     // The topology does not depend on which build runs: drawn from an empty manifest, as plan shows an unpinned one.
