@@ -75,10 +75,9 @@ export async function pruneImages(docker: Docker, options: PruneOptions): Promis
     if (references.length === 0 || !references.every((r) => ours.has(parseImageReference(r)?.repository ?? r))) continue;
     const users = used.get(image.Id);
     const pinned = digests.find((d) => keep.has(d));
-    if (users) {
-      result.kept.push({ id: image.Id, references, why: `used by ${users.join(", ")}` });
-    } else if (pinned) {
-      result.kept.push({ id: image.Id, references, why: keep.get(pinned)! });
+    const why = users ? `used by ${users.join(", ")}` : pinned && keep.get(pinned);
+    if (why) {
+      result.kept.push({ id: image.Id, references, why });
     } else if (options.dryRun) {
       result.removed.push({ id: image.Id, references });
     } else {
