@@ -70,8 +70,7 @@ export function planFromStackFiles(projectDir: string, stack: string, options: {
       : []),
   ];
   const plan = planEnvironment(result.settings);
-  const shown = new Set(unpinned);
-  const containers = plan.containers.map((c) => (shown.has(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
+  const containers = plan.containers.map((c) => (unpinned.includes(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
   return { plan: { ...plan, containers }, notes };
 }
 
