@@ -47,15 +47,10 @@ export interface PruneResult {
 export function pinsToKeep(stacks: PruneOptions["stacks"]): Map<string, string> {
   const keep = new Map<string, string>();
   for (const [stack, { history, keep: n }] of Object.entries(stacks)) {
-    const seen = new Map<string, string[]>();
-    for (const release of history) {
-      for (const [service, image] of Object.entries(release)) {
-        const list = seen.get(service) ?? [];
-        if (!list.includes(image) && list.length < n) list.push(image);
-        seen.set(service, list);
-      }
+    for (const service of new Set(history.flatMap((release) => Object.keys(release)))) {
+      const images = [...new Set(history.flatMap((release) => release[service] ?? []))].slice(0, n);
+      images.forEach((image, i) => keep.has(image) || keep.set(image, `release ${i + 1} of the last ${n} of ${service} on ${stack}`));
     }
-    for (const [service, images] of seen) images.forEach((image, i) => keep.has(image) || keep.set(image, `release ${i + 1} of the last ${n} of ${service} on ${stack}`));
   }
   return keep;
 }
