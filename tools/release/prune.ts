@@ -63,9 +63,8 @@ export async function pruneImages(docker: Docker, options: PruneOptions): Promis
   for (const c of containers) used.set(c.ImageID, [...(used.get(c.ImageID) ?? []), c.Names[0]?.replace(/^\//, "") ?? c.Id]);
   const result: PruneResult = { removed: [], kept: [], failed: [] };
   for (const image of images) {
-    const tags = (image.RepoTags ?? []).filter((t) => t !== "<none>:<none>");
     const digests = (image.RepoDigests ?? []).filter((d) => d !== "<none>@<none>");
-    const references = [...tags, ...digests];
+    const references = [...(image.RepoTags ?? []).filter((t) => t !== "<none>:<none>"), ...digests];
     // Ours only when every reference is ours: one foreign name makes the whole image someone else's.
     if (references.length === 0 || !references.every((r) => ours.has(parseImageReference(r)?.repository ?? r))) continue;
     const users = used.get(image.Id);
