@@ -12,23 +12,8 @@ import { PROJECT } from "../model/naming";
 import { samplePlan } from "./catalog-docs";
 import { PROJECT_DIR } from "./run-cli";
 
-/** The subset of JSON Schema that z.toJSONSchema emits for this schema. */
-interface JsonSchema {
-  type?: string;
-  description?: string;
-  title?: string;
-  default?: unknown;
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  exclusiveMaximum?: number;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  additionalProperties?: boolean | JsonSchema;
-  propertyNames?: JsonSchema;
-  items?: JsonSchema;
-}
+/** What z.toJSONSchema emits; for this schema a nested schema is never the boolean form JSON Schema allows. */
+type JsonSchema = z.core.JSONSchema.JSONSchema;
 
 export interface ConfigKey {
   /** Dotted path under `portugal-odyssey:`, map keys as `<service>`. */
@@ -48,34 +33,34 @@ const isEmpty = (v: unknown) => v !== null && typeof v === "object" && Object.ke
 function describeType(s: JsonSchema): string {
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(" or ");
   if (s.type === "boolean") return "true or false";
-  if (s.type === "array") return `list of ${s.items?.type ?? "value"}s`;
+  if (s.type === "array") return `list of ${(s.items as JsonSchema | undefined)?.type ?? "value"}s`;
   if (s.type === "integer" || s.type === "number") {
     const min = s.minimum !== undefined && s.minimum > Number.MIN_SAFE_INTEGER ? `≥ ${s.minimum}` : s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : undefined;
     const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? `≤ ${s.maximum}` : s.exclusiveMaximum !== undefined ? `< ${s.exclusiveMaximum}` : undefined;
     return [s.type, [min, max].filter(Boolean).join(", ")].filter(Boolean).join(" ");
   }
-  return s.type ?? "value";
+  return String(s.type ?? "value");
 }
 
 /** Every settable key of the schema, depth first in schema order: objects by their keys, maps by a `<title>` placeholder. */
-export function configKeys(schema: z.ZodType = stackConfigSchema): ConfigKey[] {
+export function configKeys(): ConfigKey[] {
   const walk = (node: JsonSchema, path: string, required: boolean, inherited?: JsonSchema): ConfigKey[] => {
     if (isMap(node)) {
       const value = node.additionalProperties as JsonSchema;
-      const placeholder = `${path}.<${node.propertyNames?.title ?? "name"}>`;
+      const placeholder = `${path}.<${(node.propertyNames as JsonSchema | undefined)?.title ?? "name"}>`;
       // A map of plain values reads as one key: its description is the map's.
       return walk(value, placeholder, false, isObject(value) ? undefined : node);
     }
     if (isObject(node) && node.properties) {
       return Object.entries(node.properties).flatMap(([name, child]) =>
         // Required within its object: a key of an optional object (backup.repository) must be set once that object is.
-        walk(child, path ? `${path}.${name}` : name, (path ? true : required) && (node.required ?? []).includes(name)),
+        walk(child as JsonSchema, path ? `${path}.${name}` : name, (node.required ?? []).includes(name)),
       );
     }
     const own = node.default === undefined || isEmpty(node.default) ? undefined : node.default;
     return [{ path, type: describeType(node), description: node.description ?? inherited?.description, default: own, required: required && own === undefined }];
   };
-  return walk(z.toJSONSchema(schema, { io: "input" }) as JsonSchema, "", true);
+  return walk(z.toJSONSchema(stackConfigSchema, { io: "input" }), "", true);
 }
 
 /** Pulumi.yaml's base values, flattened to the dotted paths of configKeys. */

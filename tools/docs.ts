@@ -25,9 +25,8 @@ export const topologyBlockName = (stack: string) => `topology-${stack}`;
 
 /** Every generated block by name; each is rendered only when asked for. */
 export function generators(): Record<string, () => string> {
-  const catalog = renderCatalogTables();
   return {
-    ...Object.fromEntries(Object.entries(catalog).map(([name, table]) => [name, () => table])),
+    ...Object.fromEntries(Object.entries(renderCatalogTables()).map(([name, table]) => [name, () => table])),
     config: () => renderConfigReference(),
     secrets: renderSecretsTable,
     // The topology does not depend on which build runs: drawn from an empty manifest, as plan shows an unpinned one.
@@ -37,7 +36,6 @@ export function generators(): Record<string, () => string> {
 
 const BLOCK = /<!-- generated:([\w-]+) -->\n?([\s\S]*?)\n?<!-- \/generated:\1 -->/g;
 
-/** The names of the generated blocks a document holds. */
 export const blockNames = (markdown: string): string[] => [...markdown.matchAll(BLOCK)].map((m) => m[1]);
 
 /** The document with every generated block re-rendered; a block no generator knows is an error. */

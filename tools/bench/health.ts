@@ -57,12 +57,8 @@ export function healthDetectionRows(run: ProgramRun, stack: string, service: str
 
 /** CPU seconds (user + system) the children of one bash run used: `times` prints them on its second line. */
 function childCpuSeconds(script: string, env: NodeJS.ProcessEnv): number {
-  const out = execFileSync("bash", ["-c", `${script}\ntimes`], { env, encoding: "utf8" }).trim().split("\n");
-  const [user, sys] = out[out.length - 1].split(/\s+/).map((t) => {
-    const m = /^(\d+)m([\d.]+)s$/.exec(t)!;
-    return Number(m[1]) * 60 + Number(m[2]);
-  });
-  return user + sys;
+  const times = execFileSync("bash", ["-c", `${script}\ntimes`], { env, encoding: "utf8" }).trim().split("\n").pop()!;
+  return [...times.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
 }
 
 export async function rabbitmqCheckCost(): Promise<Record<string, string | number>[] | string> {

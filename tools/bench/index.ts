@@ -53,14 +53,12 @@ async function main() {
     const { baseline, rows } = await blastRadius(stack);
     console.table(rows);
     const container = baseline.resources.filter((r) => r.type === TYPES.container);
-    const memory = container.reduce((sum, c) => sum + (c.inputs.memory as number), 0);
-    const host = readStackFileConfig(PROJECT_DIR, stack)["portugal-odyssey:host"] as { memoryBudgetMb: number };
     budgets.push({
       stack,
       containers: container.length,
       longestDependsOnChain: longestContainerChain(baseline),
-      memoryMb: memory,
-      hostBudgetMb: host.memoryBudgetMb,
+      memoryMb: sum(container.map((c) => c.inputs), "memory"),
+      hostBudgetMb: (readStackFileConfig(PROJECT_DIR, stack)["portugal-odyssey:host"] as { memoryBudgetMb: number }).memoryBudgetMb,
     });
   }
   budgets.push({ stack: "all", containers: sum(budgets, "containers"), longestDependsOnChain: Math.max(...budgets.map((b) => b.longestDependsOnChain)), memoryMb: sum(budgets, "memoryMb"), hostBudgetMb: budgets[0].hostBudgetMb });

@@ -14,9 +14,6 @@ export const MASK = "[secret]";
 /** The name `docker ps` will show: a revisioned container's ends in a hash only the engine knows. */
 export const displayName = (c: ContainerPlan) => (c.rollout.strategy === "revisioned" ? `${c.containerName}-‹revision›` : c.containerName);
 
-const describeRollout = (c: ContainerPlan) =>
-  c.rollout.strategy === "revisioned" ? "zero-downtime: a new revision starts beside the old one" : `delete-first: ${c.rollout.reason}`;
-
 const fromCatalog = (c: ContainerPlan): c is CatalogContainerPlan => c.kind !== "backup";
 
 function describeContainer(c: ContainerPlan) {
@@ -26,7 +23,7 @@ function describeContainer(c: ContainerPlan) {
     image: c.image,
     ...(c.command ? { command: c.command } : {}),
     ...(catalog ? { port: catalog.port } : {}),
-    rollout: describeRollout(c),
+    rollout: c.rollout.strategy === "revisioned" ? "zero-downtime: a new revision starts beside the old one" : `delete-first: ${c.rollout.reason}`,
     networks: Object.fromEntries(c.networks.map((n) => [n.name, n.aliases?.length ? { aliases: n.aliases } : {}])),
     ...(catalog?.route ? { route: { host: catalog.route.host, url: catalog.route.url, router: catalog.route.router } } : {}),
     resources: { memoryMb: c.resources.memoryMb, cpus: c.resources.cpus },

@@ -30,7 +30,6 @@ export interface StackPlan {
 
 /** What a plan shows for an image its stack's release manifest does not pin yet. */
 export const UNPINNED = "(unpinned)";
-const PLACEHOLDER_PIN = { image: "", commit: "0000000", pipeline: "0" };
 
 /**
  * The manifest with a stand-in pin for every image it lacks (a fresh project's
@@ -41,7 +40,7 @@ export function withStandInPins(manifest: unknown, registry: string): { release:
   if (manifest !== undefined && (typeof manifest !== "object" || manifest === null)) return { release: manifest, unpinned: [] };
   const given = (manifest ?? {}) as { services?: Record<string, unknown> | null; backup?: unknown };
   const services = { ...(given.services ?? {}) };
-  const standIn = (repository: string) => ({ ...PLACEHOLDER_PIN, image: `${registry}/${repository}@sha256:${"0".repeat(64)}` });
+  const standIn = (repository: string) => ({ image: `${registry}/${repository}@sha256:${"0".repeat(64)}`, commit: "0000000", pipeline: "0" });
   const unpinned = SERVICE_NAMES.filter((service) => !(service in services));
   for (const service of unpinned) services[service] = standIn(SERVICES[service].repository ?? service);
   const backup = given.backup ?? standIn("backup");
@@ -59,11 +58,10 @@ export function planFromStackFiles(projectDir: string, stack: string, options: {
   const files = readStackFiles(projectDir, stack);
   const registry = String(files.values[`${PROJECT}:registry`] ?? "");
   const { release, unpinned } = withStandInPins(options.release ?? files.release, registry);
-  const raw = { ...files, release };
-  const unset = secretsToSet().filter((name) => !(`${PROJECT}:${name}` in raw.values));
-  const values = { ...raw.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
-  const secretKeys = new Set([...raw.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);
-  const result = validateStackConfig(stack, { ...raw, values, secretKeys });
+  const unset = secretsToSet().filter((name) => !(`${PROJECT}:${name}` in files.values));
+  const values = { ...files.values, ...Object.fromEntries(unset.map((name) => [`${PROJECT}:${name}`, "unset"])) };
+  const secretKeys = new Set([...files.secretKeys, ...unset.map((name) => `${PROJECT}:${name}`)]);
+  const result = validateStackConfig(stack, { ...files, release, values, secretKeys });
   if (!result.ok) throw new PlanError(formatProblems(stack, result.problems));
   const notes = [
     ...(unset.length ? [`Pulumi.${stack}.yaml sets no ${unset.join(", ")}; \`up\` needs them: pulumi config set --secret <name> --stack ${stack}`] : []),
@@ -72,8 +70,7 @@ export function planFromStackFiles(projectDir: string, stack: string, options: {
       : []),
   ];
   const plan = planEnvironment(result.settings);
-  const shown = new Set(unpinned);
-  const containers = plan.containers.map((c) => (shown.has(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
+  const containers = plan.containers.map((c) => (unpinned.includes(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
   return { plan: { ...plan, containers }, notes };
 }
 

@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { SERVICE_NAMES } from "../../catalog/services";
 import { BACKUP_IMAGE, releaseEntrySchema } from "../../config/release";
 import { TAG_PATTERN, pinnedReference } from "../../model/image-ref";
-import { ManifestError, changesBetween, formatChanges, imageRepository, readManifest, stackRegistry, writeManifest, type ReleaseServices } from "./manifest";
+import { ManifestError, imageRepository, readManifest, stackRegistry, writeChanges, type ReleaseServices } from "./manifest";
 import { Registry, RegistryError, type RegistryLogin } from "./registry";
 import { PROJECT_DIR, runCli } from "../run-cli";
 
@@ -34,17 +34,8 @@ const USAGE = `usage: npm run release -- --stack NAME (--service NAME ... | --al
 
 The registry login is read from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD.`;
 
-export interface ReleaseArgs {
-  stack: string;
-  services: string[];
-  tag: string;
-  commit: string;
-  pipeline: string;
-  platform?: string;
-}
-
 /** Throws what is wrong with the arguments (an empty message for --help); main prints it with the usage. */
-export function parseReleaseArgs(argv: string[]): ReleaseArgs {
+export function parseReleaseArgs(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -74,31 +65,28 @@ export function parseReleaseArgs(argv: string[]): ReleaseArgs {
   return { stack: values.stack!, services, tag: values.tag!, commit: values.commit!, pipeline: values.pipeline!, platform: values.platform };
 }
 
-/** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. */
-export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined, out: NodeJS.WritableStream): Promise<ReleaseServices> {
+type ReleaseArgs = ReturnType<typeof parseReleaseArgs>;
+
+/** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. Returns what changed. */
+export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined): Promise<string> {
   const before = readManifest(projectDir, args.stack);
   const registry = new Registry({ login, platform: args.platform });
   const registryPath = stackRegistry(projectDir, args.stack);
   const results = await Promise.allSettled(
     args.services.map(async (service) => {
       const repository = imageRepository(registryPath, service);
-      const resolved = await registry.resolve(repository, args.tag);
-      return [service, { image: pinnedReference(repository, resolved.digest), commit: args.commit, pipeline: args.pipeline }] as const;
+      const { digest } = await registry.resolve(repository, args.tag);
+      return [service, { image: pinnedReference(repository, digest), commit: args.commit, pipeline: args.pipeline }] as const;
     }),
   );
-  const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+  const failures = [...new Set(results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : [])))];
   if (failures.length > 0) {
-    const messages = [...new Set(failures.map((f) => f.message))];
-    throw new RegistryError(
-      `${messages.length === 1 ? messages[0] : `\n${messages.map((m) => `  - ${m}`).join("\n")}`}\nreleases/${args.stack}.yaml is unchanged.`,
-    );
+    const list = failures.length === 1 ? failures[0] : `\n${failures.map((m) => `  - ${m}`).join("\n")}`;
+    throw new RegistryError(`${list}\nreleases/${args.stack}.yaml is unchanged.`);
   }
   const after: ReleaseServices = { ...before };
   for (const r of results) if (r.status === "fulfilled") after[r.value[0]] = r.value[1];
-  const changes = changesBetween(before, after);
-  if (changes.length > 0) writeManifest(projectDir, args.stack, after);
-  out.write(`${formatChanges(args.stack, changes, args.services.length)}\n`);
-  return after;
+  return writeChanges(projectDir, args.stack, before, after, args.services.length);
 }
 
 export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
@@ -111,7 +99,7 @@ export async function main(argv: string[], env = process.env, out: NodeJS.Writab
   }
   try {
     const { PO_REGISTRY_USERNAME: username, PO_REGISTRY_PASSWORD: password } = env;
-    await release(args, projectDir, username && password ? { username, password } : undefined, out);
+    out.write(`${await release(args, projectDir, username && password ? { username, password } : undefined)}\n`);
     return 0;
   } catch (e) {
     if (e instanceof RegistryError || e instanceof ManifestError) {

@@ -67,27 +67,17 @@ export function writeManifest(projectDir: string, stack: string, services: Relea
   }
 }
 
-export interface ReleaseChange {
-  service: string;
-  from?: ReleaseEntry;
-  to: ReleaseEntry;
-}
-
-/** The services whose entry differs, in name order. */
-export function changesBetween(before: ReleaseServices, after: ReleaseServices): ReleaseChange[] {
-  return Object.keys(after)
-    .sort()
-    .filter((s) => JSON.stringify(before[s]) !== JSON.stringify(after[s]))
-    .map((service) => ({ service, from: before[service], to: after[service] }));
-}
-
 const describeEntry = (e: ReleaseEntry) => `${e.image.slice(e.image.indexOf("@") + 1, e.image.indexOf("@") + 20)}… (commit ${e.commit.slice(0, 8)})`;
 
-/** One line per change, `from → to`, for people and CI logs. */
-export function formatChanges(stack: string, changes: ReleaseChange[], total: number): string {
-  if (changes.length === 0) return `${releaseFileName(stack)}: nothing changes (${total} service(s) already pinned to these digests)`;
+/** Writes `after` when any service's entry differs from `before`; returns one line per change, `from → to`, for people and CI logs. */
+export function writeChanges(projectDir: string, stack: string, before: ReleaseServices, after: ReleaseServices, total: number): string {
+  const changed = Object.keys(after)
+    .sort()
+    .filter((s) => JSON.stringify(before[s]) !== JSON.stringify(after[s]));
+  if (changed.length === 0) return `${releaseFileName(stack)}: nothing changes (${total} service(s) already pinned to these digests)`;
+  writeManifest(projectDir, stack, after);
   return [
-    `${releaseFileName(stack)}: ${changes.length} service(s) change`,
-    ...changes.map((c) => `  ${c.service}: ${c.from ? describeEntry(c.from) : "(not pinned)"} → ${describeEntry(c.to)}`),
+    `${releaseFileName(stack)}: ${changed.length} service(s) change`,
+    ...changed.map((s) => `  ${s}: ${before[s] ? describeEntry(before[s]) : "(not pinned)"} → ${describeEntry(after[s])}`),
   ].join("\n");
 }

@@ -24,7 +24,7 @@ import { BACKUP_IMAGE } from "../../config/release";
 import { parseImageReference } from "../../model/image-ref";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "../verify/outputs";
-import { ManifestError, changesBetween, formatChanges, imageRepository, readManifest, stackRegistry, writeManifest } from "./manifest";
+import { ManifestError, imageRepository, readManifest, stackRegistry, writeChanges } from "./manifest";
 import { PROJECT_DIR, runCli } from "../run-cli";
 
 export class PromotionRefused extends Error {}
@@ -45,19 +45,11 @@ const verifyReportSchema = z.object({
   images: z.record(z.string(), z.record(z.string(), z.string())).default({}),
 });
 
-export interface PromoteInputs {
-  from: string;
-  to: string;
-  outputs: StackOutputs;
-  verifyReport: unknown;
-  projectDir: string;
-}
-
 /** Checks every refusal, then writes the target manifest; returns the printed summary. */
-export function promote({ from, to, outputs, verifyReport, projectDir }: PromoteInputs): string {
+export function promote(inputs: { from: string; to: string; outputs: StackOutputs; verifyReport: unknown; projectDir: string }): string {
+  const { from, to, outputs, verifyReport, projectDir } = inputs;
   if (from === to) throw new PromotionRefused(`--from and --to are both ${from}`);
-  const env = outputs.environment;
-  const deployed = outputs.images;
+  const { environment: env, images: deployed } = outputs;
   const missing = SERVICE_NAMES.filter((s) => !(s in deployed));
   if (missing.length > 0) throw new PromotionRefused(`${from}'s outputs pin no image for ${missing.join(", ")}; deploy ${from} from a complete manifest first`);
 
@@ -86,12 +78,9 @@ export function promote({ from, to, outputs, verifyReport, projectDir }: Promote
   const elsewhere = SERVICE_NAMES.filter((s) => parseImageReference(deployed[s].image)?.repository !== imageRepository(target, s));
   if (elsewhere.length > 0) throw new PromotionRefused(`${to} pulls from ${target}, but ${from} ran ${elsewhere.map((s) => deployed[s].image).join(", ")}; the two stacks must share the registry`);
 
-  const before = readManifest(projectDir, to);
   const pins = [...SERVICE_NAMES, ...(deployed[BACKUP_IMAGE] ? [BACKUP_IMAGE] : [])];
-  const after = Object.fromEntries(pins.map((s) => [s, { image: deployed[s].image, commit: deployed[s].commit, pipeline: deployed[s].pipeline }]));
-  const changes = changesBetween(before, after);
-  if (changes.length > 0) writeManifest(projectDir, to, after);
-  return formatChanges(to, changes, SERVICE_NAMES.length);
+  // The outputs' entries have exactly the manifest's fields (model/outputs.ts), in the same order.
+  return writeChanges(projectDir, to, readManifest(projectDir, to), Object.fromEntries(pins.map((s) => [s, deployed[s]])), SERVICE_NAMES.length);
 }
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {
@@ -107,20 +96,16 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   try {
     const raw = values.outputs ? await readOutputsFile(values.outputs) : await readStackOutputs(from, resolveBackend(process.env, projectDir), projectDir);
     const outputs = parseOutputs(raw, values.outputs ?? `stack ${from}`);
-    let verifyReport: unknown;
-    try {
-      verifyReport = JSON.parse(await readFile(values["verify-report"]!, "utf8"));
-    } catch (e) {
-      throw new PromotionRefused(`cannot read the verify report ${values["verify-report"]}: ${(e as Error).message}`);
-    }
+    const verifyReport: unknown = await readFile(values["verify-report"]!, "utf8")
+      .then(JSON.parse)
+      .catch((e: Error) => {
+        throw new PromotionRefused(`cannot read the verify report ${values["verify-report"]}: ${e.message}`);
+      });
     out.write(`${promote({ from, to: values.to!, outputs, verifyReport, projectDir })}\n`);
     return 0;
   } catch (e) {
-    if (e instanceof PromotionRefused || e instanceof OutputsError || e instanceof ManifestError) {
-      err.write(`promote: refused, releases/${values.to}.yaml is unchanged: ${e.message}\n`);
-      return 1;
-    }
-    err.write(`promote: ${(e as Error).message}\n`);
+    const refused = e instanceof PromotionRefused || e instanceof OutputsError || e instanceof ManifestError;
+    err.write(`promote: ${refused ? `refused, releases/${values.to}.yaml is unchanged: ` : ""}${(e as Error).message}\n`);
     return 1;
   }
 }

@@ -47,15 +47,10 @@ export interface PruneResult {
 export function pinsToKeep(stacks: PruneOptions["stacks"]): Map<string, string> {
   const keep = new Map<string, string>();
   for (const [stack, { history, keep: n }] of Object.entries(stacks)) {
-    const seen = new Map<string, string[]>();
-    for (const release of history) {
-      for (const [service, image] of Object.entries(release)) {
-        const list = seen.get(service) ?? [];
-        if (!list.includes(image) && list.length < n) list.push(image);
-        seen.set(service, list);
-      }
+    for (const service of new Set(history.flatMap((release) => Object.keys(release)))) {
+      const images = [...new Set(history.flatMap((release) => release[service] ?? []))].slice(0, n);
+      images.forEach((image, i) => keep.has(image) || keep.set(image, `release ${i + 1} of the last ${n} of ${service} on ${stack}`));
     }
-    for (const [service, images] of seen) images.forEach((image, i) => keep.has(image) || keep.set(image, `release ${i + 1} of the last ${n} of ${service} on ${stack}`));
   }
   return keep;
 }
@@ -68,17 +63,15 @@ export async function pruneImages(docker: Docker, options: PruneOptions): Promis
   for (const c of containers) used.set(c.ImageID, [...(used.get(c.ImageID) ?? []), c.Names[0]?.replace(/^\//, "") ?? c.Id]);
   const result: PruneResult = { removed: [], kept: [], failed: [] };
   for (const image of images) {
-    const tags = (image.RepoTags ?? []).filter((t) => t !== "<none>:<none>");
     const digests = (image.RepoDigests ?? []).filter((d) => d !== "<none>@<none>");
-    const references = [...tags, ...digests];
+    const references = [...(image.RepoTags ?? []).filter((t) => t !== "<none>:<none>"), ...digests];
     // Ours only when every reference is ours: one foreign name makes the whole image someone else's.
     if (references.length === 0 || !references.every((r) => ours.has(parseImageReference(r)?.repository ?? r))) continue;
     const users = used.get(image.Id);
     const pinned = digests.find((d) => keep.has(d));
-    if (users) {
-      result.kept.push({ id: image.Id, references, why: `used by ${users.join(", ")}` });
-    } else if (pinned) {
-      result.kept.push({ id: image.Id, references, why: keep.get(pinned)! });
+    const why = users ? `used by ${users.join(", ")}` : pinned && keep.get(pinned);
+    if (why) {
+      result.kept.push({ id: image.Id, references, why });
     } else if (options.dryRun) {
       result.removed.push({ id: image.Id, references });
     } else {
@@ -102,9 +95,8 @@ export async function pruneImages(docker: Docker, options: PruneOptions): Promis
   return result;
 }
 
-/** The stacks with a release manifest in the project. */
-const stacksWithReleases = (projectDir: string) =>
-  readdirSync(join(projectDir, RELEASES_DIR)).flatMap((f) => (f.endsWith(".yaml") ? [f.slice(0, -".yaml".length)] : []));
+/** git in the project folder; what it says on stderr goes into the error it throws, not onto the terminal. */
+const git = (projectDir: string, ...args: string[]) => execFileSync("git", args, { cwd: projectDir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
 /** A stack's releases from git: the manifest as committed, newest first, the working copy before them. */
 export function gitReleaseHistory(projectDir: string, stack: string): ReleaseHistory {
@@ -113,12 +105,12 @@ export function gitReleaseHistory(projectDir: string, stack: string): ReleaseHis
   const history: ReleaseHistory = [pins(readManifest(projectDir, stack))];
   let commits: string[] = [];
   try {
-    commits = execFileSync("git", ["log", "--format=%H", "--", file], { cwd: projectDir, encoding: "utf8" }).split("\n").filter(Boolean);
+    commits = git(projectDir, "log", "--format=%H", "--", file).split("\n").filter(Boolean);
   } catch {
     // Not a git checkout: the working copy alone is the history.
   }
   for (const commit of commits) {
-    const parsed = releaseManifestSchema.safeParse(parse(execFileSync("git", ["show", `${commit}:${file}`], { cwd: projectDir, encoding: "utf8" })) ?? {});
+    const parsed = releaseManifestSchema.safeParse(parse(git(projectDir, "show", `${commit}:${file}`)) ?? {});
     if (parsed.success) history.push(pins(parsed.data.services));
   }
   return history;
@@ -126,26 +118,26 @@ export function gitReleaseHistory(projectDir: string, stack: string): ReleaseHis
 
 /** Whether git log sees every release: true outside git (the working copy is all there is), or once unshallowed. */
 function fullHistory(projectDir: string): boolean {
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: projectDir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  const shallow = () => git(projectDir, "rev-parse", "--is-shallow-repository").trim() === "true";
   try {
-    if (git("rev-parse", "--is-shallow-repository") !== "true") return true;
-    git("fetch", "--quiet", "--unshallow");
-    return git("rev-parse", "--is-shallow-repository") !== "true";
+    if (!shallow()) return true;
+    git(projectDir, "fetch", "--quiet", "--unshallow");
+    return !shallow();
   } catch {
     return !existsSync(join(projectDir, ".git"));
   }
 }
 
+/** Every stack with a release manifest: its registry paths, its history from git, its `keepReleases` (default 3). */
 export function pruneOptionsFor(projectDir: string): PruneOptions {
-  const stacks = stacksWithReleases(projectDir);
   const repositories = new Set<string>();
-  const perStack: PruneOptions["stacks"] = {};
-  for (const stack of stacks) {
+  const stacks: PruneOptions["stacks"] = {};
+  for (const stack of readdirSync(join(projectDir, RELEASES_DIR)).flatMap((f) => (f.endsWith(".yaml") ? [f.slice(0, -".yaml".length)] : []))) {
     for (const service of SERVICE_NAMES) repositories.add(imageRepository(stackRegistry(projectDir, stack), service));
     const keep = stackConfigSchema.shape.keepReleases.safeParse(readStackFileConfig(projectDir, stack)[`${PROJECT}:keepReleases`]);
-    perStack[stack] = { history: gitReleaseHistory(projectDir, stack), keep: keep.success ? keep.data : 3 };
+    stacks[stack] = { history: gitReleaseHistory(projectDir, stack), keep: keep.data ?? 3 };
   }
-  return { repositories: [...repositories], stacks: perStack };
+  return { repositories: [...repositories], stacks };
 }
 
 export function formatPrune(result: PruneResult, dryRun: boolean): string {
@@ -166,8 +158,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`prune-images: ${(e as Error).message}\nusage: npm run prune-images -- [--dry-run]\n`);
     return 2;
   }
-  const projectDir = PROJECT_DIR;
-  if (!dryRun && !fullHistory(projectDir)) {
+  if (!dryRun && !fullHistory(PROJECT_DIR)) {
     // CI clones shallow: an incomplete history would count too few releases and remove a rollback's image.
     err.write("prune-images: this clone's git history is shallow and could not be deepened; nothing is removed (dry run)\n");
     dryRun = true;
@@ -175,7 +166,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   try {
     const docker = dockerClient();
     await assertDaemon(docker);
-    const result = await pruneImages(docker, { ...pruneOptionsFor(projectDir), dryRun });
+    const result = await pruneImages(docker, { ...pruneOptionsFor(PROJECT_DIR), dryRun });
     out.write(`${formatPrune(result, dryRun)}\n`);
     return result.failed.length > 0 ? 1 : 0;
   } catch (e) {

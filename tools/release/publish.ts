@@ -21,13 +21,10 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { releaseFileName } from "../../config/release";
-import { type FetchLike, gitlabCall } from "../ci/gitlab-api";
+import { type FetchLike, type GitlabProject, gitlabCall } from "../ci/gitlab-api";
 import { runCli } from "../run-cli";
 
-export interface PublishOptions {
-  api: string;
-  project: string;
-  token: string;
+export interface PublishOptions extends Omit<GitlabProject, "fetch"> {
   branch: string;
   stack: string;
   message: string;
@@ -40,7 +37,7 @@ export interface PublishOptions {
 
 export async function publish(o: PublishOptions): Promise<string> {
   const file = releaseFileName(o.stack);
-  const project = { apiUrl: o.api, project: o.project, token: o.token, fetch: o.fetch ?? fetch };
+  const project = { ...o, fetch: o.fetch ?? fetch };
   const call = async (method: string, path: string, body?: unknown) => (await gitlabCall<Record<string, unknown>>(project, method, path, body)).data ?? {};
   if (o.content === o.original) return `${file}: nothing changed, nothing committed`;
   const meta = await call("GET", `/repository/files/${encodeURIComponent(file)}?ref=${encodeURIComponent(o.branch)}`);
@@ -69,7 +66,7 @@ export async function main(argv: string[], env = process.env): Promise<number> {
   const file = releaseFileName(values.stack);
   try {
     const message = await publish({
-      api: env.CI_API_V4_URL!,
+      apiUrl: env.CI_API_V4_URL!,
       project: env.PO_INFRA_PROJECT!,
       token: env.PO_INFRA_TOKEN!,
       branch: env.PO_INFRA_BRANCH || "main",

@@ -20,75 +20,35 @@ export interface RegistryLogin {
 export class RegistryError extends Error {}
 
 /** Multi-platform indexes first: when a tag names one, its digest is what is pinned (see resolve). */
-const MEDIA = {
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-} as const;
-const ACCEPT = Object.values(MEDIA).join(", ");
-const INDEXES: string[] = [MEDIA.ociIndex, MEDIA.dockerList];
-
-export interface ResolvedImage {
-  repository: string;
-  tag: string;
-  /** `sha256:…` of the manifest (or index) the tag names. */
-  digest: string;
-  mediaType: string;
-  /** Set for an index: the platforms it offers. */
-  platforms?: string[];
-}
-
-export interface RegistryOptions {
-  login?: RegistryLogin;
-  /** The host's platform, which an index must offer (default linux/amd64). */
-  platform?: string;
-  timeoutMs?: number;
-  fetch?: typeof fetch;
-}
+const INDEXES = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+const ACCEPT = [...INDEXES, "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"].join(", ");
 
 const LOOPBACK = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])(?::[0-9]+)?$/;
-
-/** `key="value", key2="value2"` after the scheme of a WWW-Authenticate header. */
-function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-  const space = header.indexOf(" ");
-  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
-  const params: Record<string, string> = {};
-  for (const m of header.slice(space + 1).matchAll(/([A-Za-z_]+)="([^"]*)"/g)) params[m[1].toLowerCase()] = m[2];
-  return { scheme, params };
-}
 
 const basic = (login: RegistryLogin) => `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}`;
 
 export class Registry {
   private readonly authorization = new Map<string, string>();
-  private readonly fetch: typeof fetch;
 
-  constructor(private readonly options: RegistryOptions = {}) {
-    this.fetch = options.fetch ?? fetch;
-  }
+  /** `platform`: the host's, which an index must offer (default linux/amd64). */
+  constructor(private readonly options: { login?: RegistryLogin; platform?: string; fetch?: typeof fetch } = {}) {}
 
-  /** Resolves `repository:tag` to the digest the registry serves for it. */
-  async resolve(repository: string, tag: string): Promise<ResolvedImage> {
-    const slash = repository.indexOf("/");
-    const host = repository.slice(0, slash);
-    const name = repository.slice(slash + 1);
-    // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
-    const url = `${LOOPBACK.test(host) ? "http" : "https"}://${host}/v2/${name}/manifests/${encodeURIComponent(tag)}`;
+  /** Resolves `repository:tag` to the `sha256:…` digest the registry serves for it, and an index's platforms. */
+  async resolve(repository: string, tag: string): Promise<{ digest: string; platforms?: string[] }> {
     const what = `${repository}:${tag}`;
-    const head = await this.request("HEAD", url, host, name, what);
+    const head = await this.request("HEAD", repository, tag);
     let digest = head.headers.get("docker-content-digest") ?? undefined;
     let mediaType = (head.headers.get("content-type") ?? "").split(";")[0].trim();
     let body: Buffer | undefined;
     if (!digest || INDEXES.includes(mediaType)) {
       // Some registries leave the digest off a HEAD; the digest of the exact bytes served is the same thing.
-      const got = await this.request("GET", url, host, name, what);
+      const got = await this.request("GET", repository, tag);
       body = Buffer.from(await got.arrayBuffer());
       mediaType = (got.headers.get("content-type") ?? mediaType).split(";")[0].trim();
       digest = got.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(body).digest("hex")}`;
     }
     if (!DIGEST_PATTERN.test(digest)) throw new RegistryError(`${what}: the registry answered an unusable digest "${digest}"`);
-    if (!INDEXES.includes(mediaType)) return { repository, tag, digest, mediaType };
+    if (!INDEXES.includes(mediaType)) return { digest };
     // An index: pin the index's own digest (what `docker pull repo@digest` takes and RepoDigests
     // records), and only when it offers the host's platform, or the pull would fail on the host.
     const platform = this.options.platform ?? "linux/amd64";
@@ -97,41 +57,44 @@ export class Registry {
     if (!platforms.some((p) => p === platform || p.startsWith(`${platform}/`))) {
       throw new RegistryError(`${what} is a multi-platform index without ${platform} (it has ${platforms.join(", ") || "none"}); the host could not run it`);
     }
-    return { repository, tag, digest, mediaType, platforms };
+    return { digest, platforms };
   }
 
-  private async request(method: "HEAD" | "GET", url: string, host: string, name: string, what: string): Promise<Response> {
+  private async request(method: "HEAD" | "GET", repository: string, tag: string): Promise<Response> {
+    const [, host, name] = /^([^/]+)\/(.+)$/.exec(repository)!;
+    // Docker itself talks plain HTTP to loopback registries only (they are insecure-allowed by default).
+    const base = `${LOOPBACK.test(host) ? "http" : "https"}://${host}`;
     const send = (authorization?: string) =>
       this.reach(
-        url,
+        `${base}/v2/${name}/manifests/${encodeURIComponent(tag)}`,
         { method, headers: { Accept: ACCEPT, ...(authorization ? { Authorization: authorization } : {}) } },
-        `the registry ${host} (${url.split("/v2/")[0]})`,
+        `the registry ${host} (${base})`,
       );
-    const scopeKey = `${host}/${name}`;
-    let response = await send(this.authorization.get(scopeKey));
+    let response = await send(this.authorization.get(repository));
     if (response.status === 401) {
-      this.authorization.set(scopeKey, await this.authorize(response.headers.get("www-authenticate") ?? "", host, name));
-      response = await send(this.authorization.get(scopeKey));
+      this.authorization.set(repository, await this.authorize(response.headers.get("www-authenticate") ?? "", host, name));
+      response = await send(this.authorization.get(repository));
       if (response.status === 401 || response.status === 403) {
         throw new RegistryError(`${host} refused the login${this.options.login ? ` of ${this.options.login.username}` : " (none given)"} (HTTP ${response.status}); check the registry credentials`);
       }
     }
-    if (response.status === 404) throw new RegistryError(`${what}: no such tag in the registry (HTTP 404)`);
+    if (response.status === 404) throw new RegistryError(`${repository}:${tag}: no such tag in the registry (HTTP 404)`);
     if (response.status === 403) throw new RegistryError(`${host} denies ${this.options.login?.username ?? "anonymous"} access to ${name} (HTTP 403); the token needs read_registry on it`);
-    if (!response.ok) throw new RegistryError(`${what}: the registry answered HTTP ${response.status}`);
+    if (!response.ok) throw new RegistryError(`${repository}:${tag}: the registry answered HTTP ${response.status}`);
     return response;
   }
 
   /** fetch within the timeout; a network failure names what could not be reached, and why. */
   private reach(url: string | URL, init: RequestInit, what: string): Promise<Response> {
-    return this.fetch(url, { ...init, signal: AbortSignal.timeout(this.options.timeoutMs ?? 15_000) }).catch((error: Error) => {
+    return (this.options.fetch ?? fetch)(url, { ...init, signal: AbortSignal.timeout(15_000) }).catch((error: Error) => {
       throw new RegistryError(`cannot reach ${what}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
   }
 
-  /** The Authorization header the challenge asks for. */
+  /** The Authorization header the challenge (`Scheme key="value", key2="value2"`) asks for. */
   private async authorize(challenge: string, host: string, name: string): Promise<string> {
-    const { scheme, params } = parseChallenge(challenge);
+    const scheme = challenge.split(" ")[0].toLowerCase();
+    const params = Object.fromEntries([...challenge.matchAll(/([A-Za-z_]+)="([^"]*)"/g)].map((m) => [m[1].toLowerCase(), m[2]]));
     const login = this.options.login;
     if (scheme === "basic") {
       if (!login) throw new RegistryError(`${host} requires a login (Basic auth) and none was given`);

@@ -16,7 +16,7 @@ function fakeGitLab(fileSha = createHash("sha256").update(ORIGINAL).digest("hex"
 }
 
 const options = (over: Partial<PublishOptions>): PublishOptions => ({
-  api: "https://gitlab.example/api/v4",
+  apiUrl: "https://gitlab.example/api/v4",
   project: "portugal-odyssey/infra",
   token: "pat",
   branch: "main",
