@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
-import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
+import { DEFAULT_PROBE_OPTIONS, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
 import { PROJECT_DIR, runCli } from "../run-cli";
@@ -96,7 +96,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const mode = values["probe-mode"];
   if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new Error(`--probe-mode expects sidecar or exec, got ${mode}`);
   const probe: Partial<ProbeOptions> = {};
-  if (mode) probe.mode = mode as ProbeMode;
+  if (mode) probe.mode = mode as ProbeOptions["mode"];
   if (values["probe-image"]) probe.image = values["probe-image"];
   if (values.timeout) probe.timeoutSeconds = positiveInt("--timeout", values.timeout);
   if (values.concurrency) probe.concurrency = positiveInt("--concurrency", values.concurrency);
