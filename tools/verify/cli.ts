@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
-import { DEFAULT_PROBE_OPTIONS, type ProbeMode, type ProbeOptions } from "./isolation";
+import { DEFAULT_PROBE_OPTIONS, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
 import { PROJECT_DIR, runCli } from "../run-cli";
@@ -43,17 +43,6 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
 
 The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host).`;
 
-export interface CliArgs {
-  stacks: string[];
-  outputFiles: string[];
-  json: boolean;
-  jsonOut?: string;
-  probe: Partial<ProbeOptions> | false;
-  checkRedirects: boolean;
-  /** stack → the drill result file to check. */
-  drillResults: Record<string, string>;
-}
-
 const positiveInt = (flag: string, v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a whole number of at least 1, got ${v}`);
@@ -61,7 +50,7 @@ const positiveInt = (flag: string, v: string) => {
 };
 
 /** Throws what is wrong with the arguments (an empty message for --help); main prints it with the usage. */
-export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -92,11 +81,10 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (drillFiles.length > 0 && (stacks.length === 0 || drillFiles.length > stacks.length)) {
     throw new Error(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
   }
-  const drillResults = Object.fromEntries(drillFiles.map((file, i) => [stacks[i], file]));
   const mode = values["probe-mode"];
   if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new Error(`--probe-mode expects sidecar or exec, got ${mode}`);
   const probe: Partial<ProbeOptions> = {};
-  if (mode) probe.mode = mode as ProbeMode;
+  if (mode) probe.mode = mode as ProbeOptions["mode"];
   if (values["probe-image"]) probe.image = values["probe-image"];
   if (values.timeout) probe.timeoutSeconds = positiveInt("--timeout", values.timeout);
   if (values.concurrency) probe.concurrency = positiveInt("--concurrency", values.concurrency);
@@ -106,9 +94,10 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     outputFiles,
     json: values.json ?? false,
     ...(values["json-out"] ? { jsonOut: values["json-out"] } : {}),
-    probe: values["no-probe"] ? false : probe,
+    probe: values["no-probe"] ? (false as const) : probe,
     checkRedirects: values["check-redirects"] ?? false,
-    drillResults,
+    /** stack → the drill result file to check. */
+    drillResults: Object.fromEntries(drillFiles.map((file, i) => [stacks[i], file])),
   };
 }
 
@@ -124,7 +113,7 @@ async function pulumiStackOutputs(stack: string): Promise<unknown> {
   }
 }
 
-export async function loadStacks(args: CliArgs): Promise<{ stack: string; outputs: StackOutputs }[]> {
+export async function loadStacks(args: { stacks: string[]; outputFiles: string[] }): Promise<{ stack: string; outputs: StackOutputs }[]> {
   // Without --stack, each outputs file names its stack: its `environment`.
   const stacks = args.stacks.length > 0 ? args.stacks : args.outputFiles.map(() => undefined);
   return Promise.all(
@@ -137,7 +126,7 @@ export async function loadStacks(args: CliArgs): Promise<{ stack: string; output
 }
 
 export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let args: CliArgs;
+  let args: ReturnType<typeof parseCliArgs>;
   try {
     args = parseCliArgs(argv);
   } catch (e) {

@@ -57,16 +57,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   checks.push(...[...new Set(all.map((o) => o.edge.traefikNetwork))].map((name) => checkTraefikNetwork(snapshot, name)));
   checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
   checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
-  for (const outputs of all) {
-    checks.push(
-      ...checkNetworks(snapshot, outputs),
-      ...checkNetworkMembers(snapshot, outputs),
-      ...checkVolumes(snapshot, outputs),
-      ...checkEdge(snapshot, outputs),
-      ...checkContainers(snapshot, outputs),
-      ...checkImages(snapshot, outputs),
-    );
-  }
+  const perStack = [checkNetworks, checkNetworkMembers, checkVolumes, checkEdge, checkContainers, checkImages];
+  for (const outputs of all) for (const check of perStack) checks.push(...check(snapshot, outputs));
 
   for (const { stack, outputs } of options.stacks) {
     const file = options.drillResults?.[stack];

@@ -17,11 +17,9 @@
 import { demux, execIn } from "../../host/exec";
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../../model/naming";
-import { containersOf } from "./checks";
+import { containersOf, stackChecks, type CheckResult } from "./checks";
 import type { StackOutputs } from "./outputs";
 import { mapBounded, type ContainerView, type HostSnapshot } from "./snapshot";
-
-export type ProbeMode = "sidecar" | "exec";
 
 export interface Attempt {
   kind: "cross-environment" | "neighbour" | "dependency";
@@ -49,7 +47,7 @@ export interface ProbePlan {
 }
 
 export interface ProbeOptions {
-  mode: ProbeMode;
+  mode: "sidecar" | "exec";
   /** Image of the sidecar probe (sidecar mode). */
   image: string;
   /** Connect timeout, whole seconds. */
@@ -181,10 +179,8 @@ export async function runProbes(docker: Docker, plans: ProbePlan[], opts: ProbeO
     let text: string;
     try {
       // The probe reports each target's result on its output; its own exit code says nothing more.
-      text =
-        opts.mode === "exec"
-          ? (await execIn(docker, source.id, ["sh", "-c", PROBE_SCRIPT, "probe", ...args], { allowFailure: true })).output
-          : await probeBySidecar(docker, source, args, opts);
+      if (opts.mode === "exec") text = (await execIn(docker, source.id, ["sh", "-c", PROBE_SCRIPT, "probe", ...args], { allowFailure: true })).output;
+      else text = await probeBySidecar(docker, source, args, opts);
     } catch (err) {
       errors.push(`${source.name}: could not probe (${opts.mode}${opts.mode === "sidecar" ? `, image ${opts.image}` : ""}): ${(err as Error).message}`);
       return [];
@@ -254,44 +250,28 @@ const describeAttempt = (a: AttemptResult) =>
     ? `${a.from} -> ${a.address}:${a.port}`
     : `${a.from} -> ${a.to} ${a.address}:${a.port} on ${a.network}${a.shared ? ` (a network ${a.from} is on too)` : ""}`;
 
-const sample = (xs: AttemptResult[], n = 8) => xs.slice(0, n).map(describeAttempt).join("; ") + (xs.length > n ? `; and ${xs.length - n} more` : "");
-const fmt = (c: Counts) => `${c.attempted} attempted, ${c.succeeded} succeeded, ${c.expected} expected`;
+/** The counts, then (up to 8 of) the attempts that went wrong, after `label`. */
+function figures(c: Counts, label: string, wrong: AttemptResult[]): string {
+  const shown = wrong.slice(0, 8).map(describeAttempt).join("; ") + (wrong.length > 8 ? `; and ${wrong.length - 8} more` : "");
+  return `${c.attempted} attempted, ${c.succeeded} succeeded, ${c.expected} expected` + (wrong.length > 0 ? `; ${label}: ${shown}` : "");
+}
 
-export function isolationChecks(s: IsolationSummary) {
+export function isolationChecks(s: IsolationSummary): CheckResult[] {
   const env = s.environment;
-  const crossLeaks = s.leaks.filter((l) => l.kind === "cross-environment");
-  const neighbourLeaks = s.leaks.filter((l) => l.kind === "neighbour");
+  const check = stackChecks("isolation", env);
+  const leaks = (kind: Attempt["kind"]) => s.leaks.filter((l) => l.kind === kind);
   const byNet = Object.entries(s.leaksByNetwork).map(([n, k]) => `${k} over ${n}`).join(", ");
+  const probed = s.errors.length > 0 ? s.errors.join("; ") : s.sources === 0 ? `no running ${env} container to probe from` : `${s.sources} containers probed`;
+  const crossFigures = figures(s.crossEnvironment, `LEAKS (${s.edgeMode} edge${byNet ? `, ${byNet}` : ""})`, leaks("cross-environment"));
   return [
-    {
-      id: `isolation.${env}.probes`,
-      stack: env,
-      title: `every running ${env} container could be probed`,
-      ok: s.errors.length === 0 && s.sources > 0,
-      evidence: s.errors.length > 0 ? s.errors.join("; ") : s.sources === 0 ? `no running ${env} container to probe from` : `${s.sources} containers probed`,
-    },
-    {
-      id: `isolation.${env}.cross-environment`,
-      stack: env,
-      title: `no ${env} container reaches another environment's containers`,
-      ok: s.crossEnvironment.succeeded === 0,
-      evidence:
-        `${fmt(s.crossEnvironment)}` +
-        (crossLeaks.length > 0 ? `; LEAKS (${s.edgeMode} edge${byNet ? `, ${byNet}` : ""}): ${sample(crossLeaks)}` : ""),
-    },
-    {
-      id: `isolation.${env}.neighbours`,
-      stack: env,
-      title: `no ${env} container reaches the neighbours`,
-      ok: s.neighbour.succeeded === 0,
-      evidence: `${fmt(s.neighbour)}` + (neighbourLeaks.length > 0 ? `; LEAKS: ${sample(neighbourLeaks)}` : ""),
-    },
-    {
-      id: `isolation.${env}.dependencies`,
-      stack: env,
-      title: `every ${env} container reaches its own dependencies`,
-      ok: s.unreachable.length === 0,
-      evidence: `${fmt(s.dependency)}` + (s.unreachable.length > 0 ? `; UNREACHABLE: ${sample(s.unreachable)}` : ""),
-    },
+    check("probes", `every running ${env} container could be probed`, s.errors.length === 0 && s.sources > 0, probed),
+    check("cross-environment", `no ${env} container reaches another environment's containers`, s.crossEnvironment.succeeded === 0, crossFigures),
+    check("neighbours", `no ${env} container reaches the neighbours`, s.neighbour.succeeded === 0, figures(s.neighbour, "LEAKS", leaks("neighbour"))),
+    check(
+      "dependencies",
+      `every ${env} container reaches its own dependencies`,
+      s.unreachable.length === 0,
+      figures(s.dependency, "UNREACHABLE", s.unreachable),
+    ),
   ];
 }

@@ -23,12 +23,9 @@ export function parseOutputs(raw: unknown, source: string): StackOutputs {
 }
 
 export async function readOutputsFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new OutputsError(`cannot read outputs file ${path}: ${(err as Error).message}`);
-  }
+  const text = await readFile(path, "utf8").catch((err: Error) => {
+    throw new OutputsError(`cannot read outputs file ${path}: ${err.message}`);
+  });
   try {
     return JSON.parse(text);
   } catch (err) {

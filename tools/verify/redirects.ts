@@ -20,19 +20,13 @@ const PERMANENT = [301, 308];
 function get(host: string, probe: RedirectProbe): Promise<{ status: number; location?: string }> {
   const target = probe.connect?.(host) ?? { host, port: 80 };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: target.host, port: target.port, path: "/", method: "GET", headers: { Host: host }, timeout: probe.timeoutMs ?? 5000 }, (res) => {
+    const req = http.get({ host: target.host, port: target.port, path: "/", headers: { Host: host }, timeout: probe.timeoutMs ?? 5000 }, (res) => {
       res.resume();
       resolve({ status: res.statusCode ?? 0, location: res.headers.location });
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${probe.timeoutMs ?? 5000} ms`)));
     req.on("error", reject);
-    req.end();
   });
-}
-
-function redirectsToHttps(host: string, location: string | undefined): boolean {
-  const url = location && URL.canParse(location) ? new URL(location) : undefined;
-  return url?.protocol === "https:" && url.hostname === host;
 }
 
 export async function checkRedirects(outputs: StackOutputs, probe: RedirectProbe = {}): Promise<CheckResult[]> {
@@ -44,7 +38,8 @@ export async function checkRedirects(outputs: StackOutputs, probe: RedirectProbe
       const base = { id: `http.${env}.${service}.redirects`, stack: env, title: `http://${host}/ redirects permanently to https://${host}/` };
       try {
         const { status, location } = await get(host, probe);
-        const ok = PERMANENT.includes(status) && redirectsToHttps(host, location);
+        const url = location && URL.canParse(location) ? new URL(location) : undefined;
+        const ok = PERMANENT.includes(status) && url?.protocol === "https:" && url.hostname === host;
         const answer = `${status}${location ? ` → ${location}` : ""}`;
         return {
           ...base,

@@ -2,12 +2,10 @@
 import type { VerifyReport } from "./index";
 import type { Counts } from "./isolation";
 
-const width = (rows: string[][], col: number) => Math.max(...rows.map((r) => r[col].length));
-
 export function formatTable(report: VerifyReport, { color = false } = {}): string {
   const paint = (ok: boolean, s: string) => (color ? `\x1b[${ok ? 32 : 31}m${s}\x1b[0m` : s);
   const rows = report.checks.map((c) => [c.ok ? "PASS" : "FAIL", c.stack ?? "host", c.title, c.evidence]);
-  const w = [0, 1, 2].map((i) => width([["", "stack", "check", ""], ...rows], i));
+  const w = [0, 1, 2].map((i) => Math.max(...[["", "stack", "check"], ...rows].map((r) => r[i].length)));
   const lines = [
     `verify: ${report.stacks.join(", ")} on ${report.daemon.host} (Docker ${report.daemon.version})`,
     "",

@@ -23,26 +23,18 @@ export interface ContainerView {
   networks: Record<string, { ip: string; aliases: string[] }>;
 }
 
-export interface NetworkView {
-  id: string;
-  name: string;
-  internal: boolean;
-  labels: Record<string, string>;
-  /** Its IPAM subnets (CIDR). */
-  subnets: string[];
-  /** Names of the containers attached to it. */
-  containers: string[];
-}
-
-export interface VolumeView {
-  name: string;
-  labels: Record<string, string>;
-}
-
 export interface HostSnapshot {
   containers: ContainerView[];
-  networks: NetworkView[];
-  volumes: VolumeView[];
+  networks: {
+    id: string;
+    name: string;
+    internal: boolean;
+    /** Its IPAM subnets (CIDR). */
+    subnets: string[];
+    /** Names of the containers attached to it. */
+    containers: string[];
+  }[];
+  volumes: { name: string }[];
 }
 
 export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -71,33 +63,29 @@ export async function takeSnapshot(docker: Docker): Promise<HostSnapshot> {
     docker.listNetworks(),
     docker.listVolumes(),
   ]);
-  const inspected = await mapBounded(listed, 8, (c) => unlessGone<Docker.ContainerInspectInfo | undefined>(docker.getContainer(c.Id).inspect(), undefined));
-  const found = inspected.filter((c): c is Docker.ContainerInspectInfo => c !== undefined);
+  const found = (await mapBounded(listed, 8, (c) => unlessGone(docker.getContainer(c.Id).inspect().then((i) => [i]), []))).flat();
   const imageIds = [...new Set(found.map((c) => c.Image))];
   const digests = await mapBounded(imageIds, 8, (id) => unlessGone(docker.getImage(id).inspect().then((i) => i.RepoDigests ?? []), []));
   const repoDigestsOf = new Map(imageIds.map((id, i) => [id, digests[i]]));
-  const containers: ContainerView[] = found
-    .map((c) => ({
-      id: c.Id,
-      name: c.Name.replace(/^\//, ""),
-      image: c.Config.Image,
-      imageId: c.Image,
-      repoDigests: repoDigestsOf.get(c.Image) ?? [],
-      labels: c.Config.Labels ?? {},
-      state: c.State.Status,
-      health: c.State.Health?.Status,
-      networks: Object.fromEntries(
-        Object.entries(c.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { ip: ep.IPAddress ?? "", aliases: ep.Aliases ?? [] }]),
-      ),
-    }));
-  const networks: NetworkView[] = networkList.map((n) => ({
+  const containers: ContainerView[] = found.map((c) => ({
+    id: c.Id,
+    name: c.Name.replace(/^\//, ""),
+    image: c.Config.Image,
+    imageId: c.Image,
+    repoDigests: repoDigestsOf.get(c.Image) ?? [],
+    labels: c.Config.Labels ?? {},
+    state: c.State.Status,
+    health: c.State.Health?.Status,
+    networks: Object.fromEntries(
+      Object.entries(c.NetworkSettings.Networks ?? {}).map(([net, ep]) => [net, { ip: ep.IPAddress ?? "", aliases: ep.Aliases ?? [] }]),
+    ),
+  }));
+  const networks = networkList.map((n) => ({
     id: n.Id,
     name: n.Name,
     internal: n.Internal ?? false,
-    labels: n.Labels ?? {},
     subnets: (n.IPAM?.Config ?? []).flatMap((c) => (c.Subnet ? [c.Subnet] : [])),
     containers: containers.filter((c) => n.Name in c.networks).map((c) => c.name),
   }));
-  const volumes: VolumeView[] = (volumeList.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
-  return { containers, networks, volumes };
+  return { containers, networks, volumes: (volumeList.Volumes ?? []).map((v) => ({ name: v.Name })) };
 }

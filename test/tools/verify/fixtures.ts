@@ -55,10 +55,9 @@ export function healthyHost(...all: StackOutputs[]): HostSnapshot {
       id: `net-${name}`,
       name,
       internal: false,
-      labels: {},
       subnets: all.flatMap((o) => (o.edge.network === name && o.edge.subnet ? [o.edge.subnet] : [])),
       containers: containers.filter((c) => name in c.networks).map((c) => c.name),
     })),
-    volumes: all.flatMap((o) => Object.values(o.volumes).map((name) => ({ name, labels: {} }))),
+    volumes: all.flatMap((o) => Object.values(o.volumes).map((name) => ({ name }))),
   };
 }
