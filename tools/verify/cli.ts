@@ -77,7 +77,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (stacks.length > 0 && outputFiles.length > stacks.length) {
     throw new Error(`${outputFiles.length} --outputs files for ${stacks.length} --stack: pair each file with a stack, in order`);
   }
-  const drillFiles = values["drill-result"] ?? (env.PO_DRILL_RESULT ? [env.PO_DRILL_RESULT] : []);
+  const drillFiles = values["drill-result"] ?? (env.PO_DRILL_RESULT && stacks.length === 1 ? [env.PO_DRILL_RESULT] : []);
   if (drillFiles.length > 0 && (stacks.length === 0 || drillFiles.length > stacks.length)) {
     throw new Error(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
   }

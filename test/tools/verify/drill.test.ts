@@ -79,4 +79,10 @@ describe("verify reports the restore drill's last result", () => {
     expect(parseCliArgs(["--stack", "qual"], { PO_DRILL_RESULT: "drill-qual.json" }).drillResults).toEqual({ qual: "drill-qual.json" });
     expect(parseCliArgs(["--stack", "qual"], {}).drillResults).toEqual({});
   });
+
+  it("leaves PO_DRILL_RESULT out when verify checks other than exactly one --stack", () => {
+    const env = { PO_DRILL_RESULT: "drill-qual.json" };
+    expect(parseCliArgs(["--outputs", "qual.json"], env).drillResults).toEqual({});
+    expect(parseCliArgs(["--stack", "qual", "--stack", "prod"], env).drillResults).toEqual({});
+  });
 });
