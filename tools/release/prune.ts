@@ -110,7 +110,13 @@ export function gitReleaseHistory(projectDir: string, stack: string): ReleaseHis
     // Not a git checkout: the working copy alone is the history.
   }
   for (const commit of commits) {
-    const parsed = releaseManifestSchema.safeParse(parse(git(projectDir, "show", `${commit}:${file}`)) ?? {});
+    let text: string;
+    try {
+      text = git(projectDir, "show", `${commit}:${file}`);
+    } catch {
+      continue; // A commit that deleted the manifest holds no release.
+    }
+    const parsed = releaseManifestSchema.safeParse(parse(text) ?? {});
     if (parsed.success) history.push(pins(parsed.data.services));
   }
   return history;

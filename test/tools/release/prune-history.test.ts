@@ -29,6 +29,10 @@ test("reads the releases from the manifest's commits, newest first, the working 
       git("add", ".");
       git("commit", "-qm", `release ${build}`);
     }
+    // A manifest deleted once and written again: the deleting commit holds no release.
+    git("rm", "-q", "releases/qual.yaml");
+    git("commit", "-qm", "drop the qual manifest");
+    mkdirSync(join(dir, "releases"), { recursive: true });
     writeManifest(dir, "qual", { [SERVICE]: testEntry("qual", SERVICE, "4") });
     expect(gitReleaseHistory(dir, "qual").map((r) => r[SERVICE])).toEqual(["4", "3", "2", "1"].map(pin));
   } finally {
