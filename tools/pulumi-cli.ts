@@ -126,8 +126,10 @@ const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "
 
 /** A backend URL safe to print: scheme, host and path; never user info or query (they may carry keys). */
 export function describeBackendUrl(url: string): string {
-  const u = URL.parse(url);
-  if (u) return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  if (URL.canParse(url)) {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   return scheme ? `${scheme[1]}://…` : "(unparsable URL)";
 }
