@@ -35,10 +35,13 @@ export interface StackPreview {
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
 
-/** `topologies`: the stacks whose topology this merge request changes, with their new diagram. */
+/**
+ * `topologies`: the stacks whose topology this merge request changes, with their new diagram.
+ * `projectDir`: where the stack files that say whether a stack's data is protected live.
+ */
 export function buildSummaryMarkdown(
   previews: StackPreview[],
-  ctx: { pipelineUrl?: string; commitSha?: string; topologies?: TopologyChange[] } = {},
+  ctx: { pipelineUrl?: string; commitSha?: string; topologies?: TopologyChange[]; projectDir?: string } = {},
 ): string {
   const lines: string[] = [MARKER, "### Pulumi preview", ""];
   lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |", "|---|---:|---:|---:|---:|---:|---|");
@@ -49,7 +52,7 @@ export function buildSummaryMarkdown(
       continue;
     }
     const counts = countChanges(p.digest);
-    const gate = evaluateGate(p.digest, p.stack, dataIsProtected(PROJECT_DIR, p.stack));
+    const gate = evaluateGate(p.digest, p.stack, dataIsProtected(ctx.projectDir ?? PROJECT_DIR, p.stack));
     const verdict = !gate.protected ? "not protected" : gate.blocked.length ? `:no_entry: blocked (${gate.blocked.length})` : ":white_check_mark: passed";
     lines.push(`| ${p.stack} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
 
@@ -129,7 +132,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, fetchFn: Fetc
   // The target branch's docs/plan.md, fetched by the job; without it there is nothing to compare with.
   const base = env.PO_TOPOLOGY_BASE;
   const topologies = base && existsSync(base) ? changedTopologies(previews.map((p) => p.stack), projectDir, readFileSync(base, "utf8")) : [];
-  const body = buildSummaryMarkdown(previews, { pipelineUrl: env.CI_PIPELINE_URL, commitSha: env.CI_COMMIT_SHA, topologies });
+  const body = buildSummaryMarkdown(previews, { pipelineUrl: env.CI_PIPELINE_URL, commitSha: env.CI_COMMIT_SHA, topologies, projectDir });
   console.log(body);
   const target = targetFromEnv(env);
   const { action, id } = await upsertSummaryNote(fetchFn, target, body);

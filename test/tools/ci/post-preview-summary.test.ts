@@ -1,4 +1,7 @@
 import { MARKER, type FetchLike, buildSummaryMarkdown, loadPreviews, main, parseInputs, targetFromEnv, upsertSummaryNote } from "../../../tools/ci/post-preview-summary";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fixture, loadPreview } from "./fixtures";
 
 interface Call {
@@ -72,6 +75,18 @@ describe("buildSummaryMarkdown", () => {
 
   it("marks a clean protected stack as passed", () => {
     expect(buildSummaryMarkdown([{ stack: "prod", digest: loadPreview("preview-prod-app-changes.json") }])).toContain(":white_check_mark: passed");
+  });
+
+  it("reads each stack's protection from the project folder it is given", () => {
+    const dir = mkdtempSync(join(tmpdir(), "po-summary-"));
+    try {
+      writeFileSync(join(dir, "Pulumi.yaml"), "name: portugal-odyssey\nruntime: nodejs\n");
+      writeFileSync(join(dir, "Pulumi.prod.yaml"), "config:\n  portugal-odyssey:data:\n    protect: false\n");
+      const text = buildSummaryMarkdown([{ stack: "prod", digest: loadPreview("preview-prod-replace-postgres.json") }], { projectDir: dir });
+      expect(text).toMatch(/\| prod \|[^\n]*\| not protected \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
