@@ -67,7 +67,8 @@ export const STORES: Record<StoreName, StoreSpec> = {
     env: { REDIS_PASSWORD: { secret: "{redisPassword}" } },
     clientEnv: {
       // The URI form ioredis and node-redis read: redis://[user]:password@host:port; an empty user means `default`, which requirepass guards.
-      REDIS_URL: { secret: "redis://:{redisPassword}@{alias:redis}:6379" },
+      // The password is percent-encoded (`:url`), as a URL's userinfo must be; clients decode it.
+      REDIS_URL: { secret: "redis://:{redisPassword:url}@{alias:redis}:6379" },
       REDIS_PASSWORD: { secret: "{redisPassword}" },
     },
     volumes: [{ volume: "redis-data", path: "/data" }],
@@ -95,7 +96,8 @@ export const STORES: Record<StoreName, StoreSpec> = {
       RABBITMQ_DEFAULT_VHOST: "{vhost}",
     },
     clientEnv: {
-      RABBITMQ_URL: { secret: "amqp://portugal_odyssey:{rabbitmqPassword}@{alias:rabbitmq}:5672/{vhost}" },
+      // The password is percent-encoded (`:url`): the amqp URI's userinfo is, and clients decode it (https://www.rabbitmq.com/docs/uri-spec).
+      RABBITMQ_URL: { secret: "amqp://portugal_odyssey:{rabbitmqPassword:url}@{alias:rabbitmq}:5672/{vhost}" },
     },
     volumes: [{ volume: "rabbitmq-data", path: "/var/lib/rabbitmq" }],
     scratch: ["/tmp"],

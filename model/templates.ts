@@ -75,8 +75,9 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
         return String(Math.floor((ctx.memoryMb * percent) / 100));
       }
       default:
-        if (CREDENTIALS.includes(key)) return whole;
-        throw new TemplateError(`unknown placeholder "${whole}"`);
+        if (!CREDENTIALS.includes(key)) throw new TemplateError(`unknown placeholder "${whole}"`);
+        if (arg !== undefined && arg !== "url") throw new TemplateError(`"${whole}": a credential takes no argument but :url (percent-encoded for a URL)`);
+        return whole;
     }
   });
 }
@@ -92,11 +93,15 @@ export function credentialsIn(template: string): Credential[] {
   return [...new Set(found)] as Credential[];
 }
 
-/** Replaces credential placeholders with their values (used inside an Output's apply). */
+/**
+ * Replaces credential placeholders with their values (used inside an Output's apply).
+ * `{name:url}` percent-encodes the value: a password set in config may hold `@`, `:`, `/` or `%`,
+ * which would otherwise end the userinfo of a URL such as redis://:password@host early.
+ */
 export function fillCredentials(template: string, values: Partial<Record<Credential, string>>): string {
-  return template.replace(PLACEHOLDER, (_whole, key: string) => {
+  return template.replace(PLACEHOLDER, (_whole, key: string, arg?: string) => {
     const value = values[key as Credential];
     if (value === undefined) throw new TemplateError(`no value for credential "${key}"`);
-    return value;
+    return arg === "url" ? encodeURIComponent(value) : value;
   });
 }

@@ -12,6 +12,7 @@ import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
+import { TEST_EXTERNAL_SECRETS } from "../harness/stack-config";
 import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
 
 const STACK = "qual";
@@ -46,6 +47,21 @@ test.each(rabbitmqClients)("%s, given only its RABBITMQ_URL, opens a channel on 
   }
   const vhost = decodeURIComponent(new URL(url).pathname.slice(1));
   expect(await server.ctl("list_vhosts")).toContain(vhost);
+});
+
+test("a password with URL characters, set in config, works from a service's RABBITMQ_URL", async () => {
+  const awkward = "p@ss:w/rd?#%20 x+y";
+  const withAwkward = await runProgram({ stack: STACK, secrets: { ...TEST_EXTERNAL_SECRETS, rabbitmqPassword: awkward } });
+  const url = onHost(envOf(containerFor(withAwkward, rabbitmqClients[0])).RABBITMQ_URL);
+  const user = envOf(containerFor(run, "rabbitmq")).RABBITMQ_DEFAULT_USER;
+  const original = envOf(containerFor(run, "rabbitmq")).RABBITMQ_DEFAULT_PASS;
+  await server.ctl("change_password", user, awkward);
+  try {
+    const connection = await amqp.connect(url);
+    await connection.close();
+  } finally {
+    await server.ctl("change_password", user, original);
+  }
 });
 
 test("the memory high watermark is the absolute share of the container's limit the catalog's config file sets", async () => {

@@ -76,17 +76,21 @@ describe("a service given only its REDIS_URL", () => {
   });
 });
 
-test("a password with quotes, backslashes and shell characters reaches requirepass intact, and appears in no process's arguments", async () => {
-  const awkward = `pa"ss\\wo$rd 'x' \`y\` %s`;
+test("a password with quotes, backslashes, shell and URL characters reaches requirepass intact, works from REDIS_URL, and appears in no process's arguments", async () => {
+  const awkward = `pa"ss\\wo$rd 'x' \`y\` %s @:/?#`;
   const run = await runProgram({ stack: STACK, secrets: { ...TEST_EXTERNAL_SECRETS, redisPassword: awkward } });
   const server = await startAsRendered(run);
   try {
-    const client = new Redis({ host: server.host, port: server.port, password: awkward, lazyConnect: true, retryStrategy: () => null });
-    try {
-      await client.connect();
-      expect(await client.ping()).toBe("PONG");
-    } finally {
-      client.disconnect();
+    const direct = { host: server.host, port: server.port, password: awkward };
+    const fromUrl = onHost(envOf(containerFor(run, redisClients[0])).REDIS_URL, server);
+    const options = { lazyConnect: true, retryStrategy: () => null };
+    for (const client of [new Redis({ ...direct, ...options }), new Redis(fromUrl, options)]) {
+      try {
+        await client.connect();
+        expect(await client.ping()).toBe("PONG");
+      } finally {
+        client.disconnect();
+      }
     }
     expect((containerFor(run, "redis").inputs.command as string[]).join(" ")).not.toContain(awkward);
   } finally {

@@ -65,7 +65,9 @@ test("the secrets table lists every credential once, with the containers whose e
   const plan = samplePlan();
   const credentials = [...GENERATED_CREDENTIALS, ...EXTERNAL_SECRETS, ...databaseCredentials()];
   for (const name of credentials) {
-    const users = plan.containers.filter((c) => c.env.some((e) => e.secret && e.value.includes(`{${name}}`))).map((c) => c.name);
+    // `{name}`, or `{name:url}` where it sits inside a URL.
+    const named = new RegExp(`\\{${name}(:url)?\\}`);
+    const users = plan.containers.filter((c) => c.env.some((e) => e.secret && named.test(e.value))).map((c) => c.name);
     expect(users.length).toBeGreaterThan(0);
     expect(rowOf(table, name)).toMatch(new RegExp(`\\| ${users.join(", ")} \\|$`));
   }
