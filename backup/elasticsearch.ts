@@ -102,6 +102,33 @@ export async function backupElasticsearch(c: ElasticsearchConnection, name: stri
   };
 }
 
+/**
+ * How many snapshots the live repository keeps. They are a restore's fast path
+ * (restoreIntoLive); each one has already gone to restic with the repository's
+ * files, so an older one is still restorable from there (restoreFromCopy).
+ */
+export const LIVE_SNAPSHOTS_KEPT = 3;
+
+/**
+ * Deletes the live repository's snapshots older than its newest `keep`
+ * successful ones, in one call; without this the snapshots volume only grows.
+ * Elasticsearch deletes only the files no remaining snapshot uses, and a
+ * snapshot still in progress is never named (deleting it would abort it):
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/delete-snapshot-api.html.
+ * With fewer than `keep` successful snapshots nothing is deleted. Returns the names deleted.
+ */
+export async function pruneLiveSnapshots(api: EsApi, repository: string, keep = LIVE_SNAPSHOTS_KEPT): Promise<string[]> {
+  type Listed = { snapshot: string; state: string; start_time_in_millis: number };
+  const { snapshots } = await api<{ snapshots: Listed[] }>("GET", `/_snapshot/${repository}/_all`);
+  const finished = snapshots.filter((s) => s.state !== "IN_PROGRESS").sort((a, b) => b.start_time_in_millis - a.start_time_in_millis);
+  const kept = finished.filter((s) => s.state === "SUCCESS").slice(0, keep);
+  if (kept.length < keep) return [];
+  const oldestKept = kept[kept.length - 1].start_time_in_millis;
+  const old = finished.filter((s) => s.start_time_in_millis < oldestKept).map((s) => s.snapshot);
+  if (old.length > 0) await api("DELETE", `/_snapshot/${repository}/${old.join(",")}`);
+  return old;
+}
+
 /** The documents each index of the manifest may hold after a restore: its count, or between its two counts when writes landed during the snapshot. */
 export function expectedCounts(m: ElasticsearchManifest): Record<string, { min: number; max: number }> {
   return Object.fromEntries(

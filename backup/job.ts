@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { join } from "node:path";
 import { BACKUP_TAGS } from "../model/naming";
 import { repositoryEnvironments } from "../config/validate";
-import { backupElasticsearch, type ElasticsearchConnection, type ElasticsearchManifest } from "./elasticsearch";
+import { backupElasticsearch, fetchApi, pruneLiveSnapshots, type ElasticsearchConnection, type ElasticsearchManifest } from "./elasticsearch";
 import { backupRabbitmq, type RabbitmqConnection, type RabbitmqManifest } from "./rabbitmq";
 import { backupRedis, type RedisConnection, type RedisManifest } from "./redis";
 import { Restic, type ResticRepository } from "./restic";
@@ -127,6 +127,13 @@ export async function runBackup(job: BackupJob): Promise<{ snapshotId: string; m
     const snapshotId = await restic.markComplete(staged, job.env);
     await restic.forgetStaging(job.env);
     await restic.forget(job.env, job.retention);
+    if (job.elasticsearch) {
+      // Only now: tonight's Elasticsearch snapshot is safe in restic before older ones leave the live repository.
+      const { url, repository } = job.elasticsearch;
+      await pruneLiveSnapshots(fetchApi(url), repository).catch((e: Error) => {
+        throw new Error(`backup ${snapshotId.slice(0, 8)} is complete, but deleting old snapshots from Elasticsearch repository ${repository} failed: ${e.message}`);
+      });
+    }
     return { snapshotId, manifest };
   } finally {
     await rm(stage, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import {
   curlApi,
   docCounts,
   fetchApi,
+  LIVE_SNAPSHOTS_KEPT,
+  pruneLiveSnapshots,
   repositoryHolds,
   restoreForDrill,
   restoreFromCopy,
@@ -55,6 +57,55 @@ describe("backup", () => {
     const m = await backup();
     expect(m.indices.experiences).toBe(LIVE.experiences);
     expect(m.indicesAfter?.experiences).toBe(LIVE.experiences + 5);
+  });
+});
+
+describe("the live repository's old snapshots", () => {
+  const takeSnapshots = async (count: number) => {
+    const names = Array.from({ length: count }, (_, i) => `qual-night-${i + 1}`);
+    for (const name of names) await backupElasticsearch({ url: es.url, repository: REPO, location: ENV }, name);
+    return names;
+  };
+
+  it("keeps the newest snapshots and deletes the older ones in one call", async () => {
+    const names = await takeSnapshots(LIVE_SNAPSHOTS_KEPT + 2);
+    const deleted = await pruneLiveSnapshots(fetchApi(es.url), REPO);
+    expect([...deleted].sort()).toEqual(names.slice(0, 2));
+    expect(Object.keys(es.snapshots).sort()).toEqual(names.slice(2).sort());
+    const deletes = es.calls.filter((c) => c.method === "DELETE").map((c) => c.path);
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0].startsWith(`/_snapshot/${REPO}/`)).toBe(true);
+    expect(deletes[0].slice(`/_snapshot/${REPO}/`.length).split(",").sort()).toEqual(names.slice(0, 2));
+  });
+
+  it("deletes nothing while the repository holds no more than it keeps", async () => {
+    await takeSnapshots(LIVE_SNAPSHOTS_KEPT);
+    expect(await pruneLiveSnapshots(fetchApi(es.url), REPO)).toEqual([]);
+    expect(Object.keys(es.snapshots)).toHaveLength(LIVE_SNAPSHOTS_KEPT);
+    expect(es.calls.some((c) => c.method === "DELETE")).toBe(false);
+  });
+
+  /** A node's answer to GET _snapshot/<repo>/_all, newest first in `states`; records the DELETE it is sent. */
+  const listing = (states: string[]) => {
+    const deletes: string[] = [];
+    const api: EsApi = async <T>(method: string, path: string) => {
+      if (method === "DELETE") deletes.push(path);
+      const snapshots = states.map((state, i) => ({ snapshot: `s${i}`, state, start_time_in_millis: 1000 - i }));
+      return (method === "GET" ? { snapshots } : { acknowledged: true }) as T;
+    };
+    return { api, deletes };
+  };
+
+  it("counts only successful snapshots as kept, never names one in progress, and deletes failed ones older than the oldest kept", async () => {
+    const { api, deletes } = listing(["IN_PROGRESS", "FAILED", "SUCCESS", "PARTIAL", "SUCCESS", "SUCCESS", "FAILED", "SUCCESS"]);
+    expect(await pruneLiveSnapshots(api, REPO, 3)).toEqual(["s6", "s7"]);
+    expect(deletes).toEqual([`/_snapshot/${REPO}/s6,s7`]);
+  });
+
+  it("deletes nothing when fewer snapshots than it keeps succeeded", async () => {
+    const { api, deletes } = listing(["FAILED", "SUCCESS", "FAILED", "SUCCESS", "PARTIAL"]);
+    expect(await pruneLiveSnapshots(api, REPO, 3)).toEqual([]);
+    expect(deletes).toEqual([]);
   });
 });
 

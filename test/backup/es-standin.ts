@@ -3,8 +3,8 @@
  * Elasticsearch server on this machine (not in Debian, no registry to pull the
  * image from), so this answers the few calls the backup, drill and restore make,
  * with the request and response shapes of the 8.15 reference (create and delete
- * snapshot repository, create/get/restore snapshot, close index, refresh, cat
- * indices, root info). It keeps what a node would (open and closed indices,
+ * snapshot repository, create/get/list/delete/restore snapshot, close index,
+ * refresh, cat indices, root info). It keeps what a node would (open and closed indices,
  * snapshots) and records every request, so a test can hold the client to the
  * documented calls. It proves nothing about Elasticsearch itself.
  */
@@ -35,6 +35,9 @@ export class EsStandin {
    */
   pathRepo?: string;
   calls: Call[] = [];
+  /** When each snapshot started, by name: a counter, so the order of creation is the order of start times. */
+  startTimes: Record<string, number> = {};
+  private clock = 1_700_000_000_000;
   /** Runs while a snapshot is taken: how a test has writes land meanwhile. */
   duringSnapshot?: () => void;
   private server?: Server;
@@ -78,10 +81,15 @@ export class EsStandin {
   }
 
   private write(repository: string, snapshot: string, indices: Record<string, number>): void {
+    this.startTimes[snapshot] = this.clock++;
+    this.replace(repository, { ...this.held(repository), [snapshot]: indices });
+  }
+
+  private replace(repository: string, held: Record<string, Record<string, number>>): void {
     const dir = this.directory(repository);
-    if (!dir) return void (this.snapshots[snapshot] = indices);
+    if (!dir) return void (this.snapshots = held);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, STANDIN_REPOSITORY_FILE), JSON.stringify({ ...this.held(repository), [snapshot]: indices }));
+    writeFileSync(join(dir, STANDIN_REPOSITORY_FILE), JSON.stringify(held));
   }
 
   private answer(method: string, url: URL, body?: Record<string, unknown>): [number, unknown] {
@@ -112,6 +120,24 @@ export class EsStandin {
       this.duringSnapshot?.();
       this.write(parts[1], parts[2], taken);
       return [200, { snapshot: { snapshot: parts[2], indices: Object.keys(taken), state: "SUCCESS", failures: [] } }];
+    }
+    if (parts[0] === "_snapshot" && parts[2] === "_all" && method === "GET") {
+      const snapshots = Object.entries(this.held(parts[1])).map(([snapshot, indices]) => ({
+        snapshot,
+        indices: Object.keys(indices),
+        state: "SUCCESS",
+        start_time_in_millis: this.startTimes[snapshot] ?? 0,
+      }));
+      return [200, { snapshots, total: snapshots.length, remaining: 0 }];
+    }
+    if (parts[0] === "_snapshot" && parts.length === 3 && method === "DELETE") {
+      const held = { ...this.held(parts[1]) };
+      const names = parts[2].split(",");
+      const missing = names.find((n) => !(n in held));
+      if (missing) return this.error(404, "snapshot_missing_exception", `[${parts[1]}:${missing}] is missing`);
+      for (const n of names) delete held[n];
+      this.replace(parts[1], held);
+      return [200, { acknowledged: true }];
     }
     if (parts[0] === "_snapshot" && parts.length === 3 && method === "GET") {
       const snap = this.held(parts[1])[parts[2]];

@@ -16,7 +16,7 @@ import { backupSchema } from "../../config/schema";
 import { names } from "../../model/naming";
 import { confirmOnTerminal, restoreCommand } from "../../backup/cli";
 import { REPLACE_DIR_SCRIPT } from "../../backup/docker-restore";
-import { fetchApi, repositoryHolds, restoreFromCopy, restoreIntoLive } from "../../backup/elasticsearch";
+import { fetchApi, LIVE_SNAPSHOTS_KEPT, repositoryHolds, restoreFromCopy, restoreIntoLive } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { runBackup, type Manifest } from "../../backup/job";
 import { importRabbitmqDefinitions, type RabbitmqConnection } from "../../backup/rabbitmq";
@@ -35,6 +35,8 @@ const RESTIC_ENV = { RESTIC_PASSWORD: "test-restic-password-0000" };
 const defaults = backupSchema.parse({ repository: "/unused" });
 const vhost = names.rabbitmqVhost(ENV);
 const queue = "booking-events";
+/** Snapshots of nights before the one the tests back up, oldest first: one more than the live repository keeps. */
+const olderSnapshots = Array.from({ length: LIVE_SNAPSHOTS_KEPT }, (_, i) => `${ENV}-earlier-night-${i + 1}`);
 
 /**
  * A Redis run as the catalog runs it (append-only on, a password from config,
@@ -129,6 +131,10 @@ beforeAll(async () => {
   mkdirSync(join(uploads, "2024"), { recursive: true });
   writeFileSync(join(uploads, "hero.jpg"), randomBytes(4096));
   writeFileSync(join(uploads, "2024", "map.png"), randomBytes(1024));
+  // Earlier nights' snapshots: the backup keeps only the newest ones in the live repository.
+  const esApi = fetchApi(es.url);
+  await esApi("PUT", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}`, { type: "fs", settings: { location: ENV } });
+  for (const name of olderSnapshots) await esApi("PUT", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}/${name}?wait_for_completion=true`, { indices: "*,-.*" });
   ({ manifest } = await runBackup({
     env: ENV,
     restic: repo(),
@@ -198,6 +204,12 @@ describe("npm run restore: Redis and RabbitMQ", () => {
 });
 
 describe("npm run restore: Elasticsearch and the uploads", () => {
+  it("the backup left its own snapshot and the newest earlier ones in the live repository, and deleted the rest", async () => {
+    const listed = await fetchApi(es.url)<{ snapshots: { snapshot: string }[] }>("GET", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}/_all`);
+    const newestEarlier = olderSnapshots.slice(-(LIVE_SNAPSHOTS_KEPT - 1));
+    expect(listed.snapshots.map((s) => s.snapshot).sort()).toEqual([manifest.elasticsearch!.snapshot, ...newestEarlier].sort());
+  });
+
   it("--only elasticsearch names every index it overwrites, closes them and restores the snapshot over them; nothing else changes", async () => {
     es.indices.experiences = 0; // documents lost since the backup
     es.indices.unrelated = 3;
