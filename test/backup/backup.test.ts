@@ -124,6 +124,21 @@ const jobFor = (over: Partial<BackupJob> = {}): BackupJob => ({
 });
 const completeSnapshots = (repository = repoFor(ENV)) => new Restic({ repository, env: RESTIC_ENV }).snapshots(ENV, BACKUP_TAGS.complete);
 
+/** Runs `fn` with an executable `name` (a shell script) first on PATH, standing in for the real tool. */
+async function withShim(name: string, script: string, fn: () => Promise<void>): Promise<void> {
+  const bin = join(work, "bin");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, name), script);
+  chmodSync(join(bin, name), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  try {
+    await fn();
+  } finally {
+    process.env.PATH = path;
+  }
+}
+
 async function drill(over: { rpoHours?: number; now?: Date } = {}) {
   const target = await startPostgres("target-password-0000");
   stopLater.push(target);
@@ -186,18 +201,9 @@ test("a wrong database password fails the job and no snapshot becomes complete",
 });
 
 test("a pg_dump killed mid-dump fails the job and leaves no snapshot at all", async () => {
-  const bin = join(work, "bin");
-  mkdirSync(bin);
   // Starts the real pg_dump and kills it once it has begun writing.
-  writeFileSync(join(bin, "pg_dump"), `#!/bin/sh\n/usr/bin/pg_dump "$@" & pid=$!\nsleep 0.05\nkill -KILL $pid\nwait $pid\n`);
-  chmodSync(join(bin, "pg_dump"), 0o755);
-  const path = process.env.PATH;
-  process.env.PATH = `${bin}:${path}`;
-  try {
-    await expect(runBackup(jobFor())).rejects.toThrow(/pg_dump/);
-  } finally {
-    process.env.PATH = path;
-  }
+  const killedMidDump = `#!/bin/sh\n/usr/bin/pg_dump "$@" & pid=$!\nsleep 0.05\nkill -KILL $pid\nwait $pid\n`;
+  await withShim("pg_dump", killedMidDump, () => expect(runBackup(jobFor())).rejects.toThrow(/pg_dump/));
   expect(await new Restic({ repository: repoFor(ENV), env: RESTIC_ENV }).allSnapshots()).toEqual([]);
 });
 
@@ -205,17 +211,11 @@ test("a repository that runs out of space fails the job and no snapshot becomes 
   await runBackup(jobFor());
   const before = (await completeSnapshots()).map((s) => s.id);
   await query(source, "booking_service_qual", "insert into bookings (guest) select md5(g::text) from generate_series(1, 20000) g");
-  const bin = join(work, "bin");
-  mkdirSync(bin);
   // A full filesystem, as restic meets it: writes over 64 KiB fail (ulimit -f counts 1 KiB blocks in dash).
-  writeFileSync(join(bin, "restic"), `#!/bin/sh\nulimit -f 64\nexec /usr/bin/restic "$@"\n`);
-  chmodSync(join(bin, "restic"), 0o755);
-  const path = process.env.PATH;
-  process.env.PATH = `${bin}:${path}`;
+  const fullDisk = `#!/bin/sh\nulimit -f 64\nexec /usr/bin/restic "$@"\n`;
   try {
-    await expect(runBackup(jobFor())).rejects.toThrow(/restic/);
+    await withShim("restic", fullDisk, () => expect(runBackup(jobFor())).rejects.toThrow(/restic/));
   } finally {
-    process.env.PATH = path;
     await query(source, "booking_service_qual", "delete from bookings where id > 2500");
   }
   expect((await completeSnapshots()).map((s) => s.id)).toEqual(before);
