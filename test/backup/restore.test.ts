@@ -16,7 +16,7 @@ import { backupSchema } from "../../config/schema";
 import { names } from "../../model/naming";
 import { confirmOnTerminal, restoreCommand } from "../../backup/cli";
 import { REPLACE_DIR_SCRIPT } from "../../backup/docker-restore";
-import { fetchApi, LIVE_SNAPSHOTS_KEPT, repositoryHolds, restoreFromCopy, restoreIntoLive } from "../../backup/elasticsearch";
+import { backupElasticsearch, fetchApi, LIVE_SNAPSHOTS_KEPT, repositoryHolds, restoreFromCopy, restoreIntoLive } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { runBackup, type Manifest } from "../../backup/job";
 import { importRabbitmqDefinitions, type RabbitmqConnection } from "../../backup/rabbitmq";
@@ -35,6 +35,7 @@ const RESTIC_ENV = { RESTIC_PASSWORD: "test-restic-password-0000" };
 const defaults = backupSchema.parse({ repository: "/unused" });
 const vhost = names.rabbitmqVhost(ENV);
 const queue = "booking-events";
+const ES_REPOSITORY = names.elasticsearchSnapshotRepository(ENV);
 /** Snapshots of nights before the one the tests back up, oldest first: one more than the live repository keeps. */
 const olderSnapshots = Array.from({ length: LIVE_SNAPSHOTS_KEPT }, (_, i) => `${ENV}-earlier-night-${i + 1}`);
 
@@ -131,10 +132,9 @@ beforeAll(async () => {
   mkdirSync(join(uploads, "2024"), { recursive: true });
   writeFileSync(join(uploads, "hero.jpg"), randomBytes(4096));
   writeFileSync(join(uploads, "2024", "map.png"), randomBytes(1024));
+  const live = { url: es.url, repository: ES_REPOSITORY, location: ENV };
   // Earlier nights' snapshots: the backup keeps only the newest ones in the live repository.
-  const esApi = fetchApi(es.url);
-  await esApi("PUT", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}`, { type: "fs", settings: { location: ENV } });
-  for (const name of olderSnapshots) await esApi("PUT", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}/${name}?wait_for_completion=true`, { indices: "*,-.*" });
+  for (const name of olderSnapshots) await backupElasticsearch(live, name);
   ({ manifest } = await runBackup({
     env: ENV,
     restic: repo(),
@@ -143,7 +143,7 @@ beforeAll(async () => {
     postgres: pg,
     redis: redis.conn,
     rabbitmq: rabbitConn,
-    elasticsearch: { url: es.url, repository: names.elasticsearchSnapshotRepository(ENV), location: ENV, snapshotsDir },
+    elasticsearch: { ...live, snapshotsDir },
     uploadsDir: uploads,
   }));
 });
@@ -205,7 +205,7 @@ describe("npm run restore: Redis and RabbitMQ", () => {
 
 describe("npm run restore: Elasticsearch and the uploads", () => {
   it("the backup left its own snapshot and the newest earlier ones in the live repository, and deleted the rest", async () => {
-    const listed = await fetchApi(es.url)<{ snapshots: { snapshot: string }[] }>("GET", `/_snapshot/${names.elasticsearchSnapshotRepository(ENV)}/_all`);
+    const listed = await fetchApi(es.url)<{ snapshots: { snapshot: string }[] }>("GET", `/_snapshot/${ES_REPOSITORY}/_all`);
     const newestEarlier = olderSnapshots.slice(-(LIVE_SNAPSHOTS_KEPT - 1));
     expect(listed.snapshots.map((s) => s.snapshot).sort()).toEqual([manifest.elasticsearch!.snapshot, ...newestEarlier].sort());
   });
