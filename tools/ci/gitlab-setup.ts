@@ -330,7 +330,7 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
   const apiUrl = env.GITLAB_API_URL ?? env.CI_API_V4_URL;
   const project = env.GITLAB_PROJECT ?? env.CI_PROJECT_ID;
   const token = env.GITLAB_SETUP_TOKEN;
-  if (!apiUrl || !project || !token) throw new Error("set GITLAB_API_URL (…/api/v4), GITLAB_PROJECT (id or group/name) and GITLAB_SETUP_TOKEN (Maintainer, api scope)");
+  if (!apiUrl || !project || !token) throw new Error("set GITLAB_API_URL (…/api/v4), GITLAB_PROJECT (id or group/name) and GITLAB_SETUP_TOKEN (Owner, api scope)");
   const ids = (flag: "deployer-access-level" | "deployer-user-id" | "deployer-group-id") =>
     (values[flag] ?? []).map((v) => {
       if (!/^\d+$/.test(v)) throw new Error(`--${flag} expects a number, got ${v}`);
