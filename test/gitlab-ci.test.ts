@@ -366,6 +366,23 @@ describe("GitLab's own rules for the generated child pipeline (not gitlab-ci-loc
   });
 });
 
+describe("GitLab's own rules for the parent pipeline agree with gitlab-ci-local's listing", () => {
+  const parentJobNames = Object.keys(parent).filter((n) => !n.startsWith(".") && typeof parent[n] === "object" && parent[n] && "stage" in parent[n]);
+  // backup-image also depends on `rules:changes`, which the model leaves out; its listing is tested above.
+  const modelled = parentJobNames.filter((n) => n !== "backup-image");
+  it.each([
+    ["a merge request from a protected branch", { ...MR, PO_PROTECTED_PIPELINE: "true" }, false],
+    ["a merge request without protected variables", MR, false],
+    ["a push to main", { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, true],
+    ["a schedule", { CI_PIPELINE_SOURCE: "schedule", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }, true],
+    ["a push to another branch", { CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" }, true],
+  ] as const)("%s", (_what, vars, branchOrTag) => {
+    const byGitlab = modelled.filter((n) => gitlabCreates(parent, n, vars, branchOrTag)).sort();
+    const byGcl = running(parentJobs(vars)).filter((n) => modelled.includes(n));
+    expect(byGitlab).toEqual(byGcl);
+  }, 60000);
+});
+
 describe("who runs what: previews and manual deploys wait for a person, and the pipeline shows it", () => {
   it("every preview is a blocking manual job on its stack's environment: a deployer starts it after reading the change", () => {
     const mr = parse(renderStackPipeline("merge_request_event", ROOT)) as Record<string, Job>;
