@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { allStackCiSettings } from "../config/gitlab-settings";
-import { DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes } from "../tools/ci/gitlab-setup";
-import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
+import { BACKUP_REGISTRY_CREDENTIALS, BACKUP_REGISTRY_ENVIRONMENT, DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes, environmentPlan } from "../tools/ci/gitlab-setup";
+import { EVENTS, type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
 import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
 
@@ -28,7 +28,13 @@ const templates = parseFile(join(ROOT, TEMPLATES));
 
 const parentJobs = (variables: Record<string, string>, content = readFileSync(CI_FILE, "utf8")) => listJobs({ ".gitlab-ci.yml": content }, variables);
 const childFiles = (event: PipelineEvent, projectDir = ROOT) => ({ ".gitlab-ci.yml": renderStackPipeline(event, projectDir), [TEMPLATES]: readFileSync(join(ROOT, TEMPLATES), "utf8") });
-const childJobs = (event: PipelineEvent, projectDir = ROOT) => listJobs(childFiles(event, projectDir));
+/** The variables GitLab gives a child of each kind of parent: CI_PIPELINE_SOURCE is always `parent_pipeline` (gitlab#386787); a merge request's child carries the merge request (gitlab!23884). */
+const CHILD_OF: Record<PipelineEvent, Record<string, string>> = {
+  merge_request_event: { CI_PIPELINE_SOURCE: "parent_pipeline", CI_MERGE_REQUEST_IID: "7", CI_MERGE_REQUEST_ID: "700", CI_DEFAULT_BRANCH: "main" },
+  push: { CI_PIPELINE_SOURCE: "parent_pipeline", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" },
+  schedule: { CI_PIPELINE_SOURCE: "parent_pipeline", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" },
+};
+const childJobs = (event: PipelineEvent, projectDir = ROOT) => listJobs(childFiles(event, projectDir), CHILD_OF[event]);
 const running = (jobs: ListedJob[]) => jobs.filter((j) => j.when !== "never").map((j) => j.name).sort();
 const sorted = (xs: string[]) => [...xs].sort();
 
@@ -49,9 +55,10 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
     scheduleChild = childJobs("schedule");
   }, 120000);
 
-  it("an MR from a protected branch checks, and previews every stack in the child pipeline, then posts the summary", () => {
+  it("an MR from a protected branch checks, and previews every stack in the child pipeline (each a blocking manual job a deployer starts), then posts the summary", () => {
     expect(running(mrProtected)).toEqual(["lint", "stack-pipeline", "stacks", "test", "typecheck"]);
     expect(running(mrChild)).toEqual(sorted([...STACKS.map((s) => `preview-${s.stack}`), "preview-summary"]));
+    for (const s of STACKS) expect(mrChild.find((j) => j.name === `preview-${s.stack}`)).toMatchObject({ when: "manual", allow_failure: false });
     const summary = mrChild.find((j) => j.name === "preview-summary")!;
     expect(summary.when).toBe("always");
     expect(summary.needs?.map((n) => [n.job, n.artifacts])).toEqual(STACKS.map((s) => [`preview-${s.stack}`, true]));
@@ -64,14 +71,14 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
     expect(explain.join("\n")).toMatch(/protected wildcard/);
   });
 
-  it("a push to main checks, then deploys and verifies the automatic stacks, and offers the manual ones after them", () => {
+  it("a push to main checks, then deploys and verifies the automatic stacks, and blocks on the manual ones after them (a failed one fails the pipeline)", () => {
     expect(running(main)).toEqual(["lint", "stack-pipeline", "stacks-deploy", "test", "typecheck"]);
     expect(main.find((j) => j.name === "stacks-deploy")!.needs!.map((n) => n.job).sort()).toEqual(["lint", "stack-pipeline", "test", "typecheck"]);
     expect(running(mainChild)).toEqual(sorted(STACKS.map((s) => `deploy-${s.stack}`)));
     for (const s of AUTOMATIC) expect(mainChild.find((j) => j.name === `deploy-${s}`)).toMatchObject({ when: "on_success", needs: [] });
     for (const s of MANUAL) {
       const j = mainChild.find((x) => x.name === `deploy-${s}`)!;
-      expect([j.when, j.allow_failure]).toEqual(["manual", true]);
+      expect([j.when, j.allow_failure]).toEqual(["manual", false]);
       expect(j.needs!.map((n) => [n.job, n.artifacts])).toEqual(AUTOMATIC.map((a) => [`deploy-${a}`, false]));
     }
   });
@@ -124,6 +131,9 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
   }, 60000);
 });
 
+/** The jobs of a child file (templates merged in): every top-level key but hidden ones and the global keywords. */
+const childJobNames = (child: Record<string, Job>) => Object.keys(child).filter((n) => !n.startsWith(".") && !["include", "default", "workflow", "stages", "variables"].includes(n));
+
 /** A job with its `extends` chain merged in, as GitLab does (hashes deep-merged, everything else replaced). */
 function resolve(jobs: Record<string, Job>, name: string): Job {
   const job = jobs[name];
@@ -150,14 +160,31 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
     for (const [name, j] of Object.entries(parent)) if (!name.startsWith(".") && typeof j === "object" && j && "stage" in j) out.push([name, resolve(parent, name)]);
     for (const event of ["merge_request_event", "push", "schedule"] as const) {
       const child = { ...templates, ...(parse(renderStackPipeline(event, ROOT)) as Record<string, Job>) };
-      for (const name of Object.keys(child).filter((n) => !n.startsWith(".") && n !== "include" && n !== "default")) out.push([name, resolve(child, name)]);
+      for (const name of childJobNames(child)) out.push([name, resolve(child, name)]);
     }
     return out;
   };
 
-  it("lint, typecheck and test (and every other parent job) receive no deploy credential", () => {
-    for (const [name, j] of everyJob().filter(([n]) => n in parent)) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
+  it("lint, typecheck and test (and every other parent job but backup-image) receive no credential at all", () => {
+    for (const [name, j] of everyJob().filter(([n]) => n in parent && n !== "backup-image")) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
     for (const name of ["lint", "typecheck", "test"]) expect(parent[name].environment).toBeUndefined();
+  });
+
+  it("the registry login reaches backup-image alone, through an environment of its own (variables can be scoped only to environments)", () => {
+    const holders = everyJob().filter(([, j]) => BACKUP_REGISTRY_CREDENTIALS.some((k) => credentialsOf(j, scopes).includes(k)));
+    expect(holders.map(([n]) => n)).toEqual(["backup-image"]);
+    expect(parent["backup-image"].environment).toEqual({ name: BACKUP_REGISTRY_ENVIRONMENT, action: "access" });
+    expect(credentialsOf(resolve(parent, "backup-image"), scopes).sort()).toEqual([...BACKUP_REGISTRY_CREDENTIALS].sort());
+    const script = (parent["backup-image"].script as string[]).join("\n");
+    for (const key of BACKUP_REGISTRY_CREDENTIALS) expect(script).toContain(key);
+  });
+
+  it("every environment a job names is one gitlab:setup knows, and every one holding a credential to the shared host is protected", () => {
+    const plan = environmentPlan(STACKS);
+    const named = new Set(everyJob().map(([, j]) => j.environment?.name).filter(Boolean));
+    expect([...named].sort()).toEqual(plan.map((e) => e.name).sort());
+    for (const env of plan.filter((e) => e.credentials.includes("SSH_PRIVATE_KEY"))) expect({ env: env.name, protect: env.protect }).toEqual({ env: env.name, protect: true });
+    expect(plan.filter((e) => e.credentials.includes("SSH_PRIVATE_KEY")).map((e) => e.name).sort()).toEqual(STACKS.map((s) => s.environment).sort());
   });
 
   it("every preview, deploy and drift job receives the deploy credentials of its own stack's environment", () => {
@@ -260,6 +287,116 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
   });
 });
 
+/**
+ * GitLab's `rules:if` expressions, as far as these files use them: `$VAR` (defined and not empty),
+ * `$VAR == "x"`, `$VAR != "x"`, `$A == $B`, joined by && and || (docs.gitlab.com/ci/jobs/job_rules/,
+ * "CI/CD variable expressions"). Anything else throws, so a new construct is noticed, never misjudged.
+ */
+function gitlabIf(expression: string, vars: Record<string, string>): boolean {
+  const operand = (o: string) => {
+    if (/^\$\w+$/.test(o)) return vars[o.slice(1)];
+    const quoted = /^(["'])(.*)\1$/.exec(o);
+    if (quoted) return quoted[2];
+    throw new Error(`rules:if operand not modelled: ${o}`);
+  };
+  const term = (t: string) => {
+    const cmp = /^(\S+)\s*(==|!=)\s*(\S+)$/.exec(t);
+    if (cmp) return (operand(cmp[1]) === operand(cmp[3])) === (cmp[2] === "==");
+    if (/^\$\w+$/.test(t)) return Boolean(vars[t.slice(1)]);
+    throw new Error(`rules:if term not modelled: ${t}`);
+  };
+  return expression.split("||").some((or) => or.split("&&").every((and) => term(and.trim())));
+}
+
+/**
+ * Whether GitLab creates a job of a pipeline file. The workflow's first matching rule decides whether there is
+ * a pipeline at all; a job's own rules decide for it. A job with neither job rules nor workflow:rules keeps
+ * GitLab's default `only: [branches, tags]` (Gitlab::Ci::Config::Entry::Processable#compose!, gitlab!21742),
+ * which a merge request's child pipeline does not meet: it carries the merge request (gitlab!23884), so
+ * `Ci::Pipeline#branch?` is false. `only`/`except`, `changes` and `exists` are not modelled: they throw.
+ */
+function gitlabCreates(file: Record<string, Job>, name: string, vars: Record<string, string>, branchOrTag: boolean): boolean {
+  const firstMatch = (rules: Job[]) =>
+    rules.find((r) => {
+      if (r.changes || r.exists) throw new Error("rules:changes/exists not modelled");
+      return r.if === undefined || gitlabIf(r.if, vars);
+    });
+  const workflow = file.workflow?.rules as Job[] | undefined;
+  if (workflow) {
+    const rule = firstMatch(workflow);
+    if (!rule || rule.when === "never") return false;
+  }
+  const job = resolve(file, name);
+  if (job.only || job.except) throw new Error(`${name}: only/except not modelled`);
+  if (job.rules) {
+    const rule = firstMatch(job.rules);
+    return rule !== undefined && rule.when !== "never";
+  }
+  return workflow !== undefined || branchOrTag;
+}
+
+describe("GitLab's own rules for the generated child pipeline (not gitlab-ci-local's)", () => {
+  const child = (event: PipelineEvent, withWorkflow = true) => {
+    const generated = parse(renderStackPipeline(event, ROOT)) as Record<string, Job>;
+    if (!withWorkflow) delete generated.workflow;
+    return { ...templates, ...generated };
+  };
+  /** A merge request's child is no branch pipeline (gitlab!23884); a push's or a schedule's child runs on main. */
+  const branchOrTag: Record<PipelineEvent, boolean> = { merge_request_event: false, push: true, schedule: true };
+
+  it.each(EVENTS.map((e) => [e]))("GitLab creates every job of the child of a %s pipeline (docs: Run child pipelines with merge request pipelines)", (event) => {
+    const file = child(event);
+    const jobs = childJobNames(file);
+    expect(jobs.length).toBeGreaterThanOrEqual(STACKS.length);
+    for (const name of jobs) expect({ name, created: gitlabCreates(file, name, CHILD_OF[event], branchOrTag[event]) }).toEqual({ name, created: true });
+  });
+
+  it("without the child's workflow:rules, a merge request's child would get no job at all and fail its trigger (gitlab#322012); push and schedule children would not notice", () => {
+    const mr = child("merge_request_event", false);
+    expect(childJobNames(mr).filter((n) => gitlabCreates(mr, n, CHILD_OF.merge_request_event, false))).toEqual([]);
+    for (const event of ["push", "schedule"] as const) {
+      const file = child(event, false);
+      expect(childJobNames(file).every((n) => gitlabCreates(file, n, CHILD_OF[event], true))).toBe(true);
+    }
+  });
+
+  it("the child's workflow holds in a child pipeline only, so the generated file never runs as a pipeline of its own", () => {
+    const file = child("push");
+    expect(gitlabCreates(file, childJobNames(file)[0], { CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "main" }, true)).toBe(false);
+  });
+});
+
+describe("GitLab's own rules for the parent pipeline agree with gitlab-ci-local's listing", () => {
+  const parentJobNames = Object.keys(parent).filter((n) => !n.startsWith(".") && typeof parent[n] === "object" && parent[n] && "stage" in parent[n]);
+  // backup-image also depends on `rules:changes`, which the model leaves out; its listing is tested above.
+  const modelled = parentJobNames.filter((n) => n !== "backup-image");
+  it.each([
+    ["a merge request from a protected branch", { ...MR, PO_PROTECTED_PIPELINE: "true" }, false],
+    ["a merge request without protected variables", MR, false],
+    ["a push to main", { ...MAIN, PO_PROTECTED_PIPELINE: "true" }, true],
+    ["a schedule", { CI_PIPELINE_SOURCE: "schedule", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }, true],
+    ["a push to another branch", { CI_PIPELINE_SOURCE: "push", CI_COMMIT_BRANCH: "feature/x", CI_DEFAULT_BRANCH: "main" }, true],
+  ] as const)("%s", (_what, vars, branchOrTag) => {
+    const byGitlab = modelled.filter((n) => gitlabCreates(parent, n, vars, branchOrTag)).sort();
+    const byGcl = running(parentJobs(vars)).filter((n) => modelled.includes(n));
+    expect(byGitlab).toEqual(byGcl);
+  }, 60000);
+});
+
+describe("who runs what: previews and manual deploys wait for a person, and the pipeline shows it", () => {
+  it("every preview is a blocking manual job on its stack's environment: a deployer starts it after reading the change", () => {
+    const mr = parse(renderStackPipeline("merge_request_event", ROOT)) as Record<string, Job>;
+    for (const s of STACKS) expect(mr[`preview-${s.stack}`]).toMatchObject({ when: "manual", allow_failure: false, environment: { name: s.environment } });
+  });
+
+  it("a manual stack's deploy blocks main's pipeline until it runs, and fails it when it fails; automatic ones run at once", () => {
+    const push = parse(renderStackPipeline("push", ROOT)) as Record<string, Job>;
+    expect(MANUAL.length + AUTOMATIC.length).toBe(STACKS.length);
+    for (const s of MANUAL) expect(push[`deploy-${s}`]).toMatchObject({ when: "manual", allow_failure: false });
+    for (const s of AUTOMATIC) expect([push[`deploy-${s}`].when, push[`deploy-${s}`].allow_failure]).toEqual([undefined, undefined]);
+  });
+});
+
 describe("structure", () => {
   const allFiles = () => ({ ...parent, ...templates });
 
@@ -323,12 +460,24 @@ describe("structure", () => {
 
   it("sets transpile-only, keeps PULUMI_HOME in the project and caches node_modules and plugins by package-lock.json", () => {
     expect(parent.variables.PULUMI_NODEJS_TRANSPILE_ONLY).toBe("true");
-    expect(parent.variables.PULUMI_HOME).toBe("$CI_PROJECT_DIR/.pulumi-home");
-    expect(parent.stacks.trigger.forward.yaml_variables).toBe(true);
+    // Defined in the child, where the runner expands it; every Pulumi job extends .pulumi.
+    expect(templates[".pulumi"].variables.PULUMI_HOME).toBe("$CI_PROJECT_DIR/.pulumi-home");
+    for (const name of [".preview", ".deploy", ".drift", ".drill"]) expect(resolve(templates, name).variables.PULUMI_HOME).toBe("$CI_PROJECT_DIR/.pulumi-home");
     expect(templates[".pulumi"].cache).toEqual([
       { key: { prefix: "node-modules", files: ["package-lock.json"] }, paths: ["node_modules/"] },
       { key: { prefix: "pulumi-plugins", files: ["package-lock.json"] }, paths: [".pulumi-home/plugins/"] },
     ]);
+  });
+
+  it("forwards to the child only variables GitLab can expand when the trigger fires: none names a runner-set variable such as CI_PROJECT_DIR (gitlab#424555)", () => {
+    for (const trigger of ["stacks", "stacks-deploy"]) expect(parent[trigger].trigger.forward.yaml_variables).toBe(true);
+    const forwarded = parent.variables as Record<string, string>;
+    expect(forwarded.PULUMI_HOME).toBeUndefined();
+    for (const [key, value] of Object.entries(forwarded)) {
+      // Only references to other variables of this same block, which GitLab knows when the trigger fires.
+      const references = [...String(value).matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+      expect({ key, unknown: references.filter((r) => !(r in forwarded)) }).toEqual({ key, unknown: [] });
+    }
   });
 
   it("loads the SSH key and known_hosts from file variables into an ssh-agent in every Pulumi job", () => {

@@ -20,14 +20,19 @@ export interface GitlabProject {
 }
 
 /** One request under `/projects/:id`, with the parsed body of a success as `data`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
-export async function gitlabCall<T>(
+export function gitlabCall<T>(p: GitlabProject, method: string, path: string, body?: unknown, allow404 = false) {
+  return gitlabApiCall<T>(p, method, `/projects/${encodeURIComponent(p.project)}${path}`, body, allow404);
+}
+
+/** The same for any path of the API (`/groups/:id/…`). */
+export async function gitlabApiCall<T>(
   p: GitlabProject,
   method: string,
   path: string,
   body?: unknown,
   allow404 = false,
 ): Promise<{ status: number; data?: T; headers: Pick<Headers, "get"> }> {
-  const response = await p.fetch(`${p.apiUrl.replace(/\/+$/, "")}/projects/${encodeURIComponent(p.project)}${path}`, {
+  const response = await p.fetch(`${p.apiUrl.replace(/\/+$/, "")}${path}`, {
     method,
     headers: { "PRIVATE-TOKEN": p.token, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -1,34 +1,38 @@
 /**
  * One-time, idempotent GitLab project setup the pipeline relies on, derived
- * from the stack files (config/gitlab-settings.ts):
+ * from the stack files (config/gitlab-settings.ts) and the tables below. It
+ * reads every current value first, changes only what differs, and a dry run
+ * prints what it would change. What the API cannot set is printed as `todo:`
+ * (exit code 3), for a person.
  *
- * 1. Each stack's resource group processes jobs `oldest_first` (GitLab's
- *    default is `unordered`, and the mode can be set only through the API:
- *    docs.gitlab.com/api/resource_groups, PUT /projects/:id/resource_groups/:key).
- *    GitLab creates a resource group when a pipeline first uses it, so a group
- *    that does not exist yet is reported; run this again after the first deploy.
- * 2. The GitLab environment of every stack whose data is protected is a
- *    protected environment with the allowed deployers given
- *    (docs.gitlab.com/api/protected_environments; Premium).
- * 3. The deploy credentials are scoped to the stacks' environments and
- *    GITLAB_API_TOKEN to `preview-notes` (docs.gitlab.com/api/project_level_variables):
- *    a variable scoped elsewhere (`*` above all) is copied to each missing scope,
- *    then removed. Values are never printed; a hidden variable (no value in
- *    the API) cannot be copied and is reported for a person to re-create.
- * 4. PO_PROTECTED_PIPELINE=true exists as a protected variable for every scope:
+ * 1. Project settings (PROJECT_SETTINGS; GET/PUT /projects/:id, docs.gitlab.com/api/projects).
+ * 2. Protected branches (PROTECTED_BRANCHES; docs.gitlab.com/api/protected_branches): created when
+ *    missing; an existing one keeps the levels a person chose.
+ * 3. Each stack's resource group processes jobs `oldest_first`
+ *    (PUT /projects/:id/resource_groups/:key, docs.gitlab.com/api/resource_groups). The project's
+ *    default mode (1.) covers a group GitLab has not created yet.
+ * 4. Environments (environmentPlan): the protected ones with the allowed deployers given
+ *    (docs.gitlab.com/api/protected_environments; Premium), and the variables each one's jobs receive
+ *    (docs.gitlab.com/api/project_level_variables): a variable scoped elsewhere (`*` above all) is
+ *    copied to each missing scope, then removed. Values are never printed; a hidden variable (no
+ *    value in the API) cannot be copied and is reported for a person to re-create.
+ * 5. PO_PROTECTED_PIPELINE=true exists as a protected variable for every scope:
  *    the pipeline's rules read it to tell whether a pipeline gets protected variables.
+ * 6. The schedule (drift checks and restore drills) exists, and its owner is a deployer of every
+ *    protected environment its jobs name: they run as that owner (docs.gitlab.com/api/pipeline_schedules).
  *
  *   GITLAB_API_URL=https://gitlab.example.com/api/v4 GITLAB_PROJECT=group/infra GITLAB_SETUP_TOKEN=… \
  *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]…
  *
- * The token needs the Maintainer role and the `api` scope.
+ * The token needs the `api` scope and the Owner role: GitLab shows `ci_forward_deployment_enabled` and
+ * `auto_cancel_pending_pipelines` only to Owners (docs.gitlab.com/api/projects, "Get a single project").
  */
 import { parseArgs } from "node:util";
 import { type StackCiSettings, allStackCiSettings } from "../../config/gitlab-settings";
 import { PROJECT_DIR, runCli } from "../run-cli";
-import { type GitlabProject, gitlabCall, gitlabList } from "./gitlab-api";
+import { type GitlabProject, gitlabApiCall, gitlabCall, gitlabList } from "./gitlab-api";
 
-/** The variables only deploy, preview and drift jobs may receive. */
+/** The variables only deploy, preview, drift and drill jobs may receive. */
 export const DEPLOY_CREDENTIALS = [
   "PULUMI_BACKEND_URL",
   "PULUMI_CONFIG_PASSPHRASE",
@@ -42,16 +46,77 @@ export const DEPLOY_CREDENTIALS = [
 /** The summary job's environment: the token that posts the merge-request note is scoped to it alone. */
 export const NOTES_ENVIRONMENT = "preview-notes";
 export const NOTES_TOKEN = "GITLAB_API_TOKEN";
+/** The backup-image job's environment (.gitlab-ci.yml): the registry login reaches that job alone. */
+export const BACKUP_REGISTRY_ENVIRONMENT = "backup-registry";
+export const BACKUP_REGISTRY_CREDENTIALS = ["BACKUP_REGISTRY_USER", "BACKUP_REGISTRY_PASSWORD"] as const;
 export const MARKER = "PO_PROTECTED_PIPELINE";
+/** Variables a project may leave unset: the other passphrase form, a backend without AWS keys, the job token's registry. */
+const OPTIONAL = new Set<string>(["PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", ...BACKUP_REGISTRY_CREDENTIALS]);
 
 export type Deployer = { access_level: number } | { user_id: number } | { group_id: number };
 
+/** A project setting the pipeline relies on: its API attribute, the value, and where a person finds it. */
+export interface ProjectSetting {
+  attribute: string;
+  value: string | boolean;
+  ui: string;
+}
+
+export const PROJECT_SETTINGS: ProjectSetting[] = [
+  // A resource group GitLab creates on a stack's first deploy starts `oldest_first` too: deploys run in push order from the start.
+  { attribute: "resource_group_default_process_mode", value: "oldest_first", ui: "no UI: API only" },
+  // An older pipeline's deploy never runs over a newer one (docs.gitlab.com/ci/pipelines/settings/#prevent-outdated-deployment-jobs).
+  { attribute: "ci_forward_deployment_enabled", value: true, ui: "Settings > CI/CD > General pipelines > Prevent outdated deployment jobs" },
+  // A merge request between two protected branches gets protected variables, so its previews can run (gitlab!188008, API: gitlab!216943).
+  {
+    attribute: "protect_merge_request_pipelines",
+    value: true,
+    ui: "Settings > CI/CD > Variables > Allow merge request pipelines to access protected variables and runners",
+  },
+  // A merge request merges only once its pipeline passed, which includes the previews a deployer ran (docs/ci.md, "Who runs what").
+  { attribute: "only_allow_merge_if_pipeline_succeeds", value: true, ui: "Settings > Merge requests > Merge checks > Pipelines must succeed" },
+  // A new push cancels the older pipeline's interruptible jobs (checks, previews), never a deploy: those are not interruptible.
+  { attribute: "auto_cancel_pending_pipelines", value: "enabled", ui: "Settings > CI/CD > General pipelines > Auto-cancel redundant pipelines" },
+];
+
+/** A protected branch the pipeline relies on; `default` stands for the project's default branch. Levels: 0 no one, 30 Developer, 40 Maintainer. */
+export interface BranchProtection {
+  name: string | "default";
+  push_access_level: 0 | 30 | 40;
+  merge_access_level: 0 | 30 | 40;
+  why: string;
+}
+
+export const PROTECTED_BRANCHES: BranchProtection[] = [
+  { name: "default", push_access_level: 40, merge_access_level: 40, why: "deploys run from it with the protected credentials" },
+  { name: "infra/*", push_access_level: 30, merge_access_level: 40, why: "merge requests from these branches get previews (both ends protected)" },
+];
+
+/** A GitLab environment the pipeline's jobs name: whether only its deployers may run them, and the variables scoped to it. */
+export interface EnvironmentPlan {
+  name: string;
+  protect: boolean;
+  credentials: string[];
+}
+
+/**
+ * Every environment and what reaches it. Any credential that reaches the shared host's Docker engine is root
+ * on that host, over every stack, so every stack's environment is protected with the same deployers, qual as
+ * much as prod. The registry login is protected too: whoever holds it can replace the backup image. The
+ * notes token is not: the summary runs for whoever opened the merge request, and it only posts a note.
+ */
+export function environmentPlan(stacks: StackCiSettings[], extraCredentials: string[] = []): EnvironmentPlan[] {
+  return [
+    ...stacks.map((s) => ({ name: s.environment, protect: true, credentials: [...DEPLOY_CREDENTIALS, ...extraCredentials] })),
+    { name: BACKUP_REGISTRY_ENVIRONMENT, protect: true, credentials: [...BACKUP_REGISTRY_CREDENTIALS] },
+    { name: NOTES_ENVIRONMENT, protect: false, credentials: [NOTES_TOKEN] },
+  ];
+}
+
 /** The scopes each variable must have: one variable per scope, nothing else. */
 export function desiredScopes(stacks: StackCiSettings[], extraCredentials: string[] = []): Map<string, string[]> {
-  const environments = stacks.map((s) => s.environment);
   const scopes = new Map<string, string[]>();
-  for (const key of [...DEPLOY_CREDENTIALS, ...extraCredentials]) scopes.set(key, environments);
-  scopes.set(NOTES_TOKEN, [NOTES_ENVIRONMENT]);
+  for (const env of environmentPlan(stacks, extraCredentials)) for (const key of env.credentials) scopes.set(key, [...(scopes.get(key) ?? []), env.name]);
   return scopes;
 }
 
@@ -72,6 +137,14 @@ interface AccessLevel {
   group_id: number | null;
 }
 
+interface Schedule {
+  id: number;
+  description: string;
+  ref: string;
+  active: boolean;
+  owner: { id: number; username: string } | null;
+}
+
 export interface SetupOptions extends GitlabProject {
   dryRun: boolean;
   deployers: Deployer[];
@@ -80,16 +153,21 @@ export interface SetupOptions extends GitlabProject {
   log: (line: string) => void;
 }
 
+/** The schedule the setup creates when the default branch has none: drift checks and restore drills every morning. */
+export const SCHEDULE = { description: "drift checks and restore drills", cron: "0 6 * * *", cron_timezone: "UTC" };
+
 const sameDeployer = (a: AccessLevel, d: Deployer) =>
   ("access_level" in d && a.access_level === d.access_level && a.user_id === null && a.group_id === null) ||
   ("user_id" in d && a.user_id === d.user_id) ||
   ("group_id" in d && a.group_id === d.group_id);
 const describeDeployer = (d: Deployer) => ("access_level" in d ? `access level ${d.access_level}` : "user_id" in d ? `user ${d.user_id}` : `group ${d.group_id}`);
+const show = (v: unknown) => (v === undefined ? "(not readable with this token)" : JSON.stringify(v));
 
 /** Returns the changes made (or, in a dry run, that would be made), and what this run cannot do and a person must. */
 export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string[]; pending: string[] }> {
   const call = <T>(method: string, path: string, body?: unknown) => gitlabCall<T>(opts, method, path, body, true);
   const stacks = allStackCiSettings(opts.projectDir);
+  const environments = environmentPlan(stacks, opts.extraCredentials);
   const changes: string[] = [];
   const pending: string[] = [];
   const change = async (what: string, act: () => Promise<unknown>) => {
@@ -98,43 +176,66 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     if (!opts.dryRun) await act();
   };
 
-  // 1. Resource groups.
+  // 1. Project settings: one PUT with every value that differs, then read back what this token could not read before.
+  const { data: project } = await call<Record<string, unknown> & { default_branch: string }>("GET", "");
+  if (!project) throw new Error("GitLab has no such project (GET /projects/:id answered 404): check GITLAB_PROJECT");
+  const differing = PROJECT_SETTINGS.filter((s) => project[s.attribute] !== s.value);
+  for (const s of PROJECT_SETTINGS.filter((x) => !differing.includes(x))) opts.log(`ok: ${s.attribute} is ${show(s.value)}`);
+  if (differing.length) {
+    await change(`set ${differing.map((s) => `${s.attribute} from ${show(project[s.attribute])} to ${show(s.value)}`).join(", ")}`, async () => {
+      await call("PUT", "", Object.fromEntries(differing.map((s) => [s.attribute, s.value])));
+      const { data: after } = await call<Record<string, unknown>>("GET", "");
+      for (const s of differing.filter((x) => after?.[x.attribute] !== x.value)) {
+        pending.push(`${s.attribute} could not be confirmed (this token cannot read it, or this GitLab does not have it): check ${s.ui} is ${show(s.value)}`);
+      }
+    });
+  }
+
+  // 2. Protected branches.
+  for (const b of PROTECTED_BRANCHES) {
+    const name = b.name === "default" ? project.default_branch : b.name;
+    const { status } = await call("GET", `/protected_branches/${encodeURIComponent(name)}`);
+    if (status === 404) {
+      await change(`protect branch ${name} (push: ${b.push_access_level}, merge: ${b.merge_access_level}): ${b.why}`, () =>
+        call("POST", "/protected_branches", { name, push_access_level: b.push_access_level, merge_access_level: b.merge_access_level, allow_force_push: false }),
+      );
+    } else opts.log(`ok: branch ${name} is protected`);
+  }
+
+  // 3. Resource groups that exist already (the default mode above covers the others).
   for (const s of stacks) {
     const path = `/resource_groups/${encodeURIComponent(s.stack)}`;
     const { status, data } = await call<{ key: string; process_mode: string }>("GET", path);
-    if (status === 404) {
-      pending.push(`resource group ${s.stack} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after the first deploy of ${s.stack}`);
-    } else if (data?.process_mode !== "oldest_first") {
+    if (status === 404) opts.log(`ok: resource group ${s.stack} does not exist yet; GitLab creates it oldest_first (the project's default mode)`);
+    else if (data?.process_mode !== "oldest_first") {
       await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
     } else opts.log(`ok: resource group ${s.stack} is oldest_first`);
   }
 
-  // 2. Protected environments.
-  for (const s of stacks.filter((x) => x.dataProtected)) {
-    const path = `/protected_environments/${encodeURIComponent(s.environment)}`;
+  // 4a. Protected environments.
+  for (const env of environments.filter((e) => e.protect)) {
+    const path = `/protected_environments/${encodeURIComponent(env.name)}`;
     const { status, data } = await call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
     const present = data?.deploy_access_levels ?? [];
     const missing = opts.deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
     const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
     if (status === 404) {
-      await change(`protect environment ${s.environment}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
-        call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
+      await change(`protect environment ${env.name}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
+        call("POST", "/protected_environments", { name: env.name, deploy_access_levels: opts.deployers }),
       );
     } else if (missing.length || extra.length) {
-      await change(`update environment ${s.environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
+      await change(`update environment ${env.name}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
         call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
       );
-    } else opts.log(`ok: environment ${s.environment} is protected with the given deployers`);
+    } else opts.log(`ok: environment ${env.name} is protected with the given deployers`);
   }
 
-  // 3. Variable scopes.
+  // 4b. Variable scopes.
   const variables = await gitlabList<ProjectVariable>(opts, "/variables");
   for (const [key, scopes] of desiredScopes(stacks, opts.extraCredentials)) {
     const mine = variables.filter((v) => v.key === key);
     if (mine.length === 0) {
-      if (key !== "PULUMI_CONFIG_PASSPHRASE_FILE" && key !== "PULUMI_CONFIG_PASSPHRASE" && !key.startsWith("AWS_")) {
-        pending.push(`${key} is not set: add it (protected) for environment(s) ${scopes.join(", ")}`);
-      }
+      if (!OPTIONAL.has(key)) pending.push(`${key} is not set: add it (protected) for environment(s) ${scopes.join(", ")}`);
       continue;
     }
     const source = mine.find((v) => v.environment_scope === "*") ?? mine.find((v) => v.value !== null) ?? mine[0];
@@ -160,21 +261,58 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     }
   }
 
-  // 4. The marker the pipeline's rules read.
+  // 5. The marker the pipeline's rules read.
   const marker = variables.find((v) => v.key === MARKER && v.environment_scope === "*");
   if (!marker) {
     await change(`create ${MARKER}=true (protected, every scope, not secret)`, () =>
       call("POST", "/variables", { key: MARKER, value: "true", variable_type: "env_var", protected: true, masked: false, raw: true, environment_scope: "*" }),
     );
   } else if (!marker.protected || marker.value !== "true") {
-    await change(`set ${MARKER} to true and protected`, () =>
-      call("PUT", `/variables/${MARKER}?filter%5Benvironment_scope%5D=*`, { value: "true", protected: true }),
+    await change(`set ${MARKER} to true and protected`, () => call("PUT", `/variables/${MARKER}?filter%5Benvironment_scope%5D=*`, { value: "true", protected: true }));
+  }
+
+  // 6. The schedule, and whether its owner may run the jobs it starts.
+  const schedules = (await gitlabList<Schedule>(opts, "/pipeline_schedules")).filter((s) => s.active && s.ref.replace(/^refs\/heads\//, "") === project.default_branch);
+  if (schedules.length === 0) {
+    await change(`create the schedule "${SCHEDULE.description}" on ${project.default_branch}, ${SCHEDULE.cron} ${SCHEDULE.cron_timezone}, owned by this token's user`, () =>
+      call("POST", "/pipeline_schedules", { ...SCHEDULE, ref: project.default_branch, active: true }),
     );
+  }
+  const guarded = environments.filter((e) => e.protect && stacks.some((s) => s.environment === e.name)).map((e) => e.name);
+  for (const s of schedules) {
+    if (!s.owner) continue;
+    const verdict = await isDeployer(opts, s.owner.id, opts.deployers);
+    if (verdict === true) opts.log(`ok: schedule "${s.description}" runs as ${s.owner.username}, a deployer of ${guarded.join(", ")}`);
+    else {
+      pending.push(
+        `schedule "${s.description}" runs as ${s.owner.username}, ${verdict === false ? "who is not" : "who may not be"} a deployer of ${guarded.join(", ")}: ` +
+          "its drift checks and drills would fail with \"protected environment failure\"; a deployer takes it over (Build > Pipeline schedules > Take ownership)",
+      );
+    }
   }
 
   for (const p of pending) opts.log(`todo: ${p}`);
   opts.log(changes.length ? `${changes.length} change(s) ${opts.dryRun ? "to make (dry run: nothing changed)" : "made"}.` : "nothing to change.");
   return { changes, pending };
+}
+
+/**
+ * Whether a user is one of the deployers: by id, by project role (docs.gitlab.com/api/members, members/all
+ * includes inherited members), or by membership of a deployer group. `undefined` when only an
+ * administrator level (60) could admit them, which a project token cannot see.
+ */
+async function isDeployer(p: GitlabProject, userId: number, deployers: Deployer[]): Promise<boolean | undefined> {
+  let unknown = false;
+  for (const d of deployers) {
+    if ("user_id" in d && d.user_id === userId) return true;
+    if ("group_id" in d && (await gitlabApiCall(p, "GET", `/groups/${d.group_id}/members/all/${userId}`, undefined, true)).status === 200) return true;
+    if ("access_level" in d) {
+      if (d.access_level === 60) unknown = true;
+      const { data } = await gitlabCall<{ access_level: number }>(p, "GET", `/members/all/${userId}`, undefined, true);
+      if (data && data.access_level >= d.access_level) return true;
+    }
+  }
+  return unknown ? undefined : false;
 }
 
 export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<SetupOptions, "fetch" | "log" | "projectDir"> {
@@ -192,7 +330,7 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
   const apiUrl = env.GITLAB_API_URL ?? env.CI_API_V4_URL;
   const project = env.GITLAB_PROJECT ?? env.CI_PROJECT_ID;
   const token = env.GITLAB_SETUP_TOKEN;
-  if (!apiUrl || !project || !token) throw new Error("set GITLAB_API_URL (…/api/v4), GITLAB_PROJECT (id or group/name) and GITLAB_SETUP_TOKEN (Maintainer, api scope)");
+  if (!apiUrl || !project || !token) throw new Error("set GITLAB_API_URL (…/api/v4), GITLAB_PROJECT (id or group/name) and GITLAB_SETUP_TOKEN (Owner, api scope)");
   const ids = (flag: "deployer-access-level" | "deployer-user-id" | "deployer-group-id") =>
     (values[flag] ?? []).map((v) => {
       if (!/^\d+$/.test(v)) throw new Error(`--${flag} expects a number, got ${v}`);

@@ -12,6 +12,9 @@
  * CI_PIPELINE_SOURCE is `parent_pipeline`, so the event is decided here, not
  * by rules in the child (docs.gitlab.com/ci/pipelines/downstream_pipelines/,
  * https://gitlab.com/gitlab-org/gitlab/-/issues/386787). One more stack file is one more set of jobs.
+ *
+ * Every job that needs a person (a preview, a manual deploy) is a blocking manual job: the pipeline
+ * shows it waiting, never green without it (docs/ci.md, "Who runs what").
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -26,11 +29,33 @@ export const TEMPLATES = ".gitlab/stack-jobs.yml";
 
 type Job = Record<string, unknown>;
 
+/**
+ * The child's workflow. Without `workflow:rules` or job `rules`, every job keeps GitLab's default
+ * `only: [branches, tags]` (Gitlab::Ci::Config::Entry::Processable#compose! drops that default only when
+ * either is present, gitlab!21742). A child of a merge-request pipeline carries the merge request
+ * (gitlab!23884), so it is no branch pipeline: it would get no jobs and fail the trigger with
+ * "No stages / jobs for this pipeline" (gitlab#322012; docs.gitlab.com/ci/pipelines/downstream_pipelines,
+ * "Run child pipelines with merge request pipelines"). This rule holds in every child, whatever the
+ * parent's event: GitLab sets CI_PIPELINE_SOURCE to `parent_pipeline` in all of them.
+ */
+export const CHILD_WORKFLOW = { rules: [{ if: '$CI_PIPELINE_SOURCE == "parent_pipeline"' }] };
+
+/**
+ * A job a person starts, and without which the pipeline is not done: `allow_failure: false` keeps the
+ * pipeline blocked until it runs and failed when it fails (docs.gitlab.com/ci/yaml/#allow_failure, a manual
+ * job's default is true). On a protected environment only its deployers can start it
+ * (EE::Ci::ProcessBuildService#enqueue actionizes a manual job instead of dropping it, gitlab#300784).
+ */
+const blockingManual = { when: "manual", allow_failure: false } as const;
+
 const job = {
   preview: (s: StackCiSettings): Job => ({
     extends: ".preview",
     variables: { STACK: s.stack },
     environment: { name: s.environment, action: "prepare" },
+    // It runs the merge request's program with the stack's credentials, root on the shared host: one of
+    // the environment's deployers starts it, after reading the change.
+    ...blockingManual,
   }),
   deploy: (s: StackCiSettings, automatic: StackCiSettings[]): Job => ({
     extends: ".deploy",
@@ -44,9 +69,8 @@ const job = {
           // Only once every automatic stack of this pipeline is deployed and verified;
           // its dotenv variables stay with it (artifacts: false).
           needs: automatic.map((a) => ({ job: `deploy-${a.stack}`, artifacts: false })),
-          // Manual and non-blocking: the pipeline passes without it.
-          when: "manual",
-          allow_failure: true,
+          // main's pipeline is blocked until a person deploys this stack, and red when that deploy fails.
+          ...blockingManual,
         }),
   }),
   drift: (s: StackCiSettings): Job => ({
@@ -88,7 +112,7 @@ export function stackPipeline(event: PipelineEvent, stacks: StackCiSettings[]): 
     for (const s of stacks) jobs[`drift-${s.stack}`] = job.drift(s);
     for (const s of stacks) jobs[`drill-${s.stack}`] = job.drill(s);
   }
-  return { include: [{ local: TEMPLATES }], ...jobs };
+  return { workflow: CHILD_WORKFLOW, include: [{ local: TEMPLATES }], ...jobs };
 }
 
 export function renderStackPipeline(event: PipelineEvent, projectDir: string): string {
