@@ -105,7 +105,7 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
   it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));
 
   it("gitlab-ci-local's schema check would catch a broken file (so the lists above come from valid ones)", () => {
-    const broken = readFileSync(CI_FILE, "utf8").replace("strategy: depend", "strategy: [depend]");
+    const broken = readFileSync(CI_FILE, "utf8").replace(/^(\s+strategy:) (\w+)$/m, "$1 [$2]");
     expect(() => parentJobs(MAIN, broken)).toThrow(/strategy/);
   });
 
@@ -387,6 +387,24 @@ describe("who runs what: previews and manual deploys wait for a person, and the 
   it("every preview is a blocking manual job on its stack's environment: a deployer starts it after reading the change", () => {
     const mr = parse(renderStackPipeline("merge_request_event", ROOT)) as Record<string, Job>;
     for (const s of STACKS) expect(mr[`preview-${s.stack}`]).toMatchObject({ when: "manual", allow_failure: false, environment: { name: s.environment } });
+  });
+
+  /**
+   * The status GitLab gives a trigger job from its child pipeline's, per `trigger:strategy`
+   * (Ci::Bridge#inherit_mirrored_status_from_downstream! and #inherit_dependent_status_from_downstream!). A child
+   * status missing from a row leaves the trigger job as it was: `running`. A child waiting on a blocking manual job
+   * has status `manual` (docs.gitlab.com/ci/yaml/#triggerstrategy: with `depend` "the trigger job shows running").
+   */
+  const TRIGGER_STATUS: Record<string, Record<string, string>> = {
+    mirror: { success: "success", failed: "failed", canceled: "canceled", manual: "manual", skipped: "skipped" },
+    depend: { success: "success", failed: "failed", canceled: "canceled", skipped: "failed" },
+  };
+
+  it("while a child waits for a person, its trigger job and so the parent pipeline show it blocked, not running, and end as the child ends (gitlab#450849)", () => {
+    for (const trigger of ["stacks", "stacks-deploy"]) {
+      const mapping = TRIGGER_STATUS[parent[trigger].trigger.strategy];
+      expect({ trigger, waiting: mapping?.manual, failed: mapping?.failed, passed: mapping?.success }).toEqual({ trigger, waiting: "manual", failed: "failed", passed: "success" });
+    }
   });
 
   it("a manual stack's deploy blocks main's pipeline until it runs, and fails it when it fails; automatic ones run at once", () => {

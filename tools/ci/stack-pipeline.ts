@@ -44,7 +44,8 @@ export const CHILD_WORKFLOW = { rules: [{ if: '$CI_PIPELINE_SOURCE == "parent_pi
  * A job a person starts, and without which the pipeline is not done: `allow_failure: false` keeps the
  * pipeline blocked until it runs and failed when it fails (docs.gitlab.com/ci/yaml/#allow_failure, a manual
  * job's default is true). On a protected environment only its deployers can start it
- * (EE::Ci::ProcessBuildService#enqueue actionizes a manual job instead of dropping it, gitlab#300784).
+ * (Ci::ProcessBuildService#process makes a manual job playable without the environment check, which only
+ * EE's #enqueue runs, once someone plays it; EE::Ci::DeployablePolicy lets no one else play it; gitlab#300784).
  */
 const blockingManual = { when: "manual", allow_failure: false } as const;
 

@@ -155,6 +155,12 @@ class FakeGitlab {
     }
     const prefix = `${projectPath}/`;
     if (!req.url!.startsWith(prefix)) return refuse("not under the URL-encoded project path");
+    // GitLab routes each path parameter as one URL-encoded segment (a wildcard branch `infra/*` as `infra%2F*`,
+    // docs.gitlab.com/api/rest/#namespaced-paths): a name sent with a bare slash finds no route on it.
+    const [resource, ...rest] = url.pathname.slice(prefix.length).split("/");
+    if (["protected_branches", "protected_environments", "resource_groups", "variables"].includes(resource) && rest.length > 1) {
+      return refuse("a name with an unencoded slash: GitLab would answer 404");
+    }
     const path = decodeURIComponent(url.pathname.slice(prefix.length - 1));
     if (req.method !== "GET") this.writes.push(`${req.method} ${path}${url.search}`);
     if ((m = /^\/protected_branches\/(.+)$/.exec(path)) && req.method === "GET") {
