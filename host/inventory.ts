@@ -69,7 +69,8 @@ async function probeLogDefaults(docker: Docker): Promise<Record<string, string>>
   const probe = await docker.createContainer({
     Image: image.Id,
     Entrypoint: ["true"],
-    Labels: { [LABELS.project]: PROJECT },
+    // Not the project label: nothing that looks for this project's containers should ever count it.
+    Labels: { [`${LABELS.project}.log-defaults-probe`]: PROJECT },
     HostConfig: { NetworkMode: "none", LogConfig: { Type: "json-file", Config: {} } },
   });
   try {
