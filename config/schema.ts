@@ -37,7 +37,7 @@ const resourceOverride = {
     .meta({ description: "Memory limit in MiB, instead of the catalog default times `resources.scale`. Applied in place: swap is off, so any raise takes effect." }),
   cpus: cpus.optional().meta({
     description:
-      "CPU cores, instead of the catalog default times `resources.scale`. A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
+      "CPU cores, instead of the catalog default times `resources.scale`: a value the docker provider reads back unchanged (at most two decimals, not 0.01 to 0.09). A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
   }),
 };
 
