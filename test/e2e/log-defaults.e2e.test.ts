@@ -9,7 +9,7 @@
 import type Docker from "dockerode";
 import { readEngineFacts } from "../../host/inventory";
 import { MODERN_ENGINE, readBackDiffs, type EngineFacts } from "../../model/read-back";
-import { importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
+import { connectDockerd, importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
 import { EMPTY_HOST, TYPES, runProgram, type RegisteredResource } from "../harness/program";
 import { containerSpec } from "./applier";
 
@@ -20,7 +20,10 @@ let daemon: RunningDockerd;
 let image: string;
 
 beforeAll(async () => {
-  daemon = await startDockerd({ "log-driver": "json-file", "log-opts": DAEMON_LOG_OPTS });
+  // Where no dockerd can be started (an unprivileged CI job), a daemon already started with DAEMON_LOG_OPTS
+  // as its log-opts (e.g. docker:dind with `--log-opt max-size=5m --log-opt max-file=7 --log-opt compress=true`).
+  const given = process.env.PO_LOG_DEFAULTS_DOCKER_HOST;
+  daemon = given ? connectDockerd(given) : await startDockerd({ "log-driver": "json-file", "log-opts": DAEMON_LOG_OPTS });
   image = importEmptyImage(daemon.host, "po-empty:log-defaults");
 });
 afterAll(() => daemon?.stop());
@@ -44,7 +47,7 @@ test("the host probe reads the daemon.json log options the daemon adds to a json
   const facts = await readEngineFacts(daemon.docker);
   expect(facts.jsonFileLogDefaults).toEqual(DAEMON_LOG_OPTS);
   // The probe leaves nothing behind.
-  expect(await daemon.docker.listContainers({ all: true })).toEqual([]);
+  expect(await daemon.docker.listContainers({ all: true, filters: { label: ["pt.portugalodyssey.project.log-defaults-probe"] } })).toEqual([]);
 });
 
 test("fitted to the probe, the program's log options read back from that daemon exactly as sent, its own values winning", async () => {

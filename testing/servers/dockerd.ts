@@ -71,3 +71,10 @@ export function importEmptyImage(host: string, reference: string): string {
   execFileSync("docker", ["import", "-", reference], { input: emptyTar, env: { ...process.env, DOCKER_HOST: host } });
   return reference;
 }
+
+/** A daemon someone else started (DOCKER_HOST syntax, unix:// or tcp://); `stop` leaves it running. */
+export function connectDockerd(host: string): RunningDockerd {
+  const url = new URL(host);
+  const docker = url.protocol === "unix:" ? new Docker({ socketPath: url.pathname }) : new Docker({ host: url.hostname, port: Number(url.port || 2375) });
+  return { docker, host, stop: async () => undefined };
+}
