@@ -150,9 +150,9 @@ export class Applier {
   async createContainer(body: Docker.ContainerCreateOptions, networks: Attachment[] = [], uploads: Upload[] = []) {
     const container = await this.docker.createContainer({ ...body, Labels: { ...body.Labels, ...this.labels } });
     if (networks.length > 0) {
-      await this.docker.getNetwork("bridge").disconnect({ Container: container.id }).catch((err: { statusCode?: number }) => {
-        // "is not connected to the network bridge" (a NetworkMode override): as the provider, ignored.
-        if (err.statusCode !== 403 && err.statusCode !== 404) throw err;
+      await this.docker.getNetwork("bridge").disconnect({ Container: container.id }).catch((err: Error) => {
+        // A NetworkMode override: ignored by this message, as the provider's create does (containsIgnorableErrorMessage).
+        if (!/is not connected to the network bridge/i.test(err.message)) throw err;
       });
       for (const e of networks) await this.docker.getNetwork(e.network).connect({ Container: container.id, EndpointConfig: e.endpoint });
     }
