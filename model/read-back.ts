@@ -136,7 +136,15 @@ export const cpusSurviveReadBack = (cores: number): boolean => parseCpus(cpusRea
 
 // ------------------------------------------------------------ rules
 
-/** One input property of one resource type. */
+/** `docker inspect` JSON, as far as the rules look into it. */
+export interface Inspected {
+  readonly [key: string]: Inspected | undefined;
+}
+
+/**
+ * One input property of one resource type. Its functions are methods, so each
+ * rule types its own values (a string for `cpus`, a map for `tmpfs`).
+ */
 export interface FieldRule {
   /** The Pulumi input property, as the engine receives it. */
   property: string;
@@ -145,17 +153,17 @@ export interface FieldRule {
   /** Upstream file and function this rule follows. */
   source: string;
   /** What the engine plans from an input: the schema default filled in when it is unset. Undefined: nothing to compare (Computed). */
-  planned?: (input: any) => unknown;
+  planned?(input: unknown): unknown;
   /** What the provider's create sends, as the daemon then keeps it (inspect's shape). */
-  toDaemon: (planned: any, engine: EngineFacts) => unknown;
+  toDaemon(planned: unknown, engine: EngineFacts): unknown;
   /** The daemon's value out of `docker inspect` JSON. */
-  pick: (inspect: any) => unknown;
+  pick(inspect: Inspected): unknown;
   /** The provider's read: the state it stores from the daemon's value (and, where the read depends on it, the plan). */
-  read: (daemon: any, planned: any) => unknown;
+  read(daemon: unknown, planned: unknown): unknown;
   /** Compared as a set or map, not in order. */
   unordered?: boolean;
   /** Why the provider's create fails outright for this input on this engine; undefined when it does not. */
-  refusal?: (planned: any, engine: EngineFacts) => string | undefined;
+  refusal?(planned: unknown, engine: EngineFacts): string | undefined;
 }
 
 export interface ResourceRules {
@@ -176,6 +184,11 @@ const labelMap = (labels: unknown): Record<string, string> =>
 const labelList = (map: Record<string, string> | null | undefined) => Object.entries(map ?? {}).map(([label, value]) => ({ label, value }));
 
 const HEALTH_DURATIONS = ["interval", "timeout", "startPeriod", "startInterval"] as const;
+type HealthcheckInput = { tests?: string[]; retries?: number } & Partial<Record<(typeof HEALTH_DURATIONS)[number], string>>;
+type PlannedHealthcheck = Required<HealthcheckInput>;
+type DaemonHealthcheck = { Test?: string[]; Retries?: number } & Partial<Record<string, unknown>>;
+type IpamInput = { subnet?: string; ipRange?: string; gateway?: string };
+type DaemonIpam = { Subnet?: string; IPRange?: string; Gateway?: string };
 const HEALTH_DAEMON_KEYS = { interval: "Interval", timeout: "Timeout", startPeriod: "StartPeriod", startInterval: "StartInterval" } as const;
 
 const CONTAINER: ResourceRules = {
@@ -221,13 +234,13 @@ const CONTAINER: ResourceRules = {
       // Not ForceNew upstream, but components/container.ts replaces on it: Docker ignores an in-place change.
       forceNew: true,
       source: `${C} resourceDockerContainerRead: each duration as Go's time.Duration.String() (60s -> "1m0s"); schema defaults "0s"`,
-      planned: (h: any) =>
+      planned: (h?: HealthcheckInput) =>
         h && {
           tests: h.tests ?? [],
           ...Object.fromEntries(HEALTH_DURATIONS.map((k) => [k, h[k] ?? "0s"])),
           retries: h.retries ?? 0,
         },
-      toDaemon: (h: any, engine: EngineFacts) => ({
+      toDaemon: (h: PlannedHealthcheck, engine: EngineFacts) => ({
         Test: h.tests,
         ...Object.fromEntries(
           HEALTH_DURATIONS.map((k) => [HEALTH_DAEMON_KEYS[k], Number(parseGoDuration(h[k]))])
@@ -237,13 +250,13 @@ const CONTAINER: ResourceRules = {
         Retries: h.retries,
       }),
       pick: (i) => i.Config?.Healthcheck ?? null,
-      read: (d: any) =>
+      read: (d: DaemonHealthcheck | null) =>
         d && {
           tests: d.Test ?? [],
-          ...Object.fromEntries(HEALTH_DURATIONS.map((k) => [k, goDurationString(BigInt(d[HEALTH_DAEMON_KEYS[k]] ?? 0))])),
+          ...Object.fromEntries(HEALTH_DURATIONS.map((k) => [k, goDurationString(BigInt(Number(d[HEALTH_DAEMON_KEYS[k]] ?? 0)))])),
           retries: d.Retries ?? 0,
         },
-      refusal: (h: any, engine: EngineFacts) =>
+      refusal: (h: PlannedHealthcheck, engine: EngineFacts) =>
         h && parseGoDuration(h.startInterval) !== 0n && !apiAtLeast(engine.apiVersion, START_INTERVAL_API)
           ? `the provider's Docker client refuses a healthcheck startInterval on API ${engine.apiVersion} (needs ${START_INTERVAL_API}, Docker 25)`
           : undefined,
@@ -366,7 +379,7 @@ const CONTAINER: ResourceRules = {
       source: `${C} resourceDockerContainerRead: set to false when the container is not running`,
       planned: (m?: boolean) => m ?? true,
       toDaemon: () => true,
-      pick: (i) => i.State?.Running === true,
+      pick: (i) => (i.State?.Running as unknown) === true,
       read: (running: boolean, planned: boolean) => (running ? planned : false),
     },
   ],
@@ -425,11 +438,11 @@ const NETWORK: ResourceRules = {
       property: "ipamConfigs",
       forceNew: true,
       source: `internal/provider/resource_docker_network_structures.go flattenIpamConfigSpec: subnet, ip_range, gateway as the daemon reports them (Computed; a gateway Docker picks shows up after a daemon restart: upstream #54)`,
-      planned: (configs?: any[]) => configs && configs.map(ipamEntry),
+      planned: (configs?: IpamInput[]) => configs && configs.map(ipamEntry),
       // Docker reports only what it was given until the daemon restarts, then the gateway it picked: the first address.
-      toDaemon: (configs: any[]) => configs.map((c) => ({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway ?? firstAddress(c.subnet) })),
+      toDaemon: (configs: IpamInput[]) => configs.map((c) => ({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway ?? firstAddress(c.subnet!) })),
       pick: (i) => i.IPAM?.Config ?? [],
-      read: (configs: any[]) => configs.map((c) => ipamEntry({ subnet: c.Subnet, ipRange: c.IPRange, gateway: c.Gateway })),
+      read: (configs: DaemonIpam[]) => configs.map((c) => ipamEntry({ subnet: c.Subnet, ipRange: c.IPRange, gateway: c.Gateway })),
     },
   ],
   notRead: {},
@@ -460,7 +473,7 @@ const VOLUME: ResourceRules = {
   notRead: {},
 };
 
-function ipamEntry(c: { subnet?: string; ipRange?: string; gateway?: string }) {
+function ipamEntry(c: IpamInput) {
   return Object.fromEntries(Object.entries({ subnet: c.subnet, ipRange: c.ipRange, gateway: c.gateway }).filter(([, v]) => v));
 }
 
@@ -513,12 +526,12 @@ export function uncoveredProperties(type: string, inputs: Record<string, unknown
  * Compares the inputs with what the provider stores, either simulated for an
  * engine (`daemon: EngineFacts`) or read from a real daemon's inspect JSON.
  */
-export function readBackDiffs(type: string, inputs: Record<string, any>, daemon: { engine: EngineFacts } | { inspect: unknown }): ReadBackDiff[] {
+export function readBackDiffs(type: string, inputs: Record<string, unknown>, daemon: { engine: EngineFacts } | { inspect: unknown }): ReadBackDiff[] {
   const diffs: ReadBackDiff[] = [];
   for (const rule of rulesFor(type).fields) {
     const planned = rule.planned?.(inputs[rule.property]);
     if (planned === undefined) continue;
-    const stored = "engine" in daemon ? rule.toDaemon(planned, daemon.engine) : rule.pick(daemon.inspect);
+    const stored = "engine" in daemon ? rule.toDaemon(planned, daemon.engine) : rule.pick(daemon.inspect as Inspected);
     const readBack = rule.read(stored, planned);
     if (!isDeepStrictEqual(canonical(planned, !!rule.unordered), canonical(readBack, !!rule.unordered))) {
       diffs.push({ property: rule.property, replaces: rule.forceNew, sent: planned, readBack, source: rule.source });
@@ -528,7 +541,7 @@ export function readBackDiffs(type: string, inputs: Record<string, any>, daemon:
 }
 
 /** Why the provider's create would fail for these inputs on this engine, one line per field. */
-export function createRefusals(type: string, inputs: Record<string, any>, engine: EngineFacts): string[] {
+export function createRefusals(type: string, inputs: Record<string, unknown>, engine: EngineFacts): string[] {
   return rulesFor(type).fields.flatMap((rule) => {
     const planned = rule.planned?.(inputs[rule.property]);
     const why = planned === undefined ? undefined : rule.refusal?.(planned, engine);
