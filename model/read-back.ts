@@ -191,6 +191,29 @@ type IpamInput = { subnet?: string; ipRange?: string; gateway?: string };
 type DaemonIpam = { Subnet?: string; IPRange?: string; Gateway?: string };
 const HEALTH_DAEMON_KEYS = { interval: "Interval", timeout: "Timeout", startPeriod: "StartPeriod", startInterval: "StartInterval" } as const;
 
+/** A field the daemon keeps as sent and the provider reads back as is: only where it is read from differs. */
+const asIs = (property: string, source: string, pick: (i: Inspected) => unknown, planned: (input: unknown) => unknown = ifSet): FieldRule => ({
+  property,
+  forceNew: true,
+  source,
+  planned,
+  toDaemon: (value: unknown) => value,
+  pick,
+  read: (value: unknown) => value,
+});
+
+/** `labels`, a set of {label, value}, read back with mapToLabelSet (internal/provider/helpers.go). */
+const labelsRule = (source: string, planned: (labels: unknown) => unknown): FieldRule => ({
+  property: "labels",
+  forceNew: true,
+  source,
+  planned,
+  toDaemon: (l: Record<string, string>) => l,
+  pick: (i) => i.Labels ?? {},
+  read: (l: Record<string, string>) => labelMap(labelList(l)),
+  unordered: true,
+});
+
 const CONTAINER: ResourceRules = {
   fields: [
     {
@@ -211,24 +234,8 @@ const CONTAINER: ResourceRules = {
       pick: (i) => ({ Image: i.Image, ConfigImage: i.Config?.Image }),
       read: (d: { Image: string; ConfigImage: string }, planned: string) => (planned.startsWith("sha256:") ? d.Image : d.ConfigImage),
     },
-    {
-      property: "command",
-      forceNew: true,
-      source: `${C} resourceDockerContainerRead: Config.Cmd (Computed: unset takes the image's)`,
-      planned: ifSet,
-      toDaemon: (cmd: string[]) => cmd,
-      pick: (i) => i.Config?.Cmd ?? null,
-      read: (cmd: string[] | null) => cmd,
-    },
-    {
-      property: "hostname",
-      forceNew: true,
-      source: `${C} resourceDockerContainerRead: Config.Hostname (Computed: unset takes the container ID's prefix)`,
-      planned: ifSet,
-      toDaemon: (hostname: string) => hostname,
-      pick: (i) => i.Config?.Hostname,
-      read: (hostname: string) => hostname,
-    },
+    asIs("command", `${C} resourceDockerContainerRead: Config.Cmd (Computed: unset takes the image's)`, (i) => i.Config?.Cmd ?? null),
+    asIs("hostname", `${C} resourceDockerContainerRead: Config.Hostname (Computed: unset takes the container ID's prefix)`, (i) => i.Config?.Hostname),
     {
       property: "healthcheck",
       // Not ForceNew upstream, but components/container.ts replaces on it: Docker ignores an in-place change.
@@ -298,15 +305,7 @@ const CONTAINER: ResourceRules = {
       // Nothing is set for 0, so the planned value stays.
       read: (nano: number, planned: string) => (nano > 0 ? nanoCpusToDecimalString(BigInt(nano)) : planned),
     },
-    {
-      property: "logDriver",
-      forceNew: true,
-      source: `${C} resourceDockerContainerRead: HostConfig.LogConfig.Type (Computed)`,
-      planned: ifSet,
-      toDaemon: (driver: string) => driver,
-      pick: (i) => i.HostConfig?.LogConfig?.Type,
-      read: (driver: string) => driver,
-    },
+    asIs("logDriver", `${C} resourceDockerContainerRead: HostConfig.LogConfig.Type (Computed)`, (i) => i.HostConfig?.LogConfig?.Type),
     {
       property: "logOpts",
       forceNew: true,
@@ -337,15 +336,7 @@ const CONTAINER: ResourceRules = {
       read: (t: Record<string, string> | null) => t ?? {},
       unordered: true,
     },
-    {
-      property: "user",
-      forceNew: true,
-      source: `${C} resourceDockerContainerRead: Config.User ("" in the plan is suppressed: resource_docker_container.go DiffSuppressFunc)`,
-      planned: ifSet,
-      toDaemon: (u: string) => u,
-      pick: (i) => i.Config?.User,
-      read: (u: string) => u,
-    },
+    asIs("user", `${C} resourceDockerContainerRead: Config.User ("" in the plan is suppressed: resource_docker_container.go DiffSuppressFunc)`, (i) => i.Config?.User),
     {
       property: "capabilities",
       forceNew: true,
@@ -397,43 +388,10 @@ const CONTAINER: ResourceRules = {
 
 const NETWORK: ResourceRules = {
   fields: [
-    {
-      property: "name",
-      forceNew: true,
-      source: `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Name`,
-      planned: ifSet,
-      toDaemon: (n: string) => n,
-      pick: (i) => i.Name,
-      read: (n: string) => n,
-    },
-    {
-      property: "driver",
-      forceNew: true,
-      source: `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Driver (Computed)`,
-      planned: ifSet,
-      toDaemon: (d: string) => d,
-      pick: (i) => i.Driver,
-      read: (d: string) => d,
-    },
-    {
-      property: "labels",
-      forceNew: true,
-      source: `${N} resourceDockerNetworkReadRefreshFunc: mapToLabelSet(retNetwork.Labels)`,
-      planned: (l: unknown) => labelMap(l),
-      toDaemon: (l: Record<string, string>) => l,
-      pick: (i) => i.Labels ?? {},
-      read: (l: Record<string, string>) => labelMap(labelList(l)),
-      unordered: true,
-    },
-    {
-      property: "internal",
-      forceNew: true,
-      source: `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Internal (Computed)`,
-      planned: ifSet,
-      toDaemon: (v: boolean) => v,
-      pick: (i) => i.Internal,
-      read: (v: boolean) => v,
-    },
+    asIs("name", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Name`, (i) => i.Name),
+    asIs("driver", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Driver (Computed)`, (i) => i.Driver),
+    labelsRule(`${N} resourceDockerNetworkReadRefreshFunc: mapToLabelSet(retNetwork.Labels)`, labelMap),
+    asIs("internal", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Internal (Computed)`, (i) => i.Internal),
     {
       property: "ipamConfigs",
       forceNew: true,
@@ -450,25 +408,8 @@ const NETWORK: ResourceRules = {
 
 const VOLUME: ResourceRules = {
   fields: [
-    {
-      property: "name",
-      forceNew: true,
-      source: `${V} resourceDockerVolumeRead: volume.Name`,
-      planned: ifSet,
-      toDaemon: (n: string) => n,
-      pick: (i) => i.Name,
-      read: (n: string) => n,
-    },
-    {
-      property: "labels",
-      forceNew: true,
-      source: `${V} resourceDockerVolumeRead: mapToLabelSet(volume.Labels)`,
-      planned: (l: unknown) => (l === undefined ? undefined : labelMap(l)),
-      toDaemon: (l: Record<string, string>) => l,
-      pick: (i) => i.Labels ?? {},
-      read: (l: Record<string, string>) => labelMap(labelList(l)),
-      unordered: true,
-    },
+    asIs("name", `${V} resourceDockerVolumeRead: volume.Name`, (i) => i.Name),
+    labelsRule(`${V} resourceDockerVolumeRead: mapToLabelSet(volume.Labels)`, (l) => (l === undefined ? undefined : labelMap(l))),
   ],
   notRead: {},
 };
