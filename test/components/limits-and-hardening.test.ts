@@ -2,6 +2,7 @@ import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
 import { STORE_NAMES } from "../../catalog/types";
 import { planEnvironment } from "../../model/environment";
+import { cpusReadBack } from "../../model/read-back";
 import { containerFor, containers, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
 import { settingsOf } from "../harness/stack-config";

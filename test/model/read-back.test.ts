@@ -28,8 +28,9 @@ import { FIXTURE_PROJECT, TEST_EXTERNAL_SECRETS } from "../harness/stack-config"
 const OLD_ENGINE: EngineFacts = { apiVersion: "1.41", swapLimit: false, jsonFileLogDefaults: { compress: "true", "max-size": "5m", "max-file": "9" } };
 const ENGINES = { "Docker >= 25": MODERN_ENGINE, "Docker 20.10, no swap accounting, daemon.json log-opts": OLD_ENGINE };
 const STACKS = stacksWithFiles(FIXTURE_PROJECT);
-// The schema's whole range of `resources.scale`, at the ends and in between.
-const SCALES = [0.1, 0.15, 0.3, 0.45, 0.7, 1];
+// Scales below qual's own, where rounding bites (0.05-core steps); larger ones would crowd prod out of the host's
+// memory budget. Every scale the schema allows is checked on sizing alone, at the end.
+const SCALES = [0.1, 0.15, 0.3, 0.45];
 const BACKUP = { backup: { repository: "/mnt/backup-disk/restic" } };
 const BACKUP_SECRETS = { ...TEST_EXTERNAL_SECRETS, backupWebhookUrl: "https://hooks.example.com/t" };
 
