@@ -8,6 +8,7 @@ import { ConfigError, readStackSettings } from "./config/load";
 import type { HostInventory } from "./host/inventory";
 import type { VolumeKey } from "./catalog/types";
 import { findCollisions } from "./model/collisions";
+import { fitToEngine } from "./model/engine-fit";
 import { planEnvironment, type EnvironmentPlan } from "./model/environment";
 import { layoutProblems, volumesToCheck } from "./model/volume-layout";
 
@@ -42,7 +43,9 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
     );
   }
   await checkAdoptedVolumes(stack, plan, deps);
-  return new Environment(plan.env, { plan, configSecrets, registryAuth }).outputs;
+  // Sent in the form this engine keeps and the provider reads back, so a second `up` changes nothing.
+  const fitted = fitToEngine(plan, inventory.engine);
+  return new Environment(plan.env, { plan: fitted, configSecrets, registryAuth }).outputs;
 }
 
 /** An adopted volume whose data is not where its store will look would be served empty: refused before anything is registered. */

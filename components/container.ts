@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Credential, VolumeKey } from "../catalog/types";
 import type { ContainerPlan, NetworkKey } from "../model/container";
 import { names } from "../model/naming";
+import { cpusReadBack } from "../model/read-back";
 import { EDGE_SUBNET, fillCredentials, credentialsIn } from "../model/templates";
 
 export interface ContainerInputs {
@@ -91,9 +92,10 @@ export function containerArgs(
     // No swap: at its limit a container is OOM-killed rather than swapping the shared host to a
     // crawl. It must be explicit anyway: left unset, Docker makes it 2x memory, and the provider's
     // in-place update sends memory alone, which Docker refuses once it exceeds that old swap limit.
-    // (A host without swap accounting reads it back as -1; cgroup v2 hosts have it.)
-    memorySwap: plan.resources.memoryMb,
-    cpus: String(plan.resources.cpus),
+    // (A host without swap accounting reads it back as -1, and the fitted plan asks for exactly that: model/engine-fit.ts.)
+    memorySwap: plan.memorySwapMb ?? plan.resources.memoryMb,
+    // In the form the provider reads it back in ("1.0", not "1"): it is ForceNew (model/read-back.ts).
+    cpus: cpusReadBack(plan.resources.cpus),
     logDriver: plan.logs.driver,
     logOpts: plan.logs.opts,
     readOnly: plan.security.readOnly,

@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { TYPE_TOKENS, childName } from "../model/naming";
 import type { EnvironmentPlan } from "../model/environment";
+import { firstAddress } from "../model/read-back";
 
 export interface EdgeArgs {
   /** Where Traefik meets the routed services: the mode, the edge network's name and the existing Traefik container and network. */
@@ -58,7 +59,9 @@ export class Edge extends pulumi.ComponentResource {
       const network = new docker.Network(
         childName(name, "network"),
         // Pinned, so Keycloak can trust proxy headers from exactly this network (KC_PROXY_TRUSTED_ADDRESSES).
-        { name: edge.network, driver: "bridge", labels: args.labels, ipamConfigs: [{ subnet: edge.subnet }] },
+        // The gateway too: left out, Docker reports the one it picked after a daemon restart and the provider
+        // reads it back into ipam_config, which is ForceNew (kreuzwerker #54); a network with endpoints cannot be replaced.
+        { name: edge.network, driver: "bridge", labels: args.labels, ipamConfigs: [{ subnet: edge.subnet, gateway: firstAddress(edge.subnet) }] },
         { parent: this },
       );
       this.subnet = pulumi.output(edge.subnet);

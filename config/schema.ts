@@ -3,6 +3,7 @@
  * what a valid value looks like. Every message here names what was expected,
  * because it is printed as-is to whoever ran `pulumi preview`.
  */
+import { cpusReadBack, cpusSurviveReadBack } from "../model/read-back";
 import { z } from "zod";
 import { SERVICE_NAMES } from "../catalog/services";
 import { STORE_NAMES, VOLUME_KEYS } from "../catalog/types";
@@ -19,7 +20,16 @@ const LOG_SIZE = /^[1-9][0-9]*[kmg]$/;
 const domain = z.string().regex(DOMAIN, { error: "expected a lowercase DNS domain such as qual.portugalodyssey.pt" });
 const dockerName = z.string().regex(DOCKER_NAME, { error: "expected a Docker object name: letters, digits, '_', '.', '-'" });
 const memoryMb = z.int({ error: "expected a whole number of MiB" }).min(64, { error: "expected at least 64 MiB" });
-const cpus = z.number({ error: "expected a number of CPU cores such as 0.5" }).positive({ error: "expected more than 0 cores" }).max(64);
+const cpus = z
+  .number({ error: "expected a number of CPU cores such as 0.5" })
+  .positive({ error: "expected more than 0 cores" })
+  .max(64)
+  // Sent as ForceNew `cpus`: a value the provider stores differently would replace the container on every `up`.
+  .refine(cpusSurviveReadBack, {
+    error: (issue) =>
+      `expected a number of cores the docker provider reads back unchanged; it stores ${String(issue.input)} as "${cpusReadBack(issue.input as number)}", ` +
+      `which would replace the container on every up. Use at most two decimals and not 0.01 to 0.09 (e.g. 0.1, 0.25, 1.5)`,
+  });
 
 const resourceOverride = {
   memoryMb: memoryMb
@@ -27,7 +37,7 @@ const resourceOverride = {
     .meta({ description: "Memory limit in MiB, instead of the catalog default times `resources.scale`. Applied in place: swap is off, so any raise takes effect." }),
   cpus: cpus.optional().meta({
     description:
-      "CPU cores, instead of the catalog default times `resources.scale`. A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
+      "CPU cores, instead of the catalog default times `resources.scale`: a value the docker provider reads back unchanged (at most two decimals, not 0.01 to 0.09). A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
   }),
 };
 

@@ -4,6 +4,8 @@
  * provider's does, so the program and the provider see the same daemon.
  */
 import type Docker from "dockerode";
+import { LABELS, PROJECT } from "../model/naming";
+import type { EngineFacts } from "../model/read-back";
 import { dockerClient } from "./docker";
 
 export interface HostObject {
@@ -20,15 +22,19 @@ export interface HostInventory {
   containers: HostObject[];
   networks: HostNetwork[];
   volumes: HostObject[];
+  /** What decides how the provider's creates are read back on this engine (model/engine-fit.ts). */
+  engine: EngineFacts;
 }
 
 export async function readDockerInventory(docker: Docker = dockerClient()): Promise<HostInventory> {
-  const [containers, networks, volumes] = await Promise.all([
+  const [containers, networks, volumes, engine] = await Promise.all([
     docker.listContainers({ all: true }),
     docker.listNetworks(),
     docker.listVolumes(),
+    readEngineFacts(docker),
   ]);
   return {
+    engine,
     containers: containers.map((c) => ({ name: c.Names[0]?.replace(/^\//, "") ?? c.Id, labels: c.Labels ?? {} })),
     networks: networks.map((n) => ({
       name: n.Name,
@@ -37,4 +43,39 @@ export async function readDockerInventory(docker: Docker = dockerClient()): Prom
     })),
     volumes: (volumes.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
   };
+}
+
+export async function readEngineFacts(docker: Docker): Promise<EngineFacts> {
+  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  return {
+    apiVersion: version.ApiVersion,
+    swapLimit: info.SwapLimit === true,
+    // The daemon merges its daemon.json log-opts only into containers of its own default driver (moby
+    // daemon/logs.go, mergeAndVerifyLogConfig), and every container here logs with json-file.
+    jsonFileLogDefaults: info.LoggingDriver === "json-file" ? await probeLogDefaults(docker) : {},
+  };
+}
+
+/**
+ * The log options the daemon adds to a json-file container: `docker info`
+ * does not show daemon.json's log-opts, so a container is created (never
+ * started, no network) from an image already on the host, inspected and
+ * removed. A host with no image at all has nothing of ours yet: it answers
+ * none, and the no-change check after `up` names any that appear.
+ */
+async function probeLogDefaults(docker: Docker): Promise<Record<string, string>> {
+  const [image] = await docker.listImages();
+  if (!image) return {};
+  const probe = await docker.createContainer({
+    Image: image.Id,
+    Entrypoint: ["true"],
+    // Not the project label: nothing that looks for this project's containers should ever count it.
+    Labels: { [`${LABELS.project}.log-defaults-probe`]: PROJECT },
+    HostConfig: { NetworkMode: "none", LogConfig: { Type: "json-file", Config: {} } },
+  });
+  try {
+    return (await probe.inspect()).HostConfig.LogConfig?.Config ?? {};
+  } finally {
+    await probe.remove({ force: true });
+  }
 }

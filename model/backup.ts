@@ -9,6 +9,7 @@ import { BACKUP_TAGS, LABELS, PROJECT, names } from "./naming";
 import { UNROUTED_LABELS } from "./traefik";
 import type { EnvironmentSettings, ReleasePin } from "./settings";
 import { credentialsIn } from "./templates";
+import { durationOfSeconds } from "./read-back";
 
 /** The backup image's name in release manifests, outputs and `npm run release --service`. */
 export const BACKUP_IMAGE = "backup";
@@ -132,9 +133,10 @@ export function planBackup(s: EnvironmentSettings & { backup: NonNullable<Enviro
     // No waitTimeoutSeconds: nothing starts after it, so nothing waits for it to turn healthy.
     healthcheck: {
       tests: ["CMD", "node", "-e", healthProbe(`${BACKUP_STAGING}/${BACKUP_STATUS_FILE}`, b.rpoHours)],
-      interval: "5m",
-      timeout: "10s",
-      startPeriod: "1m",
+      // Go's time.Duration.String() form, as the provider reads them back.
+      interval: durationOfSeconds(5 * 60),
+      timeout: durationOfSeconds(10),
+      startPeriod: durationOfSeconds(60),
       retries: 1,
     },
     logs: { driver: "json-file", opts: { "max-size": s.logs.maxSize, "max-file": String(s.logs.maxFile) } },

@@ -79,6 +79,11 @@ export interface ContainerPlan {
   /** Written before start; unset sends no upload list at all. */
   configFiles?: ConfigFilePlan[];
   resources: Resources;
+  /**
+   * Memory plus swap, in MiB: unset is memoryMb (no swap). -1 on a kernel
+   * without swap accounting, where Docker discards a limit and reports -1.
+   */
+  memorySwapMb?: number;
   /** `readOnly` unset is read-write (the provider's default, false). */
   volumes: { key: VolumeKey; volumeName: string; containerPath: string; readOnly?: boolean }[];
   /** Host directories bind-mounted after the volumes. */

@@ -24,6 +24,7 @@ import type { EnvironmentSettings } from "./settings";
 import { credentialsIn, renderTemplate, type TemplateContext } from "./templates";
 import { UNROUTED_LABELS, routeLabels } from "./traefik";
 import { planBackup, type BackupPlan } from "./backup";
+import { durationOfSeconds, parseGoDuration } from "./read-back";
 import type { ConfigFilePlan, ContainerPlan, EnvVar, Healthcheck, NetworkAttachment, NetworkKey, Rollout } from "./container";
 
 export interface NetworkPlan {
@@ -58,7 +59,7 @@ export interface CatalogContainerPlan extends ContainerPlan {
   name: ServiceName | StoreName;
   port: number;
   networks: Required<NetworkAttachment>[];
-  healthcheck: Required<Healthcheck>;
+  healthcheck: Healthcheck;
   waitTimeoutSeconds: number;
   configFiles: ConfigFilePlan[];
   stores: StoreName[];
@@ -108,7 +109,7 @@ const DEFAULT_START_PERIOD_SECONDS = 15;
 const nodeHttpProbe = (url: string) =>
   `require('http').get('${url}', (r) => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))`;
 
-function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Required<Healthcheck>; waitTimeoutSeconds: number } {
+function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Healthcheck; waitTimeoutSeconds: number } {
   const tests =
     probe.kind === "node-http"
       ? // http.get rather than fetch: it exists on every Node.js version; exec form needs no shell.
@@ -119,10 +120,11 @@ function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Req
   return {
     healthcheck: {
       tests,
-      interval: `${intervalSeconds}s`,
-      timeout: `${timeoutSeconds}s`,
-      startPeriod: `${startPeriodSeconds}s`,
-      startInterval: `${startIntervalSeconds}s`,
+      // In Go's time.Duration.String() form (60 s is "1m0s"), which is how the provider reads them back.
+      interval: durationOfSeconds(intervalSeconds),
+      timeout: durationOfSeconds(timeoutSeconds),
+      startPeriod: durationOfSeconds(startPeriodSeconds),
+      startInterval: durationOfSeconds(startIntervalSeconds),
       retries,
     },
     // Docker calls it unhealthy after `retries` failed checks past the start period, each taking up to interval + timeout.
@@ -138,7 +140,7 @@ function renderHealthcheck(probe: HealthProbe, port: number): { healthcheck: Req
  */
 export function healthDetectionSeconds(startPeriod: string, mode: "interval-only" | "start-interval"): number {
   const { intervalSeconds, startIntervalSeconds } = HEALTH_TIMING;
-  return mode === "start-interval" && parseInt(startPeriod, 10) > 0 ? startIntervalSeconds : intervalSeconds;
+  return mode === "start-interval" && parseGoDuration(startPeriod) > 0n ? startIntervalSeconds : intervalSeconds;
 }
 
 function renderConfigFiles(spec: StoreSpec | ServiceSpec, ctx: TemplateContext): ConfigFilePlan[] {

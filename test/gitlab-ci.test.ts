@@ -273,7 +273,7 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
     expect(run.ran("npm run verify")).toBe(false);
   });
 
-  it("a deploy gates, deploys, writes the outputs and verifies, in that order, in one job", () => {
+  it("a deploy gates, deploys, writes the outputs, verifies and checks it settled, in that order, in one job", () => {
     const run = runScript(templates[".deploy"].script, 0, true, 0);
     expect(run.code).toBe(0);
     expect(run.calls.filter((c) => c.startsWith("npm"))).toEqual([
@@ -283,6 +283,7 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
       "npm run outputs -- --stack prod --dotenv --out deploy-prod.env",
       "npm run prune-images",
       "npm run verify -- --stack prod --outputs outputs-prod.json --json-out verify-prod.json",
+      "npm run settled -- --stack prod",
     ]);
   });
 });
@@ -445,9 +446,10 @@ describe("structure", () => {
     expect(names.drillResultFile("prod")).toBe(drill.artifacts.paths[0].replace("$STACK", "prod"));
   });
 
-  it("no verify job of its own: verify runs inside the deploy, after up and the outputs", () => {
+  it("no verify job of its own: verify runs inside the deploy, after up and the outputs; the settled check last, after verify", () => {
     const script: string[] = templates[".deploy"].script;
-    expect(script.at(-1)).toBe('npm run verify -- --stack "$STACK" --outputs "outputs-$STACK.json" --json-out "verify-$STACK.json"');
+    expect(script.at(-2)).toBe('npm run verify -- --stack "$STACK" --outputs "outputs-$STACK.json" --json-out "verify-$STACK.json"');
+    expect(script.at(-1)).toBe('npm run settled -- --stack "$STACK"');
     expect(script.indexOf('npm run up -- --stack "$STACK"')).toBeLessThan(script.indexOf('npm run outputs -- --stack "$STACK" --out "outputs-$STACK.json"'));
     expect(Object.keys(parse(renderStackPipeline("push", ROOT))).filter((n) => n.startsWith("verify"))).toEqual([]);
   });

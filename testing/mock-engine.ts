@@ -18,6 +18,7 @@ const { waitForRPCs } = settings as unknown as { waitForRPCs: () => Promise<void
 import type { HostInventory } from "../host/inventory";
 import { runEnvironmentStack } from "../program";
 import { PROJECT } from "../model/naming";
+import { MODERN_ENGINE } from "../model/read-back";
 import { testRelease } from "./release";
 import { engineConfig } from "./stack-config";
 
@@ -78,7 +79,7 @@ export interface RunOptions {
 /** What the mock `getNetwork` reports as the shared traefik network's subnet. */
 export const SHARED_NETWORK_SUBNET = "172.18.0.0/16";
 
-export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [] };
+export const EMPTY_HOST: HostInventory = { containers: [], networks: [], volumes: [], engine: MODERN_ENGINE };
 
 function unwrapSecrets(value: any, path: string, found: Set<string>): any {
   if (Array.isArray(value)) return value.map((v) => unwrapSecrets(v, path, found));

@@ -5,11 +5,17 @@
  *   npm run up      -- --stack qual
  *   npm run outputs -- --stack qual [--dotenv] [--out FILE]
  *   npm run drift   -- --stack qual [--json-out drift-qual.json]
+ *   npm run settled -- --stack qual
  *
  * `drift` compares the Docker host with the recorded state (a refresh preview,
  * which does not run the program) and fails on any difference; then, as
  * information only, it says how far the stack is behind the checked-out commit
  * (main, in CI): commits since the deployed one and what a deploy would change.
+ *
+ * `up` first replaces what an earlier `up` left half-created (or stops and says
+ * what to run), and after a successful `up` runs `settled`: a refresh and
+ * preview that must plan nothing (tools/up-safety.ts). Deploy jobs run
+ * `settled` again after verify.
  *
  * Backend: $PULUMI_BACKEND_URL when set (CI: the self-managed state store) with
  * the passphrase from $PULUMI_CONFIG_PASSPHRASE(_FILE). When it is unset the run
@@ -36,8 +42,10 @@ import { outputsToDotenv, secretPaths } from "./ci/outputs-to-dotenv";
 import { parseOutputs } from "./verify/outputs";
 import { type Installer, resolvePulumiCli, withPulumiCli } from "./pulumi-install";
 import { PROJECT_DIR, runCli } from "./run-cli";
+import { dataIsProtected } from "../config/data-protection";
+import { exportedResources, formatStops, judgeSettled, planInitErrorRecovery } from "./up-safety";
 
-const COMMANDS = ["preview", "up", "outputs", "drift"] as const;
+const COMMANDS = ["preview", "up", "outputs", "drift", "settled"] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -221,8 +229,21 @@ export function pulumiArgs(opts: CliOptions, res: Resolution): string[] {
       return ["refresh", ...common, "--preview-only", "--expect-no-changes", "--json", ...configFile, ...opts.passthrough];
     case "outputs":
       return ["stack", "output", ...common, "--json"];
+    case "settled":
+      return settledArgs(common, configFile, opts.passthrough);
   }
 }
+
+/**
+ * A refresh, then the program against what it read (pkg/cmd/pulumi/operations/preview.go:
+ * --refresh, --expect-no-changes, --json): right after `up`, anything planned is a perpetual diff.
+ */
+const settledArgs = (common: string[], configFile: string[], passthrough: string[]) => [
+  "preview", ...common, "--refresh", "--expect-no-changes", "--json", ...configFile, ...passthrough,
+];
+
+/** The stack's state as JSON, secrets left encrypted (no --show-secrets), to find resources with initErrors. */
+export const stackExportArgs = (stack: string): string[] => ["stack", "export", "--stack", stack];
 
 /** The stack's recent updates, newest first, to find the deployed commit. */
 export const stackHistoryArgs = (stack: string): string[] => ["stack", "history", "--stack", stack, "--json", "--page-size", "50", "--non-interactive"];
@@ -359,6 +380,43 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   return behindMain(digest, commits, deployed, notes);
 }
 
+/** `up`, with what an earlier up left half-created replaced first and the settled check after. */
+async function runUp(opts: CliOptions, res: Resolution, projectDir: string, args: string[]): Promise<number> {
+  const exported = await runPulumi(stackExportArgs(opts.stack), res.env, projectDir, true);
+  if (exported.code !== 0) {
+    console.error(`pulumi-cli: cannot read stack ${opts.stack}'s state to look for resources an earlier up left failed (pulumi stack export exited ${exported.code}).`);
+    return exported.code;
+  }
+  const recovery = planInitErrorRecovery(exportedResources(parseJsonObject(exported.stdout, "pulumi stack export", "a deployment")), {
+    stack: opts.stack,
+    dataProtected: dataIsProtected(projectDir, bareStackName(opts.stack)),
+    passthrough: opts.passthrough,
+  });
+  if (recovery.stops.length) {
+    console.error(formatStops(opts.stack, recovery.stops));
+    return 1;
+  }
+  for (const notice of recovery.notices) console.error(`pulumi-cli: ${notice}`);
+  const up = await runPulumi([...args, ...recovery.replace.flatMap((urn) => ["--replace", urn])], res.env, projectDir, false);
+  if (up.code !== 0) return up.code;
+  return runSettled(opts, res, projectDir);
+}
+
+/** The refresh and preview that must plan nothing; fails naming each resource and property it would change. */
+async function runSettled(opts: CliOptions, res: Resolution, projectDir: string): Promise<number> {
+  const run = await runPulumi(pulumiArgs({ ...opts, command: "settled", passthrough: [] }, res), res.env, projectDir, true);
+  let digest: PreviewDigest;
+  try {
+    digest = parsePreview(run.stdout, "pulumi preview --refresh --json");
+  } catch (error) {
+    console.error(`pulumi-cli: the settled check could not run: ${(error as Error).message}`);
+    return run.code || 1;
+  }
+  const verdict = judgeSettled(opts.stack, digest, run.code);
+  for (const line of verdict.lines) console.log(line);
+  return verdict.ok ? 0 : 1;
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: string, install?: Installer): Promise<number> {
   const opts = parseCliArgs(argv);
   // First: without a CLI nothing below can run, and the one line saying so should be all the output.
@@ -372,7 +430,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
   const args = pulumiArgs(opts, res);
   switch (opts.command) {
     case "up":
-      return (await runPulumi(args, res.env, projectDir, false)).code;
+      return runUp(opts, res, projectDir, args);
+    case "settled":
+      return runSettled(opts, res, projectDir);
     case "preview": {
       if (!opts.jsonOut) return (await runPulumi(args, res.env, projectDir, false)).code;
       const run = await runPulumi(args, res.env, projectDir, true);

@@ -9,13 +9,14 @@ import { SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
 import { validateStackConfig } from "../../config/validate";
 import { HEALTH_TIMING } from "../../model/environment";
+import { parseGoDuration } from "../../model/read-back";
 import { containerFor, containers, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
 import { testRelease } from "../harness/release";
 import { engineConfig } from "../harness/stack-config";
 import { criticalPathDetection } from "../../tools/bench/health";
 
-const seconds = (d: string) => Number(/^(\d+)s$/.exec(d)![1]);
+const seconds = (d: string) => Number(parseGoDuration(d)) / 1e9;
 let qual: ProgramRun;
 beforeAll(async () => {
   qual = await runProgram({ stack: "qual" });

@@ -7,6 +7,7 @@ import { CONNECT_SCRIPT, DISCONNECT_SCRIPT } from "../../components/edge";
 import { attachmentsOf, containerFor, containers, envOf, labelsOf, networks, serviceOf } from "../harness/inspect";
 import { SHARED_NETWORK_SUBNET, TYPES, ofType, runProgram, type ProgramRun } from "../harness/program";
 import { readStackConfig } from "../harness/stack-config";
+import { firstAddress } from "../../model/read-back";
 
 const ROUTED = SERVICE_NAMES.filter((name) => SERVICES[name].route).sort();
 /** The edge's commands; the database provisioning is a command too, and not the edge's. */
@@ -34,7 +35,8 @@ describe("isolated edge (the default)", () => {
   test("pins the stack's configured subnet on po-edge-E, and Keycloak trusts proxy headers from that subnet alone", () => {
     const subnet = readStackConfig("qual")["portugal-odyssey:edgeSubnet"];
     const edge = networks(run).find((n) => n.inputs.name === "po-edge-qual")!;
-    expect(edge.inputs.ipamConfigs).toEqual([{ subnet }]);
+    // The gateway pinned too, as Docker would pick it: left out, it is read back after a daemon restart and replaces the network.
+    expect(edge.inputs.ipamConfigs).toEqual([{ subnet, gateway: firstAddress(subnet as string) }]);
     expect(envOf(containerFor(run, "keycloak")).KC_PROXY_TRUSTED_ADDRESSES).toBe(subnet);
   });
 

@@ -2,6 +2,7 @@ import { SERVICE_NAMES, SERVICES } from "../../catalog/services";
 import { STORES } from "../../catalog/stores";
 import { STORE_NAMES } from "../../catalog/types";
 import { planEnvironment } from "../../model/environment";
+import { cpusReadBack } from "../../model/read-back";
 import { containerFor, containers, envOf } from "../harness/inspect";
 import { runProgram, type ProgramRun } from "../harness/program";
 import { settingsOf } from "../harness/stack-config";
@@ -31,7 +32,10 @@ test("allows no swap, so that a memory raise of any size can be applied in place
 
 test("sizes each container from its catalog entry", () => {
   expect(containerFor(runs.prod, "elasticsearch").inputs.memory).toBe(STORES.elasticsearch.resources.memoryMb);
-  expect(containerFor(runs.prod, "keycloak").inputs.cpus).toBe(String(SERVICES.keycloak.resources.cpus));
+  // In the form the provider reads back ("1.0" for 1 core), and the catalog's number of cores.
+  const { cpus } = containerFor(runs.prod, "keycloak").inputs;
+  expect(cpus).toBe(cpusReadBack(SERVICES.keycloak.resources.cpus));
+  expect(Number(cpus)).toBe(SERVICES.keycloak.resources.cpus);
 });
 
 test("renders each container's memory, CPU and heap as the model plans them, overrides included", async () => {

@@ -452,3 +452,19 @@ describe("the backup image in the release manifest", () => {
     ]);
   });
 });
+
+describe("a cpus override the docker provider would read back as another number", () => {
+  test.each([
+    [0.05, "0.1"],
+    [0.01, "0.0"],
+    [10.05, "10.1"],
+  ])("%p is refused, naming the key, what the provider stores and what to use instead", (cpus, stored) => {
+    expect(problems("qual", { stores: { redis: { cpus } } })).toEqual([
+      { path: "portugal-odyssey:stores.redis.cpus", message: expect.stringContaining(`it stores ${cpus} as "${stored}", which would replace the container on every up`) },
+    ]);
+  });
+
+  test("0.1, 0.25 and 1.5 are accepted", () => {
+    for (const cpus of [0.1, 0.25, 1.5]) expect(validate("qual", { services: { "booking-service": { cpus } } }).ok).toBe(true);
+  });
+});

@@ -13,12 +13,13 @@ describe("the e2e applier", () => {
     expect(durationNs("10s")).toBe(10e9);
     expect(durationNs("1m30s")).toBe(90e9);
     expect(durationNs("500ms")).toBe(5e8);
-    expect(() => durationNs("10 s")).toThrow("cannot read duration 10 s");
+    expect(durationNs("1m0s")).toBe(60e9);
+    expect(() => durationNs("10 s")).toThrow('"10 s" is not a Go duration');
   });
 
-  test("carries every registered setting over, with the stand-in image and the run label", () => {
+  test("carries every registered setting over as the provider sends it, with the stand-in image and the run label", () => {
     const redis = registered("po-redis-qual");
-    const { body, extra } = containerSpec(redis, "po-standin:x", "run-1");
+    const { body, networks } = containerSpec(redis, "po-standin:x", "run-1");
     expect(body).toMatchObject({
       name: "po-redis-qual",
       Image: "po-standin:x",
@@ -28,7 +29,9 @@ describe("the e2e applier", () => {
       Labels: { "pt.portugalodyssey.service": "redis", [RUN_LABEL]: "run-1" },
       Healthcheck: { Test: redis.inputs.healthcheck.tests, Interval: 10e9, Timeout: 5e9, StartPeriod: 15e9, Retries: 5 },
       HostConfig: {
-        NetworkMode: "po-redis-network-qual",
+        // Created on the default bridge, as the provider's network_mode default has it; moved to its networks after.
+        NetworkMode: "bridge",
+        Init: false,
         RestartPolicy: { Name: "unless-stopped" },
         ReadonlyRootfs: true,
         Tmpfs: { "/tmp": "rw,noexec,nosuid,size=64m" },
@@ -38,17 +41,18 @@ describe("the e2e applier", () => {
         MemorySwap: redis.inputs.memory * 1024 * 1024,
         NanoCpus: Number(redis.inputs.cpus) * 1e9,
         LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-        Mounts: [{ Type: "volume", Source: "redis-data-qual", Target: "/data", ReadOnly: false }],
+        // volumeSetToDockerVolumes: every volume as a bind, never a mount.
+        Binds: ["redis-data-qual:/data:rw"],
       },
-      NetworkingConfig: { EndpointsConfig: { "po-redis-network-qual": { Aliases: ["redis-qual"] } } },
     });
-    expect(extra).toEqual([]);
+    expect(body.NetworkingConfig).toBeUndefined();
+    expect(networks).toEqual([{ network: "po-redis-network-qual", endpoint: { Aliases: ["redis-qual"] } }]);
   });
 
-  test("connects every network after the first, with its aliases", () => {
-    const { body, extra } = containerSpec(registered("po-strapi-cms-qual"), "img", "r");
-    expect(Object.keys(body.NetworkingConfig!.EndpointsConfig!)).toEqual(["po-internal-qual"]);
-    expect(extra.map((e) => e.network)).toEqual(["po-postgres-network-qual", "po-edge-qual"]);
+  test("connects every network after create, each with its aliases", () => {
+    const { networks } = containerSpec(registered("po-strapi-cms-qual"), "img", "r");
+    expect(networks.map((e) => e.network)).toEqual(["po-internal-qual", "po-postgres-network-qual", "po-edge-qual"]);
+    expect(networks[0].endpoint.Aliases).toEqual(["strapi-cms-qual"]);
   });
 
   test("refuses a container input it does not know, rather than silently dropping it", () => {

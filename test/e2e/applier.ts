@@ -8,18 +8,29 @@
  * local registry under the service's repository), a store by its tag. Its
  * edge commands are carried out with bash. Everything created carries the
  * test-run label and is removed by it.
+ *
+ * It creates each container the way the docker provider does
+ * (kreuzwerker internal/provider/resource_docker_container_funcs.go,
+ * resourceDockerContainerCreate): on the default bridge (network_mode's
+ * default), then the bridge disconnected and each network connected with its
+ * aliases; every volume and host path as a `Binds` entry
+ * (resource_docker_container_structures.go, volumeSetToDockerVolumes); Init
+ * false; uploads copied in before start; and, with `wait`, started and waited
+ * for healthy before anything that depends on it is created. Afterwards
+ * `readBackDiffs` reads everything back through the provider's rules
+ * (model/read-back.ts): what a second apply would change.
  */
 import { spawnSync } from "node:child_process";
 import type Docker from "dockerode";
 import * as tar from "tar-stream";
 import { TYPES, type ProgramRun, type RegisteredResource } from "../harness/program";
-import { mapBounded } from "../../tools/verify/snapshot";
+import { READ_BACK_RULES, createRefusals, describeReadBackDiff, parseCpus, parseGoDuration, readBackDiffs, type EngineFacts } from "../../model/read-back";
 
 export const RUN_LABEL = "pt.portugalodyssey.test-run";
 
 /** Container inputs this applier carries over to the daemon. */
 const APPLIED = new Set([
-  "name", "image", "envs", "labels", "networksAdvanced", "healthcheck", "restart", "hostname", "command", "entrypoints", "user",
+  "name", "image", "envs", "labels", "networksAdvanced", "networkMode", "healthcheck", "restart", "hostname", "command", "entrypoints", "user",
   "readOnly", "tmpfs", "capabilities", "securityOpts", "memory", "memorySwap", "cpus", "logDriver", "logOpts", "volumes", "uploads",
 ]);
 
@@ -41,24 +52,26 @@ async function uploadsArchive(uploads: Upload[]): Promise<Buffer> {
 /** Inputs that tell the Pulumi provider how to act, not what the container is. */
 const PROVIDER_ONLY = new Set(["wait", "waitTimeout", "mustRun", "destroyGraceSeconds"]);
 
-/** `10s`, `1m30s`, `500ms` → nanoseconds, as the Engine API takes durations. */
-export function durationNs(text: string): number {
-  const units: Record<string, number> = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, ns: 1 };
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`cannot read duration ${text}`);
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
-}
+/** `10s`, `1m30s`, `500ms` → nanoseconds, as the provider parses them (Go's time.ParseDuration) for the Engine API. */
+export const durationNs = (text: string): number => Number(parseGoDuration(text));
 
 const labelMap = (labels: { label: string; value: string }[] | undefined) =>
   Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
 
-/** The Engine API create body for a registered container; `extra` networks are connected after create. */
+/** One volume entry as the provider binds it: `source:target:rw|ro`, the host path taking the volume name's place. */
+const bind = (v: { volumeName?: string; hostPath?: string; containerPath: string; readOnly?: boolean }) =>
+  `${v.hostPath || v.volumeName}:${v.containerPath}:${v.readOnly ? "ro" : "rw"}`;
+
+/**
+ * The Engine API create body for a registered container, created on the
+ * default bridge; `networks` are connected after create, the bridge first
+ * disconnected, as the provider does.
+ */
 export function containerSpec(r: RegisteredResource, image: string, runId: string) {
   const i = r.inputs;
   const unknown = Object.keys(i).filter((k) => !APPLIED.has(k) && !PROVIDER_ONLY.has(k));
   if (unknown.length > 0) throw new Error(`${r.name}: the e2e applier does not know how to apply input(s) ${unknown.join(", ")}; teach test/e2e/applier.ts`);
   const networks: { name: string; aliases?: string[] }[] = i.networksAdvanced ?? [];
-  const endpoint = (n: { aliases?: string[] }) => ({ Aliases: n.aliases ?? [] });
   const MiB = 1024 * 1024;
   const body: Docker.ContainerCreateOptions = {
     name: i.name,
@@ -74,12 +87,13 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
       Interval: durationNs(i.healthcheck.interval),
       Timeout: durationNs(i.healthcheck.timeout),
       StartPeriod: durationNs(i.healthcheck.startPeriod),
-      // A daemon older than API 1.44 ignores it, as it does the provider's.
-      StartInterval: i.healthcheck.startInterval && durationNs(i.healthcheck.startInterval),
+      ...(i.healthcheck.startInterval ? { StartInterval: durationNs(i.healthcheck.startInterval) } : {}),
       Retries: i.healthcheck.retries,
     },
     HostConfig: {
-      NetworkMode: networks[0]?.name,
+      // network_mode's schema default; the provider sends it and then moves the container to its networks.
+      NetworkMode: i.networkMode ?? "bridge",
+      Init: false,
       RestartPolicy: i.restart ? { Name: i.restart } : undefined,
       ReadonlyRootfs: i.readOnly ?? false,
       Tmpfs: i.tmpfs,
@@ -87,21 +101,17 @@ export function containerSpec(r: RegisteredResource, image: string, runId: strin
       CapAdd: i.capabilities?.adds,
       SecurityOpt: i.securityOpts,
       Memory: i.memory ? i.memory * MiB : undefined,
-      MemorySwap: i.memorySwap ? i.memorySwap * MiB : undefined,
-      NanoCpus: i.cpus ? Math.round(Number(i.cpus) * 1e9) : undefined,
+      // Positive: MiB; -1 (unlimited) as is.
+      MemorySwap: i.memorySwap ? (i.memorySwap > 0 ? i.memorySwap * MiB : i.memorySwap) : undefined,
+      NanoCpus: i.cpus ? Number(parseCpus(i.cpus)) : undefined,
       LogConfig: i.logDriver ? { Type: i.logDriver, Config: i.logOpts ?? {} } : undefined,
-      Mounts: (i.volumes ?? []).map((v: { volumeName: string; containerPath: string; readOnly?: boolean }) => ({
-        Type: "volume" as const,
-        Source: v.volumeName,
-        Target: v.containerPath,
-        ReadOnly: v.readOnly ?? false,
-      })),
+      Binds: (i.volumes ?? []).map(bind),
     },
-    // API versions before 1.44 take one endpoint at create; the rest are connected before start.
-    NetworkingConfig: networks[0] ? { EndpointsConfig: { [networks[0].name]: endpoint(networks[0]) } } : undefined,
   };
-  return { body, extra: networks.slice(1).map((n) => ({ network: n.name, endpoint: endpoint(n) })), uploads: (i.uploads ?? []) as Upload[] };
+  return { body, networks: networks.map((n) => ({ network: n.name, endpoint: { Aliases: n.aliases ?? [] } })), uploads: (i.uploads ?? []) as Upload[] };
 }
+
+type Attachment = { network: string; endpoint: { Aliases: string[] } };
 
 export class Applier {
   /** The image ID a pulled app image has in the mock engine → the local `repository@sha256:…` it stands for. */
@@ -122,36 +132,51 @@ export class Applier {
     return { [RUN_LABEL]: this.runId };
   }
 
-  async createNetwork(name: string, opts: { internal?: boolean; driver?: string; labels?: Record<string, string>; subnets?: string[] } = {}) {
+  async createNetwork(
+    name: string,
+    opts: { internal?: boolean; driver?: string; labels?: Record<string, string>; ipam?: { subnet?: string; gateway?: string; ipRange?: string }[] } = {},
+  ) {
     await this.docker.createNetwork({
       Name: name,
       Driver: opts.driver ?? "bridge",
       Internal: opts.internal ?? false,
       CheckDuplicate: true,
       Labels: { ...opts.labels, ...this.labels },
-      ...(opts.subnets?.length ? { IPAM: { Driver: "default", Config: opts.subnets.map((Subnet) => ({ Subnet })) } } : {}),
+      ...(opts.ipam?.length ? { IPAM: { Driver: "default", Config: opts.ipam.map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ipRange })) } } : {}),
     });
   }
 
-  async createContainer(body: Docker.ContainerCreateOptions, extra: { network: string; endpoint: { Aliases: string[] } }[] = [], uploads: Upload[] = []) {
+  /** Created on the bridge or the body's NetworkMode; with `networks`, the bridge swapped for them before start. */
+  async createContainer(body: Docker.ContainerCreateOptions, networks: Attachment[] = [], uploads: Upload[] = []) {
     const container = await this.docker.createContainer({ ...body, Labels: { ...body.Labels, ...this.labels } });
+    if (networks.length > 0) {
+      await this.docker.getNetwork("bridge").disconnect({ Container: container.id }).catch((err: Error) => {
+        // A NetworkMode override: ignored by this message, as the provider's create does (containsIgnorableErrorMessage).
+        if (!/is not connected to the network bridge/i.test(err.message)) throw err;
+      });
+      for (const e of networks) await this.docker.getNetwork(e.network).connect({ Container: container.id, EndpointConfig: e.endpoint });
+    }
     if (uploads.length > 0) await container.putArchive(await uploadsArchive(uploads), { path: "/" });
-    for (const e of extra) await this.docker.getNetwork(e.network).connect({ Container: container.id, EndpointConfig: e.endpoint });
     await container.start();
     return container;
   }
 
   /** A container of the program, created and started as registered (healthcheck overridable, for fault injection). */
   async createRegistered(r: RegisteredResource, override: Partial<Docker.ContainerCreateOptions> = {}) {
-    const { body, extra, uploads } = containerSpec(r, this.imageOf(r.inputs.image), this.runId);
-    return this.createContainer({ ...body, ...override }, extra, uploads);
+    const { body, networks, uploads } = containerSpec(r, this.imageOf(r.inputs.image), this.runId);
+    return this.createContainer({ ...body, ...override }, networks, uploads);
   }
 
-  /** Networks, then volumes, then the edge connect commands, then containers. */
-  async apply(run: ProgramRun) {
+  /**
+   * Networks, then volumes, then the edge connect commands, then containers in
+   * dependency order: each after every container it depends on has been
+   * created and, where that one has `wait`, turned healthy within its
+   * waitTimeout, as the provider's create does. On an engine older than API
+   * 1.44 a startInterval is refused, as the provider's Docker client refuses it.
+   */
+  async apply(run: ProgramRun, engine?: EngineFacts) {
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
-      const subnets = ((n.inputs.ipamConfigs ?? []) as { subnet?: string }[]).flatMap((c) => (c.subnet ? [c.subnet] : []));
-      await this.createNetwork(n.inputs.name, { internal: n.inputs.internal, driver: n.inputs.driver, labels: labelMap(n.inputs.labels), subnets });
+      await this.createNetwork(n.inputs.name, { internal: n.inputs.internal, driver: n.inputs.driver, labels: labelMap(n.inputs.labels), ipam: n.inputs.ipamConfigs });
     }
     for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
       await this.docker.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });
@@ -159,14 +184,69 @@ export class Applier {
     // The edge's commands only: the database provisioning needs a real PostgreSQL in the postgres
     // container, which the stand-in image is not (test/contract runs its SQL against a real one).
     for (const c of run.resources.filter((r) => r.type === TYPES.command && r.name.endsWith("-traefik-attachment"))) runCommand(c, "create");
-    await mapBounded(run.resources.filter((r) => r.type === TYPES.container), 4, (c) => this.createRegistered(c));
+    const containers = run.resources.filter((r) => r.type === TYPES.container);
+    if (engine) {
+      const refused = containers.flatMap((c) => createRefusals(c.type, c.inputs, engine).map((why) => `${c.inputs.name}: ${why}`));
+      if (refused.length > 0) throw new Error(`the provider would refuse these creates: ${refused.join("; ")}`);
+    }
+    const created = new Map<string, Promise<void>>();
+    // At most four creates at once, as before; health waits do not count.
+    const slots = { free: 4, queue: [] as (() => void)[] };
+    const inSlot = async <T>(work: () => Promise<T>): Promise<T> => {
+      if (slots.free === 0) await new Promise<void>((go) => slots.queue.push(go));
+      else slots.free--;
+      try {
+        return await work();
+      } finally {
+        const next = slots.queue.shift();
+        if (next) next();
+        else slots.free++;
+      }
+    };
+    const createInOrder = (c: RegisteredResource): Promise<void> => {
+      let done = created.get(c.urn);
+      if (!done) {
+        const dependencies = containers.filter((d) => c.options.dependsOn.includes(d.urn));
+        done = Promise.all(dependencies.map(createInOrder)).then(async () => {
+          const container = await inSlot(() => this.createRegistered(c));
+          if (c.inputs.wait) await this.waitHealthy(c.inputs.waitTimeout * 1000, container.id);
+        });
+        created.set(c.urn, done);
+      }
+      return done;
+    };
+    await Promise.all(containers.map(createInOrder));
   }
 
-  /** Waits until every container of this run that has a healthcheck is healthy; throws naming the laggards. */
-  async waitHealthy(timeoutMs = 90_000) {
+  /**
+   * What a second apply would change: every container, network and volume of
+   * `run` read back from the daemon through the provider's rules, against the
+   * inputs as this applier sent them (its stand-in image and run label).
+   */
+  async readBackDiffs(run: ProgramRun): Promise<string[]> {
+    const found: string[] = [];
+    for (const r of run.resources.filter((res) => res.type in READ_BACK_RULES)) {
+      const inspect =
+        r.type === TYPES.container
+          ? await this.docker.getContainer(r.inputs.name).inspect()
+          : r.type === TYPES.network
+            ? await this.docker.getNetwork(r.inputs.name).inspect()
+            : await this.docker.getVolume(r.inputs.name).inspect();
+      const sent = {
+        ...r.inputs,
+        ...(r.type === TYPES.container ? { image: this.imageOf(r.inputs.image) } : {}),
+        ...(r.inputs.labels && r.type !== TYPES.container ? { labels: [...r.inputs.labels, { label: RUN_LABEL, value: this.runId }] } : {}),
+      };
+      for (const d of readBackDiffs(r.type, sent, { inspect })) found.push(`${r.inputs.name}: ${describeReadBackDiff(d)}`);
+    }
+    return found;
+  }
+
+  /** Waits until every container of this run (or the one `id`) that has a healthcheck is healthy; throws naming the laggards. */
+  async waitHealthy(timeoutMs = 90_000, id?: string) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.runId}`] } });
+      const list = await this.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.runId}`], ...(id ? { id: [id] } : {}) } });
       const waiting = list.filter((c) => /\((health: starting|unhealthy)\)/.test(c.Status) || c.State !== "running");
       if (waiting.length === 0) return;
       if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs} ms: ${waiting.map((c) => `${c.Names[0]} ${c.Status}`).join(", ")}`);

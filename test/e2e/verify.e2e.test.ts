@@ -12,7 +12,8 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { createHash } from "node:crypto";
 import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
-import { TYPES, mockImageId, runProgram, type ProgramRun } from "../harness/program";
+import { EMPTY_HOST, TYPES, mockImageId, runProgram, type ProgramRun } from "../harness/program";
+import { readEngineFacts } from "../../host/inventory";
 import { pushImage, removeImages } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../../testing/servers/registry";
 import { readStackConfig } from "../harness/stack-config";
@@ -122,11 +123,14 @@ async function standUp(edge: "isolated" | "shared"): Promise<World> {
   for (const problem of await removeLabelled(docker)) console.warn(`e2e: an earlier run's leftover stays: ${problem}`);
   const releases = await publishReleases(image);
   const runs: Record<string, ProgramRun> = {};
+  // The program fitted to this very daemon, as index.ts fits it to the host it previews against.
+  const engine = await readEngineFacts(docker);
   for (const stack of STACKS) {
     runs[stack] = await runProgram({
       stack,
       config: { ...suffix(stack), registry: releases.base, ...(edge === "shared" ? { edge: "shared" } : {}) },
       release: releases.manifest,
+      inventory: { ...EMPTY_HOST, engine },
     });
   }
   const all = Object.values(runs).flatMap((r) => r.resources);
@@ -139,7 +143,7 @@ async function standUp(edge: "isolated" | "shared"): Promise<World> {
   const applier = new Applier(docker, runId, image);
   mapPins(applier, [...Object.values(releases.manifest.services).map((e) => e.image), ...Object.values(releases.variant)]);
   await standUpNeighbours(applier);
-  for (const stack of STACKS) await applier.apply(runs[stack]);
+  for (const stack of STACKS) await applier.apply(runs[stack], engine);
   await applier.waitHealthy();
   const outputs = Object.fromEntries(STACKS.map((s) => [s, parseOutputs(runs[s].outputs, `${s} program outputs`)]));
   return { runs, outputs, stacks: STACKS.map((stack) => ({ stack, outputs: outputs[stack] })), applier, image, releases };
@@ -194,6 +198,14 @@ describe("verify on a real Docker host, isolated edge (default)", () => {
   const containerName = (stack: string, service: string) => world.outputs[stack].containers[service];
   /** The environment (suffix) a stack's names and check ids carry. */
   const E = (stack: string) => world.outputs[stack].environment;
+
+  test("a second up changes nothing: every container, network and volume of both stacks reads back from the daemon as the provider would store it, equal to what was sent", async () => {
+    const diffs = (await Promise.all(STACKS.map((stack) => world.applier.readBackDiffs(world.runs[stack])))).flat();
+    expect(diffs).toEqual([]);
+    // Every one of them was read: the rules cover each type the program creates.
+    const read = STACKS.flatMap((stack) => world.runs[stack].resources.filter((r) => [TYPES.container, TYPES.network, TYPES.volume].includes(r.type as never)));
+    expect(read.length).toBeGreaterThan(2 * SERVICE_NAMES.length);
+  });
 
   /** The first test's report, measured with exec probes: the sidecar test compares against it (or measures its own when run alone). */
   let execReport: VerifyReport | undefined;

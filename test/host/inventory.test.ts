@@ -21,3 +21,12 @@ test("lists the host's volumes and networks with their labels and subnets, as th
   expect(inventory.networks).toContainEqual({ name: `${tag}-network`, labels: { owner: "someone-else" }, subnets: [subnet] });
   expect(inventory.networks.map((n) => n.name)).toContain("bridge");
 });
+
+test("reads the engine's API version and swap accounting, and its json-file log defaults with a probe container it removes again", async () => {
+  const [inventory, version, info] = await Promise.all([readDockerInventory(docker), docker.version(), docker.info()]);
+  expect(inventory.engine.apiVersion).toBe(version.ApiVersion);
+  expect(inventory.engine.swapLimit).toBe(info.SwapLimit === true);
+  expect(typeof inventory.engine.jsonFileLogDefaults).toBe("object");
+  const probes = await docker.listContainers({ all: true, filters: { label: ["pt.portugalodyssey.project.log-defaults-probe"] } });
+  expect(probes).toEqual([]);
+});

@@ -7,7 +7,7 @@ import { ConfigError } from "../../config/load";
 import { STORES } from "../../catalog/stores";
 import { names } from "../../model/naming";
 import { containerFor, envOf } from "../harness/inspect";
-import { runProgram } from "../harness/program";
+import { EMPTY_HOST, runProgram } from "../harness/program";
 
 const STACK = "prod";
 const PG = "compose_postgres-data";
@@ -17,7 +17,7 @@ const pgdataDir = () => STORES.postgres.env.PGDATA as string;
 const pgMount = () => STORES.postgres.volumes[0].path;
 const subdir = () => pgdataDir().slice(pgMount().length + 1);
 /** The host holds both Compose volumes: the collision check wants an adopted volume to exist. */
-const inventory = { containers: [], networks: [], volumes: [PG, MQ].map((name) => ({ name, labels: { "com.docker.compose.project": "compose" } })) };
+const inventory = { ...EMPTY_HOST, volumes: [PG, MQ].map((name) => ({ name, labels: { "com.docker.compose.project": "compose" } })) };
 const ourNode = `rabbit@${names.alias("rabbitmq", STACK)}`;
 
 async function attempt(listings: Record<string, string[]>, data?: Record<string, unknown>) {
