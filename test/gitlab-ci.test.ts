@@ -13,6 +13,7 @@ import { allStackCiSettings } from "../config/gitlab-settings";
 import { BACKUP_REGISTRY_CREDENTIALS, BACKUP_REGISTRY_ENVIRONMENT, DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes, environmentPlan } from "../tools/ci/gitlab-setup";
 import { EVENTS, type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
+import { LOG_DEFAULTS_DAEMON_OPTS } from "../testing/servers/dockerd";
 import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
 
 const ROOT = join(__dirname, "..");
@@ -426,6 +427,18 @@ describe("structure", () => {
       '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
       "when:never",
     ]);
+  });
+
+  it("the test job gives the log-defaults e2e an engine of its own started with exactly the default log options that suite expects", () => {
+    const test = parent.test;
+    const host = new URL(test.variables.PO_LOG_DEFAULTS_DOCKER_HOST);
+    const service = test.services.find((s: Job) => s.alias === host.hostname);
+    expect(service.name).toMatch(/-dind$/);
+    expect(host.hostname).not.toBe(new URL(test.variables.DOCKER_HOST).hostname);
+    const command: string[] = service.command;
+    const given = Object.fromEntries(command.flatMap((arg, i) => (arg === "--log-opt" ? [command[i + 1].split("=")] : [])));
+    expect(given).toEqual(LOG_DEFAULTS_DAEMON_OPTS);
+    expect(command.filter((arg) => arg !== "--log-opt")).toHaveLength(Object.keys(LOG_DEFAULTS_DAEMON_OPTS).length);
   });
 
   it("deploys, drift checks and restore drills of a stack hold the stack's resource group, so none runs beside another deploy of it", () => {

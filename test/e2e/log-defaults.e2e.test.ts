@@ -9,19 +9,19 @@
 import type Docker from "dockerode";
 import { readEngineFacts } from "../../host/inventory";
 import { MODERN_ENGINE, readBackDiffs, type EngineFacts } from "../../model/read-back";
-import { connectDockerd, importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
+import { LOG_DEFAULTS_DAEMON_OPTS, connectDockerd, importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
 import { EMPTY_HOST, TYPES, runProgram, type RegisteredResource } from "../harness/program";
 import { containerSpec } from "./applier";
 
 jest.setTimeout(180_000);
 
-const DAEMON_LOG_OPTS = { "max-size": "5m", "max-file": "7", compress: "true" };
+const DAEMON_LOG_OPTS = LOG_DEFAULTS_DAEMON_OPTS;
 let daemon: RunningDockerd;
 let image: string;
 
 beforeAll(async () => {
   // Where no dockerd can be started (an unprivileged CI job), a daemon already started with DAEMON_LOG_OPTS
-  // as its log-opts (e.g. docker:dind with `--log-opt max-size=5m --log-opt max-file=7 --log-opt compress=true`).
+  // as its log-opts (the GitLab test job's docker-log-defaults service).
   const given = process.env.PO_LOG_DEFAULTS_DOCKER_HOST;
   daemon = given ? connectDockerd(given) : await startDockerd({ "log-driver": "json-file", "log-opts": DAEMON_LOG_OPTS });
   image = importEmptyImage(daemon.host, "po-empty:log-defaults");

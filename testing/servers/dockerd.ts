@@ -11,6 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 
+/**
+ * The default log options of the daemon the log-defaults e2e runs against: started here through daemon.json,
+ * or, in the GitLab test job, a docker:dind service given them as `--log-opt` arguments.
+ */
+export const LOG_DEFAULTS_DAEMON_OPTS: Readonly<Record<string, string>> = { "max-size": "5m", "max-file": "7", compress: "true" };
+
 export interface RunningDockerd {
   docker: Docker;
   /** `unix://…`, for DOCKER_HOST. */
