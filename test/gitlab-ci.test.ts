@@ -8,9 +8,9 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { allStackCiSettings } from "../config/gitlab-settings";
-import { DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes } from "../tools/ci/gitlab-setup";
+import { DEPLOY_CREDENTIALS, NOTES_TOKEN, RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP, desiredScopes } from "../tools/ci/gitlab-setup";
 import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
 import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
@@ -22,7 +22,8 @@ const AUTOMATIC = STACKS.filter((s) => s.deploy === "automatic").map((s) => s.st
 const MANUAL = STACKS.filter((s) => s.deploy === "manual").map((s) => s.stack);
 
 type Job = Record<string, any>;
-const parseFile = (path: string) => parse(readFileSync(path, "utf8"), { merge: true }) as Record<string, Job>;
+// The parent file starts with its `spec: inputs` header document; the pipeline is the last document.
+const parseFile = (path: string) => parseAllDocuments(readFileSync(path, "utf8"), { merge: true }).at(-1)!.toJS() as Record<string, Job>;
 const parent = parseFile(CI_FILE);
 const templates = parseFile(join(ROOT, TEMPLATES));
 
@@ -97,6 +98,14 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
 
   it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));
 
+  it("a release request (a trigger token's pipeline on main) runs the release-request job alone; on another ref, nothing", () => {
+    expect(running(parentJobs({ CI_PIPELINE_SOURCE: "trigger", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }))).toEqual(["release-request"]);
+    expect(running(parentJobs({ CI_PIPELINE_SOURCE: "trigger", CI_COMMIT_BRANCH: "infra/x", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }))).toEqual([]);
+    // Every release of every application project holds one lock; the request reaches the job as inputs only.
+    expect(parent["release-request"].resource_group).toBe(RELEASE_RESOURCE_GROUP);
+    for (const value of Object.values(parent["release-request"].variables as Record<string, string>)) expect(value).toMatch(/^\$\[\[ inputs\.release_[a-z_]+ \]\]$/);
+  }, 60000);
+
   it("gitlab-ci-local's schema check would catch a broken file (so the lists above come from valid ones)", () => {
     const broken = readFileSync(CI_FILE, "utf8").replace("strategy: depend", "strategy: [depend]");
     expect(() => parentJobs(MAIN, broken)).toThrow(/strategy/);
@@ -155,8 +164,8 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
     return out;
   };
 
-  it("lint, typecheck and test (and every other parent job) receive no deploy credential", () => {
-    for (const [name, j] of everyJob().filter(([n]) => n in parent)) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
+  it("lint, typecheck and test (and every other parent job but release-request) receive no credential", () => {
+    for (const [name, j] of everyJob().filter(([n]) => n in parent && n !== "release-request")) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
     for (const name of ["lint", "typecheck", "test"]) expect(parent[name].environment).toBeUndefined();
   });
 
@@ -184,6 +193,15 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
         environment: { name: stack.environment, action: "verify" },
         credentials: [...DEPLOY_CREDENTIALS].sort(),
       });
+    }
+  });
+
+  it("release-request receives the release credentials and nothing else; no other job receives them", () => {
+    const [, release] = everyJob().find(([n]) => n === "release-request")!;
+    expect(release.environment.name).toBe(RELEASE_ENVIRONMENT);
+    expect(credentialsOf(release, scopes).sort()).toEqual([...RELEASE_CREDENTIALS].sort());
+    for (const [name, j] of everyJob().filter(([n]) => n !== "release-request")) {
+      expect({ name, release: credentialsOf(j, scopes).filter((c) => (RELEASE_CREDENTIALS as readonly string[]).includes(c)) }).toEqual({ name, release: [] });
     }
   });
 
@@ -263,11 +281,12 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
 describe("structure", () => {
   const allFiles = () => ({ ...parent, ...templates });
 
-  it("only creates pipelines for merge requests, schedules and the default branch", () => {
+  it("only creates pipelines for merge requests, schedules, the default branch and release requests on it", () => {
     expect(parent.workflow.rules.map((r: Job) => r.if ?? `when:${r.when}`)).toEqual([
       '$CI_PIPELINE_SOURCE == "merge_request_event"',
       '$CI_PIPELINE_SOURCE == "schedule"',
       '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
+      '$CI_PIPELINE_SOURCE == "trigger" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
       "when:never",
     ]);
   });

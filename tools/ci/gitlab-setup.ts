@@ -17,6 +17,12 @@
  *    the API) cannot be copied and is reported for a person to re-create.
  * 4. PO_PROTECTED_PIPELINE=true exists as a protected variable for every scope:
  *    the pipeline's rules read it to tell whether a pipeline gets protected variables.
+ * 5. Release requests (docs/releases.md): the release credentials are scoped to the
+ *    release-requests environment (step 3) and its resource group is oldest_first (step 1);
+ *    infra/* is a protected branch wildcard, so a release merge request (and any MR
+ *    from such a branch) gets a preview; pipeline variables are off, so a trigger token
+ *    can pass only the inputs .gitlab-ci.yml declares; every project the catalog names in
+ *    `builtBy` is listed in releases/requesters.yaml with a trigger token that exists.
  *
  *   GITLAB_API_URL=https://gitlab.example.com/api/v4 GITLAB_PROJECT=group/infra GITLAB_SETUP_TOKEN=… \
  *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]…
@@ -24,7 +30,9 @@
  * The token needs the Maintainer role and the `api` scope.
  */
 import { parseArgs } from "node:util";
+import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { type StackCiSettings, allStackCiSettings } from "../../config/gitlab-settings";
+import { REQUESTERS_FILE, readRequesters } from "../../config/release";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { type GitlabProject, gitlabCall, gitlabList } from "./gitlab-api";
 
@@ -44,6 +52,13 @@ export const NOTES_ENVIRONMENT = "preview-notes";
 export const NOTES_TOKEN = "GITLAB_API_TOKEN";
 export const MARKER = "PO_PROTECTED_PIPELINE";
 
+/** The release-request job's environment and lock (.gitlab-ci.yml), and the credentials only it receives. */
+export const RELEASE_ENVIRONMENT = "release-requests";
+export const RELEASE_RESOURCE_GROUP = "release-requests";
+export const RELEASE_CREDENTIALS = ["PO_RELEASE_API_TOKEN", "PO_RELEASE_REGISTRY_USER", "PO_RELEASE_REGISTRY_PASSWORD"] as const;
+/** Merge requests from branches under it get protected variables, so a preview; release merge requests push there. */
+export const PROTECTED_BRANCH_WILDCARD = "infra/*";
+
 export type Deployer = { access_level: number } | { user_id: number } | { group_id: number };
 
 /** The scopes each variable must have: one variable per scope, nothing else. */
@@ -52,6 +67,7 @@ export function desiredScopes(stacks: StackCiSettings[], extraCredentials: strin
   const scopes = new Map<string, string[]>();
   for (const key of [...DEPLOY_CREDENTIALS, ...extraCredentials]) scopes.set(key, environments);
   scopes.set(NOTES_TOKEN, [NOTES_ENVIRONMENT]);
+  for (const key of RELEASE_CREDENTIALS) scopes.set(key, [RELEASE_ENVIRONMENT]);
   return scopes;
 }
 
@@ -98,15 +114,15 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     if (!opts.dryRun) await act();
   };
 
-  // 1. Resource groups.
-  for (const s of stacks) {
-    const path = `/resource_groups/${encodeURIComponent(s.stack)}`;
+  // 1. Resource groups: each stack's, and the release requests'.
+  for (const group of [...stacks.map((s) => s.stack), RELEASE_RESOURCE_GROUP]) {
+    const path = `/resource_groups/${encodeURIComponent(group)}`;
     const { status, data } = await call<{ key: string; process_mode: string }>("GET", path);
     if (status === 404) {
-      pending.push(`resource group ${s.stack} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after the first deploy of ${s.stack}`);
+      pending.push(`resource group ${group} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after its first job`);
     } else if (data?.process_mode !== "oldest_first") {
-      await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
-    } else opts.log(`ok: resource group ${s.stack} is oldest_first`);
+      await change(`set resource group ${group} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
+    } else opts.log(`ok: resource group ${group} is oldest_first`);
   }
 
   // 2. Protected environments.
@@ -172,9 +188,51 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     );
   }
 
+  // 5. Release requests.
+  await releaseRequestSetup(opts, call, change, pending);
+
   for (const p of pending) opts.log(`todo: ${p}`);
   opts.log(changes.length ? `${changes.length} change(s) ${opts.dryRun ? "to make (dry run: nothing changed)" : "made"}.` : "nothing to change.");
   return { changes, pending };
+}
+
+type Call = <T>(method: string, path: string, body?: unknown) => Promise<{ status: number; data?: T }>;
+
+/** The protected infra/* wildcard, pipeline variables off, and a listed, existing trigger token per building project. */
+async function releaseRequestSetup(opts: SetupOptions, call: Call, change: (what: string, act: () => Promise<unknown>) => Promise<void>, pending: string[]) {
+  // docs.gitlab.com/api/protected_branches: a wildcard is protected by its name.
+  const branch = await call("GET", `/protected_branches/${encodeURIComponent(PROTECTED_BRANCH_WILDCARD)}`);
+  if (branch.status === 404) {
+    await change(`protect branches ${PROTECTED_BRANCH_WILDCARD} (Developers push and merge, no force push)`, () =>
+      call("POST", "/protected_branches", { name: PROTECTED_BRANCH_WILDCARD, push_access_level: 30, merge_access_level: 30, allow_force_push: false }),
+    );
+  } else opts.log(`ok: ${PROTECTED_BRANCH_WILDCARD} is a protected branch wildcard`);
+
+  // docs.gitlab.com/api/projects/#edit-a-project: the role is honoured only with restrict_user_defined_variables
+  // (gitlab-org/gitlab!149343). With no_one_allowed a trigger token passes inputs, never variables.
+  const { data: project } = await call<{ restrict_user_defined_variables?: boolean; ci_pipeline_variables_minimum_override_role?: string }>("GET", "");
+  if (project?.restrict_user_defined_variables !== true || project?.ci_pipeline_variables_minimum_override_role !== "no_one_allowed") {
+    await change("switch pipeline variables off (minimum role no_one_allowed): a trigger token may pass only the declared inputs", () =>
+      call("PUT", "", { restrict_user_defined_variables: true, ci_pipeline_variables_minimum_override_role: "no_one_allowed" }),
+    );
+  } else opts.log("ok: pipeline variables are off");
+
+  // Trigger tokens are issued by a person (their value is shown once), so this only checks them.
+  const requesters = readRequesters(opts.projectDir);
+  const triggers = (await call<Array<{ id: number; description: string; token: string }>>("GET", "/triggers")).data ?? [];
+  // The API shows other users' tokens by their first four characters; GitLab's short token skips the glptt- prefix.
+  const shortOf = (token: string) => token.replace(/^glptt-/, "").slice(0, 4);
+  for (const builder of [...new Set(SERVICE_NAMES.map((s) => SERVICES[s].builtBy))].sort()) {
+    const listed = requesters[builder];
+    if (!listed) {
+      pending.push(
+        `${builder} builds catalog services but cannot ask for releases: issue it a pipeline trigger token described release-request:${builder}, ` +
+          `list its short token in ${REQUESTERS_FILE} and store the token in ${builder} as the masked, protected variable PO_RELEASE_TRIGGER_TOKEN`,
+      );
+    } else if (!triggers.some((t) => shortOf(t.token) === listed.trigger)) {
+      pending.push(`${REQUESTERS_FILE} lists trigger ${listed.trigger}… for ${builder}, but this project has no such trigger token (revoked?): issue a new one and list it`);
+    } else opts.log(`ok: ${builder} asks for releases with trigger ${listed.trigger}…`);
+  }
 }
 
 export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<SetupOptions, "fetch" | "log" | "projectDir"> {

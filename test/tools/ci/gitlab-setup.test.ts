@@ -3,14 +3,27 @@
  * project's resource groups, protected environments and variables, and
  * refuses any request whose method, path, query or body does not match the
  * shapes in GitLab's REST API docs (docs.gitlab.com/api/resource_groups,
- * /api/protected_environments, /api/project_level_variables).
+ * /api/protected_environments, /api/project_level_variables, /api/protected_branches,
+ * /api/projects (edit a project), /api/pipeline_triggers).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { z } from "zod";
 import { allStackCiSettings } from "../../../config/gitlab-settings";
-import { DEPLOY_CREDENTIALS, MARKER, NOTES_ENVIRONMENT, NOTES_TOKEN, gitlabSetup, parseSetupArgs } from "../../../tools/ci/gitlab-setup";
+import { SERVICES, SERVICE_NAMES } from "../../../catalog/services";
+import {
+  DEPLOY_CREDENTIALS,
+  MARKER,
+  NOTES_ENVIRONMENT,
+  NOTES_TOKEN,
+  PROTECTED_BRANCH_WILDCARD,
+  RELEASE_CREDENTIALS,
+  RELEASE_ENVIRONMENT,
+  RELEASE_RESOURCE_GROUP,
+  gitlabSetup,
+  parseSetupArgs,
+} from "../../../tools/ci/gitlab-setup";
 
 const PROJECT_DIR = join(__dirname, "..", "..", "..");
 const PROJECT = "portugal-odyssey/infra";
@@ -51,6 +64,9 @@ class FakeGitlab {
   resourceGroups = new Map<string, string>();
   protectedEnvironments = new Map<string, Array<{ id: number; access_level: number | null; user_id: number | null; group_id: number | null }>>();
   variables: Variable[] = [];
+  protectedBranches = new Map<string, { push_access_level: number; merge_access_level: number }>();
+  settings = { restrict_user_defined_variables: false, ci_pipeline_variables_minimum_override_role: "developer" };
+  triggers: Array<{ id: number; description: string; token: string }> = [];
   violations: string[] = [];
   writes: string[] = [];
   private nextId = 1;
@@ -78,9 +94,9 @@ class FakeGitlab {
     };
     if (req.headers["private-token"] !== TOKEN) return refuse("no PRIVATE-TOKEN header with the token");
     // The project path must arrive URL-encoded (group%2Fname), as the API docs require.
-    const prefix = `/api/v4/projects/${encodeURIComponent(PROJECT)}/`;
-    if (!req.url!.startsWith(prefix)) return refuse("not under the URL-encoded project path");
-    const path = decodeURIComponent(url.pathname.slice(prefix.length - 1));
+    const prefix = `/api/v4/projects/${encodeURIComponent(PROJECT)}`;
+    if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return refuse("not under the URL-encoded project path");
+    const path = decodeURIComponent(url.pathname.slice(prefix.length));
     let body: unknown;
     if (raw) {
       if (req.headers["content-type"] !== "application/json") return refuse("body without Content-Type application/json");
@@ -128,6 +144,25 @@ class FakeGitlab {
         return send(200, { name: m[1], deploy_access_levels: levels });
       }
     }
+    if (path === "" && req.method === "GET") return send(200, { id: 1, path_with_namespace: PROJECT, ...this.settings });
+    if (path === "" && req.method === "PUT") {
+      const b = check(z.strictObject({ restrict_user_defined_variables: z.boolean().optional(), ci_pipeline_variables_minimum_override_role: z.enum(["no_one_allowed", "developer", "maintainer", "owner"]).optional() }));
+      if (!b) return;
+      Object.assign(this.settings, b);
+      return send(200, { id: 1, ...this.settings });
+    }
+    if ((m = /^\/protected_branches\/(.+)$/.exec(path)) && req.method === "GET") {
+      const b = this.protectedBranches.get(m[1]);
+      return b ? send(200, { name: m[1], push_access_levels: [{ access_level: b.push_access_level }], merge_access_levels: [{ access_level: b.merge_access_level }] }) : send(404, { message: "404 Not found" });
+    }
+    if (path === "/protected_branches" && req.method === "POST") {
+      const b = check(z.strictObject({ name: z.string(), push_access_level: z.number().int(), merge_access_level: z.number().int(), allow_force_push: z.boolean().optional() }));
+      if (!b) return;
+      if (this.protectedBranches.has(b.name)) return send(409, { message: "Protected branch already exists" });
+      this.protectedBranches.set(b.name, b);
+      return send(201, b);
+    }
+    if (path === "/triggers" && req.method === "GET") return send(200, this.triggers);
     if (path === "/variables" && req.method === "GET") {
       const perPage = Number(url.searchParams.get("per_page") ?? 20);
       const page = Number(url.searchParams.get("page") ?? 1);
@@ -189,7 +224,8 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     lines.length = 0;
     // What a project looks like before: every group unordered, credentials for every environment ("*").
     for (const s of STACKS) gitlab.resourceGroups.set(s.stack, "unordered");
-    gitlab.variables = [...DEPLOY_CREDENTIALS.filter((k) => k !== "PULUMI_CONFIG_PASSPHRASE_FILE"), NOTES_TOKEN].map((k) => variable(k));
+    gitlab.resourceGroups.set(RELEASE_RESOURCE_GROUP, "unordered");
+    gitlab.variables = [...DEPLOY_CREDENTIALS.filter((k) => k !== "PULUMI_CONFIG_PASSPHRASE_FILE"), NOTES_TOKEN, ...RELEASE_CREDENTIALS].map((k) => variable(k));
   });
   afterEach(() => gitlab.stop());
 
@@ -247,6 +283,42 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     const { pending } = await run(false);
     expect(gitlab.variables.filter((v) => v.key === "PULUMI_CONFIG_PASSPHRASE").map((v) => v.environment_scope)).toEqual(["*"]);
     expect(pending.filter((p) => p.startsWith("PULUMI_CONFIG_PASSPHRASE is hidden"))).toHaveLength(STACKS.length);
+  });
+});
+
+describe("gitlab:setup for release requests", () => {
+  let gitlab: FakeGitlab;
+  let apiUrl: string;
+  const lines: string[] = [];
+  const run = () =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  beforeEach(async () => {
+    gitlab = new FakeGitlab();
+    apiUrl = await gitlab.start();
+    lines.length = 0;
+    gitlab.resourceGroups.set(RELEASE_RESOURCE_GROUP, "unordered");
+    gitlab.variables = RELEASE_CREDENTIALS.map((k) => variable(k));
+  });
+  afterEach(() => gitlab.stop());
+
+  it("protects the infra/* wildcard release merge requests push to, switches pipeline variables off, and serialises every release oldest first", async () => {
+    await run();
+    expect(gitlab.violations).toEqual([]);
+    expect(gitlab.protectedBranches.get(PROTECTED_BRANCH_WILDCARD)).toMatchObject({ push_access_level: 30, merge_access_level: 30 });
+    expect(gitlab.settings).toEqual({ restrict_user_defined_variables: true, ci_pipeline_variables_minimum_override_role: "no_one_allowed" });
+    expect(gitlab.resourceGroups.get(RELEASE_RESOURCE_GROUP)).toBe("oldest_first");
+  });
+
+  it("scopes the release credentials to the release-requests environment alone", async () => {
+    await run();
+    for (const key of RELEASE_CREDENTIALS) expect(gitlab.variables.filter((v) => v.key === key).map((v) => v.environment_scope)).toEqual([RELEASE_ENVIRONMENT]);
+  });
+
+  it("says which building project has no trigger token to ask with", async () => {
+    const { pending } = await run();
+    for (const builder of new Set(SERVICE_NAMES.map((s) => SERVICES[s].builtBy))) {
+      expect(pending).toContainEqual(expect.stringMatching(new RegExp(`^${builder} builds catalog services but cannot ask for releases`)));
+    }
   });
 });
 
