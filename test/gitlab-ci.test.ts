@@ -233,7 +233,9 @@ function runScript(script: string[], preview: number, digest: boolean, gate: num
     const env = { PATH: `${bin}:${process.env.PATH}`, STACK: "prod", PREVIEW_EXIT: String(preview), WRITE_DIGEST: digest ? "1" : "0", GATE_EXIT: String(gate) };
     const run = spawnSync("bash", ["-e", "-c", script.join("\n")], { cwd: dir, env, encoding: "utf8" });
     const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
-    return { code: run.status, calls, ran: (what: string) => calls.some((c) => c.includes(what)) };
+    const exitFile = join(dir, "preview-prod.exit");
+    const recordedExit = existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined;
+    return { code: run.status, calls, recordedExit, ran: (what: string) => calls.some((c) => c.includes(what)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -249,6 +251,9 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
   ])("preview job, when the preview %s", (_what, preview, digest, gate, code, gated) => {
     const run = runScript(templates[".preview"].script, preview, digest, gate);
     expect(run.code).toBe(code);
+    // The summary job reads the preview's own exit code from this artifact.
+    expect(run.recordedExit).toBe(String(preview));
+    expect(templates[".preview"].artifacts.paths).toContain("preview-$STACK.exit");
     expect(run.ran("data-safety-gate.ts --stack prod preview-prod.json")).toBe(gated);
   });
 
