@@ -108,6 +108,13 @@ describe("the release-to-qual job's script", () => {
     expect([first.code, second.code]).toEqual([0, 0]);
   });
 
+  test("sends the services one space apart however the variable was written", () => {
+    const [s1, s2] = SERVICES.split(" ");
+    const run = runJob({ PO_RELEASE_SERVICES: `  ${s1}\n   ${s2} ` });
+    rmSync(run.dir, { recursive: true, force: true });
+    expect(run.calls).toContain(`inputs[release_services]=${s1} ${s2}`);
+  });
+
   test("with PO_RELEASE_VIA_MR=true it asks for a merge request instead", () => {
     const run = runJob({ PO_RELEASE_VIA_MR: "true" });
     rmSync(run.dir, { recursive: true, force: true });
@@ -134,7 +141,7 @@ describe("the release-to-qual job's script", () => {
     const used = new Set([...text.replace(/^#.*$/gm, "").matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]));
     const own = new Set(Object.keys({ ...template.variables, ...job.variables }));
     // GitLab's predefined variables (CI_*) carry no credential of the infra project; CI_JOB_TOKEN is not used at all.
-    expect([...used].filter((v) => !v.startsWith("CI_") && !own.has(v) && v !== "project")).toEqual(["PO_RELEASE_TRIGGER_TOKEN"]);
+    expect([...used].filter((v) => !v.startsWith("CI_") && !own.has(v))).toEqual(["PO_RELEASE_TRIGGER_TOKEN"]);
     expect(used.has("CI_JOB_TOKEN")).toBe(false);
   });
 });

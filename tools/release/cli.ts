@@ -9,8 +9,8 @@
  *
  * The registry login comes from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD:
  * the same deploy token the stack pulls with (config registryUsername and
- * registryPassword). In an application's pipeline, CI_REGISTRY_USER and
- * CI_JOB_TOKEN read that project's own registry.
+ * registryPassword). Release requests from application projects resolve their
+ * tags with resolvePins too (request.ts), with this project's own login.
  *
  * Exit 0 when written (or nothing changed), 1 when the registry failed, 2 on bad arguments.
  */

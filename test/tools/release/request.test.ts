@@ -1,8 +1,9 @@
 /**
  * The infra side of a release request against a stand-in GitLab that keeps a real history of
  * releases/qual.yaml and refuses a commit whose `last_commit_id` is stale, as GitLab's Commits API
- * does (Files::MultiService: "The file has changed since you started editing it: <path>"), and a
- * stand-in registry that answers each tag's digest.
+ * does (Files::MultiService: "The file has changed since you started editing it: <path>"), and
+ * refuses a body that is not of the API's shape (docs.gitlab.com/api/commits, /api/merge_requests);
+ * and a stand-in registry that answers each tag's digest.
  */
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,9 +12,19 @@ import { join } from "node:path";
 import { SERVICES, SERVICE_NAMES } from "../../../catalog/services";
 import { BACKUP_IMAGE, REQUESTERS_FILE, releaseFileName } from "../../../config/release";
 import type { FetchLike } from "../../../tools/ci/gitlab-api";
-import { type RequestInputs, handleRequest } from "../../../tools/release/request";
+import { type RequestInputs, handleRequest, main } from "../../../tools/release/request";
 import { imageRepository, parseManifest, stackRegistry } from "../../../tools/release/manifest";
 import { REPOSITORY_ROOT } from "../../harness/stack-config";
+import { z } from "zod";
+
+const commitBody = z.strictObject({
+  branch: z.string(),
+  start_branch: z.string().optional(),
+  commit_message: z.string().min(1),
+  // Only the manifest, only an update, always guarded by the file's last commit.
+  actions: z.tuple([z.strictObject({ action: z.literal("update"), file_path: z.literal(releaseFileName("qual")), content: z.string(), last_commit_id: z.string() })]),
+});
+const mergeRequestBody = z.strictObject({ source_branch: z.string(), target_branch: z.string(), title: z.string(), remove_source_branch: z.boolean() });
 
 const STACK = "qual";
 const FILE = releaseFileName(STACK);
@@ -52,7 +63,9 @@ function standInGitlab(initial: string, jobs: Record<string, string | null>) {
       return answer(200, { file_path: FILE, content: Buffer.from(file.content).toString("base64"), encoding: "base64", last_commit_id: file.lastCommitId });
     }
     if (method === "POST" && path === "/repository/commits") {
-      const body = JSON.parse(init.body!);
+      const parsed = commitBody.safeParse(JSON.parse(init.body!));
+      if (!parsed.success) return answer(400, { message: `not the Commits API's shape: ${parsed.error.message}` });
+      const body = parsed.data;
       const [action] = body.actions;
       if (body.branch === "main" && action.last_commit_id !== file.lastCommitId) {
         conflicts.push(body.commit_message);
@@ -63,7 +76,7 @@ function standInGitlab(initial: string, jobs: Record<string, string | null>) {
       if (body.branch === "main") file = { content: action.content, lastCommitId: id };
       return answer(201, { id });
     }
-    if (method === "POST" && path === "/merge_requests") return answer(201, { web_url: `${SERVER}/po/infra/-/merge_requests/1` });
+    if (method === "POST" && path === "/merge_requests" && mergeRequestBody.safeParse(JSON.parse(init.body!)).success) return answer(201, { web_url: `${SERVER}/po/infra/-/merge_requests/1` });
     return answer(404, { message: `no stand-in for ${method} ${path}` });
   };
   return { fetchFn, commits, conflicts, file: () => file.content };
@@ -196,5 +209,42 @@ describe("release merge requests", () => {
     expect(await handleRequest(request({ mergeRequest: true }), context(gitlab, "1"))).toMatch(/^opened merge request/);
     expect(gitlab.commits.map((c) => c.branch)).toEqual(["infra/release-qual-91"]);
     expect(gitlab.file()).toBe(INITIAL);
+  });
+});
+
+describe("the command line's exit codes", () => {
+  const env = {
+    CI_API_V4_URL: `${SERVER}/api/v4`,
+    CI_PROJECT_ID: "1",
+    CI_JOB_ID: "1",
+    CI_PIPELINE_ID: "91",
+    CI_DEFAULT_BRANCH: "main",
+    CI_SERVER_URL: SERVER,
+    PO_RELEASE_API_TOKEN: "release-credential",
+  };
+  const args = (over: string[] = []) => ["--stack", STACK, "--services", SERVICE_NAMES[0], "--tag", "1.0.0", "--commit", COMMIT, "--pipeline", `${SERVER}/${PLATFORM}/-/pipelines/77`, ...over];
+  const quiet = () => [jest.spyOn(process.stdout, "write").mockImplementation(() => true), jest.spyOn(process.stderr, "write").mockImplementation(() => true)];
+
+  test("3 when the request is refused, 2 without the release credential; nothing is committed", async () => {
+    const mocks = quiet();
+    try {
+      const refused = standInGitlab(INITIAL, { "1": "strg" });
+      expect(await main(args(), env, refused.fetchFn, project)).toBe(3);
+      expect(await main(["--stack", STACK, "--tag", "not a tag", "--commit", COMMIT, "--pipeline", "7"], env, refused.fetchFn, project)).toBe(3);
+      expect(await main(args(), { ...env, PO_RELEASE_API_TOKEN: "" }, refused.fetchFn, project)).toBe(2);
+      expect(refused.commits).toEqual([]);
+    } finally {
+      for (const m of mocks) m.mockRestore();
+    }
+  });
+
+  test("1 when GitLab refuses the credential", async () => {
+    const mocks = quiet();
+    try {
+      const gitlab = standInGitlab(INITIAL, { "1": "plat" });
+      expect(await main(args(), { ...env, PO_RELEASE_API_TOKEN: "wrong" }, gitlab.fetchFn, project)).toBe(1);
+    } finally {
+      for (const m of mocks) m.mockRestore();
+    }
   });
 });
