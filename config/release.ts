@@ -64,7 +64,7 @@ export const requestersSchema = z
   .strictObject({
     requesters: z
       .record(
-        z.string().regex(PROJECT_PATH, { error: "expected a GitLab project path such as portugal-odyssey/platform" }),
+        z.string(),
         z.strictObject({ trigger: z.string().regex(SHORT_TOKEN, { error: "expected the trigger token's short token (its first four characters after glptt-)" }) }),
       )
       .nullable()
@@ -73,6 +73,8 @@ export const requestersSchema = z
   .superRefine((file, ctx) => {
     const seen = new Map<string, string>();
     for (const [project, { trigger }] of Object.entries(file.requesters)) {
+      // Checked here, not as the record's key schema, so the message names the key and says what is expected.
+      if (!PROJECT_PATH.test(project)) ctx.addIssue({ code: "custom", path: ["requesters", project], message: "expected a GitLab project path such as portugal-odyssey/platform" });
       const other = seen.get(trigger);
       // Two projects behind one short token could not be told apart: rotate one of the tokens.
       if (other) ctx.addIssue({ code: "custom", path: ["requesters", project, "trigger"], message: `${trigger} is also ${other}'s; rotate one of the two trigger tokens` });
