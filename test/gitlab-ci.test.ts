@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
+import { parsePipelineFile } from "../tools/ci/pipeline-file";
 import { allStackCiSettings } from "../config/gitlab-settings";
 import { DEPLOY_CREDENTIALS, NOTES_TOKEN, RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP, desiredScopes } from "../tools/ci/gitlab-setup";
 import { type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
@@ -22,8 +23,7 @@ const AUTOMATIC = STACKS.filter((s) => s.deploy === "automatic").map((s) => s.st
 const MANUAL = STACKS.filter((s) => s.deploy === "manual").map((s) => s.stack);
 
 type Job = Record<string, any>;
-// The parent file starts with its `spec: inputs` header document; the pipeline is the last document.
-const parseFile = (path: string) => parseAllDocuments(readFileSync(path, "utf8"), { merge: true }).at(-1)!.toJS() as Record<string, Job>;
+const parseFile = (path: string) => parsePipelineFile(readFileSync(path, "utf8")) as Record<string, Job>;
 const parent = parseFile(CI_FILE);
 const templates = parseFile(join(ROOT, TEMPLATES));
 
