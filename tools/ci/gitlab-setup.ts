@@ -18,14 +18,15 @@
  * 4. PO_PROTECTED_PIPELINE=true exists as a protected variable for every scope:
  *    the pipeline's rules read it to tell whether a pipeline gets protected variables.
  * 5. Release requests (docs/releases.md): the release credentials are scoped to the
- *    release-requests environment (step 3) and its resource group is oldest_first (step 1);
+ *    release-requests environment (step 3), protected for the release bot alone (step 2,
+ *    --release-bot-user-id), and its resource group is oldest_first (step 1);
  *    infra/* is a protected branch wildcard, so a release merge request (and any MR
  *    from such a branch) gets a preview; pipeline variables are off, so a trigger token
  *    can pass only the inputs .gitlab-ci.yml declares; every project the catalog names in
  *    `builtBy` is listed in releases/requesters.yaml with a trigger token that exists.
  *
  *   GITLAB_API_URL=https://gitlab.example.com/api/v4 GITLAB_PROJECT=group/infra GITLAB_SETUP_TOKEN=… \
- *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]…
+ *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]… [--release-bot-user-id N]
  *
  * The token needs the Maintainer role and the `api` scope.
  */
@@ -91,6 +92,8 @@ interface AccessLevel {
 export interface SetupOptions extends GitlabProject {
   dryRun: boolean;
   deployers: Deployer[];
+  /** The user id of the release bot (the trigger tokens' owner): the only deployer of the release-requests environment. */
+  releaseBotUserId?: number;
   extraCredentials: string[];
   projectDir: string;
   log: (line: string) => void;
@@ -125,22 +128,28 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     } else opts.log(`ok: resource group ${group} is oldest_first`);
   }
 
-  // 2. Protected environments.
-  for (const s of stacks.filter((x) => x.dataProtected)) {
-    const path = `/protected_environments/${encodeURIComponent(s.environment)}`;
+  // 2. Protected environments: each protected stack's, and the release requests' for the release bot alone
+  //    (the owner of the trigger tokens, so only its pipelines receive the release credentials).
+  const protectedEnvironments = [
+    ...stacks.filter((x) => x.dataProtected).map((s) => ({ environment: s.environment, deployers: opts.deployers })),
+    ...(opts.releaseBotUserId ? [{ environment: RELEASE_ENVIRONMENT, deployers: [{ user_id: opts.releaseBotUserId }] }] : []),
+  ];
+  if (!opts.releaseBotUserId) pending.push(`environment ${RELEASE_ENVIRONMENT} is protected for the release bot alone only with --release-bot-user-id <its user id>`);
+  for (const { environment, deployers } of protectedEnvironments) {
+    const path = `/protected_environments/${encodeURIComponent(environment)}`;
     const { status, data } = await call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
     const present = data?.deploy_access_levels ?? [];
-    const missing = opts.deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
-    const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
+    const missing = deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
+    const extra = present.filter((a) => !deployers.some((d) => sameDeployer(a, d)));
     if (status === 404) {
-      await change(`protect environment ${s.environment}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
-        call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
+      await change(`protect environment ${environment}, allowed to deploy: ${deployers.map(describeDeployer).join(", ")}`, () =>
+        call("POST", "/protected_environments", { name: environment, deploy_access_levels: deployers }),
       );
     } else if (missing.length || extra.length) {
-      await change(`update environment ${s.environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
+      await change(`update environment ${environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
         call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
       );
-    } else opts.log(`ok: environment ${s.environment} is protected with the given deployers`);
+    } else opts.log(`ok: environment ${environment} is protected with the given deployers`);
   }
 
   // 3. Variable scopes.
@@ -245,6 +254,7 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
       "deployer-user-id": { type: "string", multiple: true },
       "deployer-group-id": { type: "string", multiple: true },
       credential: { type: "string", multiple: true },
+      "release-bot-user-id": { type: "string" },
     },
   });
   const apiUrl = env.GITLAB_API_URL ?? env.CI_API_V4_URL;
@@ -263,7 +273,17 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
     ...ids("deployer-user-id").map((user_id) => ({ user_id })),
     ...ids("deployer-group-id").map((group_id) => ({ group_id })),
   ];
-  return { apiUrl, project, token, dryRun: values["dry-run"], deployers: deployers.length ? deployers : [{ access_level: 40 }], extraCredentials: values.credential ?? [] };
+  const bot = values["release-bot-user-id"];
+  if (bot !== undefined && !/^\d+$/.test(bot)) throw new Error(`--release-bot-user-id expects a number, got ${bot}`);
+  return {
+    apiUrl,
+    project,
+    token,
+    dryRun: values["dry-run"],
+    deployers: deployers.length ? deployers : [{ access_level: 40 }],
+    releaseBotUserId: bot === undefined ? undefined : Number(bot),
+    extraCredentials: values.credential ?? [],
+  };
 }
 
 if (require.main === module) {

@@ -290,8 +290,10 @@ describe("gitlab:setup for release requests", () => {
   let gitlab: FakeGitlab;
   let apiUrl: string;
   const lines: string[] = [];
-  const run = () =>
-    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  const RELEASE_BOT = 4242;
+  /** `null`: no release bot given. */
+  const run = (releaseBot: number | null = RELEASE_BOT) =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
   beforeEach(async () => {
     gitlab = new FakeGitlab();
     apiUrl = await gitlab.start();
@@ -309,9 +311,16 @@ describe("gitlab:setup for release requests", () => {
     expect(gitlab.resourceGroups.get(RELEASE_RESOURCE_GROUP)).toBe("oldest_first");
   });
 
-  it("scopes the release credentials to the release-requests environment alone", async () => {
+  it("scopes the release credentials to the release-requests environment, which only the release bot may use", async () => {
     await run();
     for (const key of RELEASE_CREDENTIALS) expect(gitlab.variables.filter((v) => v.key === key).map((v) => v.environment_scope)).toEqual([RELEASE_ENVIRONMENT]);
+    expect(gitlab.protectedEnvironments.get(RELEASE_ENVIRONMENT)!.map((l) => [l.user_id, l.access_level])).toEqual([[RELEASE_BOT, null]]);
+  });
+
+  it("without the release bot's user id, leaves the environment as it is and says what to pass", async () => {
+    const { pending } = await run(null);
+    expect(gitlab.protectedEnvironments.has(RELEASE_ENVIRONMENT)).toBe(false);
+    expect(pending).toContainEqual(expect.stringMatching(/--release-bot-user-id/));
   });
 
   it("says which building project has no trigger token to ask with", async () => {
@@ -327,6 +336,10 @@ describe("parseSetupArgs", () => {
   it("defaults the allowed deployers to Maintainers", () => expect(parseSetupArgs([], env).deployers).toEqual([{ access_level: 40 }]));
   it("takes users, groups and access levels", () =>
     expect(parseSetupArgs(["--deployer-user-id", "7", "--deployer-group-id", "9", "--deployer-access-level", "60"], env).deployers).toEqual([{ access_level: 60 }, { user_id: 7 }, { group_id: 9 }]));
+  it("takes the release bot's user id, and refuses one that is not a number", () => {
+    expect(parseSetupArgs(["--release-bot-user-id", "4242"], env).releaseBotUserId).toBe(4242);
+    expect(() => parseSetupArgs(["--release-bot-user-id", "bot"], env)).toThrow(/--release-bot-user-id expects a number/);
+  });
   it("refuses an access level GitLab does not know, and a missing token", () => {
     expect(() => parseSetupArgs(["--deployer-access-level", "50"], env)).toThrow(/30 \(Developer\), 40 \(Maintainer\) or 60/);
     expect(() => parseSetupArgs([], { ...env, GITLAB_SETUP_TOKEN: undefined })).toThrow(/GITLAB_SETUP_TOKEN/);
