@@ -17,13 +17,7 @@
  *    the API) cannot be copied and is reported for a person to re-create.
  * 4. PO_PROTECTED_PIPELINE=true exists as a protected variable for every scope:
  *    the pipeline's rules read it to tell whether a pipeline gets protected variables.
- * 5. Release requests (docs/releases.md): the release credentials are scoped to the
- *    release-requests environment (step 3), protected for the release bot alone (step 2,
- *    --release-bot-user-id), and its resource group is oldest_first (step 1);
- *    infra/* is a protected branch wildcard, so a release merge request (and any MR
- *    from such a branch) gets a preview; pipeline variables are off, so a trigger token
- *    can pass only the inputs .gitlab-ci.yml declares; every project the catalog names in
- *    `builtBy` is listed in releases/requesters.yaml with a trigger token that exists.
+ * 5. Release requests: release-setup.ts (--release-bot-user-id N).
  *
  *   GITLAB_API_URL=https://gitlab.example.com/api/v4 GITLAB_PROJECT=group/infra GITLAB_SETUP_TOKEN=… \
  *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]… [--release-bot-user-id N]
@@ -31,11 +25,10 @@
  * The token needs the Maintainer role and the `api` scope.
  */
 import { parseArgs } from "node:util";
-import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { type StackCiSettings, allStackCiSettings } from "../../config/gitlab-settings";
-import { REQUESTERS_FILE, readRequesters } from "../../config/release";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { type GitlabProject, gitlabCall, gitlabList } from "./gitlab-api";
+import { RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, releaseRequestSetup } from "./release-setup";
 
 /** The variables only deploy, preview and drift jobs may receive. */
 export const DEPLOY_CREDENTIALS = [
@@ -52,13 +45,6 @@ export const DEPLOY_CREDENTIALS = [
 export const NOTES_ENVIRONMENT = "preview-notes";
 export const NOTES_TOKEN = "GITLAB_API_TOKEN";
 export const MARKER = "PO_PROTECTED_PIPELINE";
-
-/** The release-request job's environment and lock (.gitlab-ci.yml), and the credentials only it receives. */
-export const RELEASE_ENVIRONMENT = "release-requests";
-export const RELEASE_RESOURCE_GROUP = "release-requests";
-export const RELEASE_CREDENTIALS = ["PO_RELEASE_API_TOKEN", "PO_RELEASE_REGISTRY_USER", "PO_RELEASE_REGISTRY_PASSWORD"] as const;
-/** Merge requests from branches under it get protected variables, so a preview; release merge requests push there. */
-export const PROTECTED_BRANCH_WILDCARD = "infra/*";
 
 export type Deployer = { access_level: number } | { user_id: number } | { group_id: number };
 
@@ -92,7 +78,7 @@ interface AccessLevel {
 export interface SetupOptions extends GitlabProject {
   dryRun: boolean;
   deployers: Deployer[];
-  /** The user id of the release bot (the trigger tokens' owner): the only deployer of the release-requests environment. */
+  /** The release bot's user id (release-setup.ts). */
   releaseBotUserId?: number;
   extraCredentials: string[];
   projectDir: string;
@@ -117,39 +103,33 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     if (!opts.dryRun) await act();
   };
 
-  // 1. Resource groups: each stack's, and the release requests'.
-  for (const group of [...stacks.map((s) => s.stack), RELEASE_RESOURCE_GROUP]) {
-    const path = `/resource_groups/${encodeURIComponent(group)}`;
+  // 1. Resource groups.
+  for (const s of stacks) {
+    const path = `/resource_groups/${encodeURIComponent(s.stack)}`;
     const { status, data } = await call<{ key: string; process_mode: string }>("GET", path);
     if (status === 404) {
-      pending.push(`resource group ${group} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after its first job`);
+      pending.push(`resource group ${s.stack} does not exist yet (GitLab creates it when a pipeline first uses it): run gitlab:setup again after the first deploy of ${s.stack}`);
     } else if (data?.process_mode !== "oldest_first") {
-      await change(`set resource group ${group} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
-    } else opts.log(`ok: resource group ${group} is oldest_first`);
+      await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
+    } else opts.log(`ok: resource group ${s.stack} is oldest_first`);
   }
 
-  // 2. Protected environments: each protected stack's, and the release requests' for the release bot alone
-  //    (the owner of the trigger tokens, so only its pipelines receive the release credentials).
-  const protectedEnvironments = [
-    ...stacks.filter((x) => x.dataProtected).map((s) => ({ environment: s.environment, deployers: opts.deployers })),
-    ...(opts.releaseBotUserId ? [{ environment: RELEASE_ENVIRONMENT, deployers: [{ user_id: opts.releaseBotUserId }] }] : []),
-  ];
-  if (!opts.releaseBotUserId) pending.push(`environment ${RELEASE_ENVIRONMENT} is protected for the release bot alone only with --release-bot-user-id <its user id>`);
-  for (const { environment, deployers } of protectedEnvironments) {
-    const path = `/protected_environments/${encodeURIComponent(environment)}`;
+  // 2. Protected environments.
+  for (const s of stacks.filter((x) => x.dataProtected)) {
+    const path = `/protected_environments/${encodeURIComponent(s.environment)}`;
     const { status, data } = await call<{ name: string; deploy_access_levels: AccessLevel[] }>("GET", path);
     const present = data?.deploy_access_levels ?? [];
-    const missing = deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
-    const extra = present.filter((a) => !deployers.some((d) => sameDeployer(a, d)));
+    const missing = opts.deployers.filter((d) => !present.some((a) => sameDeployer(a, d)));
+    const extra = present.filter((a) => !opts.deployers.some((d) => sameDeployer(a, d)));
     if (status === 404) {
-      await change(`protect environment ${environment}, allowed to deploy: ${deployers.map(describeDeployer).join(", ")}`, () =>
-        call("POST", "/protected_environments", { name: environment, deploy_access_levels: deployers }),
+      await change(`protect environment ${s.environment}, allowed to deploy: ${opts.deployers.map(describeDeployer).join(", ")}`, () =>
+        call("POST", "/protected_environments", { name: s.environment, deploy_access_levels: opts.deployers }),
       );
     } else if (missing.length || extra.length) {
-      await change(`update environment ${environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
+      await change(`update environment ${s.environment}'s deployers: add ${missing.map(describeDeployer).join(", ") || "none"}, remove ${extra.length}`, () =>
         call("PUT", path, { deploy_access_levels: [...missing, ...extra.map((a) => ({ id: a.id, _destroy: true }))] }),
       );
-    } else opts.log(`ok: environment ${environment} is protected with the given deployers`);
+    } else opts.log(`ok: environment ${s.environment} is protected with the given deployers`);
   }
 
   // 3. Variable scopes.
@@ -198,50 +178,11 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
   }
 
   // 5. Release requests.
-  await releaseRequestSetup(opts, call, change, pending);
+  await releaseRequestSetup({ call, change, pending, log: opts.log, projectDir: opts.projectDir, releaseBotUserId: opts.releaseBotUserId });
 
   for (const p of pending) opts.log(`todo: ${p}`);
   opts.log(changes.length ? `${changes.length} change(s) ${opts.dryRun ? "to make (dry run: nothing changed)" : "made"}.` : "nothing to change.");
   return { changes, pending };
-}
-
-type Call = <T>(method: string, path: string, body?: unknown) => Promise<{ status: number; data?: T }>;
-
-/** The protected infra/* wildcard, pipeline variables off, and a listed, existing trigger token per building project. */
-async function releaseRequestSetup(opts: SetupOptions, call: Call, change: (what: string, act: () => Promise<unknown>) => Promise<void>, pending: string[]) {
-  // docs.gitlab.com/api/protected_branches: a wildcard is protected by its name.
-  const branch = await call("GET", `/protected_branches/${encodeURIComponent(PROTECTED_BRANCH_WILDCARD)}`);
-  if (branch.status === 404) {
-    await change(`protect branches ${PROTECTED_BRANCH_WILDCARD} (Developers push and merge, no force push)`, () =>
-      call("POST", "/protected_branches", { name: PROTECTED_BRANCH_WILDCARD, push_access_level: 30, merge_access_level: 30, allow_force_push: false }),
-    );
-  } else opts.log(`ok: ${PROTECTED_BRANCH_WILDCARD} is a protected branch wildcard`);
-
-  // docs.gitlab.com/api/projects/#edit-a-project: the role is honoured only with restrict_user_defined_variables
-  // (gitlab-org/gitlab!149343). With no_one_allowed a trigger token passes inputs, never variables.
-  const { data: project } = await call<{ restrict_user_defined_variables?: boolean; ci_pipeline_variables_minimum_override_role?: string }>("GET", "");
-  if (project?.restrict_user_defined_variables !== true || project?.ci_pipeline_variables_minimum_override_role !== "no_one_allowed") {
-    await change("switch pipeline variables off (minimum role no_one_allowed): a trigger token may pass only the declared inputs", () =>
-      call("PUT", "", { restrict_user_defined_variables: true, ci_pipeline_variables_minimum_override_role: "no_one_allowed" }),
-    );
-  } else opts.log("ok: pipeline variables are off");
-
-  // Trigger tokens are issued by a person (their value is shown once), so this only checks them.
-  const requesters = readRequesters(opts.projectDir);
-  const triggers = (await call<Array<{ id: number; description: string; token: string }>>("GET", "/triggers")).data ?? [];
-  // The API shows other users' tokens by their first four characters; GitLab's short token skips the glptt- prefix.
-  const shortOf = (token: string) => token.replace(/^glptt-/, "").slice(0, 4);
-  for (const builder of [...new Set(SERVICE_NAMES.map((s) => SERVICES[s].builtBy))].sort()) {
-    const listed = requesters[builder];
-    if (!listed) {
-      pending.push(
-        `${builder} builds catalog services but cannot ask for releases: issue it a pipeline trigger token described release-request:${builder}, ` +
-          `list its short token in ${REQUESTERS_FILE} and store the token in ${builder} as the masked, protected variable PO_RELEASE_TRIGGER_TOKEN`,
-      );
-    } else if (!triggers.some((t) => shortOf(t.token) === listed.trigger)) {
-      pending.push(`${REQUESTERS_FILE} lists trigger ${listed.trigger}… for ${builder}, but this project has no such trigger token (revoked?): issue a new one and list it`);
-    } else opts.log(`ok: ${builder} asks for releases with trigger ${listed.trigger}…`);
-  }
 }
 
 export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<SetupOptions, "fetch" | "log" | "projectDir"> {
@@ -275,15 +216,8 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
   ];
   const bot = values["release-bot-user-id"];
   if (bot !== undefined && !/^\d+$/.test(bot)) throw new Error(`--release-bot-user-id expects a number, got ${bot}`);
-  return {
-    apiUrl,
-    project,
-    token,
-    dryRun: values["dry-run"],
-    deployers: deployers.length ? deployers : [{ access_level: 40 }],
-    releaseBotUserId: bot === undefined ? undefined : Number(bot),
-    extraCredentials: values.credential ?? [],
-  };
+  const releaseBotUserId = bot === undefined ? undefined : Number(bot);
+  return { apiUrl, project, token, dryRun: values["dry-run"], deployers: deployers.length ? deployers : [{ access_level: 40 }], releaseBotUserId, extraCredentials: values.credential ?? [] };
 }
 
 if (require.main === module) {

@@ -12,18 +12,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { allStackCiSettings } from "../../../config/gitlab-settings";
 import { SERVICES, SERVICE_NAMES } from "../../../catalog/services";
-import {
-  DEPLOY_CREDENTIALS,
-  MARKER,
-  NOTES_ENVIRONMENT,
-  NOTES_TOKEN,
-  PROTECTED_BRANCH_WILDCARD,
-  RELEASE_CREDENTIALS,
-  RELEASE_ENVIRONMENT,
-  RELEASE_RESOURCE_GROUP,
-  gitlabSetup,
-  parseSetupArgs,
-} from "../../../tools/ci/gitlab-setup";
+import { DEPLOY_CREDENTIALS, MARKER, NOTES_ENVIRONMENT, NOTES_TOKEN, gitlabSetup, parseSetupArgs } from "../../../tools/ci/gitlab-setup";
+import { PROTECTED_BRANCH_WILDCARD, RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP } from "../../../tools/ci/release-setup";
 
 const PROJECT_DIR = join(__dirname, "..", "..", "..");
 const PROJECT = "portugal-odyssey/infra";
