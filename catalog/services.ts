@@ -8,8 +8,12 @@ import type { ServiceSpec, StoreName } from "./types";
 type ServiceEntry = Pick<ServiceSpec, "urlVar"> &
   Partial<Omit<ServiceSpec, "name" | "urlVar" | "peers" | "stores">> & { peers?: string[]; stores?: StoreName[] };
 
+/** The application project that builds most services' images (its registry is the stacks' `registry`). */
+const PLATFORM_PROJECT = "portugal-odyssey/platform";
+
 /** What most of our Node.js services share; an entry states only how it differs. */
 const NODE_SERVICE_DEFAULTS = {
+  builtBy: PLATFORM_PROJECT,
   port: 3000,
   health: { kind: "node-http", path: "/health" },
   resources: { memoryMb: 256, cpus: 0.25 },

@@ -164,6 +164,11 @@ export interface ServiceSpec<Name extends string = string> extends WorkloadSpec 
   name: Name;
   /** Repository in the app registry; defaults to the service name. */
   repository?: string;
+  /**
+   * The GitLab project (its path) whose pipeline builds and pushes this service's image. Only a
+   * release request from that project may pin the service (tools/release/request.ts, docs/releases.md).
+   */
+  builtBy: string;
   /** Prefix of the `<PREFIX>_URL` env var peers use to reach this service. */
   urlVar: string;
   stores: StoreName[];

@@ -46,71 +46,102 @@ describe("the release-to-qual template in an application's pipeline (gitlab-ci-l
   }, 60_000);
 });
 
-/** Runs the job's script as the runner does, with logging stand-ins; returns the calls and the exit code. */
-function runJob(env: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), "ci-template-"));
-  try {
-    const bin = join(dir, "bin");
-    const log = join(dir, "calls.log");
-    mkdirSync(bin);
-    // git clone makes the clone's folder; npm and npx record their arguments and whether a password reached them.
-    writeFileSync(join(bin, "git"), `#!/bin/sh\necho "git $*" >> "${log}"\nfor a; do last="$a"; done\nmkdir -p "$last"\n`);
-    for (const tool of ["npm", "npx"]) {
-      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $* [password:\${PO_REGISTRY_PASSWORD:+set}]" >> "${log}"\n`);
-    }
-    for (const tool of ["git", "npm", "npx"]) chmodSync(join(bin, tool), 0o755);
-    const vars = { ...template.variables, ...job.variables };
-    const base = {
-      PATH: `${bin}:${process.env.PATH}`,
-      ...vars,
-      PO_RELEASE_TAG: "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
-      CI_COMMIT_SHA: "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
-      CI_COMMIT_SHORT_SHA: "4e5f6a7b",
-      CI_PIPELINE_URL: "https://gitlab.example/po/platform/-/pipelines/77",
-      CI_PROJECT_PATH: "portugal-odyssey/platform",
-      CI_SERVER_HOST: "gitlab.example",
-      CI_REGISTRY_USER: "gitlab-ci-token",
-      CI_JOB_TOKEN: "job-token-value",
-      PO_INFRA_TOKEN: "infra-token-value",
-      PO_RELEASE_SERVICES: SERVICES,
-      ...env,
-    };
-    const run = spawnSync("bash", ["-e", "-c", job.script.join("\n")], { cwd: dir, env: base, encoding: "utf8" });
-    const calls = spawnSync("cat", [log], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
-    return { code: run.status, stderr: run.stderr, calls };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/**
+ * Runs the job's script as the runner does, in `dir` (a builds folder the runner may keep between
+ * jobs), with a stand-in curl that records its arguments and what it read on stdin, and answers as
+ * GitLab's trigger API does. Any other tool the script calls would be missing from PATH.
+ */
+function runJob(env: Record<string, string>, dir = mkdtempSync(join(tmpdir(), "ci-template-")), status = 201) {
+  const bin = join(dir, "..", `${dir.split("/").pop()}-bin`);
+  const log = join(bin, "calls.log");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "curl"),
+    `#!/bin/sh\nprintf '%s\\n' "$@" > "${log}"\necho "stdin:$(cat)" >> "${log}"\nout=""; prev=""; for a; do [ "$prev" = "--output" ] && out="$a"; prev="$a"; done\n` +
+      `if [ ${status} -lt 300 ]; then echo '{"id":5,"web_url":"https://gitlab.example/portugal-odyssey/infra/-/pipelines/5"}' > "$out"; else echo '{"message":"400 Bad request - inputs: release_tag"}' > "$out"; exit 22; fi\n`,
+  );
+  chmodSync(join(bin, "curl"), 0o755);
+  const base = {
+    // Only the stand-in and the shell's own basics: no git, npm or node.
+    PATH: `${bin}:/usr/bin:/bin`,
+    ...template.variables,
+    ...job.variables,
+    PO_RELEASE_TAG: "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
+    CI_COMMIT_SHA: "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
+    CI_PIPELINE_URL: "https://gitlab.example/portugal-odyssey/platform/-/pipelines/77",
+    CI_API_V4_URL: "https://gitlab.example/api/v4",
+    PO_RELEASE_TRIGGER_TOKEN: "glptt-trigger-token-value",
+    PO_RELEASE_SERVICES: SERVICES,
+    ...env,
+  };
+  const run = spawnSync("sh", ["-e", "-c", job.script.join("\n")], { cwd: dir, env: base, encoding: "utf8" });
+  const calls = spawnSync("cat", [log], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+  rmSync(bin, { recursive: true, force: true });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr, calls, dir };
 }
 
 describe("the release-to-qual job's script", () => {
-  test("clones the infra project, pins each listed service from the commit's tag with the job's registry login, and commits to main", () => {
+  test("asks the infra project's trigger API for the release, the token on stdin only, the request as pipeline inputs", () => {
     const run = runJob({});
+    rmSync(run.dir, { recursive: true, force: true });
     expect(run.code).toBe(0);
+    expect(run.calls).toContain("https://gitlab.example/api/v4/projects/portugal-odyssey%2Finfra/trigger/pipeline");
+    expect(run.calls).toEqual(
+      expect.arrayContaining([
+        "token=<-",
+        "ref=main",
+        `inputs[release_services]=${SERVICES}`,
+        "inputs[release_tag]=4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
+        "inputs[release_commit]=4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f",
+        "inputs[release_pipeline]=https://gitlab.example/portugal-odyssey/platform/-/pipelines/77",
+        "inputs[release_via_mr]=false",
+      ]),
+    );
+    expect(run.calls.filter((c) => c.includes("glptt-trigger-token-value"))).toEqual(["stdin:glptt-trigger-token-value"]);
+    expect(run.stdout).toContain("https://gitlab.example/portugal-odyssey/infra/-/pipelines/5");
+  });
+
+  test("runs again in a builds folder a previous run left behind (runners that keep the workspace)", () => {
+    const first = runJob({});
+    const second = runJob({}, first.dir);
+    rmSync(first.dir, { recursive: true, force: true });
+    expect([first.code, second.code]).toEqual([0, 0]);
+  });
+
+  test("sends the services one space apart however the variable was written", () => {
     const [s1, s2] = SERVICES.split(" ");
-    expect(run.calls).toEqual([
-      "git clone --quiet --depth 1 --branch main https://gitlab-ci-token:job-token-value@gitlab.example/portugal-odyssey/infra.git infra",
-      "npm ci --no-audit --no-fund --loglevel=error [password:]",
-      `npm run --silent release -- --stack qual --service ${s1} --service ${s2} --tag 4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f --commit 4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f --pipeline https://gitlab.example/po/platform/-/pipelines/77 [password:set]`,
-      `npx tsx tools/release/publish.ts --stack qual --message Release portugal-odyssey/platform@4e5f6a7b to qual (${SERVICES}) [password:]`,
-    ]);
-    // The registry password reaches the release step through its environment only, never its arguments.
-    expect(run.calls.filter((c) => c.startsWith("npm run")).join("\n")).not.toContain("job-token-value");
+    const run = runJob({ PO_RELEASE_SERVICES: `  ${s1}\n   ${s2} ` });
+    rmSync(run.dir, { recursive: true, force: true });
+    expect(run.calls).toContain(`inputs[release_services]=${s1} ${s2}`);
   });
 
-  test("with PO_RELEASE_VIA_MR=true it opens a merge request instead of committing to main", () => {
+  test("with PO_RELEASE_VIA_MR=true it asks for a merge request instead", () => {
     const run = runJob({ PO_RELEASE_VIA_MR: "true" });
-    expect(run.code).toBe(0);
-    expect(run.calls.at(-1)).toMatch(/^npx tsx tools\/release\/publish\.ts --stack qual --message .* --merge-request /);
+    rmSync(run.dir, { recursive: true, force: true });
+    expect(run.calls).toContain("inputs[release_via_mr]=true");
   });
 
-  test.each([
-    ["PO_RELEASE_SERVICES", "set PO_RELEASE_SERVICES"],
-    ["PO_INFRA_TOKEN", "PO_INFRA_TOKEN (a project access token"],
-  ])("fails before cloning anything when %s is empty", (name, message) => {
-    const run = runJob({ [name]: "" });
+  test("fails, showing GitLab's answer, when the infra project refuses the request", () => {
+    const run = runJob({}, undefined, 400);
+    rmSync(run.dir, { recursive: true, force: true });
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toContain(message);
+    expect(run.stderr).toContain("400 Bad request - inputs: release_tag");
+  });
+
+  test("fails before calling anything when PO_RELEASE_TRIGGER_TOKEN is empty", () => {
+    const run = runJob({ PO_RELEASE_TRIGGER_TOKEN: "" });
+    rmSync(run.dir, { recursive: true, force: true });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("PO_RELEASE_TRIGGER_TOKEN");
     expect(run.calls).toEqual([]);
+  });
+
+  test("the only credential the application project holds for it is the trigger token", () => {
+    const text = readFileSync(TEMPLATE, "utf8");
+    const used = new Set([...text.replace(/^#.*$/gm, "").matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]));
+    const own = new Set(Object.keys({ ...template.variables, ...job.variables }));
+    // GitLab's predefined variables (CI_*) carry no credential of the infra project; CI_JOB_TOKEN is not used at all.
+    expect([...used].filter((v) => !v.startsWith("CI_") && !own.has(v))).toEqual(["PO_RELEASE_TRIGGER_TOKEN"]);
+    expect(used.has("CI_JOB_TOKEN")).toBe(false);
   });
 });

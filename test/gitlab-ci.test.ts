@@ -9,8 +9,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { parsePipelineFile } from "../tools/ci/pipeline-file";
 import { allStackCiSettings } from "../config/gitlab-settings";
 import { BACKUP_REGISTRY_CREDENTIALS, BACKUP_REGISTRY_ENVIRONMENT, DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes, environmentPlan } from "../tools/ci/gitlab-setup";
+import { RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP } from "../tools/ci/release-setup";
 import { EVENTS, type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
 import { LOG_DEFAULTS_DAEMON_OPTS } from "../testing/servers/dockerd";
@@ -23,7 +25,7 @@ const AUTOMATIC = STACKS.filter((s) => s.deploy === "automatic").map((s) => s.st
 const MANUAL = STACKS.filter((s) => s.deploy === "manual").map((s) => s.stack);
 
 type Job = Record<string, any>;
-const parseFile = (path: string) => parse(readFileSync(path, "utf8"), { merge: true }) as Record<string, Job>;
+const parseFile = (path: string) => parsePipelineFile(readFileSync(path, "utf8")) as Record<string, Job>;
 const parent = parseFile(CI_FILE);
 const templates = parseFile(join(ROOT, TEMPLATES));
 
@@ -105,6 +107,14 @@ describe("pipelines per event (gitlab-ci-local), per-stack jobs derived from the
 
   it("a push to another branch runs nothing", () => expect(running(branch)).toEqual([]));
 
+  it("a release request (a trigger token's pipeline on main) runs the release-request job alone; on another ref, nothing", () => {
+    expect(running(parentJobs({ CI_PIPELINE_SOURCE: "trigger", CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }))).toEqual(["release-request"]);
+    expect(running(parentJobs({ CI_PIPELINE_SOURCE: "trigger", CI_COMMIT_BRANCH: "infra/x", CI_DEFAULT_BRANCH: "main", PO_PROTECTED_PIPELINE: "true" }))).toEqual([]);
+    // Every release of every application project holds one lock; the request reaches the job as inputs only.
+    expect(parent["release-request"].resource_group).toBe(RELEASE_RESOURCE_GROUP);
+    for (const value of Object.values(parent["release-request"].variables as Record<string, string>)) expect(value).toMatch(/^\$\[\[ inputs\.release_[a-z_]+ \]\]$/);
+  }, 60000);
+
   it("gitlab-ci-local's schema check would catch a broken file (so the lists above come from valid ones)", () => {
     const broken = readFileSync(CI_FILE, "utf8").replace(/^(\s+strategy:) (\w+)$/m, "$1 [$2]");
     expect(() => parentJobs(MAIN, broken)).toThrow(/strategy/);
@@ -166,8 +176,9 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
     return out;
   };
 
-  it("lint, typecheck and test (and every other parent job but backup-image) receive no credential at all", () => {
-    for (const [name, j] of everyJob().filter(([n]) => n in parent && n !== "backup-image")) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
+  it("lint, typecheck and test (and every other parent job but backup-image and release-request) receive no credential at all", () => {
+    const withCredentials = new Set(["backup-image", "release-request"]);
+    for (const [name, j] of everyJob().filter(([n]) => n in parent && !withCredentials.has(n))) expect({ name, credentials: credentialsOf(j, scopes) }).toEqual({ name, credentials: [] });
     for (const name of ["lint", "typecheck", "test"]) expect(parent[name].environment).toBeUndefined();
   });
 
@@ -215,6 +226,15 @@ describe("secrets only where needed: the scopes gitlab:setup sets, applied to ev
     }
   });
 
+  it("release-request receives the release credentials and nothing else; no other job receives them", () => {
+    const [, release] = everyJob().find(([n]) => n === "release-request")!;
+    expect(release.environment.name).toBe(RELEASE_ENVIRONMENT);
+    expect(credentialsOf(release, scopes).sort()).toEqual([...RELEASE_CREDENTIALS].sort());
+    for (const [name, j] of everyJob().filter(([n]) => n !== "release-request")) {
+      expect({ name, release: credentialsOf(j, scopes).filter((c) => (RELEASE_CREDENTIALS as readonly string[]).includes(c)) }).toEqual({ name, release: [] });
+    }
+  });
+
   it("the summary receives only the token that posts the note", () => {
     const [, summary] = everyJob().find(([n]) => n === "preview-summary")!;
     expect(credentialsOf(summary, scopes)).toEqual([NOTES_TOKEN]);
@@ -243,7 +263,9 @@ function runScript(script: string[], preview: number, digest: boolean, gate: num
     const env = { PATH: `${bin}:${process.env.PATH}`, STACK: "prod", PREVIEW_EXIT: String(preview), WRITE_DIGEST: digest ? "1" : "0", GATE_EXIT: String(gate) };
     const run = spawnSync("bash", ["-e", "-c", script.join("\n")], { cwd: dir, env, encoding: "utf8" });
     const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
-    return { code: run.status, calls, ran: (what: string) => calls.some((c) => c.includes(what)) };
+    const exitFile = join(dir, "preview-prod.exit");
+    const recordedExit = existsSync(exitFile) ? readFileSync(exitFile, "utf8").trim() : undefined;
+    return { code: run.status, calls, recordedExit, ran: (what: string) => calls.some((c) => c.includes(what)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -259,6 +281,9 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
   ])("preview job, when the preview %s", (_what, preview, digest, gate, code, gated) => {
     const run = runScript(templates[".preview"].script, preview, digest, gate);
     expect(run.code).toBe(code);
+    // The summary job reads the preview's own exit code from this artifact.
+    expect(run.recordedExit).toBe(String(preview));
+    expect(templates[".preview"].artifacts.paths).toContain("preview-$STACK.exit");
     expect(run.ran("data-safety-gate.ts --stack prod preview-prod.json")).toBe(gated);
   });
 
@@ -420,11 +445,12 @@ describe("who runs what: previews and manual deploys wait for a person, and the 
 describe("structure", () => {
   const allFiles = () => ({ ...parent, ...templates });
 
-  it("only creates pipelines for merge requests, schedules and the default branch", () => {
+  it("only creates pipelines for merge requests, schedules, the default branch and release requests on it", () => {
     expect(parent.workflow.rules.map((r: Job) => r.if ?? `when:${r.when}`)).toEqual([
       '$CI_PIPELINE_SOURCE == "merge_request_event"',
       '$CI_PIPELINE_SOURCE == "schedule"',
       '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
+      '$CI_PIPELINE_SOURCE == "trigger" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH',
       "when:never",
     ]);
   });

@@ -38,14 +38,14 @@ export function renderCatalogTables(): Record<string, string> {
   const plan = samplePlan();
   const byName = new Map(plan.containers.map((c) => [c.name, c]));
   const services = [
-    "| Service | Port | Health | Stores | Calls | Public host | Memory / CPU (prod) | Rollout |",
-    "|---|---|---|---|---|---|---|---|",
+    "| Service | Built by | Port | Health | Stores | Calls | Public host | Memory / CPU (prod) | Rollout |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...SERVICE_NAMES.map((name) => {
       const spec = SERVICES[name];
       const c = byName.get(name)!;
       const health = spec.health.kind === "node-http" ? `GET ${spec.health.path}` : "command";
       const host = spec.route ? names.publicHost(spec.route.subdomain, "<domain>") : "–";
-      return `| ${name} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${memory(c, spec.resources.minMemoryMb)} | ${strategy(c)} |`;
+      return `| ${name} | ${spec.builtBy} | ${spec.port} | ${health} | ${spec.stores.join(", ") || "–"} | ${spec.peers.join(", ") || "–"} | ${host} | ${memory(c, spec.resources.minMemoryMb)} | ${strategy(c)} |`;
     }),
   ].join("\n");
   const stores = [

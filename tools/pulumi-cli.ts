@@ -8,7 +8,8 @@
  *   npm run settled -- --stack qual
  *
  * `drift` compares the Docker host with the recorded state (a refresh preview,
- * which does not run the program) and fails on any difference; then, as
+ * which does not run the program) and exits 7 on any difference, as Pulumi does,
+ * and with Pulumi's own non-zero code when the check itself failed; then, as
  * information only, it says how far the stack is behind the checked-out commit
  * (main, in CI): commits since the deployed one and what a deploy would change.
  *
@@ -33,7 +34,7 @@ import { join, relative } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { type PreviewDigest, countChanges, errorDiagnostics, listChanges, parsePreview } from "./ci/preview-json";
-import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "./ci/drift-report";
+import { behindMain, deployedCommit, driftVerdict, formatBehindMain, formatDrift } from "./ci/drift-report";
 import { isSecureValue } from "../config/stack-files";
 import { secretsToSet } from "../config/validate";
 import { PROJECT } from "../model/naming";
@@ -377,7 +378,7 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   } catch (error) {
     notes.push(`the preview of main did not run: ${(error as Error).message}`);
   }
-  return behindMain(digest, commits, deployed, notes);
+  return behindMain(digest, commits, deployed, notes, preview.code);
 }
 
 /** `up`, with what an earlier up left half-created replaced first and the settled check after. */
@@ -459,19 +460,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, projectDir: s
       const file = opts.jsonOut ?? `drift-${bareStackName(opts.stack)}.json`;
       const run = await runPulumi(args, res.env, projectDir, true);
       writeFileSync(file, run.stdout);
-      let digest;
+      let digest: PreviewDigest | undefined;
+      let why: string | undefined;
       try {
         digest = parsePreview(run.stdout, file);
       } catch (error) {
-        console.error(`pulumi-cli: drift check could not run: ${(error as Error).message}`);
-        return run.code || 1;
+        why = (error as Error).message;
       }
-      const items = findDrift(digest);
-      console.log(formatDrift(opts.stack, items));
-      for (const e of errorDiagnostics(digest)) console.log(`  error: ${e}`);
+      // Exit 7: drift found; 0: none; anything else: the check failed (drift-report.ts, PULUMI_EXIT).
+      const verdict = driftVerdict(run.code, digest, why);
+      console.log(formatDrift(opts.stack, verdict));
+      for (const e of digest ? errorDiagnostics(digest) : []) console.log(`  error: ${e}`);
       console.log(formatBehindMain(opts.stack, await measureBehindMain(opts, res, projectDir)));
-      // A refresh that failed without naming drift (an unreachable host, say) still fails the job.
-      return items.length ? 1 : run.code;
+      return verdict.exitCode;
     }
     case "outputs": {
       const outputs = await readStackOutputs(opts.stack, res, projectDir);

@@ -9,14 +9,14 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { delimiter, join, relative } from "node:path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 import { SemVer } from "semver";
-import { parse } from "yaml";
+import { parsePipelineFile } from "./ci/pipeline-file";
 
 /** Raised when no Pulumi CLI can be found or installed; its message is one line. */
 export class PulumiCliUnavailable extends Error {}
 
 /** PULUMI_VERSION from .gitlab-ci.yml's global variables. */
 export function pinnedPulumiVersion(projectDir: string): string {
-  const ci = parse(readFileSync(join(projectDir, ".gitlab-ci.yml"), "utf8")) as { variables?: Record<string, unknown> };
+  const ci = parsePipelineFile(readFileSync(join(projectDir, ".gitlab-ci.yml"), "utf8")) as { variables?: Record<string, unknown> };
   const version = ci?.variables?.PULUMI_VERSION;
   if (typeof version !== "string" || !/^\d+\.\d+\.\d+$/.test(version)) {
     throw new PulumiCliUnavailable(`.gitlab-ci.yml sets no PULUMI_VERSION such as 3.200.0 (found ${JSON.stringify(version)})`);

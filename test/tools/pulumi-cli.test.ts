@@ -351,7 +351,8 @@ describe("drift with a stand-in pulumi and a real git history", () => {
    * records, and a pulumi that answers `refresh` with one fixture, `preview`
    * with another and exits as a refresh with --expect-no-changes would.
    */
-  async function runDrift(refreshFixture: string, previewFixture: string, ahead: number) {
+  /** `refreshExit`: as Pulumi exits (7 when --expect-no-changes saw a change); `previewExit`: the preview of main's. */
+  async function runDrift(refreshFixture: string, previewFixture: string, ahead: number, refreshExit?: number, previewExit = 0) {
     const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-drift-"));
     const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" }).trim();
     git("init", "-q");
@@ -360,14 +361,14 @@ describe("drift with a stand-in pulumi and a real git history", () => {
     for (let i = 0; i < ahead; i++) git("commit", "-q", "--allow-empty", "-m", `merged ${i}`);
     const history = [{ version: 2, kind: "update", startTime: "2026-11-30T10:00:00Z", message: "", environment: { "git.head": deployed }, config: {}, result: "succeeded" }];
     writeFileSync(join(dir, "history.json"), JSON.stringify(history));
-    const refreshChanges = findDrift(JSON.parse(readFileSync(join(fixtures, refreshFixture), "utf8"))).length > 0;
+    const refreshCode = refreshExit ?? (findDrift(JSON.parse(readFileSync(join(fixtures, refreshFixture), "utf8"))).length > 0 ? 7 : 0);
     const bin = join(dir, "pulumi");
     writeFileSync(
       bin,
       `#!/bin/sh\necho "$*" >> "${dir}/calls.log"\ncase "$1 $2" in\n` +
         `  "stack history") cat "${dir}/history.json" ;;\n` +
-        `  refresh*) cat "${join(fixtures, refreshFixture)}"; exit ${refreshChanges ? 255 : 0} ;;\n` +
-        `  preview*) cat "${join(fixtures, previewFixture)}" ;;\nesac\n`,
+        `  refresh*) cat "${join(fixtures, refreshFixture)}"; exit ${refreshCode} ;;\n` +
+        `  preview*) cat "${join(fixtures, previewFixture)}"; exit ${previewExit} ;;\nesac\n`,
     );
     chmodSync(bin, 0o755);
     const logged: string[] = [];
@@ -383,9 +384,10 @@ describe("drift with a stand-in pulumi and a real git history", () => {
     }
   }
 
-  it("fails on a container edited by hand on the host, naming it and the property", async () => {
+  it("exits 7 (drift found) on a container edited by hand on the host, naming it and the property", async () => {
     const { code, text } = await runDrift("drift-prod-hand-edit.json", "preview-no-changes.json", 0);
-    expect(code).toBe(1);
+    expect(code).toBe(7);
+    expect(text).toContain("DRIFT FOUND");
     expect(text).toContain("prod-postgres-container [docker:index/container:Container]: changed outside Pulumi: restart");
     expect(text).toContain("prod-public-fo-container [docker:index/container:Container]: deleted outside Pulumi");
   });
@@ -401,5 +403,20 @@ describe("drift with a stand-in pulumi and a real git history", () => {
     for (const change of pending) expect(text).toContain(`${change.action} ${change.name} [${change.type}]`);
     // The drift itself comes from the refresh preview alone; the program only runs for the information.
     expect(calls.split("\n")[0]).toMatch(/^refresh --stack prod .*--preview-only --expect-no-changes --json/);
+  });
+
+  it("a refresh that fails (exit 1) is a failed check, not drift and not a pass: the job exits 1 and says drift is unknown", async () => {
+    const { code, text } = await runDrift("drift-prod-clean.json", "preview-no-changes.json", 0, 1);
+    expect(code).toBe(1);
+    expect(text).toContain("DRIFT CHECK FAILED (pulumi refresh exited 1)");
+    expect(text).not.toMatch(/no drift|DRIFT FOUND/);
+  });
+
+  it("a failed preview of main (exit 1) is reported as failed even when the host has not drifted", async () => {
+    const { code, text } = await runDrift("drift-prod-clean.json", "preview-no-changes.json", 0, 0, 1);
+    expect(code).toBe(0);
+    expect(text).toContain("no drift");
+    expect(text).toContain("the preview of main FAILED for stack prod (pulumi preview exited 1)");
+    expect(text).not.toMatch(/up to date/);
   });
 });

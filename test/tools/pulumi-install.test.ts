@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { SemVer } from "semver";
-import { parse } from "yaml";
+import { parsePipelineFile } from "../../tools/ci/pipeline-file";
 import { PulumiCliUnavailable, pinnedPulumiVersion, resolvePulumiCli, withPulumiCli } from "../../tools/pulumi-install";
 
 const ROOT = join(__dirname, "..", "..");
@@ -28,7 +28,7 @@ const neverInstall = () => Promise.reject(new Error("must not install"));
 
 test("the pinned version is the PULUMI_VERSION CI uses", () => {
   expect(pinnedPulumiVersion(dir)).toBe("3.123.4");
-  const repoVersion = (parse(readFileSync(join(ROOT, ".gitlab-ci.yml"), "utf8")) as { variables: { PULUMI_VERSION: string } }).variables.PULUMI_VERSION;
+  const repoVersion = (parsePipelineFile(readFileSync(join(ROOT, ".gitlab-ci.yml"), "utf8")) as { variables: { PULUMI_VERSION: string } }).variables.PULUMI_VERSION;
   expect(pinnedPulumiVersion(ROOT)).toBe(repoVersion);
 });
 

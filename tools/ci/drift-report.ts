@@ -40,9 +40,47 @@ export function findDrift(digest: PreviewDigest): DriftItem[] {
   return items;
 }
 
-export function formatDrift(stack: string, items: DriftItem[]): string {
-  if (!items.length) return `drift: stack ${stack} matches the Docker host; no drift.`;
-  return [`drift: stack ${stack} has DRIFTED: ${items.length} resource(s) differ on the Docker host from the recorded state:`, ...items.map((i) => `  - ${i.name}${i.type ? ` [${i.type}]` : ""}: ${i.what}`)].join("\n");
+/**
+ * The exit codes of the Pulumi CLI a drift check reads (pkg/cmd/pulumi/cmd/exit_codes.go): a
+ * refresh with --expect-no-changes that finds a change fails with NoChangesExpectedError, which
+ * ExitCodeFor maps to ExitNoChanges (7); any other failure is another non-zero code (1 generic,
+ * 3 authentication, 6 stack not found, 255 internal...).
+ */
+export const PULUMI_EXIT = { success: 0, changesFound: 7 } as const;
+
+/** What a drift check found, and the exit code its job ends with: 0 no drift, 7 drift, anything else the check failed. */
+export type DriftVerdict =
+  | { status: "clean"; exitCode: 0 }
+  | { status: "drift"; exitCode: 7; items: DriftItem[] }
+  /** The refresh did not finish: whether the host drifted is unknown. `items`: what it found before it failed. */
+  | { status: "failed"; exitCode: number; items: DriftItem[]; reason: string };
+
+/** The verdict from the refresh's exit code and its digest (undefined when it printed none, with `why`). */
+export function driftVerdict(exitCode: number, digest: PreviewDigest | undefined, why = "no JSON digest"): DriftVerdict {
+  const items = digest ? findDrift(digest) : [];
+  if (exitCode === PULUMI_EXIT.changesFound) {
+    return { status: "drift", exitCode: 7, items: items.length ? items : [{ name: "(unlisted)", type: "", what: `Pulumi found changes (exit ${exitCode}) but listed none; run pulumi refresh --preview-only --diff to see them` }] };
+  }
+  if (exitCode !== PULUMI_EXIT.success) return { status: "failed", exitCode, items, reason: `pulumi refresh exited ${exitCode}${digest ? "" : ` (${why})`}` };
+  // Exit 0 with --expect-no-changes means no change; a digest that lists one anyway is not waved through.
+  if (!digest) return { status: "failed", exitCode: 1, items, reason: `pulumi refresh exited 0 without a usable digest (${why})` };
+  return items.length ? { status: "drift", exitCode: 7, items } : { status: "clean", exitCode: 0 };
+}
+
+const describeItems = (items: DriftItem[]) => items.map((i) => `  - ${i.name}${i.type ? ` [${i.type}]` : ""}: ${i.what}`);
+
+export function formatDrift(stack: string, v: DriftVerdict): string {
+  switch (v.status) {
+    case "clean":
+      return `drift: stack ${stack} matches the Docker host; no drift.`;
+    case "drift":
+      return [`drift: stack ${stack}: DRIFT FOUND: ${v.items.length} resource(s) differ on the Docker host from the recorded state:`, ...describeItems(v.items)].join("\n");
+    case "failed":
+      return [
+        `drift: stack ${stack}: DRIFT CHECK FAILED (${v.reason}); whether the host drifted is unknown.`,
+        ...(v.items.length ? [`  found before it failed:`, ...describeItems(v.items)] : []),
+      ].join("\n");
+  }
 }
 
 export interface BehindMain {
@@ -53,6 +91,8 @@ export interface BehindMain {
   changes: string[];
   /** Why part of the report is missing. */
   notes: string[];
+  /** The exit code of the preview of main: anything but 0 is a failed preview, whatever it listed. */
+  previewExitCode: number;
 }
 
 /**
@@ -66,15 +106,23 @@ export function deployedCommit(history: unknown): string | undefined {
   return update?.environment["git.head"];
 }
 
-export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = []): BehindMain {
-  return { commits, deployedCommit: deployed, changes: preview ? listChanges(preview).map(describeChange) : [], notes };
+export function behindMain(preview: PreviewDigest | undefined, commits: number | undefined, deployed: string | undefined, notes: string[] = [], previewExitCode = 0): BehindMain {
+  return { commits, deployedCommit: deployed, changes: preview ? listChanges(preview).map(describeChange) : [], notes, previewExitCode: preview ? previewExitCode : previewExitCode || 1 };
 }
 
 export function formatBehindMain(stack: string, b: BehindMain): string {
   const commits = b.commits === undefined ? "an unknown number of commits" : `${b.commits} commit(s)`;
+  const deployed = b.deployedCommit ? ` (deployed ${b.deployedCommit.slice(0, 12)})` : "";
+  if (b.previewExitCode !== 0) {
+    return [
+      `behind main: the preview of main FAILED for stack ${stack} (pulumi preview exited ${b.previewExitCode}): the next deploy of main would fail or do more than listed; stack ${stack} is ${commits}${deployed} behind main`,
+      ...(b.changes.length ? ["  listed before it failed:", ...b.changes.map((c) => `  - ${c}`)] : []),
+      ...b.notes.map((n) => `  (${n})`),
+    ].join("\n");
+  }
   const head =
     b.commits === 0 && b.changes.length === 0
       ? `behind main (information): stack ${stack} is up to date with main.`
-      : `behind main (information, never a failure): stack ${stack} is ${commits}${b.deployedCommit ? ` (deployed ${b.deployedCommit.slice(0, 12)})` : ""} and ${b.changes.length} resource(s) behind main`;
+      : `behind main (information, never a failure): stack ${stack} is ${commits}${deployed} and ${b.changes.length} resource(s) behind main`;
   return [head, ...b.changes.map((c) => `  - ${c}`), ...b.notes.map((n) => `  (${n})`)].join("\n");
 }

@@ -19,6 +19,16 @@ export interface GitlabProject {
   fetch: FetchLike;
 }
 
+/** GitLab refused a request; `status` is its HTTP status. */
+export class GitlabApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 /** One request under `/projects/:id`, with the parsed body of a success as `data`; a 404 is an answer (no data) when `allow404`, an error otherwise. */
 export function gitlabCall<T>(p: GitlabProject, method: string, path: string, body?: unknown, allow404 = false) {
   return gitlabApiCall<T>(p, method, `/projects/${encodeURIComponent(p.project)}${path}`, body, allow404);
@@ -38,7 +48,7 @@ export async function gitlabApiCall<T>(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (!response.ok && !(allow404 && response.status === 404)) {
-    throw new Error(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    throw new GitlabApiError(`GitLab answered ${method} ${path.split("?")[0]} with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`, response.status);
   }
   // A DELETE's 204 has no body to parse.
   const data = response.ok ? ((await response.json().catch(() => undefined)) as T | undefined) : undefined;

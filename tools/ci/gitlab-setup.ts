@@ -20,9 +20,10 @@
  *    the pipeline's rules read it to tell whether a pipeline gets protected variables.
  * 6. The schedule (drift checks and restore drills) exists, and its owner is a deployer of every
  *    protected environment its jobs name: they run as that owner (docs.gitlab.com/api/pipeline_schedules).
+ * 7. Release requests: release-setup.ts (--release-bot-user-id N).
  *
  *   GITLAB_API_URL=https://gitlab.example.com/api/v4 GITLAB_PROJECT=group/infra GITLAB_SETUP_TOKEN=… \
- *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]…
+ *     npm run gitlab:setup -- [--dry-run] [--deployer-access-level 40] [--deployer-user-id N]… [--deployer-group-id N]… [--release-bot-user-id N]
  *
  * The token needs the `api` scope and the Owner role: GitLab shows `ci_forward_deployment_enabled` and
  * `auto_cancel_pending_pipelines` only to Owners (docs.gitlab.com/api/projects, "Get a single project").
@@ -31,6 +32,7 @@ import { parseArgs } from "node:util";
 import { type StackCiSettings, allStackCiSettings } from "../../config/gitlab-settings";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { type GitlabProject, gitlabApiCall, gitlabCall, gitlabList } from "./gitlab-api";
+import { PROTECTED_BRANCH_WILDCARD, RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP, releaseRequestSetup } from "./release-setup";
 
 /** The variables only deploy, preview, drift and drill jobs may receive. */
 export const DEPLOY_CREDENTIALS = [
@@ -77,6 +79,10 @@ export const PROJECT_SETTINGS: ProjectSetting[] = [
   { attribute: "only_allow_merge_if_pipeline_succeeds", value: true, ui: "Settings > Merge requests > Merge checks > Pipelines must succeed" },
   // A new push cancels the older pipeline's interruptible jobs (checks, previews), never a deploy: those are not interruptible.
   { attribute: "auto_cancel_pending_pipelines", value: "enabled", ui: "Settings > CI/CD > General pipelines > Auto-cancel redundant pipelines" },
+  // A trigger token (a release request) passes only the inputs .gitlab-ci.yml declares, never a variable that could
+  // override anything the pipeline reads: the minimum role is honoured only with the restriction on (gitlab-org/gitlab!149343).
+  { attribute: "restrict_user_defined_variables", value: true, ui: "Settings > CI/CD > Variables > Minimum role to use pipeline variables" },
+  { attribute: "ci_pipeline_variables_minimum_override_role", value: "no_one_allowed", ui: "Settings > CI/CD > Variables > Minimum role to use pipeline variables" },
 ];
 
 /** A protected branch the pipeline relies on; `default` stands for the project's default branch. Levels: 0 no one, 30 Developer, 40 Maintainer. */
@@ -89,7 +95,7 @@ export interface BranchProtection {
 
 export const PROTECTED_BRANCHES: BranchProtection[] = [
   { name: "default", push_access_level: 40, merge_access_level: 40, why: "deploys run from it with the protected credentials" },
-  { name: "infra/*", push_access_level: 30, merge_access_level: 40, why: "merge requests from these branches get previews (both ends protected)" },
+  { name: PROTECTED_BRANCH_WILDCARD, push_access_level: 30, merge_access_level: 40, why: "merge requests from these branches get previews (both ends protected)" },
 ];
 
 /** A GitLab environment the pipeline's jobs name: whether only its deployers may run them, and the variables scoped to it. */
@@ -110,6 +116,8 @@ export function environmentPlan(stacks: StackCiSettings[], extraCredentials: str
     ...stacks.map((s) => ({ name: s.environment, protect: true, credentials: [...DEPLOY_CREDENTIALS, ...extraCredentials] })),
     { name: BACKUP_REGISTRY_ENVIRONMENT, protect: true, credentials: [...BACKUP_REGISTRY_CREDENTIALS] },
     { name: NOTES_ENVIRONMENT, protect: false, credentials: [NOTES_TOKEN] },
+    // Protected too, but for the release bot alone, not the deployers: release-setup.ts does that.
+    { name: RELEASE_ENVIRONMENT, protect: false, credentials: [...RELEASE_CREDENTIALS] },
   ];
 }
 
@@ -148,6 +156,8 @@ interface Schedule {
 export interface SetupOptions extends GitlabProject {
   dryRun: boolean;
   deployers: Deployer[];
+  /** The release bot's user id (release-setup.ts). */
+  releaseBotUserId?: number;
   extraCredentials: string[];
   projectDir: string;
   log: (line: string) => void;
@@ -203,13 +213,14 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
   }
 
   // 3. Resource groups that exist already (the default mode above covers the others).
-  for (const s of stacks) {
-    const path = `/resource_groups/${encodeURIComponent(s.stack)}`;
+  // Each stack's deploys, and every release request (they land in the order they were asked).
+  for (const group of [...stacks.map((s) => s.stack), RELEASE_RESOURCE_GROUP]) {
+    const path = `/resource_groups/${encodeURIComponent(group)}`;
     const { status, data } = await call<{ key: string; process_mode: string }>("GET", path);
-    if (status === 404) opts.log(`ok: resource group ${s.stack} does not exist yet; GitLab creates it oldest_first (the project's default mode)`);
+    if (status === 404) opts.log(`ok: resource group ${group} does not exist yet; GitLab creates it oldest_first (the project's default mode)`);
     else if (data?.process_mode !== "oldest_first") {
-      await change(`set resource group ${s.stack} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
-    } else opts.log(`ok: resource group ${s.stack} is oldest_first`);
+      await change(`set resource group ${group} from ${data?.process_mode} to oldest_first`, () => call("PUT", path, { process_mode: "oldest_first" }));
+    } else opts.log(`ok: resource group ${group} is oldest_first`);
   }
 
   // 4a. Protected environments.
@@ -291,6 +302,9 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
     }
   }
 
+  // 7. Release requests.
+  await releaseRequestSetup({ call, change, pending, log: opts.log, projectDir: opts.projectDir, releaseBotUserId: opts.releaseBotUserId });
+
   for (const p of pending) opts.log(`todo: ${p}`);
   opts.log(changes.length ? `${changes.length} change(s) ${opts.dryRun ? "to make (dry run: nothing changed)" : "made"}.` : "nothing to change.");
   return { changes, pending };
@@ -325,6 +339,7 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
       "deployer-user-id": { type: "string", multiple: true },
       "deployer-group-id": { type: "string", multiple: true },
       credential: { type: "string", multiple: true },
+      "release-bot-user-id": { type: "string" },
     },
   });
   const apiUrl = env.GITLAB_API_URL ?? env.CI_API_V4_URL;
@@ -343,7 +358,10 @@ export function parseSetupArgs(argv: string[], env: NodeJS.ProcessEnv): Omit<Set
     ...ids("deployer-user-id").map((user_id) => ({ user_id })),
     ...ids("deployer-group-id").map((group_id) => ({ group_id })),
   ];
-  return { apiUrl, project, token, dryRun: values["dry-run"], deployers: deployers.length ? deployers : [{ access_level: 40 }], extraCredentials: values.credential ?? [] };
+  const bot = values["release-bot-user-id"];
+  if (bot !== undefined && !/^\d+$/.test(bot)) throw new Error(`--release-bot-user-id expects a number, got ${bot}`);
+  const releaseBotUserId = bot === undefined ? undefined : Number(bot);
+  return { apiUrl, project, token, dryRun: values["dry-run"], deployers: deployers.length ? deployers : [{ access_level: 40 }], releaseBotUserId, extraCredentials: values.credential ?? [] };
 }
 
 if (require.main === module) {

@@ -26,11 +26,20 @@ const MAX_ROWS_PER_STACK = 100;
 
 export interface StackPreview {
   stack: string;
+  /**
+   * The preview's exit code (the preview job writes it beside the digest, preview-<stack>.exit);
+   * undefined when none was recorded. Anything but 0 is a failed preview, whatever the digest lists.
+   */
+  exitCode?: number;
   /** Undefined when the preview job produced no document (it failed before). */
   digest?: PreviewDigest;
   /** Why there is no digest. */
   missing?: string;
 }
+
+/** "passed" only for a recorded exit code of 0 (Pulumi's ExitSuccess, pkg/cmd/pulumi/cmd/exit_codes.go). */
+const previewStatus = (p: StackPreview) =>
+  p.exitCode === 0 ? ":white_check_mark: passed" : `:x: failed (${p.exitCode === undefined ? "no exit code" : `exit ${p.exitCode}`})`;
 
 const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
@@ -44,17 +53,18 @@ export function buildSummaryMarkdown(
   ctx: { pipelineUrl?: string; commitSha?: string; topologies?: TopologyChange[]; projectDir?: string } = {},
 ): string {
   const lines: string[] = [MARKER, "### Pulumi preview", ""];
-  lines.push("| Stack | Create | Update | Replace | Delete | Unchanged | Data-safety gate |", "|---|---:|---:|---:|---:|---:|---|");
+  lines.push("| Stack | Preview | Create | Update | Replace | Delete | Unchanged | Data-safety gate |", "|---|---|---:|---:|---:|---:|---:|---|");
   const details: string[] = [];
   for (const p of previews) {
     if (!p.digest) {
-      lines.push(`| ${p.stack} | – | – | – | – | – | :warning: no preview: ${escapeCell(p.missing ?? "missing")} |`);
+      lines.push(`| ${p.stack} | ${previewStatus(p)} | – | – | – | – | – | :warning: no preview: ${escapeCell(p.missing ?? "missing")} |`);
       continue;
     }
     const counts = countChanges(p.digest);
     const gate = evaluateGate(p.digest, p.stack, dataIsProtected(ctx.projectDir ?? PROJECT_DIR, p.stack));
     const verdict = !gate.protected ? "not protected" : gate.blocked.length ? `:no_entry: blocked (${gate.blocked.length})` : ":white_check_mark: passed";
-    lines.push(`| ${p.stack} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
+    if (p.exitCode !== 0) details.push(`:x: **${p.stack}**: the preview failed (${p.exitCode === undefined ? "no exit code was recorded" : `pulumi exited ${p.exitCode}`}); its counts are what Pulumi listed before it stopped.`);
+    lines.push(`| ${p.stack} | ${previewStatus(p)} | ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} | ${verdict} |`);
 
     for (const b of gate.blocked) details.push(`:no_entry: **${p.stack}**: ${escapeCell(describeBlocked(b))}`);
     for (const e of errorDiagnostics(p.digest)) details.push(`:x: **${p.stack}** preview error: ${escapeCell(e)}`);
@@ -116,13 +126,22 @@ export function parseInputs(argv: string[]): Array<{ stack: string; file: string
   });
 }
 
+/** The exit code the preview job recorded beside `file` (preview-<stack>.exit); undefined when there is none. */
+export function recordedExitCode(file: string): number | undefined {
+  const path = file.replace(/\.json$/, "") + ".exit";
+  if (!existsSync(path)) return undefined;
+  const text = readFileSync(path, "utf8").trim();
+  return /^[0-9]+$/.test(text) ? Number(text) : undefined;
+}
+
 export function loadPreviews(inputs: Array<{ stack: string; file: string }>): StackPreview[] {
   return inputs.map(({ stack, file }) => {
-    if (!existsSync(file)) return { stack, missing: `${file} was not produced (see the preview job's log)` };
+    const exitCode = recordedExitCode(file);
+    if (!existsSync(file)) return { stack, exitCode, missing: `${file} was not produced (see the preview job's log)` };
     try {
-      return { stack, digest: readPreviewFile(file) };
+      return { stack, exitCode, digest: readPreviewFile(file) };
     } catch (error) {
-      return { stack, missing: (error as Error).message };
+      return { stack, exitCode, missing: (error as Error).message };
     }
   });
 }

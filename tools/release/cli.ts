@@ -9,8 +9,8 @@
  *
  * The registry login comes from PO_REGISTRY_USERNAME and PO_REGISTRY_PASSWORD:
  * the same deploy token the stack pulls with (config registryUsername and
- * registryPassword). In an application's pipeline, CI_REGISTRY_USER and
- * CI_JOB_TOKEN read that project's own registry.
+ * registryPassword). Release requests from application projects resolve their
+ * tags with resolvePins too (request.ts), with this project's own login.
  *
  * Exit 0 when written (or nothing changed), 1 when the registry failed, 2 on bad arguments.
  */
@@ -67,26 +67,38 @@ export function parseReleaseArgs(argv: string[]) {
 
 type ReleaseArgs = ReturnType<typeof parseReleaseArgs>;
 
-/** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. Returns what changed. */
-export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined): Promise<string> {
-  const before = readManifest(projectDir, args.stack);
-  const registry = new Registry({ login, platform: args.platform });
-  const registryPath = stackRegistry(projectDir, args.stack);
+/**
+ * Resolves `tag` in each service's repository (the stack's `registry` + the catalog repository), all
+ * in parallel, to the entries that pin them; any failure throws one RegistryError listing every one.
+ */
+export async function resolvePins(
+  req: { stack: string; services: string[]; tag: string; commit: string; pipeline: string; platform?: string },
+  projectDir: string,
+  login: RegistryLogin | undefined,
+  registryFetch?: typeof fetch,
+): Promise<ReleaseServices> {
+  const registry = new Registry({ login, platform: req.platform, fetch: registryFetch });
+  const registryPath = stackRegistry(projectDir, req.stack);
   const results = await Promise.allSettled(
-    args.services.map(async (service) => {
+    req.services.map(async (service) => {
       const repository = imageRepository(registryPath, service);
-      const { digest } = await registry.resolve(repository, args.tag);
-      return [service, { image: pinnedReference(repository, digest), commit: args.commit, pipeline: args.pipeline }] as const;
+      const { digest } = await registry.resolve(repository, req.tag);
+      return [service, { image: pinnedReference(repository, digest), commit: req.commit, pipeline: req.pipeline }] as const;
     }),
   );
   const failures = [...new Set(results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : [])))];
   if (failures.length > 0) {
     const list = failures.length === 1 ? failures[0] : `\n${failures.map((m) => `  - ${m}`).join("\n")}`;
-    throw new RegistryError(`${list}\nreleases/${args.stack}.yaml is unchanged.`);
+    throw new RegistryError(`${list}\nreleases/${req.stack}.yaml is unchanged.`);
   }
-  const after: ReleaseServices = { ...before };
-  for (const r of results) if (r.status === "fulfilled") after[r.value[0]] = r.value[1];
-  return writeChanges(projectDir, args.stack, before, after, args.services.length);
+  return Object.fromEntries(results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])));
+}
+
+/** Resolves every service in parallel, then writes once; nothing is written when any resolution fails. Returns what changed. */
+export async function release(args: ReleaseArgs, projectDir: string, login: RegistryLogin | undefined): Promise<string> {
+  const before = readManifest(projectDir, args.stack);
+  const pins = await resolvePins(args, projectDir, login);
+  return writeChanges(projectDir, args.stack, before, { ...before, ...pins }, args.services.length);
 }
 
 export async function main(argv: string[], env = process.env, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, projectDir = PROJECT_DIR): Promise<number> {

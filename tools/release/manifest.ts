@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { SERVICES, type ServiceName } from "../../catalog/services";
 import { BACKUP_IMAGE, readReleaseFile, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "../../config/release";
 import { readStackFileConfig } from "../../config/stack-files";
@@ -35,7 +35,21 @@ export function readManifest(projectDir: string, stack: string): ReleaseServices
   } catch (error) {
     throw new ManifestError((error as Error).message);
   }
-  if (raw === undefined) return {};
+  return raw === undefined ? {} : manifestEntries(raw, stack);
+}
+
+/** The entries of a manifest's text, as the GitLab files API returns it (the release request edits main's copy, not a checkout). */
+export function parseManifest(text: string, stack: string): ReleaseServices {
+  let raw: unknown;
+  try {
+    raw = parse(text) ?? {};
+  } catch (error) {
+    throw new ManifestError(`${releaseFileName(stack)} is not valid YAML: ${(error as Error).message}`);
+  }
+  return manifestEntries(raw, stack);
+}
+
+function manifestEntries(raw: unknown, stack: string): ReleaseServices {
   const parsed = releaseManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "(top level)"}: ${i.message}`);
@@ -45,19 +59,23 @@ export function readManifest(projectDir: string, stack: string): ReleaseServices
   return { ...parsed.data.services, ...(parsed.data.backup ? { [BACKUP_IMAGE]: parsed.data.backup } : {}) };
 }
 
-/** The comment block the file starts with, kept across writes. */
-function header(path: string): string {
-  if (!existsSync(path)) return "";
-  const lines = readFileSync(path, "utf8").split("\n");
+/** The comment block a manifest's text starts with, kept across writes. */
+function header(text: string): string {
+  const lines = text.split("\n");
   const end = lines.findIndex((l) => !l.startsWith("#"));
   return lines.slice(0, end < 0 ? lines.length : end).map((l) => `${l}\n`).join("");
 }
 
-export function writeManifest(projectDir: string, stack: string, services: ReleaseServices): void {
-  const path = join(projectDir, releaseFileName(stack));
+/** The manifest's new text: the previous text's comment block, then the entries, sorted. */
+export function manifestText(previous: string, services: ReleaseServices): string {
   const { [BACKUP_IMAGE]: backup, ...apps } = services;
   const sorted = Object.fromEntries(Object.entries(apps).sort(([a], [b]) => a.localeCompare(b)));
-  const text = header(path) + stringify({ services: sorted, ...(backup ? { backup } : {}) }, { lineWidth: 0 });
+  return header(previous) + stringify({ services: sorted, ...(backup ? { backup } : {}) }, { lineWidth: 0 });
+}
+
+export function writeManifest(projectDir: string, stack: string, services: ReleaseServices): void {
+  const path = join(projectDir, releaseFileName(stack));
+  const text = manifestText(existsSync(path) ? readFileSync(path, "utf8") : "", services);
   const temp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(temp, text);

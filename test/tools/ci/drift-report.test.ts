@@ -1,4 +1,4 @@
-import { behindMain, deployedCommit, findDrift, formatBehindMain, formatDrift } from "../../../tools/ci/drift-report";
+import { behindMain, deployedCommit, driftVerdict, findDrift, formatBehindMain, formatDrift } from "../../../tools/ci/drift-report";
 import { listChanges } from "../../../tools/ci/preview-json";
 import { loadPreview } from "./fixtures";
 import { TYPES, appContainerUrn, digest, state, step } from "./pulumi-shapes";
@@ -54,9 +54,58 @@ describe("behind main (information)", () => {
   });
 });
 
-describe("formatDrift", () => {
-  it("says the stack drifted and lists each item", () => {
-    expect(formatDrift("prod", [{ name: "n", type: "t", what: "deleted outside Pulumi" }])).toMatch(/DRIFTED.*\n {2}- n \[t\]: deleted outside Pulumi$/);
+/**
+ * Pulumi's exit codes (pkg/cmd/pulumi/cmd/exit_codes.go): 0 success, 1 a generic error, 3 an
+ * authentication error, 7 ExitNoChanges (--expect-no-changes saw a change), 255 internal.
+ */
+describe("the drift verdict follows the refresh's exit code", () => {
+  const drifted = loadPreview("drift-prod-hand-edit.json");
+  const clean = loadPreview("drift-prod-clean.json");
+
+  it("exit 7 with the drifted digest: drift found, the job exits 7, each item listed", () => {
+    const v = driftVerdict(7, drifted);
+    expect([v.status, v.exitCode]).toEqual(["drift", 7]);
+    expect(formatDrift("prod", v)).toMatch(/^drift: stack prod: DRIFT FOUND: \d+ resource\(s\) differ/);
+    for (const i of findDrift(drifted)) expect(formatDrift("prod", v)).toContain(`${i.name} [${i.type}]: ${i.what}`);
   });
-  it("says there is no drift", () => expect(formatDrift("qual", [])).toMatch(/no drift/));
+
+  it("exit 7 without a digest it could read is still drift, never a pass", () => {
+    const v = driftVerdict(7, undefined, "not JSON");
+    expect([v.status, v.exitCode]).toEqual(["drift", 7]);
+  });
+
+  it("exit 0 with a clean digest: no drift, the job passes", () => {
+    expect(driftVerdict(0, clean)).toEqual({ status: "clean", exitCode: 0 });
+    expect(formatDrift("qual", driftVerdict(0, clean))).toMatch(/no drift/);
+  });
+
+  it.each([1, 3, 6, 255])("exit %i: the check failed, the job exits with Pulumi's code, and the report says drift is unknown", (code) => {
+    const v = driftVerdict(code, clean);
+    expect([v.status, v.exitCode]).toEqual(["failed", code]);
+    const text = formatDrift("prod", v);
+    expect(text).toContain(`DRIFT CHECK FAILED (pulumi refresh exited ${code})`);
+    expect(text).not.toMatch(/no drift|DRIFT FOUND/);
+  });
+
+  it("a check that failed part-way lists what it found, still as a failed check (its exit code, not 7)", () => {
+    const v = driftVerdict(1, drifted);
+    expect([v.status, v.exitCode]).toEqual(["failed", 1]);
+    expect(formatDrift("prod", v)).toContain("found before it failed:");
+  });
+
+  it("exit 0 without a usable digest is a failed check, not a pass", () => {
+    expect(driftVerdict(0, undefined, "empty output")).toMatchObject({ status: "failed", exitCode: 1 });
+  });
+});
+
+describe("a failed preview of main is reported as failed", () => {
+  it.each([1, 255])("pulumi preview exited %i: the report says FAILED, never up to date", (code) => {
+    const text = formatBehindMain("qual", behindMain(loadPreview("preview-no-changes.json"), 0, "abc", [], code));
+    expect(text).toContain(`the preview of main FAILED for stack qual (pulumi preview exited ${code})`);
+    expect(text).not.toMatch(/up to date/);
+  });
+
+  it("no digest at all is a failed preview too", () => {
+    expect(formatBehindMain("qual", behindMain(undefined, 0, "abc", ["the preview of main did not run"], 0))).toMatch(/FAILED.*exited 1/);
+  });
 });

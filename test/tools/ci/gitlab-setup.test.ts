@@ -5,13 +5,18 @@
  * whose method, path, query or body does not match the shapes in GitLab's REST
  * API docs (docs.gitlab.com/api/projects, /api/protected_branches,
  * /api/resource_groups, /api/protected_environments, /api/project_level_variables,
- * /api/pipeline_schedules, /api/members).
+ * /api/pipeline_schedules, /api/members, /api/pipeline_triggers).
  */
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stringify } from "yaml";
 import { z } from "zod";
+import { SERVICES, SERVICE_NAMES } from "../../../catalog/services";
 import { allStackCiSettings } from "../../../config/gitlab-settings";
+import { REQUESTERS_FILE } from "../../../config/release";
 import {
   BACKUP_REGISTRY_CREDENTIALS,
   BACKUP_REGISTRY_ENVIRONMENT,
@@ -26,6 +31,7 @@ import {
   gitlabSetup,
   parseSetupArgs,
 } from "../../../tools/ci/gitlab-setup";
+import { PROTECTED_BRANCH_WILDCARD, RELEASE_CREDENTIALS, RELEASE_ENVIRONMENT, RELEASE_RESOURCE_GROUP } from "../../../tools/ci/release-setup";
 
 const PROJECT_DIR = join(__dirname, "..", "..", "..");
 const PROJECT = "portugal-odyssey/infra";
@@ -57,12 +63,32 @@ const projectUpdate = z
     protect_merge_request_pipelines: z.boolean(),
     auto_cancel_pending_pipelines: z.enum(["enabled", "disabled"]),
     only_allow_merge_if_pipeline_succeeds: z.boolean(),
+    restrict_user_defined_variables: z.boolean(),
+    ci_pipeline_variables_minimum_override_role: z.enum(["no_one_allowed", "developer", "maintainer", "owner"]),
   })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "at least one attribute");
 /** GitLab shows these to Owners (and administrators) only (docs.gitlab.com/api/projects, "Get a single project"). */
 const OWNER_ONLY = ["ci_forward_deployment_enabled", "auto_cancel_pending_pipelines"];
 const branchLevel = z.union([z.literal(0), z.literal(30), z.literal(40), z.literal(60)]);
+/** The release bot: the owner of the trigger tokens, so the only deployer of the release-requests environment. */
+const RELEASE_BOT = 4242;
+const BUILDERS = [...new Set(SERVICE_NAMES.map((s) => SERVICES[s].builtBy))].sort();
+
+/**
+ * A copy of the project's stack files whose requesters file lists every project that builds a catalog service,
+ * each with a trigger token `gitlab` has: the setup then has nothing left to report about release requests.
+ */
+function projectWhereEveryBuilderHasATrigger(gitlab: FakeGitlab): string {
+  const dir = mkdtempSync(join(tmpdir(), "po-setup-"));
+  for (const file of readdirSync(PROJECT_DIR).filter((f) => /^Pulumi(\.[^.]+)?\.yaml$/.test(f))) copyFileSync(join(PROJECT_DIR, file), join(dir, file));
+  const requesters = Object.fromEntries(BUILDERS.map((builder, i) => [builder, { trigger: `t${String(i).padStart(3, "0")}` }]));
+  mkdirSync(join(dir, REQUESTERS_FILE, ".."), { recursive: true });
+  writeFileSync(join(dir, REQUESTERS_FILE), stringify({ requesters }));
+  gitlab.triggers = BUILDERS.map((builder, i) => ({ id: i + 1, description: `release-request:${builder}`, token: `glptt-${requesters[builder].trigger}` }));
+  return dir;
+}
+
 /** The token's user: a schedule created with the token belongs to it. */
 const TOKEN_USER = { id: 1, username: "setup-bot" };
 
@@ -87,6 +113,8 @@ class FakeGitlab {
     protect_merge_request_pipelines: false,
     auto_cancel_pending_pipelines: "enabled",
     only_allow_merge_if_pipeline_succeeds: false,
+    restrict_user_defined_variables: false,
+    ci_pipeline_variables_minimum_override_role: "developer",
   };
   /** false: the token is a Maintainer's, which does not see the Owner-only attributes. */
   ownerToken = true;
@@ -98,6 +126,8 @@ class FakeGitlab {
   resourceGroups = new Map<string, string>();
   protectedEnvironments = new Map<string, Array<{ id: number; access_level: number | null; user_id: number | null; group_id: number | null }>>();
   variables: Variable[] = [];
+  /** Pipeline trigger tokens; other users' show only their first four characters (docs.gitlab.com/api/pipeline_triggers). */
+  triggers: Array<{ id: number; description: string; token: string }> = [];
   violations: string[] = [];
   writes: string[] = [];
   private nextId = 1;
@@ -174,6 +204,7 @@ class FakeGitlab {
       this.protectedBranches.set(b.name, { push_access_level: b.push_access_level ?? 40, merge_access_level: b.merge_access_level ?? 40 });
       return send(201, { name: b.name });
     }
+    if (path === "/triggers" && req.method === "GET") return send(200, this.triggers, { "x-next-page": "" });
     if (path === "/pipeline_schedules" && req.method === "GET") return send(200, this.schedules, { "x-next-page": "" });
     if (path === "/pipeline_schedules" && req.method === "POST") {
       const b = check(z.strictObject({ description: z.string(), ref: z.string(), cron: z.string(), cron_timezone: z.string().optional(), active: z.boolean().optional() }));
@@ -272,8 +303,8 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
   let gitlab: FakeGitlab;
   let apiUrl: string;
   const lines: string[] = [];
-  const run = (dryRun: boolean, deployers: Deployer[] = [{ access_level: 40 }]) =>
-    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun, deployers, extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  const run = (dryRun: boolean, deployers: Deployer[] = [{ access_level: 40 }], projectDir = PROJECT_DIR) =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun, deployers, releaseBotUserId: RELEASE_BOT, extraCredentials: [], projectDir, fetch, log: (l) => lines.push(l) });
 
   beforeEach(async () => {
     gitlab = new FakeGitlab();
@@ -281,7 +312,8 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     lines.length = 0;
     // What a project looks like before: every group unordered, credentials (the registry's too) for every environment ("*").
     for (const s of STACKS) gitlab.resourceGroups.set(s.stack, "unordered");
-    gitlab.variables = [...REQUIRED_CREDENTIALS, NOTES_TOKEN, ...BACKUP_REGISTRY_CREDENTIALS].map((k) => variable(k));
+    gitlab.resourceGroups.set(RELEASE_RESOURCE_GROUP, "unordered");
+    gitlab.variables = [...REQUIRED_CREDENTIALS, NOTES_TOKEN, ...BACKUP_REGISTRY_CREDENTIALS, ...RELEASE_CREDENTIALS].map((k) => variable(k));
   });
   afterEach(() => gitlab.stop());
 
@@ -290,8 +322,8 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     expect(gitlab.violations).toEqual([]);
     expect(gitlab.writes).toEqual([]);
     expect(changes.length).toBeGreaterThan(0);
-    expect(lines).toContain('would set resource_group_default_process_mode from "unordered" to "oldest_first", protect_merge_request_pipelines from false to true, only_allow_merge_if_pipeline_succeeds from false to true');
-    for (const s of STACKS) expect(lines).toContain(`would set resource group ${s.stack} from unordered to oldest_first`);
+    expect(lines).toContain('would set resource_group_default_process_mode from "unordered" to "oldest_first", protect_merge_request_pipelines from false to true, only_allow_merge_if_pipeline_succeeds from false to true, restrict_user_defined_variables from false to true, ci_pipeline_variables_minimum_override_role from "developer" to "no_one_allowed"');
+    for (const group of [...STACKS.map((s) => s.stack), RELEASE_RESOURCE_GROUP]) expect(lines).toContain(`would set resource group ${group} from unordered to oldest_first`);
     for (const env of [...STACK_ENVIRONMENTS, BACKUP_REGISTRY_ENVIRONMENT]) expect(lines).toContain(`would protect environment ${env}, allowed to deploy: access level 40`);
     expect(lines.at(-1)).toMatch(/dry run: nothing changed/);
   });
@@ -301,15 +333,17 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     expect(gitlab.violations).toEqual([]);
     for (const s of PROJECT_SETTINGS) expect({ [s.attribute]: gitlab.settings[s.attribute] }).toEqual({ [s.attribute]: s.value });
     expect(gitlab.writes.filter((w) => w.startsWith("PUT /projects/:id"))).toEqual([
-      'PUT /projects/:id {"resource_group_default_process_mode":"oldest_first","protect_merge_request_pipelines":true,"only_allow_merge_if_pipeline_succeeds":true}',
+      'PUT /projects/:id {"resource_group_default_process_mode":"oldest_first","protect_merge_request_pipelines":true,"only_allow_merge_if_pipeline_succeeds":true,"restrict_user_defined_variables":true,"ci_pipeline_variables_minimum_override_role":"no_one_allowed"}',
     ]);
   });
 
-  it("protects every stack's environment (qual as much as prod) and backup-registry with the deployers, and leaves preview-notes open", async () => {
+  it("protects every stack's environment (qual as much as prod) and backup-registry with the deployers, release-requests for the release bot alone, and leaves preview-notes open", async () => {
     await run(false);
     expect(gitlab.violations).toEqual([]);
-    expect([...gitlab.protectedEnvironments.keys()].sort()).toEqual([...STACK_ENVIRONMENTS, BACKUP_REGISTRY_ENVIRONMENT].sort());
-    for (const [, levels] of gitlab.protectedEnvironments) expect(levels.map((l) => l.access_level)).toEqual([40]);
+    expect([...gitlab.protectedEnvironments.keys()].sort()).toEqual([...STACK_ENVIRONMENTS, BACKUP_REGISTRY_ENVIRONMENT, RELEASE_ENVIRONMENT].sort());
+    for (const [name, levels] of gitlab.protectedEnvironments) {
+      expect({ name, levels: levels.map((l) => l.access_level ?? `user ${l.user_id}`) }).toEqual({ name, levels: [name === RELEASE_ENVIRONMENT ? `user ${RELEASE_BOT}` : 40] });
+    }
     expect(gitlab.protectedEnvironments.has(NOTES_ENVIRONMENT)).toBe(false);
   });
 
@@ -356,10 +390,11 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
   });
 
   it("is idempotent with an Owner's token: a second run sends no write request and reports nothing to change or do", async () => {
-    await run(false);
+    const projectDir = projectWhereEveryBuilderHasATrigger(gitlab);
+    await run(false, undefined, projectDir);
     gitlab.writes = [];
     lines.length = 0;
-    const { changes, pending } = await run(false);
+    const { changes, pending } = await run(false, undefined, projectDir);
     expect(changes).toEqual([]);
     expect(pending).toEqual([]);
     expect(gitlab.writes).toEqual([]);
@@ -396,11 +431,58 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
   });
 });
 
+describe("gitlab:setup for release requests", () => {
+  let gitlab: FakeGitlab;
+  let apiUrl: string;
+  const lines: string[] = [];
+  /** `null`: no release bot given. */
+  const run = (releaseBot: number | null = RELEASE_BOT) =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  beforeEach(async () => {
+    gitlab = new FakeGitlab();
+    apiUrl = await gitlab.start();
+    lines.length = 0;
+    gitlab.resourceGroups.set(RELEASE_RESOURCE_GROUP, "unordered");
+    gitlab.variables = RELEASE_CREDENTIALS.map((k) => variable(k));
+  });
+  afterEach(() => gitlab.stop());
+
+  it("protects the infra/* wildcard release merge requests push to, switches pipeline variables off, and serialises every release oldest first", async () => {
+    await run();
+    expect(gitlab.violations).toEqual([]);
+    expect(gitlab.protectedBranches.has(PROTECTED_BRANCH_WILDCARD)).toBe(true);
+    expect(gitlab.settings).toMatchObject({ restrict_user_defined_variables: true, ci_pipeline_variables_minimum_override_role: "no_one_allowed" });
+    expect(gitlab.resourceGroups.get(RELEASE_RESOURCE_GROUP)).toBe("oldest_first");
+  });
+
+  it("scopes the release credentials to the release-requests environment, which only the release bot may use", async () => {
+    await run();
+    expect(gitlab.violations).toEqual([]);
+    for (const key of RELEASE_CREDENTIALS) expect(gitlab.variables.filter((v) => v.key === key).map((v) => v.environment_scope)).toEqual([RELEASE_ENVIRONMENT]);
+    expect(gitlab.protectedEnvironments.get(RELEASE_ENVIRONMENT)!.map((l) => [l.user_id, l.access_level])).toEqual([[RELEASE_BOT, null]]);
+  });
+
+  it("without the release bot's user id, leaves the environment as it is and says what to pass", async () => {
+    const { pending } = await run(null);
+    expect(gitlab.protectedEnvironments.has(RELEASE_ENVIRONMENT)).toBe(false);
+    expect(pending).toContainEqual(expect.stringMatching(/--release-bot-user-id/));
+  });
+
+  it("says which building project has no trigger token to ask with", async () => {
+    const { pending } = await run();
+    for (const builder of BUILDERS) expect(pending).toContainEqual(expect.stringMatching(new RegExp(`^${builder} builds catalog services but cannot ask for releases`)));
+  });
+});
+
 describe("parseSetupArgs", () => {
   const env = { GITLAB_API_URL: "https://gitlab.example.com/api/v4", GITLAB_PROJECT: PROJECT, GITLAB_SETUP_TOKEN: TOKEN };
   it("defaults the allowed deployers to Maintainers", () => expect(parseSetupArgs([], env).deployers).toEqual([{ access_level: 40 }]));
   it("takes users, groups and access levels", () =>
     expect(parseSetupArgs(["--deployer-user-id", "7", "--deployer-group-id", "9", "--deployer-access-level", "60"], env).deployers).toEqual([{ access_level: 60 }, { user_id: 7 }, { group_id: 9 }]));
+  it("takes the release bot's user id, and refuses one that is not a number", () => {
+    expect(parseSetupArgs(["--release-bot-user-id", "4242"], env).releaseBotUserId).toBe(4242);
+    expect(() => parseSetupArgs(["--release-bot-user-id", "bot"], env)).toThrow(/--release-bot-user-id expects a number/);
+  });
   it("refuses an access level GitLab does not know, and a missing token", () => {
     expect(() => parseSetupArgs(["--deployer-access-level", "50"], env)).toThrow(/30 \(Developer\), 40 \(Maintainer\) or 60/);
     expect(() => parseSetupArgs([], { ...env, GITLAB_SETUP_TOKEN: undefined })).toThrow(/GITLAB_SETUP_TOKEN/);

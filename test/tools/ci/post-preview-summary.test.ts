@@ -1,5 +1,5 @@
 import { MARKER, type FetchLike, buildSummaryMarkdown, loadPreviews, main, parseInputs, targetFromEnv, upsertSummaryNote } from "../../../tools/ci/post-preview-summary";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture, loadPreview } from "./fixtures";
@@ -35,8 +35,9 @@ const target = { apiUrl: "https://gitlab.example.com/api/v4", project: "42", mer
 describe("buildSummaryMarkdown", () => {
   const md = buildSummaryMarkdown(
     [
-      { stack: "qual", digest: loadPreview("preview-qual-update.json") },
-      { stack: "prod", digest: loadPreview("preview-prod-replace-postgres.json") },
+      { stack: "qual", exitCode: 0, digest: loadPreview("preview-qual-update.json") },
+      // Pulumi refused the protected volume: an engine error, its generic exit code 1 (pkg/cmd/pulumi/cmd/exit_codes.go).
+      { stack: "prod", exitCode: 1, digest: loadPreview("preview-prod-replace-postgres.json") },
     ],
     { pipelineUrl: "https://gitlab.example.com/po/infra/-/pipelines/1", commitSha: "0123456789abcdef0123" },
   );
@@ -44,8 +45,8 @@ describe("buildSummaryMarkdown", () => {
   it("starts with the hidden marker so the note can be found again", () => expect(md.startsWith(MARKER)).toBe(true));
 
   it("has one row per stack with creates, updates, replaces, deletes and unchanged", () => {
-    expect(md).toContain("| qual | 1 | 2 | 1 | 1 | 1 | not protected |");
-    expect(md).toMatch(/\| prod \| 0 \| 1 \| 2 \| 0 \| 3 \| :no_entry: blocked \(2\) \|/);
+    expect(md).toContain("| qual | :white_check_mark: passed | 1 | 2 | 1 | 1 | 1 | not protected |");
+    expect(md).toMatch(/\| prod \| :x: failed \(exit 1\) \| 0 \| 1 \| 2 \| 0 \| 3 \| :no_entry: blocked \(2\) \|/);
   });
 
   it("names the prod data resources the gate blocks", () => {
@@ -69,12 +70,24 @@ describe("buildSummaryMarkdown", () => {
   });
 
   it("reports a missing preview instead of failing", () => {
-    const text = buildSummaryMarkdown([{ stack: "prod", missing: "preview-prod.json was not produced" }]);
-    expect(text).toContain("| prod | – | – | – | – | – | :warning: no preview: preview-prod.json was not produced |");
+    const text = buildSummaryMarkdown([{ stack: "prod", exitCode: 255, missing: "preview-prod.json was not produced" }]);
+    expect(text).toContain("| prod | :x: failed (exit 255) | – | – | – | – | – | :warning: no preview: preview-prod.json was not produced |");
   });
 
   it("marks a clean protected stack as passed", () => {
-    expect(buildSummaryMarkdown([{ stack: "prod", digest: loadPreview("preview-prod-app-changes.json") }])).toContain(":white_check_mark: passed");
+    expect(buildSummaryMarkdown([{ stack: "prod", exitCode: 0, digest: loadPreview("preview-prod-app-changes.json") }])).toMatch(/\| prod \| :white_check_mark: passed \|[^\n]*\| :white_check_mark: passed \|/);
+  });
+
+  // Pulumi's exit codes (pkg/cmd/pulumi/cmd/exit_codes.go): 1 generic error, 3 authentication, 6 stack not found, 255 internal.
+  it.each([1, 3, 6, 255])("says failed whenever the preview exited %i, even with a digest whose counts and gate look clean", (code) => {
+    const text = buildSummaryMarkdown([{ stack: "prod", exitCode: code, digest: loadPreview("preview-prod-app-changes.json") }]);
+    expect(text).toMatch(new RegExp(`\\| prod \\| :x: failed \\(exit ${code}\\) \\|`));
+    expect(text).toContain(`:x: **prod**: the preview failed (pulumi exited ${code})`);
+    expect(text).not.toMatch(/\| prod \| :white_check_mark: passed/);
+  });
+
+  it("says failed when no exit code was recorded: a pass is never assumed", () => {
+    expect(buildSummaryMarkdown([{ stack: "qual", digest: loadPreview("preview-no-changes.json") }])).toMatch(/\| qual \| :x: failed \(no exit code\) \|/);
   });
 
   it("reads each stack's protection from the project folder it is given", () => {
@@ -127,6 +140,22 @@ describe("inputs and environment", () => {
       { stack: "prod", file: "out/preview-prod.json" },
     ]);
     expect(() => parseInputs(["a.json"])).toThrow(/cannot tell the stack/);
+  });
+
+  it("reads the exit code the preview job wrote beside the digest", () => {
+    const dir = mkdtempSync(join(tmpdir(), "po-summary-exit-"));
+    try {
+      writeFileSync(join(dir, "preview-prod.json"), readFileSync(fixture("preview-prod-app-changes.json")));
+      writeFileSync(join(dir, "preview-prod.exit"), "1\n");
+      writeFileSync(join(dir, "preview-qual.json"), readFileSync(fixture("preview-no-changes.json")));
+      writeFileSync(join(dir, "preview-qual.exit"), "0\n");
+      expect(loadPreviews(parseInputs([join(dir, "preview-prod.json"), join(dir, "preview-qual.json")])).map((p) => [p.stack, p.exitCode])).toEqual([
+        ["prod", 1],
+        ["qual", 0],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("turns a file that is missing into a 'missing' preview", () => {
