@@ -54,8 +54,10 @@ export async function releaseRequestSetup({ call, change, pending, log, projectD
 
   const requesters = readRequesters(projectDir);
   const triggers = (await call<Array<{ id: number; description: string; token: string }>>("GET", "/triggers")).data ?? [];
-  // The API shows other users' tokens by their first four characters; GitLab's short token skips the glptt- prefix.
-  const shortOf = (token: string) => token.replace(/^glptt-/, "").slice(0, 4);
+  // GitLab's short token is the first four characters after the glptt- prefix and an instance-wide token
+  // prefix before it (Ci::Trigger#short_token); the API shows other users' tokens as that short token already
+  // (Ci::TriggerPresenter#token), its own user's in full.
+  const shortOf = (token: string) => token.replace(/^.*?glptt-/, "").slice(0, 4);
   for (const builder of [...new Set(SERVICE_NAMES.map((s) => SERVICES[s].builtBy))].sort()) {
     const listed = requesters[builder];
     if (!listed) {
@@ -63,8 +65,14 @@ export async function releaseRequestSetup({ call, change, pending, log, projectD
         `${builder} builds catalog services but cannot ask for releases: issue it a pipeline trigger token described release-request:${builder}, ` +
           `list its short token in ${REQUESTERS_FILE} and store the token in ${builder} as the masked, protected variable PO_RELEASE_TRIGGER_TOKEN`,
       );
-    } else if (!triggers.some((t) => shortOf(t.token) === listed.trigger)) {
-      pending.push(`${REQUESTERS_FILE} lists trigger ${listed.trigger}… for ${builder}, but this project has no such trigger token (revoked?): issue a new one and list it`);
-    } else log(`ok: ${builder} asks for releases with trigger ${listed.trigger}…`);
+    } else {
+      const issued = triggers.filter((t) => shortOf(t.token) === listed.trigger);
+      if (issued.length === 0) {
+        pending.push(`${REQUESTERS_FILE} lists trigger ${listed.trigger}… for ${builder}, but this project has no such trigger token (revoked?): issue a new one and list it`);
+      } else if (issued.length > 1) {
+        // Who asked is only the short token (CI_TRIGGER_SHORT_TOKEN): each of these would ask as that project.
+        pending.push(`${issued.length} trigger tokens of this project (${issued.map((t) => t.description).join(", ")}) have the short token ${listed.trigger}… listed for ${builder}, so each asks as ${builder}: revoke all but the one issued to it`);
+      } else log(`ok: ${builder} asks for releases with trigger ${listed.trigger}…`);
+    }
   }
 }

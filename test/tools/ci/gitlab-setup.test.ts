@@ -436,8 +436,8 @@ describe("gitlab:setup for release requests", () => {
   let apiUrl: string;
   const lines: string[] = [];
   /** `null`: no release bot given. */
-  const run = (releaseBot: number | null = RELEASE_BOT) =>
-    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  const run = (releaseBot: number | null = RELEASE_BOT, projectDir = PROJECT_DIR) =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir, fetch, log: (l) => lines.push(l) });
   beforeEach(async () => {
     gitlab = new FakeGitlab();
     apiUrl = await gitlab.start();
@@ -466,6 +466,19 @@ describe("gitlab:setup for release requests", () => {
     const { pending } = await run(null);
     expect(gitlab.protectedEnvironments.has(RELEASE_ENVIRONMENT)).toBe(false);
     expect(pending).toContainEqual(expect.stringMatching(/--release-bot-user-id/));
+  });
+
+  it("recognises a listed trigger token shown as its short token or in full with an instance token prefix, and says when two tokens share one", async () => {
+    const projectDir = projectWhereEveryBuilderHasATrigger(gitlab);
+    const [first] = gitlab.triggers;
+    const short = first.token.slice("glptt-".length);
+    // As the API shows another user's token (Ci::TriggerPresenter), and its own user's under an instance-wide prefix.
+    for (const shown of [short, `acme-glptt-${short}`]) {
+      first.token = shown;
+      expect((await run(RELEASE_BOT, projectDir)).pending.filter((p) => p.includes("trigger"))).toEqual([]);
+    }
+    gitlab.triggers.push({ id: 99, description: "nightly rebuild", token: `glptt-${short}ffff` });
+    expect((await run(RELEASE_BOT, projectDir)).pending).toContainEqual(expect.stringMatching(new RegExp(`^2 trigger tokens .*nightly rebuild.* have the short token ${short}… listed for ${BUILDERS[0]}`)));
   });
 
   it("says which building project has no trigger token to ask with", async () => {
