@@ -303,7 +303,7 @@ export async function gitlabSetup(opts: SetupOptions): Promise<{ changes: string
   }
 
   // 7. Release requests.
-  await releaseRequestSetup({ call, change, pending, log: opts.log, projectDir: opts.projectDir, releaseBotUserId: opts.releaseBotUserId });
+  await releaseRequestSetup({ call, change, pending, log: opts.log, projectDir: opts.projectDir, releaseBotUserId: opts.releaseBotUserId, defaultBranch: project.default_branch });
 
   for (const p of pending) opts.log(`todo: ${p}`);
   opts.log(changes.length ? `${changes.length} change(s) ${opts.dryRun ? "to make (dry run: nothing changed)" : "made"}.` : "nothing to change.");

@@ -5,9 +5,14 @@
  * request itself (services, tag, commit, pipeline); everything else is this project's own:
  *
  * 1. Who asked: the short token of the trigger token that started this pipeline, as GitLab
- *    records it on the job (`trigger_short_token` of GET /projects/:id/jobs/:job_id,
- *    gitlab-org/gitlab!149335), read with this job's own token, looked up in
- *    releases/requesters.yaml on main. A pipeline variable cannot change what the API answers.
+ *    hands it to the job: the predefined variable CI_TRIGGER_SHORT_TOKEN (GitLab 17.0,
+ *    gitlab-org/gitlab!149456; Gitlab::Ci::Variables::Builder sets it from the job's trigger,
+ *    Ci::Trigger#short_token: the first four characters after the glptt- prefix), looked up in
+ *    releases/requesters.yaml on main. The REST Jobs API has no such field (lib/api/entities/ci/
+ *    job_basic.rb; gitlab-org/gitlab!149335 never landed), so it is not asked. Only a pipeline
+ *    variable could override a predefined one, and gitlab:setup switches those off: GitLab refuses
+ *    a trigger request that passes `variables[...]` (Gitlab::Ci::Pipeline::Chain::Build::Associations,
+ *    "Insufficient permissions to set pipeline variables").
  * 2. What it may release: the catalog services whose `builtBy` is that project; `backup` never.
  * 3. The digests: each tag resolved in the service's repository with this project's own
  *    read-only registry login (registry.ts).
@@ -19,7 +24,7 @@
  *
  *   npx tsx tools/release/request.ts --stack qual --services "a b" --tag T --commit SHA --pipeline URL [--merge-request]
  *
- * Environment: CI_API_V4_URL, CI_PROJECT_ID, CI_JOB_ID, CI_PIPELINE_ID, CI_DEFAULT_BRANCH, CI_SERVER_URL;
+ * Environment: CI_API_V4_URL, CI_PROJECT_ID, CI_PIPELINE_ID, CI_PIPELINE_SOURCE, CI_TRIGGER_SHORT_TOKEN, CI_DEFAULT_BRANCH, CI_SERVER_URL;
  * PO_RELEASE_API_TOKEN (the release credential, docs/releases.md); PO_RELEASE_REGISTRY_USER and
  * PO_RELEASE_REGISTRY_PASSWORD (a read_registry deploy token).
  * Exit 0 when committed (or nothing changed), 1 on a failure, 3 when the request is refused.
@@ -37,11 +42,18 @@ import type { RegistryLogin } from "./registry";
 /** A request this project will not carry out; the message says why and what would be accepted. */
 export class RequestRefused extends Error {}
 
+/** What GitLab says about how this pipeline was started (predefined variables of the job). */
+export interface PipelineTrigger {
+  /** CI_PIPELINE_SOURCE: `trigger` for a pipeline a trigger token started. */
+  source: string | undefined;
+  /** CI_TRIGGER_SHORT_TOKEN: set only in such a pipeline. */
+  shortToken: string | undefined;
+}
+
 /** The application project that asked: the one releases/requesters.yaml lists for the trigger token that started this pipeline. */
-export async function requesterProject(gitlab: GitlabProject, jobId: string, requesters: Requesters): Promise<string> {
-  const { data: job } = await gitlabCall<{ trigger_short_token?: string | null }>(gitlab, "GET", `/jobs/${encodeURIComponent(jobId)}`);
-  const short = job?.trigger_short_token;
-  if (!short) throw new RequestRefused("this pipeline was not started with a pipeline trigger token, so no application project asked for it");
+export function requesterProject(trigger: PipelineTrigger, requesters: Requesters): string {
+  const short = trigger.shortToken;
+  if (trigger.source !== "trigger" || !short) throw new RequestRefused("this pipeline was not started with a pipeline trigger token, so no application project asked for it");
   const projects = Object.entries(requesters).filter(([, r]) => r.trigger === short);
   if (projects.length !== 1) {
     throw new RequestRefused(`the trigger token ${short}… that started this pipeline is not listed in releases/requesters.yaml; a project may ask only with the token listed for it there`);
@@ -151,7 +163,7 @@ export function parseRequestArgs(argv: string[]): RequestInputs {
 
 export interface RequestContext {
   gitlab: GitlabProject;
-  jobId: string;
+  trigger: PipelineTrigger;
   pipelineId: string;
   defaultBranch: string;
   /** `https://gitlab.example.com`: the requester's pipeline must be one of its own there. */
@@ -165,7 +177,7 @@ export interface RequestContext {
 
 /** The whole request: who asked, what it may release, the digests, the commit. Returns what was done. */
 export async function handleRequest(inputs: RequestInputs, ctx: RequestContext): Promise<string> {
-  const project = await requesterProject(ctx.gitlab, ctx.jobId, readRequesters(ctx.projectDir));
+  const project = requesterProject(ctx.trigger, readRequesters(ctx.projectDir));
   const services = authorizedServices(project, inputs.services);
   // The building pipeline is recorded as the requester states it; it must at least be one of its own.
   const own = `${ctx.serverUrl.replace(/\/+$/, "")}/${project}/-/pipelines/`;
@@ -185,8 +197,8 @@ export async function handleRequest(inputs: RequestInputs, ctx: RequestContext):
   });
 }
 
-export async function main(argv: string[], env = process.env, fetchFn: FetchLike = fetch, projectDir = PROJECT_DIR): Promise<number> {
-  const needed = ["CI_API_V4_URL", "CI_PROJECT_ID", "CI_JOB_ID", "CI_PIPELINE_ID", "CI_DEFAULT_BRANCH", "CI_SERVER_URL", "PO_RELEASE_API_TOKEN"];
+export async function main(argv: string[], env = process.env, fetchFn: FetchLike = fetch, projectDir = PROJECT_DIR, registryFetch?: typeof fetch): Promise<number> {
+  const needed = ["CI_API_V4_URL", "CI_PROJECT_ID", "CI_PIPELINE_ID", "CI_DEFAULT_BRANCH", "CI_SERVER_URL", "PO_RELEASE_API_TOKEN"];
   const missing = needed.filter((k) => !env[k]);
   if (missing.length) {
     process.stderr.write(`release-request: ${missing.join(", ")} not set (PO_RELEASE_API_TOKEN reaches only the release-request job; docs/releases.md)\n`);
@@ -197,11 +209,12 @@ export async function main(argv: string[], env = process.env, fetchFn: FetchLike
     const { PO_RELEASE_REGISTRY_USER: username, PO_RELEASE_REGISTRY_PASSWORD: password } = env;
     const done = await handleRequest(inputs, {
       gitlab: { apiUrl: env.CI_API_V4_URL!, project: env.CI_PROJECT_ID!, token: env.PO_RELEASE_API_TOKEN!, fetch: fetchFn },
-      jobId: env.CI_JOB_ID!,
+      trigger: { source: env.CI_PIPELINE_SOURCE, shortToken: env.CI_TRIGGER_SHORT_TOKEN },
       pipelineId: env.CI_PIPELINE_ID!,
       defaultBranch: env.CI_DEFAULT_BRANCH!,
       serverUrl: env.CI_SERVER_URL!,
       login: username && password ? { username, password } : undefined,
+      registryFetch,
       projectDir,
       log: (line) => process.stdout.write(`${line}\n`),
     });

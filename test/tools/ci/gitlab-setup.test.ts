@@ -118,7 +118,8 @@ class FakeGitlab {
   };
   /** false: the token is a Maintainer's, which does not see the Owner-only attributes. */
   ownerToken = true;
-  protectedBranches = new Map<string, { push_access_level: number; merge_access_level: number }>();
+  /** `pushUsers`: users allowed to push besides the level (Premium's allowed_to_push). */
+  protectedBranches = new Map<string, { push_access_level: number; merge_access_level: number; pushUsers?: number[] }>();
   schedules: Array<{ id: number; description: string; ref: string; cron: string; cron_timezone: string; active: boolean; owner: { id: number; username: string } }> = [];
   /** user id -> access level in the project (members/all), and group id -> member user ids. */
   members = new Map<number, number>([[TOKEN_USER.id, 50]]);
@@ -195,7 +196,19 @@ class FakeGitlab {
     if (req.method !== "GET") this.writes.push(`${req.method} ${path}${url.search}`);
     if ((m = /^\/protected_branches\/(.+)$/.exec(path)) && req.method === "GET") {
       const b = this.protectedBranches.get(m[1]);
-      return b ? send(200, { name: m[1], push_access_levels: [{ access_level: b.push_access_level }], merge_access_levels: [{ access_level: b.merge_access_level }] }) : send(404, { message: "404 Not found" });
+      const users = (b?.pushUsers ?? []).map((user_id) => ({ access_level: 40, user_id, group_id: null }));
+      return b
+        ? send(200, { name: m[1], push_access_levels: [{ access_level: b.push_access_level, user_id: null, group_id: null }, ...users], merge_access_levels: [{ access_level: b.merge_access_level }] })
+        : send(404, { message: "404 Not found" });
+    }
+    // Update a protected branch (docs.gitlab.com/api/protected_branches, Premium): an entry without an id is added.
+    if ((m = /^\/protected_branches\/(.+)$/.exec(path)) && req.method === "PATCH") {
+      const b = check(z.strictObject({ allowed_to_push: z.array(z.strictObject({ user_id: z.number() })) }));
+      if (!b) return;
+      const branch = this.protectedBranches.get(m[1]);
+      if (!branch) return send(404, { message: "404 Not found" });
+      branch.pushUsers = [...(branch.pushUsers ?? []), ...b.allowed_to_push.map((a) => a.user_id)];
+      return send(200, { name: m[1] });
     }
     if (path === "/protected_branches" && req.method === "POST") {
       const b = check(z.strictObject({ name: z.string(), push_access_level: branchLevel.optional(), merge_access_level: branchLevel.optional(), allow_force_push: z.boolean().optional() }));
@@ -366,7 +379,8 @@ describe("gitlab:setup against a stand-in GitLab that checks every request", () 
     gitlab.protectedBranches.set("infra/*", { push_access_level: 40, merge_access_level: 40 });
     await run(false);
     expect(gitlab.violations).toEqual([]);
-    expect(gitlab.protectedBranches.get("main")).toEqual({ push_access_level: 40, merge_access_level: 40 });
+    // Maintainers, and the release bot besides them (release-setup.ts).
+    expect(gitlab.protectedBranches.get("main")).toEqual({ push_access_level: 40, merge_access_level: 40, pushUsers: [RELEASE_BOT] });
     expect(gitlab.protectedBranches.get("infra/*")).toEqual({ push_access_level: 40, merge_access_level: 40 });
     expect(PROTECTED_BRANCHES.map((b) => b.name)).toEqual(["default", "infra/*"]);
   });
@@ -436,8 +450,8 @@ describe("gitlab:setup for release requests", () => {
   let apiUrl: string;
   const lines: string[] = [];
   /** `null`: no release bot given. */
-  const run = (releaseBot: number | null = RELEASE_BOT) =>
-    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir: PROJECT_DIR, fetch, log: (l) => lines.push(l) });
+  const run = (releaseBot: number | null = RELEASE_BOT, projectDir = PROJECT_DIR) =>
+    gitlabSetup({ apiUrl, project: PROJECT, token: TOKEN, dryRun: false, deployers: [{ access_level: 40 }], releaseBotUserId: releaseBot ?? undefined, extraCredentials: [], projectDir, fetch, log: (l) => lines.push(l) });
   beforeEach(async () => {
     gitlab = new FakeGitlab();
     apiUrl = await gitlab.start();
@@ -455,6 +469,15 @@ describe("gitlab:setup for release requests", () => {
     expect(gitlab.resourceGroups.get(RELEASE_RESOURCE_GROUP)).toBe("oldest_first");
   });
 
+  it("lets the release bot push to main, where GitLab starts its trigger tokens' pipelines only if it may push or merge", async () => {
+    await run();
+    expect(gitlab.violations).toEqual([]);
+    expect(gitlab.protectedBranches.get("main")).toMatchObject({ push_access_level: 40, pushUsers: [RELEASE_BOT] });
+    gitlab.writes = [];
+    await run();
+    expect(gitlab.writes.filter((w) => w.includes("protected_branches"))).toEqual([]);
+  });
+
   it("scopes the release credentials to the release-requests environment, which only the release bot may use", async () => {
     await run();
     expect(gitlab.violations).toEqual([]);
@@ -466,6 +489,19 @@ describe("gitlab:setup for release requests", () => {
     const { pending } = await run(null);
     expect(gitlab.protectedEnvironments.has(RELEASE_ENVIRONMENT)).toBe(false);
     expect(pending).toContainEqual(expect.stringMatching(/--release-bot-user-id/));
+  });
+
+  it("recognises a listed trigger token shown as its short token or in full with an instance token prefix, and says when two tokens share one", async () => {
+    const projectDir = projectWhereEveryBuilderHasATrigger(gitlab);
+    const [first] = gitlab.triggers;
+    const short = first.token.slice("glptt-".length);
+    // As the API shows another user's token (Ci::TriggerPresenter), and its own user's under an instance-wide prefix.
+    for (const shown of [short, `acme-glptt-${short}`]) {
+      first.token = shown;
+      expect((await run(RELEASE_BOT, projectDir)).pending.filter((p) => p.includes("trigger"))).toEqual([]);
+    }
+    gitlab.triggers.push({ id: 99, description: "nightly rebuild", token: `glptt-${short}ffff` });
+    expect((await run(RELEASE_BOT, projectDir)).pending).toContainEqual(expect.stringMatching(new RegExp(`^2 trigger tokens .*nightly rebuild.* have the short token ${short}… listed for ${BUILDERS[0]}`)));
   });
 
   it("says which building project has no trigger token to ask with", async () => {

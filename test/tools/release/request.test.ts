@@ -39,7 +39,7 @@ const digestOf = (repository: string, tag: string) => `sha256:${createHash("sha2
 /** Lets every other pending request run first, so concurrent requests interleave as they would against a server. */
 const yieldTurn = () => new Promise((r) => setImmediate(r));
 
-function standInGitlab(initial: string, jobs: Record<string, string | null>) {
+function standInGitlab(initial: string) {
   let file = { content: initial, lastCommitId: "c0" };
   const commits: { id: string; message: string; content: string; branch: string }[] = [];
   const conflicts: string[] = [];
@@ -55,10 +55,9 @@ function standInGitlab(initial: string, jobs: Record<string, string | null>) {
     const path = decodeURIComponent(new URL(url).pathname.replace(/^\/api\/v4\/projects\/[^/]+/, ""));
     const method = init.method ?? "GET";
     if (init.headers?.["PRIVATE-TOKEN"] !== "release-credential") return answer(401, { message: "401 Unauthorized" });
-    if (method === "GET" && path.startsWith("/jobs/")) {
-      const id = path.slice("/jobs/".length);
-      return id in jobs ? answer(200, { id: Number(id), trigger_short_token: jobs[id] }) : answer(404, { message: "404 Job Not Found" });
-    }
+    // GitLab's Jobs API tells nothing about the trigger token (lib/api/entities/ci/job_basic.rb, job.rb): who asked is
+    // read from the job's CI_TRIGGER_SHORT_TOKEN, never from here.
+    if (method === "GET" && /^\/jobs\/\d+$/.test(path)) return answer(200, { id: Number(path.slice("/jobs/".length)), status: "running", name: "release-request", ref: "main" });
     if (method === "GET" && path === `/repository/files/${FILE}`) {
       return answer(200, { file_path: FILE, content: Buffer.from(file.content).toString("base64"), encoding: "base64", last_commit_id: file.lastCommitId });
     }
@@ -117,11 +116,13 @@ const request = (over: Partial<RequestInputs> = {}): RequestInputs => ({
   ...over,
 });
 
-function context(gitlab: ReturnType<typeof standInGitlab>, jobId: string, log: string[] = []) {
+/** The job of pipeline `9<n>`, started by the trigger token whose short token is `shortToken` (null: no trigger token started it). */
+function context(gitlab: ReturnType<typeof standInGitlab>, shortToken: string | null, n = "1", log: string[] = []) {
   return {
     gitlab: { apiUrl: `${SERVER}/api/v4`, project: "1", token: "release-credential", fetch: gitlab.fetchFn },
-    jobId,
-    pipelineId: `9${jobId}`,
+    // As GitLab sets them for the job (predefined variables; CI_TRIGGER_SHORT_TOKEN only in a trigger pipeline).
+    trigger: shortToken === null ? { source: "push", shortToken: undefined } : { source: "trigger", shortToken },
+    pipelineId: `9${n}`,
     defaultBranch: "main",
     serverUrl: SERVER,
     login: undefined,
@@ -136,8 +137,8 @@ describe("concurrent release requests", () => {
   const services = BUILT_BY_PLATFORM.slice(0, 6);
 
   test("all land on main, each in one commit that changes only its own service, retried on a stale file", async () => {
-    const gitlab = standInGitlab(INITIAL, Object.fromEntries(services.map((_, i) => [String(i + 1), "plat"])));
-    const results = await Promise.all(services.map((s, i) => handleRequest(request({ services: [s], tag: `t-${s}` }), context(gitlab, String(i + 1)))));
+    const gitlab = standInGitlab(INITIAL);
+    const results = await Promise.all(services.map((s, i) => handleRequest(request({ services: [s], tag: `t-${s}` }), context(gitlab, "plat", String(i + 1)))));
     expect(results.every((r) => r.startsWith("committed"))).toBe(true);
     expect(gitlab.conflicts.length).toBeGreaterThan(0);
     expect(gitlab.commits).toHaveLength(services.length);
@@ -160,27 +161,27 @@ describe("concurrent release requests", () => {
   });
 
   test("requests for one service land in the order their jobs ran: the later tag wins", async () => {
-    const gitlab = standInGitlab(INITIAL, { "1": "plat", "2": "plat" });
+    const gitlab = standInGitlab(INITIAL);
     const [service] = BUILT_BY_PLATFORM;
-    await handleRequest(request({ services: [service], tag: "first" }), context(gitlab, "1"));
-    await handleRequest(request({ services: [service], tag: "second" }), context(gitlab, "2"));
+    await handleRequest(request({ services: [service], tag: "first" }), context(gitlab, "plat", "1"));
+    await handleRequest(request({ services: [service], tag: "second" }), context(gitlab, "plat", "2"));
     expect(gitlab.commits).toHaveLength(2);
     expect(parseManifest(gitlab.file(), STACK)[service].image).toBe(pinOf(service, "second"));
   });
 
   test("a request that pins what main already pins commits nothing", async () => {
-    const gitlab = standInGitlab(INITIAL, { "1": "plat", "2": "plat" });
+    const gitlab = standInGitlab(INITIAL);
     const [service] = BUILT_BY_PLATFORM;
-    await handleRequest(request({ services: [service] }), context(gitlab, "1"));
-    expect(await handleRequest(request({ services: [service] }), context(gitlab, "2"))).toMatch(/nothing changes/);
+    await handleRequest(request({ services: [service] }), context(gitlab, "plat", "1"));
+    expect(await handleRequest(request({ services: [service] }), context(gitlab, "plat", "2"))).toMatch(/nothing changes/);
     expect(gitlab.commits).toHaveLength(1);
   });
 });
 
 describe("who may ask for what", () => {
   test("no service named: every service the requester builds, from the same tag", async () => {
-    const gitlab = standInGitlab(INITIAL, { "1": "plat" });
-    await handleRequest(request(), context(gitlab, "1"));
+    const gitlab = standInGitlab(INITIAL);
+    await handleRequest(request(), context(gitlab, "plat", "1"));
     expect(Object.keys(parseManifest(gitlab.file(), STACK)).sort()).toEqual([...BUILT_BY_PLATFORM].sort());
   });
 
@@ -191,22 +192,22 @@ describe("who may ask for what", () => {
     ["any service, from a pipeline no trigger token started", null, [SERVICE_NAMES[0]], /not started with a pipeline trigger token/],
     ["any service, with a trigger token releases/requesters.yaml does not list", "zzzz", [SERVICE_NAMES[0]], /zzzz… .* is not listed in releases\/requesters.yaml/],
   ])("refuses %s, and commits nothing", async (_what, token, services, message) => {
-    const gitlab = standInGitlab(INITIAL, { "1": token });
-    await expect(handleRequest(request({ services }), context(gitlab, "1"))).rejects.toThrow(message);
+    const gitlab = standInGitlab(INITIAL);
+    await expect(handleRequest(request({ services }), context(gitlab, token))).rejects.toThrow(message);
     expect(gitlab.commits).toEqual([]);
   });
 
   test("refuses a building pipeline that is not the requester's own", async () => {
-    const gitlab = standInGitlab(INITIAL, { "1": "plat" });
-    await expect(handleRequest(request({ pipeline: `${SERVER}/someone/else/-/pipelines/5` }), context(gitlab, "1"))).rejects.toThrow(/is not one of/);
+    const gitlab = standInGitlab(INITIAL);
+    await expect(handleRequest(request({ pipeline: `${SERVER}/someone/else/-/pipelines/5` }), context(gitlab, "plat", "1"))).rejects.toThrow(/is not one of/);
     expect(gitlab.commits).toEqual([]);
   });
 });
 
 describe("release merge requests", () => {
   test("commit to a branch under the protected infra/* wildcard and open a merge request, main untouched", async () => {
-    const gitlab = standInGitlab(INITIAL, { "1": "plat" });
-    expect(await handleRequest(request({ mergeRequest: true }), context(gitlab, "1"))).toMatch(/^opened merge request/);
+    const gitlab = standInGitlab(INITIAL);
+    expect(await handleRequest(request({ mergeRequest: true }), context(gitlab, "plat", "1"))).toMatch(/^opened merge request/);
     expect(gitlab.commits.map((c) => c.branch)).toEqual(["infra/release-qual-91"]);
     expect(gitlab.file()).toBe(INITIAL);
   });
@@ -216,8 +217,9 @@ describe("the command line's exit codes", () => {
   const env = {
     CI_API_V4_URL: `${SERVER}/api/v4`,
     CI_PROJECT_ID: "1",
-    CI_JOB_ID: "1",
     CI_PIPELINE_ID: "91",
+    CI_PIPELINE_SOURCE: "trigger",
+    CI_TRIGGER_SHORT_TOKEN: "plat",
     CI_DEFAULT_BRANCH: "main",
     CI_SERVER_URL: SERVER,
     PO_RELEASE_API_TOKEN: "release-credential",
@@ -228,8 +230,10 @@ describe("the command line's exit codes", () => {
   test("3 when the request is refused, 2 without the release credential; nothing is committed", async () => {
     const mocks = quiet();
     try {
-      const refused = standInGitlab(INITIAL, { "1": "strg" });
-      expect(await main(args(), env, refused.fetchFn, project)).toBe(3);
+      const refused = standInGitlab(INITIAL);
+      expect(await main(args(), { ...env, CI_TRIGGER_SHORT_TOKEN: "strg" }, refused.fetchFn, project)).toBe(3);
+      // A short token in a pipeline no trigger token started (a pushed main, say) is no requester.
+      expect(await main(args(), { ...env, CI_PIPELINE_SOURCE: "push" }, refused.fetchFn, project)).toBe(3);
       expect(await main(["--stack", STACK, "--tag", "not a tag", "--commit", COMMIT, "--pipeline", "7"], env, refused.fetchFn, project)).toBe(3);
       expect(await main(args(), { ...env, PO_RELEASE_API_TOKEN: "" }, refused.fetchFn, project)).toBe(2);
       expect(refused.commits).toEqual([]);
@@ -238,10 +242,22 @@ describe("the command line's exit codes", () => {
     }
   });
 
+  test("0 and one commit: the requester is the job's CI_TRIGGER_SHORT_TOKEN, which GitLab's Jobs API does not repeat", async () => {
+    const mocks = quiet();
+    try {
+      const gitlab = standInGitlab(INITIAL);
+      expect(await main(args(), { ...env, PO_RELEASE_REGISTRY_USER: "", PO_RELEASE_REGISTRY_PASSWORD: "" }, gitlab.fetchFn, project, registryFetch)).toBe(0);
+      expect(gitlab.commits).toHaveLength(1);
+      expect(parseManifest(gitlab.file(), STACK)[SERVICE_NAMES[0]].image).toBe(pinOf(SERVICE_NAMES[0], "1.0.0"));
+    } finally {
+      for (const m of mocks) m.mockRestore();
+    }
+  });
+
   test("1 when GitLab refuses the credential", async () => {
     const mocks = quiet();
     try {
-      const gitlab = standInGitlab(INITIAL, { "1": "plat" });
+      const gitlab = standInGitlab(INITIAL);
       expect(await main(args(), { ...env, PO_RELEASE_API_TOKEN: "wrong" }, gitlab.fetchFn, project)).toBe(1);
     } finally {
       for (const m of mocks) m.mockRestore();
