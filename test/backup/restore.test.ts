@@ -49,7 +49,7 @@ class RestartableRedis {
   port = 0;
   private child?: ChildProcess;
   get conn(): RedisConnection {
-    return { host: "127.0.0.1", port: this.port, password: this.password, dataDir: this.dir };
+    return { host: "127.0.0.1", port: this.port, password: this.password };
   }
   async start() {
     this.port = this.port || (await freePort());
