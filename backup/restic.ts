@@ -31,7 +31,7 @@ export interface ResticRepository {
 /**
  * How long a command that locks waits for another's lock before it fails. restic never skips a lock it
  * does not own: a stale one (over 30 minutes old, or of a dead process on the same host) is removed only
- * by `restic unlock`, which removes nothing else without --remove-all (cmd/restic/cmd_unlock.go), so every
+ * by `restic unlock`, which removes nothing else without --remove-all (internal/repository/lock_file.go: checkForOtherLocks refuses on any exclusive lock, stale or not; cmd/restic/cmd_unlock.go), so every
  * run starts with `unlock`; a live one (the weekly check, an operator's restore) is waited for.
  * `--retry-lock` came in restic 0.16.0 (CHANGELOG, #719); the image's restic is newer, older ones just fail at once.
  */
