@@ -94,7 +94,7 @@ async function backupOnce(): Promise<boolean> {
       retention: JSON.parse(e.PO_BACKUP_RETENTION!),
       stagingRoot: join(staging, "runs"),
       postgres: { host: e.PGHOST!, port: Number(e.PGPORT), user: e.PGUSER!, password: e.PGPASSWORD! },
-      redis: { host: e.REDIS_HOST!, port: 6379, password: e.REDISCLI_AUTH! },
+      redis: { host: e.REDIS_HOST!, port: Number(e.REDIS_PORT ?? 6379), password: e.REDISCLI_AUTH! },
       rabbitmq: { api: e.RABBITMQ_API!, user: e.RABBITMQ_USER!, password: e.RABBITMQ_PASSWORD! },
       elasticsearch: { url: e.ELASTICSEARCH_URL!, repository: e.ELASTICSEARCH_SNAPSHOT_REPOSITORY!, location: env, snapshotsDir: e.ELASTICSEARCH_SNAPSHOTS! },
       uploadsDir: e.STRAPI_UPLOADS,
