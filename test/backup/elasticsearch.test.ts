@@ -26,7 +26,7 @@ import {
 } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { names } from "../../model/naming";
-import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "../../testing/servers/es-standin";
 
 const ENV = "qual";
 const REPO = names.elasticsearchSnapshotRepository(ENV);

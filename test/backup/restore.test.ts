@@ -25,7 +25,7 @@ import { RestoreRefused, restore, type RestorePlan, type RestoreStores } from ".
 import { listUploads, uploadsDigest } from "../../backup/uploads";
 import { freePort, waitFor } from "../../testing/servers/free-port";
 import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
-import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "../../testing/servers/es-standin";
 import { startPostgres, type LocalPostgres } from "./servers";
 import { Client } from "pg";
 import { libpqEnv, type PostgresConnection } from "../../backup/postgres";
