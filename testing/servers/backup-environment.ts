@@ -112,7 +112,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     const redisPort = await freePort();
     const script = 'umask 0077; exec redis-server --port "$1" --bind 127.0.0.1 --dir "$2" --appendonly yes --requirepass "$3"';
     redis = spawn("setpriv", [`--reuid=${REDIS_UID}`, `--regid=${REDIS_UID}`, "--clear-groups", "sh", "-c", script, "sh", String(redisPort), redisDir, passwords.redis], { stdio: "ignore" });
-    const redisCli = (...args: string[]) => execFileSync("redis-cli", ["-p", String(redisPort), "--no-auth-warning", ...args], { env: { ...process.env, REDISCLI_AUTH: passwords.redis }, encoding: "utf8" });
+    const redisCli = (...args: string[]) => execFileSync("redis-cli", ["-p", String(redisPort), "--no-auth-warning", ...args], { env: { ...process.env, REDISCLI_AUTH: passwords.redis }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     await waitFor("redis as uid 999", async () => redisCli("ping").trim() === "PONG", 15_000);
     // One pipe of SETs, not one process per key.
     execFileSync("sh", ["-c", `i=0; while [ $i -lt ${opts.seed.redisKeys} ]; do echo "SET session:$i v$i"; i=$((i+1)); done | redis-cli -p ${redisPort} --no-auth-warning --pipe >/dev/null`], { env: { ...process.env, REDISCLI_AUTH: passwords.redis } });
@@ -192,11 +192,17 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
   }
 }
 
-/** What one run of a container took: its exit code, wall time, peak memory (cgroup max usage) and memory limit. */
+/**
+ * What one run of a container took: its exit code, wall time, memory limit, and peak memory as sampled
+ * from the daemon's stats (about once a second): the working set (usage less the page cache it can drop,
+ * as `docker stats` shows it), and the cgroup's max usage, page cache included (cgroup v1 only), which
+ * the kernel reclaims before it kills anything.
+ */
 export interface ContainerRun {
   exitCode: number;
   wallSeconds: number;
-  peakMemoryMb?: number;
+  peakWorkingSetMb?: number;
+  peakWithCacheMb?: number;
   limitMb: number;
   logs: string;
 }
@@ -205,15 +211,20 @@ export interface ContainerRun {
 export async function runToExit(docker: Docker, name: string): Promise<ContainerRun> {
   const container = docker.getContainer(name);
   const limitMb = ((await container.inspect()).HostConfig.Memory ?? 0) / (1024 * 1024);
-  let peak = 0;
+  let peakWorkingSet = 0;
+  let peakWithCache = 0;
   const started = Date.now();
   await container.start();
   const stats = (await container.stats({ stream: true })) as unknown as NodeJS.ReadableStream;
   stats.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
       try {
-        const m = (JSON.parse(line) as { memory_stats?: { usage?: number; max_usage?: number } }).memory_stats;
-        peak = Math.max(peak, m?.max_usage ?? 0, m?.usage ?? 0);
+        const m = (JSON.parse(line) as { memory_stats?: { usage?: number; max_usage?: number; stats?: Record<string, number> } }).memory_stats;
+        if (!m?.usage) continue;
+        // docker stats' own arithmetic: cgroup v1 subtracts total_inactive_file, v2 inactive_file (docker/cli calculateMemUsageUnixNoCache).
+        const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? 0;
+        peakWorkingSet = Math.max(peakWorkingSet, m.usage - cache);
+        peakWithCache = Math.max(peakWithCache, m.max_usage ?? m.usage);
       } catch {
         // a line split across chunks
       }
@@ -223,7 +234,8 @@ export async function runToExit(docker: Docker, name: string): Promise<Container
   const wallSeconds = (Date.now() - started) / 1000;
   (stats as unknown as { destroy?: () => void }).destroy?.();
   const logs = demux((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer);
-  return { exitCode: StatusCode, wallSeconds, peakMemoryMb: peak ? Math.round(peak / (1024 * 1024)) : undefined, limitMb, logs };
+  const mb = (bytes: number) => (bytes ? Math.round(bytes / (1024 * 1024)) : undefined);
+  return { exitCode: StatusCode, wallSeconds, peakWorkingSetMb: mb(peakWorkingSet), peakWithCacheMb: mb(peakWithCache), limitMb, logs };
 }
 
 /** A container's logs without a TTY are frames: a stream byte, three zero bytes, a 4-byte big-endian length, the payload (Engine API, ContainerAttach). */
