@@ -7,7 +7,7 @@ SHELL := /bin/bash
 STACK ?= qual
 WITH_NODE := source .ci/node.sh 2>/dev/null &&
 
-.PHONY: preview plan up outputs test lint typecheck check bench verify docker packages
+.PHONY: preview plan up outputs test lint typecheck check bench verify docker packages backup-image
 
 node_modules/.installed: package.json package-lock.json
 	$(WITH_NODE) npm ci --no-audit --no-fund
@@ -37,7 +37,11 @@ docker:
 packages:
 	bash .ci/packages.sh
 
-test: node_modules/.installed docker packages
+# The backup image the container e2e and the bench run (no registry here): built once per content hash.
+backup-image: docker
+	$(WITH_NODE) bash .ci/backup-image.sh
+
+test: node_modules/.installed docker packages backup-image
 	$(WITH_NODE) npm test
 
 lint: node_modules/.installed

@@ -1,6 +1,7 @@
 # Sourced or executed by .ci/run: makes sure a Docker daemon answers, and that
 # the packages the e2e stand-in image is built from (busybox-static,
-# bash-static) are installed. CI machines are fresh: nothing else starts Docker.
+# bash-static) and debootstrap (the backup image's base) are installed.
+# CI machines are fresh: nothing else starts Docker.
 #   PO_DOCKERD_LOG   where dockerd logs (default /var/log/po-dockerd.log)
 #   PO_DOCKER_WAIT   seconds to wait for the daemon (default 60)
 _po_docker_up() {
@@ -8,6 +9,8 @@ _po_docker_up() {
   command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
   [ -x /bin/busybox ] || missing="$missing busybox-static"
   [ -x /bin/bash-static ] || missing="$missing bash-static"
+  # The backup image's root filesystem (.ci/backup-image.sh).
+  command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
   if [ -n "$missing" ]; then
     echo "docker.sh: installing$missing" >&2
     if [ "$(id -u)" != 0 ]; then echo "docker.sh: need root to install$missing" >&2; return 1; fi

@@ -19,12 +19,12 @@ import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { backupSchema } from "../config/schema";
+import { backupSchema, stackConfigSchema } from "../config/schema";
 import { dockerClient } from "../host/docker";
 import { readStackFileConfig } from "../config/stack-files";
 import { BACKUP_STATUS_FILE } from "../model/backup";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
-import { startDockerDrill } from "./docker-drill";
+import { assertDrillFits, DrillRefused, startDockerDrill } from "./docker-drill";
 import { notify, runDrill, type DrillResult } from "./drill";
 import { runBackup, RefusedError } from "./job";
 import { Restic, type ResticRepository } from "./restic";
@@ -66,7 +66,9 @@ export function stackBackupSettings(stack: string, projectDir = PROJECT_DIR) {
   if (!SUFFIX_PATTERN.test(env)) throw new UsageError(`stack ${stack} has no usable suffix`);
   const parsed = backupSchema.safeParse(value("backup"));
   if (!parsed.success) throw new UsageError(`stack ${stack}: backup config is invalid (${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
-  return { env, backup: parsed.data, repository: names.backupRepository(parsed.data.repository, env) };
+  const host = stackConfigSchema.shape.host.safeParse(value("host"));
+  if (!host.success) throw new UsageError(`stack ${stack}: host config is invalid (${host.error.issues[0].path.join(".")}: ${host.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
+  return { env, backup: parsed.data, host: host.data, repository: names.backupRepository(parsed.data.repository, env) };
 }
 
 function writeStatus(dir: string, patch: Record<string, string>) {
@@ -92,7 +94,7 @@ async function backupOnce(): Promise<boolean> {
       retention: JSON.parse(e.PO_BACKUP_RETENTION!),
       stagingRoot: join(staging, "runs"),
       postgres: { host: e.PGHOST!, port: Number(e.PGPORT), user: e.PGUSER!, password: e.PGPASSWORD! },
-      redis: { host: e.REDIS_HOST!, port: 6379, password: e.REDISCLI_AUTH!, dataDir: e.REDIS_DATA! },
+      redis: { host: e.REDIS_HOST!, port: Number(e.REDIS_PORT ?? 6379), password: e.REDISCLI_AUTH! },
       rabbitmq: { api: e.RABBITMQ_API!, user: e.RABBITMQ_USER!, password: e.RABBITMQ_PASSWORD! },
       elasticsearch: { url: e.ELASTICSEARCH_URL!, repository: e.ELASTICSEARCH_SNAPSHOT_REPOSITORY!, location: env, snapshotsDir: e.ELASTICSEARCH_SNAPSHOTS! },
       uploadsDir: e.STRAPI_UPLOADS,
@@ -145,9 +147,11 @@ async function drill(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { stack: { type: "string" }, out: { type: "string" } } });
   if (!values.stack) throw new UsageError("drill needs --stack <stack>");
   const settings = stackBackupSettings(values.stack);
-  const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv("operator") };
+  // Read-only: the drill may hold a key that can only read (docs/backups.md).
+  const repo: ResticRepository = { repository: process.env.RESTIC_REPOSITORY ?? settings.repository, env: resticEnv("operator"), readOnly: true };
   // DOCKER_HOST as the deploys use it (ssh:// in CI), with the host key checked against known_hosts.
   const docker = dockerClient();
+  await assertDrillFits(docker, settings.host);
   const started = await startDockerDrill(docker, settings.env);
   let result: DrillResult;
   try {
@@ -223,7 +227,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {
-      const known = err instanceof UsageError || err instanceof RestoreRefused || err instanceof RefusedError;
+      const known = err instanceof UsageError || err instanceof RestoreRefused || err instanceof RefusedError || err instanceof DrillRefused;
       console.error(known ? err.message : `failed: ${err.message}`);
       process.exit(known ? 2 : 1);
     },

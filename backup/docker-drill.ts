@@ -14,7 +14,7 @@ import type Docker from "dockerode";
 import * as tar from "tar-stream";
 import { STORES } from "../catalog/stores";
 import { elasticsearchHeapMb } from "../model/resources";
-import { names } from "../model/naming";
+import { LABELS, PROJECT, names } from "../model/naming";
 import { execIn } from "../host/exec";
 import type { DrillTarget } from "./drill";
 import { curlApi } from "./elasticsearch";
@@ -93,6 +93,33 @@ export const DRILL_ES_PATH_REPO = String(ES.env["path.repo"]);
 export function drillElasticsearchEnv(memoryMb = ES.resources.memoryMb): string[] {
   const heap = elasticsearchHeapMb(memoryMb);
   return ["discovery.type=single-node", "xpack.security.enabled=false", `ES_JAVA_OPTS=-Xms${heap}m -Xmx${heap}m`, `path.repo=${DRILL_ES_PATH_REPO}`];
+}
+
+/** The throwaway stores a drill may start, each with its catalog memory limit. */
+const DRILL_STORES = ["postgres", "redis", "elasticsearch"] as const;
+
+/** Memory the drill's containers reserve together, MiB: their memory limits, as the host budget counts a stack's. */
+export const drillMemoryMb = () => DRILL_STORES.reduce((sum, store) => sum + STORES[store].resources.memoryMb, 0);
+
+export class DrillRefused extends Error {}
+
+/**
+ * Refuses to start a drill that would take the host over `host.memoryBudgetMb`: what this project's
+ * running containers reserve (their memory limits, read from the daemon: a rollout's second revision
+ * included), plus `host.reservedMb` (Traefik, the webapp, the OS), plus the drill's own containers
+ * (a 2 GiB Elasticsearch among them), must fit, as config/ holds the stacks to it at deploy time.
+ */
+export async function assertDrillFits(docker: Docker, host: { memoryBudgetMb: number; reservedMb: number }): Promise<void> {
+  const running = await docker.listContainers({ filters: { label: [`${LABELS.project}=${PROJECT}`], status: ["running"] } });
+  let liveMb = 0;
+  for (const c of running) liveMb += Math.ceil(((await docker.getContainer(c.Id).inspect()).HostConfig.Memory ?? 0) / (1024 * 1024));
+  const drillMb = drillMemoryMb();
+  const total = liveMb + host.reservedMb + drillMb;
+  if (total > host.memoryBudgetMb) {
+    throw new DrillRefused(
+      `refusing to start the drill: it would take the host to ${total} MiB (this project's ${running.length} running containers: ${liveMb}, host.reservedMb: ${host.reservedMb}, the drill's PostgreSQL, Redis and Elasticsearch: ${drillMb}), over host.memoryBudgetMb of ${host.memoryBudgetMb} MiB; run it when a stack is down or scaled down, or raise host.memoryBudgetMb if the host has the memory`,
+    );
+  }
 }
 
 /** Runs `argv` in a drill container and returns its output; a non-zero exit throws. */

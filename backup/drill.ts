@@ -15,6 +15,7 @@ import { MANIFEST_FILE, sha256File, type Manifest } from "./job";
 import { STORES } from "../catalog/stores";
 import { compareDocCounts, restoreForDrill, type EsApi } from "./elasticsearch";
 import { checkUploads } from "./uploads";
+import { expectedKeys } from "./redis";
 import { countDefinitions, missingDefinitions, type RabbitmqManifest } from "./rabbitmq";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
@@ -162,9 +163,10 @@ export async function runDrill(opts: {
         return undefined;
       });
       // Keys with an expiry may have expired since; every other key must be back.
-      const floor = manifest.redis.keys - manifest.redis.expiring;
-      if (keys !== undefined && (keys < floor || keys > manifest.redis.keys)) {
-        problems.push(`redis: ${keys} keys restored, manifest says ${manifest.redis.keys} (${manifest.redis.expiring} with an expiry)`);
+      const { min, max } = expectedKeys(manifest.redis);
+      if (keys !== undefined && (keys < min || keys > max)) {
+        const said = max === manifest.redis.keys && !manifest.redis.keysAfter ? `${max}` : `${manifest.redis.keys} before and ${manifest.redis.keysAfter} after the RDB was taken`;
+        problems.push(`redis: ${keys} keys restored, manifest says ${said} (${manifest.redis.expiring} with an expiry)`);
       }
     }
     if (manifest.rabbitmq) problems.push(...(await checkRabbitmq(manifest.rabbitmq, dir, opts.env)));

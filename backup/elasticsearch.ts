@@ -40,12 +40,37 @@ export class EsError extends Error {
   }
 }
 
-export function fetchApi(url: string): EsApi {
+/**
+ * How long one REST call may take. Each call is short: a snapshot is started and then polled, never
+ * awaited in one request, because Node's fetch (undici) abandons a request whose answer has no headers
+ * after 300 s (undici lib/dispatcher/client.js, headersTimeout default 300e3), and a snapshot of a
+ * large index takes longer. This explicit limit is shorter than undici's, so it is the one that applies.
+ */
+export const ES_REQUEST_TIMEOUT_MS = 120_000;
+
+export function fetchApi(url: string, timeoutMs = ES_REQUEST_TIMEOUT_MS): EsApi {
   return async <T>(method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((e: Error) => {
+      throw new EsError(`Elasticsearch ${method} ${path.split("?")[0]} failed: ${e.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : e.message}`);
+    });
     return answer<T>(method, path, res.status, await res.text());
   };
 }
+
+/** How the backup waits for a snapshot: its poll interval, and how long it waits at most. */
+export interface SnapshotWait {
+  pollMs: number;
+  timeoutMs: number;
+  /** Waits `ms` between polls (a test passes its own clock). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const SNAPSHOT_WAIT: SnapshotWait = { pollMs: 5_000, timeoutMs: 6 * 3_600_000 };
 
 /**
  * The same calls made by `curl` next to the node (`exec` runs argv in its
@@ -81,14 +106,29 @@ export async function docCounts(api: EsApi): Promise<Record<string, number>> {
   return Object.fromEntries(rows.filter((r) => !r.index.startsWith(".")).map((r) => [r.index, Number(r["docs.count"])]));
 }
 
-export async function backupElasticsearch(c: ElasticsearchConnection, name: string, api: EsApi = fetchApi(c.url)): Promise<ElasticsearchManifest> {
+/**
+ * Starts the snapshot (without wait_for_completion the create call answers once it has started,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.15/create-snapshot-api.html) and polls
+ * the get snapshot API until its state is no longer IN_PROGRESS
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/8.15/get-snapshot-api.html).
+ */
+async function takeSnapshot(api: EsApi, repository: string, name: string, wait: SnapshotWait): Promise<string> {
+  await api("PUT", `/_snapshot/${repository}/${name}?wait_for_completion=false`, { indices: "*,-.*", include_global_state: false });
+  const sleep = wait.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let waited = 0; ; waited += wait.pollMs) {
+    const { snapshots } = await api<{ snapshots: { snapshot: string; state: string }[] }>("GET", `/_snapshot/${repository}/${name}`);
+    const state = snapshots.find((s) => s.snapshot === name)?.state ?? "MISSING";
+    if (state !== "IN_PROGRESS") return state;
+    if (waited >= wait.timeoutMs) throw new Error(`Elasticsearch snapshot ${name} still IN_PROGRESS after ${wait.timeoutMs / 1000} s`);
+    await sleep(wait.pollMs);
+  }
+}
+
+export async function backupElasticsearch(c: ElasticsearchConnection, name: string, api: EsApi = fetchApi(c.url), wait: SnapshotWait = SNAPSHOT_WAIT): Promise<ElasticsearchManifest> {
   await api("PUT", `/_snapshot/${c.repository}`, { type: "fs", settings: { location: c.location } });
   const indices = await docCounts(api);
-  const result = await api<{ snapshot: { state: string; failures?: unknown[] } }>("PUT", `/_snapshot/${c.repository}/${name}?wait_for_completion=true`, {
-    indices: "*,-.*",
-    include_global_state: false,
-  });
-  if (result.snapshot.state !== "SUCCESS") throw new Error(`Elasticsearch snapshot ${name} ended ${result.snapshot.state}`);
+  const state = await takeSnapshot(api, c.repository, name, wait);
+  if (state !== "SUCCESS") throw new Error(`Elasticsearch snapshot ${name} ended ${state}`);
   const after = await docCounts(api);
   const changed = Object.keys({ ...indices, ...after }).filter((i) => indices[i] !== after[i]);
   const version = (await api<{ version: { number: string } }>("GET", "/")).version.number;

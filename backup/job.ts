@@ -20,6 +20,9 @@ import { backupUploads, type UploadsManifest } from "./uploads";
 
 export const MANIFEST_FILE = "manifest.json";
 
+/** Each run stages under `<stagingRoot>/run-XXXXXX`. */
+const RUN_PREFIX = "run-";
+
 export interface Manifest {
   env: string;
   startedAt: string;
@@ -78,9 +81,15 @@ export async function runBackup(job: BackupJob): Promise<{ snapshotId: string; m
   const restic = new Restic(job.restic);
   await restic.ensureInitialised();
   await assertOwnRepository(job.env, restic, job.restic.repository);
+  // A run killed mid-way (SIGKILL, out of memory, a redeploy) leaves its lock, which blocks every later
+  // `tag` and `forget --prune`, and its staging directory: both go before this run starts.
+  await restic.unlock();
   await mkdir(job.stagingRoot, { recursive: true });
+  for (const left of await readdir(job.stagingRoot)) {
+    if (left.startsWith(RUN_PREFIX)) await rm(join(job.stagingRoot, left), { recursive: true, force: true });
+  }
   // A name of its own per run: a crashed run's leftovers are never mistaken for this one's.
-  const stage = await mkdtemp(join(job.stagingRoot, "run-"));
+  const stage = await mkdtemp(join(job.stagingRoot, RUN_PREFIX));
   try {
     const startedAt = new Date().toISOString();
     await mkdir(join(stage, "postgres"));

@@ -132,3 +132,35 @@ export async function dumpGlobals(c: PostgresConnection, dir: string): Promise<s
 export async function toolVersion(tool: string): Promise<string> {
   return (await run([tool, "--version"])).trim();
 }
+
+/** A role name as pg_dumpall writes it: bare, or double-quoted with "" inside. */
+const ROLE_NAME = String.raw`("(?:[^"]|"")+"|[^\s;]+)`;
+const unquote = (name: string) => (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name);
+
+/**
+ * The roles file of a backup as it may be applied to a RUNNING server, whose roles exist already:
+ * a role that exists keeps the password it has now. pg_dumpall writes every role's password hash
+ * into its `ALTER ROLE ... PASSWORD '...'` line (https://www.postgresql.org/docs/16/app-pg-dumpall.html,
+ * --no-role-passwords leaves them out), so applying it as it is sets every password, the superuser's
+ * included, back to its value at backup time, while the services and their config hold the current
+ * ones, and provisioning runs again only when its own inputs change. Existing roles' `CREATE ROLE`
+ * lines are left out too (they would only fail); roles the server lacks are created as backed up.
+ */
+export function globalsForRunningServer(sql: string, existingRoles: string[]): string {
+  const existing = new Set(existingRoles);
+  const create = new RegExp(`^CREATE ROLE ${ROLE_NAME};$`);
+  const alter = new RegExp(`^(ALTER ROLE ${ROLE_NAME} WITH .*?) PASSWORD '(?:[^']|'')*'(.*)$`);
+  return sql
+    .split("\n")
+    .flatMap((line) => {
+      const created = create.exec(line);
+      if (created && existing.has(unquote(created[1]))) return [];
+      const altered = alter.exec(line);
+      if (altered && existing.has(unquote(altered[2]))) return [`${altered[1]}${altered[3]}`];
+      return [line];
+    })
+    .join("\n");
+}
+
+/** The roles a server has: what globalsForRunningServer keeps the passwords of. */
+export const LIST_ROLES_SQL = "select rolname from pg_roles";

@@ -56,13 +56,29 @@ export function countDefinitions(defs: Record<string, unknown>): RabbitmqManifes
 }
 
 /**
+ * The definitions without the users the server has already. An imported user is created or
+ * overwritten with the file's `password_hash` and tags (https://www.rabbitmq.com/docs/definitions#import),
+ * so importing a backup taken before a password rotation would set the services' user back to the old
+ * password, which no service holds any more. Their permissions are still imported.
+ */
+export function withoutExistingUsers(defs: Record<string, unknown>, existing: string[]): Record<string, unknown> {
+  if (!Array.isArray(defs.users)) return defs;
+  return { ...defs, users: (defs.users as { name: string }[]).filter((u) => !existing.includes(u.name)) };
+}
+
+/**
  * Imports a definitions file through the management API's POST /api/definitions
  * (https://www.rabbitmq.com/docs/definitions#import): users, vhosts, permissions,
- * queues, exchanges, bindings and policies are created or updated; nothing is deleted.
+ * queues, exchanges, bindings and policies are created or updated; nothing is deleted. Users the
+ * server has keep their current password (withoutExistingUsers).
  */
 export async function importRabbitmqDefinitions(c: RabbitmqConnection, file: string): Promise<void> {
   const auth = `Basic ${Buffer.from(`${c.user}:${c.password}`).toString("base64")}`;
-  const res = await fetch(`${c.api}/api/definitions`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: await readFile(file) });
+  const listed = await fetch(`${c.api}/api/users`, { headers: { authorization: auth } });
+  if (!listed.ok) throw new Error(`RabbitMQ GET /api/users answered ${listed.status}`);
+  const existing = ((await listed.json()) as { name: string }[]).map((u) => u.name);
+  const defs = withoutExistingUsers(JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>, existing);
+  const res = await fetch(`${c.api}/api/definitions`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: JSON.stringify(defs) });
   if (!res.ok) throw new Error(`RabbitMQ POST /api/definitions answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }
 

@@ -1,6 +1,13 @@
 /**
- * Redis: a fresh RDB snapshot, copied from the data volume only once LASTSAVE
- * has moved past the moment BGSAVE was asked for and the save reported ok.
+ * Redis: a fresh RDB taken over the network with `redis-cli --rdb`, the way a
+ * replica gets its first copy (https://redis.io/docs/latest/develop/tools/cli/#remote-backups-of-rdb-files).
+ * Not a copy of `dump.rdb` from the data volume: the official image's entrypoint
+ * sets `umask 0077` (docker-library/redis docker-entrypoint.sh, #305), so that file
+ * is 0600 to the redis user (999) and the backup's user cannot read it. Nor BGSAVE:
+ * without SCHEDULE it is refused while an AOF rewrite runs
+ * (https://redis.io/docs/latest/commands/bgsave/), and the catalog's Redis runs with
+ * appendonly; the sync's own save waits for the rewrite to end instead (redis
+ * replication.c: replicationCron starts it only when no child process is active).
  * redis-cli reads the password from REDISCLI_AUTH, never its arguments.
  */
 import { copyFile, mkdir } from "node:fs/promises";
@@ -11,15 +18,15 @@ export interface RedisConnection {
   host: string;
   port: number;
   password: string;
-  /** Where the backup sees Redis's `dir` (its data volume, mounted read-only). */
-  dataDir: string;
 }
 
 export interface RedisManifest {
   file: string;
-  /** Keys when the snapshot was taken, and how many of those had an expiry (those may be gone after a restore). */
+  /** Keys just before the RDB was taken, and how many of those had an expiry (those may be gone after a restore). */
   keys: number;
   expiring: number;
+  /** Keys just after, where that differs: writes landed while it was taken, so either count may be in the RDB. */
+  keysAfter?: number;
   serverVersion: string;
 }
 
@@ -46,27 +53,25 @@ export async function keyCounts(c: RedisConnection): Promise<{ keys: number; exp
   return { keys, expiring };
 }
 
-export async function backupRedis(c: RedisConnection, dir: string, opts = { timeoutMs: 600_000, pollMs: 200 }): Promise<RedisManifest> {
-  const before = Number((await cli(c, "lastsave")).trim());
-  const counts = await keyCounts(c);
-  const answer = (await cli(c, "bgsave")).trim();
-  if (!/Background saving started|scheduled/i.test(answer)) throw new Error(`redis BGSAVE refused: ${answer}`);
-  const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    const persistence = await info(c, "persistence");
-    const last = Number(persistence.rdb_last_save_time ?? (await cli(c, "lastsave")).trim());
-    if (persistence.rdb_bgsave_in_progress === "0" && last > before) {
-      if (persistence.rdb_last_bgsave_status !== "ok") throw new Error(`redis BGSAVE failed (rdb_last_bgsave_status=${persistence.rdb_last_bgsave_status})`);
-      break;
-    }
-    if (Date.now() > deadline) throw new Error(`redis BGSAVE did not complete within ${opts.timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, opts.pollMs));
-  }
-  const filename = (await cli(c, "config", "get", "dbfilename")).trim().split(/\r?\n/)[1] || "dump.rdb";
+/** The keys a restored RDB may hold: between the counts before and after it was taken, less those that may have expired. */
+export function expectedKeys(m: RedisManifest): { min: number; max: number } {
+  const after = m.keysAfter ?? m.keys;
+  return { min: Math.min(m.keys, after) - m.expiring, max: Math.max(m.keys, after) };
+}
+
+export async function backupRedis(c: RedisConnection, dir: string): Promise<RedisManifest> {
+  const before = await keyCounts(c);
   const file = "redis/dump.rdb";
   await mkdir(join(dir, "redis"), { recursive: true });
-  await copyFile(join(c.dataDir, filename), join(dir, file));
-  return { file, ...counts, serverVersion: (await info(c, "server")).redis_version };
+  // redis-cli exits non-zero when the transfer fails or is cut short.
+  await cli(c, "--rdb", join(dir, file));
+  const after = await keyCounts(c);
+  return {
+    file,
+    ...before,
+    ...(after.keys !== before.keys ? { keysAfter: after.keys } : {}),
+    serverVersion: (await info(c, "server")).redis_version,
+  };
 }
 
 /**

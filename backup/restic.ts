@@ -20,6 +20,28 @@ export interface ResticRepository {
   repository: string;
   /** RESTIC_PASSWORD and any backend credentials. */
   env: NodeJS.ProcessEnv;
+  /**
+   * Read without locking (`--no-lock`): the drill, which may hold a key that can only read. restic's
+   * `snapshots`, `ls`, `dump` and `restore` otherwise write a lock file first (cmd/restic: openWithReadLock
+   * honours gopts.NoLock), which a read-only key cannot.
+   */
+  readOnly?: boolean;
+}
+
+/**
+ * How long a command that locks waits for another's lock before it fails. restic never skips a lock it
+ * does not own: a stale one (over 30 minutes old, or of a dead process on the same host) is removed only
+ * by `restic unlock`, which removes nothing else without --remove-all (internal/repository/lock_file.go: checkForOtherLocks refuses on any exclusive lock, stale or not; cmd/restic/cmd_unlock.go), so every
+ * run starts with `unlock`; a live one (the weekly check, an operator's restore) is waited for.
+ * `--retry-lock` came in restic 0.16.0 (CHANGELOG, #719); the image's restic is newer, older ones just fail at once.
+ */
+export const RETRY_LOCK = "10m";
+
+/** restic's version as [major, minor], from `restic version` ("restic 0.18.0 compiled with ..."). */
+export function parseResticVersion(out: string): [number, number] {
+  const m = /restic (\d+)\.(\d+)/.exec(out);
+  if (!m) throw new Error(`cannot read restic's version from: ${out.slice(0, 80)}`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 /**
@@ -50,11 +72,36 @@ function lastJson<T>(out: string, pick: (o: Record<string, unknown>) => boolean)
   return objects[objects.length - 1] as T;
 }
 
+/** Commands that only read the repository: run with `--no-lock` for a read-only repository. */
+const READS = new Set(["snapshots", "ls", "dump", "restore", "cat"]);
+
 export class Restic {
+  private lockArgs?: Promise<string[]>;
+
   constructor(private readonly repo: ResticRepository) {}
 
-  private run(args: string[], stdoutFile?: string) {
-    return run(["restic", ...args], { env: resticProcessEnv(this.repo), stdoutFile });
+  /** `--retry-lock` where this restic has it (0.16+). */
+  private retryLock(): Promise<string[]> {
+    this.lockArgs ??= run(["restic", "version"], { env: resticProcessEnv(this.repo) }).then((out) => {
+      const [major, minor] = parseResticVersion(out);
+      return major > 0 || minor >= 16 ? ["--retry-lock", RETRY_LOCK] : [];
+    });
+    return this.lockArgs;
+  }
+
+  private async args(args: string[]): Promise<string[]> {
+    if (READS.has(args[0]) && this.repo.readOnly) return ["--no-lock", ...args];
+    if (READS.has(args[0]) || args[0] === "version" || args[0] === "init" || args[0] === "unlock") return args;
+    return [...(await this.retryLock()), ...args];
+  }
+
+  private async run(args: string[], stdoutFile?: string, cwd?: string) {
+    return run(["restic", ...(await this.args(args))], { env: resticProcessEnv(this.repo), stdoutFile, cwd });
+  }
+
+  /** Removes the locks of runs that died (killed, out of memory, redeployed), and only those: see RETRY_LOCK. */
+  async unlock(): Promise<void> {
+    await this.run(["unlock"]);
   }
 
   /** Creates the repository unless one answers with this password already. */
@@ -71,7 +118,7 @@ export class Restic {
     const args = ["backup", "--json", "--tag", `${BACKUP_TAGS.environment(env)},${BACKUP_TAGS.staging}`, "--host", `portugal-odyssey-${env}`];
     if (time) args.push("--time", time.toISOString().slice(0, 19).replace("T", " "));
     // `.` stores the staged files at the snapshot's root; extra paths (volumes) keep their absolute path.
-    const out = await run(["restic", ...args, ".", ...extraPaths], { cwd: dir, env: resticProcessEnv(this.repo) });
+    const out = await this.run([...args, ".", ...extraPaths], undefined, dir);
     return lastJson<{ snapshot_id: string }>(out, (o) => o.message_type === "summary").snapshot_id;
   }
 

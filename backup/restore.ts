@@ -7,7 +7,7 @@
  * servers and directories in the tests).
  * It says what it will overwrite and asks before it touches anything.
  */
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -17,6 +17,7 @@ import { BACKUP_TAGS, names } from "../model/naming";
 import { execIn } from "../host/exec";
 import { compareDocCounts, type ElasticsearchManifest } from "./elasticsearch";
 import { MANIFEST_FILE, type Manifest } from "./job";
+import { globalsForRunningServer, LIST_ROLES_SQL } from "./postgres";
 import { Restic, type ResticRepository, type ResticSnapshot } from "./restic";
 
 export class RestoreRefused extends Error {}
@@ -176,6 +177,11 @@ export async function restore(opts: {
   log: (line: string) => void;
   /** Needed when the restore includes Redis, RabbitMQ, Elasticsearch or the uploads. */
   stores?: RestoreStores;
+  /**
+   * Runs psql / pg_restore (argv, with a file on stdin) beside the live PostgreSQL as its superuser; by
+   * default `docker exec` into the environment's postgres container. The tests pass a local server's.
+   */
+  postgres?: (argv: string[], stdinFile?: string) => Promise<string>;
 }): Promise<void> {
   const restic = new Restic(opts.repo);
   const snapshot = await pickSnapshot(restic, opts.env, opts.snapshot);
@@ -200,13 +206,17 @@ export async function restore(opts: {
       opts.log("restored Redis");
     }
     if (plan.databases.length > 0) {
+      const postgres = opts.postgres ?? ((argv: string[], stdinFile?: string) => execIn(opts.docker, plan.container, argv, { stdinFile }).then((r) => r.output));
       const psql = ["psql", "-X", "-q", "-U", "portugal_odyssey", "-d", "postgres"];
-      // Roles already there make CREATE ROLE fail; their ALTER ROLE lines still apply, so errors do not stop it.
-      await execIn(opts.docker, plan.container, [...psql, "-f", "-"], { stdinFile: join(dir, manifest.postgres.globals) }).catch((e: Error) => opts.log(`roles: ${e.message}`));
+      // Existing roles keep their current passwords (postgres.ts, globalsForRunningServer): the services hold those.
+      const roles = (await postgres([...psql, "-At", "-c", LIST_ROLES_SQL])).split("\n").map((r) => r.trim()).filter(Boolean);
+      const globals = join(dir, "globals-for-running-server.sql");
+      await writeFile(globals, globalsForRunningServer(await readFile(join(dir, manifest.postgres.globals), "utf8"), roles));
+      await postgres([...psql, "-f", "-"], globals).catch((e: Error) => opts.log(`roles: ${e.message}`));
       for (const db of plan.databases) {
         const file = manifest.postgres.databases.find((d) => d.database === db)!.file;
         opts.log(`restoring ${db} ...`);
-        await execIn(opts.docker, plan.container, ["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], { stdinFile: join(dir, file) });
+        await postgres(["pg_restore", "-U", "portugal_odyssey", "--clean", "--if-exists", "--exit-on-error", "--dbname", db], join(dir, file));
         opts.log(`restored ${db}`);
       }
     }

@@ -33,7 +33,6 @@ export interface BackupPlan extends ContainerPlan {
 
 /** Where the backup container sees each volume it reads. */
 export const BACKUP_MOUNTS = {
-  "redis-data": "/mnt/redis-data",
   "strapi-uploads": "/mnt/strapi-uploads",
   "elasticsearch-snapshots": "/mnt/elasticsearch-snapshots",
 } as const satisfies Partial<Record<VolumeKey, string>>;
@@ -53,6 +52,29 @@ const healthProbe = (statusPath: string, rpoHours: number) =>
 
 /** Its staging area, on a volume of its own: tmpfs would hold whole dumps in the container's memory. */
 export const BACKUP_STAGING = "/var/backups/portugal-odyssey";
+
+/**
+ * Temporary files (TMPDIR) go to the staging volume, not the 16 MiB `/tmp`: restic writes each pack
+ * file there before it uploads it (internal/repository/packer_manager.go, a temp file in os.TempDir(),
+ * packs of 16 MiB and more), so a backup of any size filled `/tmp`.
+ */
+export const BACKUP_TMP = `${BACKUP_STAGING}/tmp`;
+
+/**
+ * The mount points backup/Dockerfile creates, and their owners. Docker gives a new, empty named volume
+ * the owner and mode of the image's directory at its mount point, and leaves it root's 0755 when the
+ * image has none (moby daemon/create_unix.go populateVolume, container_unix.go copyExistingContents):
+ * - the staging volume is written by the backup's own user;
+ * - the Elasticsearch snapshots volume is first mounted by the node, whose image has no such directory
+ *   (Elastic's image creates config, data, logs and plugins, 1000:0, mode 0775), so it stays empty and
+ *   root's until this container, created after it, mounts it: it then gets the node's owner, 1000:0,
+ *   0775, and the node (1000:0) can write its repository. An existing volume that is still empty (every
+ *   `PUT /_snapshot` failed on it) is fixed the same way when this container is next created.
+ */
+export const BACKUP_IMAGE_DIRS = [
+  { path: BACKUP_STAGING, owner: "1000:1000", mode: "0750" },
+  { path: BACKUP_MOUNTS["elasticsearch-snapshots"], owner: "1000:0", mode: "0775" },
+] as const;
 
 /** The plan's names for what the backup container reaches and mounts. */
 export interface BackupTargets {
@@ -74,6 +96,7 @@ export function planBackup(s: EnvironmentSettings & { backup: NonNullable<Enviro
     RESTIC_REPOSITORY: repository,
     // restic keeps its cache under the staging volume: the root filesystem is read-only.
     RESTIC_CACHE_DIR: `${BACKUP_STAGING}/cache`,
+    TMPDIR: BACKUP_TMP,
     PO_BACKUP_STAGING: BACKUP_STAGING,
     PO_BACKUP_TAG: BACKUP_TAGS.environment(env),
     PO_BACKUP_SCHEDULE: b.schedule,
@@ -86,7 +109,6 @@ export function planBackup(s: EnvironmentSettings & { backup: NonNullable<Enviro
     // pg_dump and psql connect here first to list the databases; it always exists.
     PGDATABASE: "postgres",
     REDIS_HOST: alias("redis"),
-    REDIS_DATA: BACKUP_MOUNTS["redis-data"],
     RABBITMQ_API: `http://${alias("rabbitmq")}:15672`,
     RABBITMQ_USER: "portugal_odyssey",
     ELASTICSEARCH_URL: `http://${alias("elasticsearch")}:9200`,

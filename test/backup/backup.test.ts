@@ -4,7 +4,7 @@
  * refused or caught.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, statSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "pg";
@@ -276,4 +276,40 @@ test("a qual job refuses a repository that names prod, and one holding prod's sn
   await restic.ensureInitialised();
   await restic.backupStaging(dir, "prod");
   await expect(runBackup(jobFor({ restic: { repository: shared, env: RESTIC_ENV } }))).rejects.toThrow(/holds snapshots of env=prod/);
+});
+
+test("a run killed with SIGKILL mid-backup leaves restic's lock behind, and the next run still completes", async () => {
+  await runBackup(jobFor());
+  // The real restic, killed once it holds its lock and is reading the files: what an out-of-memory kill or a redeploy leaves.
+  const killedMidBackup = [
+    "#!/bin/sh",
+    'if [ "$1" = backup ] || [ "$3" = backup ]; then',
+    '  /usr/bin/restic "$@" & pid=$!',
+    '  i=0; until [ -n "$(ls "$RESTIC_REPOSITORY/locks")" ] || [ $i -ge 500 ]; do i=$((i+1)); sleep 0.01; done',
+    "  kill -KILL $pid; wait $pid; exit 137",
+    "fi",
+    'exec /usr/bin/restic "$@"',
+  ].join("\n");
+  await withShim("restic", killedMidBackup, () => expect(runBackup(jobFor())).rejects.toThrow(/restic/));
+  const locks = readdirSync(join(repoFor(ENV), "locks"));
+  expect(locks).toHaveLength(1);
+  const { snapshotId } = await runBackup(jobFor());
+  expect((await completeSnapshots()).map((s) => s.id)).toContain(snapshotId);
+  expect(readdirSync(join(repoFor(ENV), "locks"))).toEqual([]);
+  // The killed run's staging directory is gone too.
+  expect(readdirSync(join(work, "staging"))).toEqual([]);
+});
+
+test("a key written while the RDB is being taken is within what the drill accepts", async () => {
+  // redis-cli as the backup runs it, with one more key written just before the RDB is taken (after the keys were counted).
+  const writesFirst = `#!/bin/sh\nfor a in "$@"; do case "$a" in --rdb|bgsave) /usr/bin/redis-cli -h "$2" -p "$4" --no-auth-warning set "late-$$" v >/dev/null;; esac; done\nexec /usr/bin/redis-cli "$@"\n`;
+  let keysBefore = 0;
+  await withShim("redis-cli", writesFirst, async () => {
+    keysBefore = (await keyCounts(redis)).keys;
+    const { manifest } = await runBackup(jobFor());
+    expect(manifest.redis!.keys).toBe(keysBefore);
+    expect(manifest.redis!.keysAfter).toBe(keysBefore + 1);
+  });
+  const { result } = await drill();
+  expect(result.problems).toEqual([]);
 });

@@ -26,7 +26,7 @@ import {
 } from "../../backup/elasticsearch";
 import { run } from "../../backup/exec";
 import { names } from "../../model/naming";
-import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "../../testing/servers/es-standin";
 
 const ENV = "qual";
 const REPO = names.elasticsearchSnapshotRepository(ENV);
@@ -57,6 +57,30 @@ describe("backup", () => {
     const m = await backup();
     expect(m.indices.experiences).toBe(LIVE.experiences);
     expect(m.indicesAfter?.experiences).toBe(LIVE.experiences + 5);
+  });
+});
+
+describe("a snapshot that takes longer than undici's 300 s headers timeout", () => {
+  it("succeeds: it is started, then polled, and no request waits for the snapshot to finish", async () => {
+    // Node's fetch abandons an answer without headers after 300 s (undici headersTimeout 300e3); this snapshot takes 301.
+    es.snapshotSeconds = 301;
+    const polls: number[] = [];
+    const wait = { pollMs: 5_000, timeoutMs: 3_600_000, sleep: async (ms: number) => void (polls.push(ms), es.advance(ms)) };
+    const m = await backupElasticsearch({ url: es.url, repository: REPO, location: ENV }, "qual-slow", fetchApi(es.url), wait);
+    expect(m).toMatchObject({ snapshot: "qual-slow", indices: userIndices });
+    expect(polls.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(301_000);
+    expect(Object.keys(es.snapshots)).toEqual(["qual-slow"]);
+    // The stand-in answers a create call with wait_for_completion=true only when the snapshot is done: none was made.
+    expect(es.calls.filter((c) => c.path.includes("wait_for_completion=true"))).toEqual([]);
+    expect(es.longestAnswerMs).toBeLessThan(10_000);
+  });
+
+  it("fails with the snapshot's name when it is still in progress at the end of the wait", async () => {
+    es.snapshotSeconds = 120;
+    const wait = { pollMs: 30_000, timeoutMs: 60_000, sleep: async (ms: number) => es.advance(ms) };
+    await expect(backupElasticsearch({ url: es.url, repository: REPO, location: ENV }, "qual-stuck", fetchApi(es.url), wait)).rejects.toThrow(
+      "Elasticsearch snapshot qual-stuck still IN_PROGRESS after 60 s",
+    );
   });
 });
 

@@ -25,8 +25,10 @@ import { RestoreRefused, restore, type RestorePlan, type RestoreStores } from ".
 import { listUploads, uploadsDigest } from "../../backup/uploads";
 import { freePort, waitFor } from "../../testing/servers/free-port";
 import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbitmq";
-import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "./es-standin";
+import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "../../testing/servers/es-standin";
 import { startPostgres, type LocalPostgres } from "./servers";
+import { Client } from "pg";
+import { libpqEnv, type PostgresConnection } from "../../backup/postgres";
 
 jest.setTimeout(180_000);
 
@@ -49,7 +51,7 @@ class RestartableRedis {
   port = 0;
   private child?: ChildProcess;
   get conn(): RedisConnection {
-    return { host: "127.0.0.1", port: this.port, password: this.password, dataDir: this.dir };
+    return { host: "127.0.0.1", port: this.port, password: this.password };
   }
   async start() {
     this.port = this.port || (await freePort());
@@ -83,6 +85,22 @@ const api = async (method: string, path: string) => {
   const res = await fetch(`${rabbitConn.api}${path}`, { method, headers: { authorization: `Basic ${Buffer.from(`${rabbitConn.user}:${rabbitConn.password}`).toString("base64")}`, "content-type": "application/json" }, body: method === "PUT" ? "{}" : undefined });
   return res.status;
 };
+
+const SERVICE_ROLE = names.serviceDatabase("booking-service", ENV);
+const backupTimePasswords = { service: randomBytes(12).toString("hex") };
+
+async function sql(c: PostgresConnection, database: string, text: string): Promise<unknown[]> {
+  const client = new Client({ ...c, database });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** psql and pg_restore next to the local server, as the restore runs them in the postgres container, connected as its superuser. */
+const localPostgres = (argv: string[], stdinFile?: string) => run(argv, { env: libpqEnv(pg), stdinFile });
 
 let es: EsStandin;
 /** The node's path.repo: the snapshots volume. */
@@ -132,6 +150,10 @@ beforeAll(async () => {
   mkdirSync(join(uploads, "2024"), { recursive: true });
   writeFileSync(join(uploads, "hero.jpg"), randomBytes(4096));
   writeFileSync(join(uploads, "2024", "map.png"), randomBytes(1024));
+  // A service's role and database, with the passwords of backup time.
+  await sql(pg, "postgres", `create role ${SERVICE_ROLE} login password '${backupTimePasswords.service}'`);
+  await sql(pg, "postgres", `create database ${SERVICE_ROLE} owner ${SERVICE_ROLE}`);
+  await sql({ ...pg, user: SERVICE_ROLE, password: backupTimePasswords.service }, SERVICE_ROLE, "create table bookings as select g as id from generate_series(1, 30) g");
   const live = { url: es.url, repository: ES_REPOSITORY, location: ENV };
   // Earlier nights' snapshots: the backup keeps only the newest ones in the live repository.
   for (const name of olderSnapshots) await backupElasticsearch(live, name);
@@ -304,5 +326,36 @@ describe("npm run restore: refusals and the prompt", () => {
     const skipped = await answer("", true);
     expect(skipped.ok).toBe(true);
     expect(skipped.shown).not.toContain("Type the environment name");
+  });
+});
+
+describe("a restore after the passwords were rotated", () => {
+  it("leaves every service able to connect with the passwords it holds now: PostgreSQL's superuser and service role, RabbitMQ's user, Redis", async () => {
+    const rotated = { superuser: randomBytes(12).toString("hex"), service: randomBytes(12).toString("hex"), rabbitmq: randomBytes(12).toString("hex") };
+    await sql(pg, "postgres", `alter role ${SERVICE_ROLE} password '${rotated.service}'`);
+    await sql(pg, "postgres", `alter role ${pg.user} password '${rotated.superuser}'`);
+    const backupTime = { superuser: pg.password, rabbitmq: rabbitConn.password };
+    pg.password = rotated.superuser;
+    const tags = ((await (await fetch(`${rabbitConn.api}/api/users/${rabbitConn.user}`, { headers: { authorization: `Basic ${Buffer.from(`${rabbitConn.user}:${rabbitConn.password}`).toString("base64")}` } })).json()) as { tags: string[] }).tags;
+    const put = await fetch(`${rabbitConn.api}/api/users/${rabbitConn.user}`, {
+      method: "PUT",
+      headers: { authorization: `Basic ${Buffer.from(`${rabbitConn.user}:${rabbitConn.password}`).toString("base64")}`, "content-type": "application/json" },
+      body: JSON.stringify({ password: rotated.rabbitmq, tags: tags.join(",") }),
+    });
+    expect(put.status).toBe(204);
+    rabbitConn.password = rotated.rabbitmq;
+
+    await restore({ docker: noDocker, repo: repo(), env: ENV, snapshot: "latest", stores: localStores, postgres: localPostgres, confirm: async () => true, log: () => undefined });
+
+    // The data came back, and every service's current password still opens its store.
+    expect(await sql({ ...pg, user: SERVICE_ROLE, password: rotated.service }, SERVICE_ROLE, "select count(*)::int as n from bookings")).toEqual([{ n: 30 }]);
+    expect(await sql(pg, "postgres", "select 1 as ok")).toEqual([{ ok: 1 }]);
+    expect(await api("GET", "/api/whoami")).toBe(200);
+    expect((await redis.cli("ping")).trim()).toBe("PONG");
+    // And the backup's passwords no longer do.
+    await expect(sql({ ...pg, password: backupTime.superuser }, "postgres", "select 1")).rejects.toThrow(/password authentication failed/);
+    await expect(sql({ ...pg, user: SERVICE_ROLE, password: backupTimePasswords.service }, SERVICE_ROLE, "select 1")).rejects.toThrow(/password authentication failed/);
+    const old = await fetch(`${rabbitConn.api}/api/whoami`, { headers: { authorization: `Basic ${Buffer.from(`${rabbitConn.user}:${backupTime.rabbitmq}`).toString("base64")}` } });
+    expect(old.status).toBe(401);
   });
 });

@@ -3,7 +3,8 @@
  *   - blast radius of a new image digest, a memory and a domain change (resources whose inputs differ);
  *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
  *   - each stack's memory reservation against the host budget;
- *   - process start → last resource registered on the mock engine, with and without type-checking.
+ *   - process start → last resource registered on the mock engine, with and without type-checking;
+ *   - the nightly backup of a seeded environment in its production container: wall time, peak memory against its limit.
  * Machines here are noisy: compare the ratios, not the absolute times.
  */
 import { execFileSync } from "node:child_process";
@@ -13,6 +14,7 @@ import { changedResources } from "../../testing/diff";
 import { runProgram, TYPES, type ProgramRun, type RunOptions } from "../../testing/mock-engine";
 import { testRelease } from "../../testing/release";
 import { PROJECT_DIR, runCli } from "../run-cli";
+import { measureBackup } from "./backup";
 import { healthDetectionRows, heaviestChain, rabbitmqCheckCost } from "./health";
 
 /** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
@@ -87,6 +89,11 @@ async function main() {
     { mode: "transpile only (PULUMI_NODEJS_TRANSPILE_ONLY)", runsMs: transpiled.join(" "), medianMs: median(transpiled) },
   ]);
   console.log(`ratio type-check / transpile-only: ${(median(checked) / median(transpiled)).toFixed(2)}x`);
+
+  console.log("\n# The nightly backup in its production container, seeded environment (image build: 0 s when cached)\n");
+  const backup = await measureBackup();
+  if (typeof backup === "string") console.log(backup);
+  else console.table([backup]);
   return 0;
 }
 

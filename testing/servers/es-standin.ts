@@ -40,6 +40,32 @@ export class EsStandin {
   private clock = 1_700_000_000_000;
   /** Runs while a snapshot is taken: how a test has writes land meanwhile. */
   duringSnapshot?: () => void;
+  /**
+   * How long a snapshot takes, in seconds of the stand-in's own clock, which only `advance` moves; 0: it is
+   * done when created. Until then the get snapshot API says IN_PROGRESS, and a create call made with
+   * wait_for_completion=true gets no answer at all, as a node answers it only when the snapshot is done.
+   */
+  snapshotSeconds = 0;
+  private seconds = 0;
+  private running: Record<string, { repository: string; taken: Record<string, number>; doneAt: number }> = {};
+  private unanswered: (() => void)[] = [];
+  /** The longest any request waited for its answer, in real milliseconds. */
+  longestAnswerMs = 0;
+
+  /** Moves the stand-in's clock on: snapshots due by then are done, and answers held for them are sent. */
+  advance(ms: number): void {
+    this.seconds += ms / 1000;
+    this.settle();
+  }
+
+  private settle(): void {
+    for (const [name, r] of Object.entries(this.running)) {
+      if (r.doneAt > this.seconds) continue;
+      delete this.running[name];
+      this.write(r.repository, name, r.taken);
+    }
+    if (Object.keys(this.running).length === 0) for (const send of this.unanswered.splice(0)) send();
+  }
   private server?: Server;
   url = "";
 
@@ -50,9 +76,16 @@ export class EsStandin {
       req.on("end", () => {
         const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
         this.calls.push({ method: req.method!, path: req.url!, body });
-        const [status, answer] = this.answer(req.method!, new URL(req.url!, "http://x"), body);
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(answer));
+        const asked = Date.now();
+        const url = new URL(req.url!, "http://x");
+        const [status, answer] = this.answer(req.method!, url, body);
+        const send = () => {
+          this.longestAnswerMs = Math.max(this.longestAnswerMs, Date.now() - asked);
+          res.writeHead(status, { "content-type": "application/json" });
+          res.end(JSON.stringify(answer));
+        };
+        if (url.searchParams.get("wait_for_completion") === "true" && Object.keys(this.running).length > 0) this.unanswered.push(send);
+        else send();
       });
     });
     await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
@@ -118,7 +151,9 @@ export class EsStandin {
       if (this.repositories[parts[1]].settings.readonly) return this.error(500, "repository_exception", `[${parts[1]}] cannot create snapshot in a readonly repository`);
       const taken = Object.fromEntries(Object.entries(this.indices).filter(([i]) => !i.startsWith(".")));
       this.duringSnapshot?.();
-      this.write(parts[1], parts[2], taken);
+      if (this.snapshotSeconds > 0) this.running[parts[2]] = { repository: parts[1], taken, doneAt: this.seconds + this.snapshotSeconds };
+      else this.write(parts[1], parts[2], taken);
+      if (url.searchParams.get("wait_for_completion") !== "true") return [200, { accepted: true }];
       return [200, { snapshot: { snapshot: parts[2], indices: Object.keys(taken), state: "SUCCESS", failures: [] } }];
     }
     if (parts[0] === "_snapshot" && parts[2] === "_all" && method === "GET") {
@@ -138,6 +173,9 @@ export class EsStandin {
       for (const n of names) delete held[n];
       this.replace(parts[1], held);
       return [200, { acknowledged: true }];
+    }
+    if (parts[0] === "_snapshot" && parts.length === 3 && method === "GET" && this.running[parts[2]]?.repository === parts[1]) {
+      return [200, { snapshots: [{ snapshot: parts[2], indices: Object.keys(this.running[parts[2]].taken), state: "IN_PROGRESS" }], total: 1, remaining: 0 }];
     }
     if (parts[0] === "_snapshot" && parts.length === 3 && method === "GET") {
       const snap = this.held(parts[1])[parts[2]];
