@@ -4,11 +4,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Environment, type EnvironmentOutputs } from "./components/environment";
+import { SwarmEnvironment } from "./components/swarm/environment";
 import { ConfigError, readStackSettings } from "./config/load";
 import type { HostInventory } from "./host/inventory";
 import type { VolumeKey } from "./catalog/types";
 import { findCollisions } from "./model/collisions";
 import { planEnvironment, type EnvironmentPlan } from "./model/environment";
+import { planSwarm } from "./model/swarm";
 import { layoutProblems, volumesToCheck } from "./model/volume-layout";
 
 export interface ProgramDeps {
@@ -42,6 +44,7 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
     );
   }
   await checkAdoptedVolumes(stack, plan, deps);
+  if (settings.runtime === "swarm") return new SwarmEnvironment(plan.env, { plan, swarm: planSwarm(settings, plan), configSecrets, registryAuth }).outputs;
   return new Environment(plan.env, { plan, configSecrets, registryAuth }).outputs;
 }
 

@@ -338,6 +338,12 @@ function checkSwarm(me: HostStack, config: StackConfig, others: HostStack[]): Co
       problems.push({ path: key(`swarm.services.${service}.replicas`), message: `${service} runs one task (${single}); remove the key or set 1` });
     }
   }
+  if (config.edge !== "isolated") {
+    problems.push({
+      path: key("edge"),
+      message: "runtime: swarm needs edge: isolated (an attachable overlay of the stack's own, with edgeSubnet); the shared traefik network is a bridge, which swarm services cannot join. Remove the key or set isolated",
+    });
+  }
   const nodes = config.swarm.nodes;
   if (nodes === undefined) {
     problems.push({ path: key("swarm.nodes"), message: `required with runtime: swarm; expected the number of nodes in the swarm, such as 3; run: pulumi config set --path swarm.nodes 3 --stack ${me.stack}` });

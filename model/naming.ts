@@ -135,6 +135,13 @@ export const BACKUP_TAGS = {
 
 /** Names on Docker Swarm (`runtime: swarm`, model/swarm.ts). Services, networks and aliases keep the names above. */
 export const swarmNames = {
+  /** Pulumi type tokens of components/swarm/. */
+  typeTokens: {
+    environment: `${PROJECT}:swarm:Environment`,
+    service: `${PROJECT}:swarm:Service`,
+  },
+  /** On every secret and config: the env var or file it holds, so `docker secret ls` says what each is. */
+  heldLabel: "pt.portugalodyssey.holds",
   /** The node label (value `true`) on the node that holds this environment's volumes; its stores and backup are pinned there. */
   storesNodeLabel: (env: string) => `pt.portugalodyssey.stores-${env}`,
   /**

@@ -83,6 +83,8 @@ export interface SwarmServicePlan {
   endpointMode: "dnsrr";
   /** The service's labels (Traefik's included, for the swarm provider); the task's container keeps the plan's. */
   serviceLabels: Record<string, string>;
+  /** A routed service's router as the swarm provider names it (its definition names `@swarm` middlewares, so its digest differs from the docker one). */
+  router?: string;
   /** How long `up` waits for every task to run (the provider's converge_config.timeout). */
   convergeTimeoutSeconds: number;
   memoryMb: number;
@@ -130,10 +132,10 @@ const policy = (order: UpdatePolicy["order"], failureAction: UpdatePolicy["failu
 });
 
 /** Traefik v3's swarm provider reads `traefik.swarm.*` and names its objects `@swarm` (traefik pkg/provider/docker/shared_labels.go `extractSwarmLabels`, pswarm.go `SwarmName`). */
-function swarmRouteLabels(c: CatalogContainerPlan, s: EnvironmentSettings, edgeNetwork: string): Record<string, string> {
+function swarmRoute(c: CatalogContainerPlan, s: EnvironmentSettings, edgeNetwork: string): { labels: Record<string, string>; router?: string } {
   const spec = SERVICES[c.name as ServiceName];
-  if (!c.route || !spec.route) return c.labels;
-  const { labels } = routeLabels({
+  if (!c.route || !spec.route) return { labels: c.labels };
+  const { labels, router } = routeLabels({
     service: c.name as ServiceName,
     env: s.env,
     host: c.route.host,
@@ -145,7 +147,7 @@ function swarmRouteLabels(c: CatalogContainerPlan, s: EnvironmentSettings, edgeN
     provider: "swarm",
   });
   const ours = Object.fromEntries(Object.entries(c.labels).filter(([k]) => !k.startsWith("traefik.")));
-  return { ...ours, ...labels };
+  return { labels: { ...ours, ...labels }, router };
 }
 
 export function planSwarm(s: EnvironmentSettings, plan: EnvironmentPlan): SwarmPlan {
@@ -159,6 +161,7 @@ export function planSwarm(s: EnvironmentSettings, plan: EnvironmentPlan): SwarmP
     const pinned = c.volumes.length > 0 || c.kind === "backup";
     const order = single ? "stop-first" : "start-first";
     const healthWindow = c.waitTimeoutSeconds ?? 0;
+    const route = c.kind === "backup" ? { labels: c.labels } : swarmRoute(c as CatalogContainerPlan, s, plan.edge.network);
     return {
       entry: c.name,
       kind: c.kind,
@@ -170,7 +173,8 @@ export function planSwarm(s: EnvironmentSettings, plan: EnvironmentPlan): SwarmP
       // A rollback that fails too is left for a person: pausing keeps what still runs.
       rollback: policy(order, "pause"),
       endpointMode: "dnsrr",
-      serviceLabels: c.kind === "backup" ? c.labels : swarmRouteLabels(c as CatalogContainerPlan, s, plan.edge.network),
+      serviceLabels: route.labels,
+      ...(route.router ? { router: route.router } : {}),
       // Each task in turn: its health window, the monitor window and the delay; plus one more for a rollback.
       convergeTimeoutSeconds: (replicas + 1) * (healthWindow + MONITOR_SECONDS + DELAY_SECONDS),
       memoryMb: c.resources.memoryMb,
