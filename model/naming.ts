@@ -135,9 +135,8 @@ export const BACKUP_TAGS = {
 
 /** Names on Docker Swarm (`runtime: swarm`, model/swarm.ts). Services, networks and aliases keep the names above. */
 export const swarmNames = {
-  /** Pulumi type tokens of components/swarm/. */
+  /** Pulumi type tokens of components/swarm/; its environment keeps TYPE_TOKENS.environment, so a stack's URNs survive the move. */
   typeTokens: {
-    environment: `${PROJECT}:swarm:Environment`,
     service: `${PROJECT}:swarm:Service`,
   },
   /** On every secret and config: the env var or file it holds, so `docker secret ls` says what each is. */

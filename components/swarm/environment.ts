@@ -15,7 +15,7 @@ import { BACKUP_IMAGE } from "../../model/backup";
 import type { NetworkKey } from "../../model/container";
 import type { EnvironmentPlan } from "../../model/environment";
 import { registryHost } from "../../model/image-ref";
-import { LABELS, PROJECT, childName, swarmNames } from "../../model/naming";
+import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../../model/naming";
 import type { SwarmPlan } from "../../model/swarm";
 import { Credentials } from "../credentials";
 import { Databases } from "../databases";
@@ -61,7 +61,10 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
   readonly outputs: EnvironmentOutputs;
 
   constructor(name: string, args: SwarmEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(swarmNames.typeTokens.environment, name, {}, opts);
+    // The docker runtime's type token: the same stack keeps its URNs when it moves to a swarm, so its
+    // credentials (RandomPasswords the data was initialised with) and protected volumes stay the same
+    // resources, and nothing is regenerated, replaced or copied (docs/swarm.md).
+    super(TYPE_TOKENS.environment, name, {}, opts);
     const { plan, swarm } = args;
     const ownership = [
       { label: LABELS.project, value: PROJECT },
@@ -87,7 +90,9 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
           ...(edge ? { attachable: true, ipamConfigs: [{ subnet: plan.edge.subnet }] } : {}),
           labels: ownership,
         },
-        { parent: this },
+        // Moving from the docker runtime replaces each bridge network of the same URN by an overlay of the
+        // same name: the old one must go first, or Docker has two networks of one name.
+        { parent: this, deleteBeforeReplace: true },
       );
       networkIds[network.key] = created.id;
       networkNames[network.key] = created.name;

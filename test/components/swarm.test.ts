@@ -195,3 +195,10 @@ test("runtime: docker registers exactly what it did without the swarm keys", asy
   expect(strip(withKeys)).toEqual(strip(plain));
   expect(ofType(plain, SERVICE)).toEqual([]);
 });
+
+test("moving a stack from docker to swarm keeps the URNs of its credentials and volumes: no password is regenerated, no volume replaced", async () => {
+  const docker = await runProgram({ stack: "prod" });
+  const kept = (run: ProgramRun) => run.resources.filter((r) => [TYPES.password, TYPES.bytes, TYPES.volume].includes(r.type as never)).map((r) => r.urn).sort();
+  expect(kept(runs.prod).length).toBeGreaterThan(0);
+  expect(kept(runs.prod)).toEqual(kept(docker));
+});

@@ -6,7 +6,7 @@
  * part of it.
  */
 import Docker from "dockerode";
-import { LAB_NODE_LABEL, execInTask, lab, labStatus, running, tasksOf, until, type Lab } from "./swarm/lab";
+import { LAB_NODE_LABEL, execInTask, lab, labStatus, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
 import { buildStandinImage } from "./host";
 import { RUN_LABEL } from "./applier";
 

@@ -3,7 +3,8 @@
  *   - blast radius of a new image digest, a memory and a domain change (resources whose inputs differ);
  *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
  *   - each stack's memory reservation against the host budget;
- *   - process start → last resource registered on the mock engine, with and without type-checking.
+ *   - process start → last resource registered on the mock engine, with and without type-checking;
+ *   - on the lab swarm: convergence of a fresh environment, rolling update per service, drain recovery.
  * Machines here are noisy: compare the ratios, not the absolute times.
  */
 import { execFileSync } from "node:child_process";
@@ -14,6 +15,7 @@ import { runProgram, TYPES, type ProgramRun, type RunOptions } from "../../testi
 import { testRelease } from "../../testing/release";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { healthDetectionRows, heaviestChain, rabbitmqCheckCost } from "./health";
+import { swarmFigures } from "./swarm";
 
 /** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
 export const longestContainerChain = (run: ProgramRun): number => heaviestChain(run, () => 1).weight;
@@ -87,6 +89,11 @@ async function main() {
     { mode: "transpile only (PULUMI_NODEJS_TRANSPILE_ONLY)", runsMs: transpiled.join(" "), medianMs: median(transpiled) },
   ]);
   console.log(`ratio type-check / transpile-only: ${(median(checked) / median(transpiled)).toFixed(2)}x`);
+
+  console.log("\n# Docker Swarm, on the lab swarm (.ci/swarm.sh up): convergence, rolling updates, drain recovery\n");
+  const swarm = await swarmFigures();
+  if (typeof swarm === "string") console.log(swarm);
+  else console.table(swarm);
   return 0;
 }
 

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import Docker from "dockerode";
 
-const SCRIPT = join(__dirname, "..", "..", "..", ".ci", "swarm.sh");
+const SCRIPT = join(__dirname, "..", "..", ".ci", "swarm.sh");
 const NODES = Number(process.env.PO_SWARM_NODES ?? 3);
 /** The label `.ci/swarm.sh` puts on each node (`n1`…), the one a test pins or drains by. */
 export const LAB_NODE_LABEL = "pt.portugalodyssey.lab-node";
