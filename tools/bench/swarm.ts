@@ -75,9 +75,12 @@ export async function swarmFigures(): Promise<string | Record<string, unknown>[]
     const run = await runProgram({
       stack: STACK,
       projectDir: PROJECT_DIR,
-      config: { runtime: "swarm", swarm: { nodes: L.nodes.length }, host: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: [] } },
+      // Without the backup: its health check reads the status file of a real backup run, which the stand-in never writes.
+      config: { runtime: "swarm", swarm: { nodes: L.nodes.length }, host: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: [] }, backup: undefined },
     });
     const services = run.resources.filter((r) => r.type === SWARM_TYPES.service);
+    // The existing Traefik the edge's connect command attaches, a container on the manager.
+    await (await L.manager.createContainer({ name: "traefik", Image: standin, Labels: applier.labels })).start();
     let started = Date.now();
     await applier.apply(run);
     await applier.waitConverged();
