@@ -8,10 +8,8 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { ServiceName } from "../../catalog/services";
 import type { Credential, StoreName } from "../../catalog/types";
 import type { RegistrySecret } from "../../config/schema";
-import { BACKUP_IMAGE } from "../../model/backup";
 import type { NetworkKey } from "../../model/container";
 import type { EnvironmentPlan } from "../../model/environment";
 import { registryHost } from "../../model/image-ref";
@@ -20,7 +18,7 @@ import type { SwarmPlan } from "../../model/swarm";
 import { Credentials } from "../credentials";
 import { Databases } from "../databases";
 import { CONNECT_SCRIPT, DISCONNECT_SCRIPT } from "../edge";
-import type { EnvironmentOutputs } from "../environment";
+import { createVolumes, planOutputs, type EnvironmentOutputs } from "../environment";
 import { SWARM_SERVICE_LABEL, SwarmService } from "./service";
 
 export interface SwarmEnvironmentArgs {
@@ -110,15 +108,8 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
       }
     }
 
-    const volumes: EnvironmentOutputs["volumes"] = {};
-    for (const volume of plan.volumes) {
-      volumes[volume.key] = new docker.Volume(
-        childName(name, "volume", volume.key),
-        // On the manager, which is the stores' node: the tasks pinned there mount them by name.
-        { name: volume.name, labels: volume.adopted ? undefined : ownership },
-        { parent: this, protect: volume.protect, retainOnDelete: volume.retainOnDelete, ...(volume.adopted ? { ignoreChanges: ["labels"] } : {}) },
-      ).name;
-    }
+    // On the manager, which is the stores' node: the tasks pinned there mount them by name.
+    const volumes = createVolumes(this, name, plan, ownership);
 
     const credentials = new Credentials(
       childName(name, "credentials"),
@@ -177,31 +168,7 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
       );
     }
 
-    this.outputs = {
-      environment: plan.env,
-      containers,
-      networks: networkNames,
-      volumes,
-      urls: plan.urls as Record<string, string>,
-      edge: plan.edge,
-      neighbours: plan.neighbours,
-      topology: Object.fromEntries(
-        plan.containers.map((c) => [
-          c.name,
-          {
-            role: c.kind,
-            port: c.port,
-            networks: c.networks.map((n) => n.name),
-            dependencies: c.dependencies,
-            ...(c.route ? { router: planOf(c.name).router!, host: c.route.host } : {}),
-          },
-        ]),
-      ),
-      images: {
-        ...Object.fromEntries(plan.containers.flatMap((c) => (c.release ? [[c.name as ServiceName, { ...c.release }]] : []))),
-        ...(plan.backup ? { [BACKUP_IMAGE]: { ...plan.backup.release } } : {}),
-      },
-    };
+    this.outputs = planOutputs(plan, { containers, networks: networkNames, volumes }, (c) => planOf(c.name).router!);
     this.registerOutputs(this.outputs);
   }
 }
