@@ -7,7 +7,7 @@ SHELL := /bin/bash
 STACK ?= qual
 WITH_NODE := source .ci/node.sh 2>/dev/null &&
 
-.PHONY: preview plan up outputs test lint typecheck check bench verify docker packages backup-image
+.PHONY: preview plan up outputs test lint typecheck check bench verify docker packages backup-image swarm
 
 node_modules/.installed: package.json package-lock.json
 	$(WITH_NODE) npm ci --no-audit --no-fund
@@ -41,8 +41,13 @@ packages:
 backup-image: docker packages
 	$(WITH_NODE) bash .ci/backup-image.sh
 
-test: node_modules/.installed docker packages backup-image
-	$(WITH_NODE) npm test
+# The Swarm e2e runs on a lab swarm (three dockerd, each in its own network namespace) that
+# .ci/swarm.sh builds with the stand-in image loaded, and `make test` tears down afterwards.
+swarm: docker
+	bash .ci/swarm.sh up $$(bash test/e2e/standin/build.sh) >/dev/null
+
+test: node_modules/.installed docker packages backup-image swarm
+	$(WITH_NODE) npm test; rc=$$?; bash .ci/swarm.sh down; exit $$rc
 
 lint: node_modules/.installed
 	$(WITH_NODE) npm run lint

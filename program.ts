@@ -4,12 +4,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Environment, type EnvironmentOutputs } from "./components/environment";
+import { SwarmEnvironment } from "./components/swarm/environment";
 import { ConfigError, readStackSettings } from "./config/load";
 import type { HostInventory } from "./host/inventory";
 import type { VolumeKey } from "./catalog/types";
 import { findCollisions } from "./model/collisions";
 import { fitToEngine } from "./model/engine-fit";
 import { planEnvironment, type EnvironmentPlan } from "./model/environment";
+import { planSwarm } from "./model/swarm";
 import { layoutProblems, volumesToCheck } from "./model/volume-layout";
 
 export interface ProgramDeps {
@@ -43,9 +45,9 @@ export async function runEnvironmentStack(deps: ProgramDeps): Promise<Environmen
     );
   }
   await checkAdoptedVolumes(stack, plan, deps);
+  if (settings.runtime === "swarm") return new SwarmEnvironment(plan.env, { plan, swarm: planSwarm(settings, plan), configSecrets, registryAuth }).outputs;
   // Sent in the form this engine keeps and the provider reads back, so a second `up` changes nothing.
-  const fitted = fitToEngine(plan, inventory.engine);
-  return new Environment(plan.env, { plan: fitted, configSecrets, registryAuth }).outputs;
+  return new Environment(plan.env, { plan: fitToEngine(plan, inventory.engine), configSecrets, registryAuth }).outputs;
 }
 
 /** An adopted volume whose data is not where its store will look would be served empty: refused before anything is registered. */

@@ -57,7 +57,7 @@ export const CONTAINER_REPLACE_ON_CHANGES = {
 };
 
 /** How long a destroy lets the container stop before Docker kills it. */
-const STOP_GRACE_SECONDS: Record<ContainerPlan["kind"], number> = {
+export const STOP_GRACE_SECONDS: Record<ContainerPlan["kind"], number> = {
   // Time to flush to disk: 10 s can cut a Postgres checkpoint short.
   store: 60,
   service: 20,

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
-import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Credential } from "../catalog/types";
@@ -11,8 +10,11 @@ import { MAINTENANCE_DATABASE, PSQL_FLAGS, provisioningSql, scramSha256Verifier 
 export interface DatabasesArgs {
   /** The plan's databases: one per service that uses PostgreSQL. */
   databases: DatabasePlan[];
-  /** The postgres store's container (created only once healthy): its name to exec into, its id to notice a new one. */
-  postgres: docker.Container;
+  /**
+   * The postgres store's container (created only once healthy): its name to exec into, its id to notice a new one.
+   * On Swarm, the resource that finds the running task's container (components/swarm/environment.ts).
+   */
+  postgres: pulumi.CustomResource & { name: pulumi.Output<string> };
   /** Secret Outputs holding at least every `databases[].credential`. */
   credentials: Partial<Record<Credential, pulumi.Output<string>>>;
 }

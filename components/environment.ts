@@ -65,17 +65,7 @@ export class Environment extends pulumi.ComponentResource {
       ).name;
     }
 
-    const volumes: EnvironmentOutputs["volumes"] = {};
-    for (const volume of plan.volumes) {
-      volumes[volume.key] = new docker.Volume(
-        childName(name, "volume", volume.key),
-        // An adopted volume keeps the labels it was created with (Compose's). The provider reads
-        // those back into state and treats a label change as a replacement, so they are ignored:
-        // otherwise the next preview would plan to replace the (protected) volume.
-        { name: volume.name, labels: volume.adopted ? undefined : ownership },
-        { parent: this, protect: volume.protect, retainOnDelete: volume.retainOnDelete, ...(volume.adopted ? { ignoreChanges: ["labels"] } : {}) },
-      ).name;
-    }
+    const volumes = createVolumes(this, name, plan, ownership);
 
     const credentials = new Credentials(
       childName(name, "credentials"),
@@ -126,31 +116,54 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.outputs = {
-      environment: plan.env,
-      containers,
-      networks,
-      volumes,
-      urls: plan.urls as Record<string, string>,
-      edge: plan.edge,
-      neighbours: plan.neighbours,
-      topology: Object.fromEntries(
-        plan.containers.map((c) => [
-          c.name,
-          {
-            role: c.kind,
-            port: c.port,
-            networks: c.networks.map((n) => n.name),
-            dependencies: c.dependencies,
-            ...(c.route ? { router: c.route.router, host: c.route.host } : {}),
-          },
-        ]),
-      ),
-      images: {
-        ...Object.fromEntries(plan.containers.flatMap((c) => (c.release ? [[c.name as ServiceName, { ...c.release }]] : []))),
-        ...(plan.backup ? { [BACKUP_IMAGE]: { ...plan.backup.release } } : {}),
-      },
-    };
+    this.outputs = planOutputs(plan, { containers, networks, volumes });
     this.registerOutputs(this.outputs);
   }
+}
+
+/** The plan's volumes, named as planned: the docker and swarm renderers (components/swarm/environment.ts) both create them. */
+export function createVolumes(parent: pulumi.Resource, name: string, plan: EnvironmentPlan, ownership: { label: string; value: string }[]): EnvironmentOutputs["volumes"] {
+  const volumes: EnvironmentOutputs["volumes"] = {};
+  for (const volume of plan.volumes) {
+    volumes[volume.key] = new docker.Volume(
+      childName(name, "volume", volume.key),
+      // An adopted volume keeps the labels it was created with (Compose's). The provider reads
+      // those back into state and treats a label change as a replacement, so they are ignored:
+      // otherwise the next preview would plan to replace the (protected) volume.
+      { name: volume.name, labels: volume.adopted ? undefined : ownership },
+      { parent, protect: volume.protect, retainOnDelete: volume.retainOnDelete, ...(volume.adopted ? { ignoreChanges: ["labels"] } : {}) },
+    ).name;
+  }
+  return volumes;
+}
+
+/** The stack outputs of a rendered plan; `routerOf` names a routed entry's router (the swarm provider's differs). */
+export function planOutputs(
+  plan: EnvironmentPlan,
+  rendered: Pick<EnvironmentOutputs, "containers" | "networks" | "volumes">,
+  routerOf: (c: EnvironmentPlan["containers"][number]) => string = (c) => c.route!.router,
+): EnvironmentOutputs {
+  return {
+    environment: plan.env,
+    ...rendered,
+    urls: plan.urls as Record<string, string>,
+    edge: plan.edge,
+    neighbours: plan.neighbours,
+    topology: Object.fromEntries(
+      plan.containers.map((c) => [
+        c.name,
+        {
+          role: c.kind,
+          port: c.port,
+          networks: c.networks.map((n) => n.name),
+          dependencies: c.dependencies,
+          ...(c.route ? { router: routerOf(c), host: c.route.host } : {}),
+        },
+      ]),
+    ),
+    images: {
+      ...Object.fromEntries(plan.containers.flatMap((c) => (c.release ? [[c.name as ServiceName, { ...c.release }]] : []))),
+      ...(plan.backup ? { [BACKUP_IMAGE]: { ...plan.backup.release } } : {}),
+    },
+  };
 }

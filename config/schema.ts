@@ -105,6 +105,29 @@ export const backupSchema = z.strictObject({
 /** A map keyed by catalog names; `title` names the key in the generated reference (`services.<service>.memoryMb`). */
 const catalogKey = (title: string) => z.string().meta({ title });
 
+const replicas = z.int({ error: "expected a whole number of replicas" }).min(1, { error: "expected at least 1" }).max(32, { error: "expected at most 32" });
+
+/** Read with `runtime: swarm` only (docs/swarm.md); a `docker` stack ignores it. */
+const swarmSchema = z.strictObject({
+  nodes: z
+    .int({ error: "expected a whole number of nodes" })
+    .min(1, { error: "expected at least 1" })
+    .max(64)
+    .optional()
+    .meta({
+      description:
+        "Required with `runtime: swarm`: how many nodes the swarm has, each with `host.memoryBudgetMb` (less `host.reservedMb`) for the stacks; validation refuses a placement of every stack's tasks that cannot fit them.",
+    }),
+  replicas: replicas.default(2).meta({
+    description:
+      "Tasks of every stateless service (no volume, not a singleton), spread across nodes; stores, singletons and the backup always run one. Two survive the loss of a node and roll out start-first.",
+  }),
+  services: z
+    .record(catalogKey("service"), z.strictObject({ replicas: replicas.optional().meta({ description: "This service's tasks, instead of `swarm.replicas`; only a stateless service may have more than one." }) }))
+    .default({})
+    .meta({ description: "Per-service swarm settings, keyed by catalog service name." }),
+});
+
 /**
  * Every key carries its description: docs/configuration.md is generated from
  * this schema (`npm run docs`), and a test fails while a key has none.
@@ -252,6 +275,14 @@ export const stackConfigSchema = z.strictObject({
       .default([])
       .meta({ description: "Containers we do not own that must keep running (the webapp); `verify` checks them." }),
   }),
+  runtime: z
+    .enum(["docker", "swarm"], { error: "expected docker or swarm" })
+    .default("docker")
+    .meta({
+      description:
+        "`docker`: containers on the one host `DOCKER_HOST` names. `swarm`: services on the Docker Swarm whose manager `DOCKER_HOST` names (`ssh://` included); `host.memoryBudgetMb` is then each node's budget. See docs/swarm.md.",
+    }),
+  swarm: swarmSchema.prefault({}),
 });
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -269,4 +300,5 @@ export const CATALOG_KEYS = {
   services: SERVICE_NAMES,
   stores: STORE_NAMES,
   "data.volumes": VOLUME_KEYS,
+  "swarm.services": SERVICE_NAMES,
 } as const;

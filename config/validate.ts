@@ -14,6 +14,7 @@ import { parseImageReference } from "../model/image-ref";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { subnetsOverlap } from "../model/subnets";
+import { placementProblem, planSwarm, singleReason, swarmLoad, type SwarmLoad } from "../model/swarm";
 import { credentialsIn } from "../model/templates";
 import { BACKUP_IMAGE, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "./release";
 import { CATALOG_KEYS, REGISTRY_SECRETS, type RegistrySecret, stackConfigSchema, type StackConfig } from "./schema";
@@ -169,9 +170,18 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   // The budget counts what the plan reserves, so validation plans too; the program plans on its own.
   problems.push(...checkBackup(stack, parsed.data.backup?.repository, raw));
   const plan = planEnvironment(settings);
-  const me = { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
+  const me: HostStack = {
+    stack,
+    env,
+    domain: parsed.data.domain,
+    memoryMb: plan.totalMemoryMb,
+    rolloutMb: plan.rolloutMemoryMb,
+    edgeSubnet: plan.edge.subnet,
+    ...swarmOf(stack, settings, plan),
+  };
   problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
-  problems.push(...checkMemoryBudget(me, neighbours, parsed.data.host));
+  // A swarm stack's budget is per node, shared with the other swarm stacks; the single host's is shared by the docker ones.
+  problems.push(...(me.swarm ? checkSwarm(me, parsed.data, neighbours) : checkMemoryBudget(me, neighbours.filter((o) => !o.swarm), parsed.data.host)));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup?.repository) };
 }
@@ -307,6 +317,47 @@ interface HostStack {
   rolloutMb: number;
   /** Isolated mode only: the subnet its edge network pins. */
   edgeSubnet?: string;
+  /** `runtime: swarm` only: its tasks, for the per-node budget. */
+  swarm?: SwarmLoad;
+}
+
+const swarmOf = (stack: string, settings: Parameters<typeof planEnvironment>[0], plan: ReturnType<typeof planEnvironment>) =>
+  settings.runtime === "swarm" ? { swarm: swarmLoad(stack, planSwarm(settings, plan)) } : {};
+
+/**
+ * `runtime: swarm`: the node count is needed, only stateless services may run
+ * more than one task, and every swarm stack's tasks must fit the nodes, each
+ * with `host.memoryBudgetMb` less `host.reservedMb` (model/swarm.ts `placementProblem`).
+ */
+function checkSwarm(me: HostStack, config: StackConfig, others: HostStack[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [service, override] of Object.entries(config.swarm.services)) {
+    const spec = SERVICES[service as ServiceName];
+    const single = spec && singleReason({ kind: "service", name: service, volumes: spec.volumes });
+    if (single && override.replicas !== undefined && override.replicas > 1) {
+      problems.push({ path: key(`swarm.services.${service}.replicas`), message: `${service} runs one task (${single}); remove the key or set 1` });
+    }
+  }
+  if (config.edge !== "isolated") {
+    problems.push({
+      path: key("edge"),
+      message: "runtime: swarm needs edge: isolated (an attachable overlay of the stack's own, with edgeSubnet); the shared traefik network is a bridge, which swarm services cannot join. Remove the key or set isolated",
+    });
+  }
+  const nodes = config.swarm.nodes;
+  if (nodes === undefined) {
+    problems.push({ path: key("swarm.nodes"), message: `required with runtime: swarm; expected the number of nodes in the swarm, such as 3; run: pulumi config set --path swarm.nodes 3 --stack ${me.stack}` });
+    return problems;
+  }
+  const loads = [me, ...others].flatMap((s) => (s.swarm ? [s.swarm] : []));
+  const problem = placementProblem(loads, nodes, config.host.memoryBudgetMb, config.host.reservedMb);
+  if (problem) {
+    problems.push({
+      path: key("host.memoryBudgetMb"),
+      message: `with runtime: swarm this is each node's budget, and the swarm stacks' tasks cannot be placed: ${problem}; lower swarm.replicas, resources.scale or per-service memoryMb, or add nodes (swarm.nodes)`,
+    });
+  }
+  return problems;
 }
 
 /** Reads another stack's file config as that stack's own program would; a stack that does not validate is reported. */
@@ -327,8 +378,9 @@ function describeOtherStack(stack: string, values: Record<string, string>): Host
   const placeholder = { image: "", commit: "0000000", pipeline: "0" };
   const release = Object.fromEntries(SERVICE_NAMES.map((name) => [name, { ...placeholder, image: `${parsed.data.registry}/${SERVICES[name].repository ?? name}@sha256:${"0".repeat(64)}` }]));
   const backupRelease = { ...placeholder, image: `${parsed.data.registry}/${BACKUP_IMAGE}@sha256:${"0".repeat(64)}` };
-  const plan = planEnvironment({ ...parsed.data, stack, env, release: release as StackSettings["release"], backupRelease });
-  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet };
+  const otherSettings = { ...parsed.data, stack, env, release: release as StackSettings["release"], backupRelease };
+  const plan = planEnvironment(otherSettings);
+  return { stack, env, domain: parsed.data.domain, memoryMb: plan.totalMemoryMb, rolloutMb: plan.rolloutMemoryMb, edgeSubnet: plan.edge.subnet, ...swarmOf(stack, otherSettings, plan) };
 }
 
 /** Keys of the catalog-keyed maps that name nothing in the catalog; checked on raw input so they are reported with type errors. */

@@ -132,3 +132,22 @@ export const BACKUP_TAGS = {
   staging: "staging",
   complete: "complete",
 } as const;
+
+/** Names on Docker Swarm (`runtime: swarm`, model/swarm.ts). Services, networks and aliases keep the names above. */
+export const swarmNames = {
+  /** Pulumi type tokens of components/swarm/; its environment keeps TYPE_TOKENS.environment, so a stack's URNs survive the move. */
+  typeTokens: {
+    service: `${PROJECT}:swarm:Service`,
+  },
+  /** On every secret and config: the env var or file it holds, so `docker secret ls` says what each is. */
+  heldLabel: "pt.portugalodyssey.holds",
+  /** The node label (value `true`) on the node that holds this environment's volumes; its stores and backup are pinned there. */
+  storesNodeLabel: (env: string) => `pt.portugalodyssey.stores-${env}`,
+  /**
+   * A Docker secret (or config) of one service: its service name and a digest of the variable's
+   * (or file's) name and content, so a rotated value is a new object, hence a rolling update.
+   * Docker allows 64 characters (swarmkit validateConfigOrSecretAnnotations), so the variable
+   * rides in a label rather than the name; the suffix's limit keeps this under it.
+   */
+  object: (serviceName: string, digest: string) => `${serviceName}-${digest.slice(0, 12)}`,
+};

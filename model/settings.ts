@@ -50,6 +50,10 @@ export interface EnvironmentSettings {
     rabbitmqHostname?: string;
   };
   host: { neighbours: string[] };
+  /** `docker` (containers, the default) or `swarm` (services; model/swarm.ts). */
+  runtime?: "docker" | "swarm";
+  /** With `runtime: swarm`: the node count and replicas (config `swarm`). */
+  swarm?: { nodes?: number; replicas: number; services: Partial<Record<ServiceName, { replicas?: number }>> };
   /** The backup container's schedule, repository location and limits (docs/backups.md). */
   backup?: {
     /** Where the repositories live; this environment's is `<repository>/<suffix>`. */

@@ -43,6 +43,8 @@ export interface RouteSettings {
   certResolver: string;
   /** The network Traefik reaches the container on (`traefik.docker.network`). */
   network: string;
+  /** The Traefik provider that reads the labels: `docker` (containers, the default) or `swarm` (services; model/swarm.ts). */
+  provider?: "docker" | "swarm";
   /** Middleware definitions by name: the catalog's, unless a caller (a test) swaps one. */
   definitions?: Readonly<Record<MiddlewareName, MiddlewareDefinition>>;
 }
@@ -57,9 +59,10 @@ function digest(definition: Readonly<Record<string, string>>): string {
 export function routeLabels(r: RouteSettings): { router: string; labels: Record<string, string> } {
   const definitions = r.definitions ?? MIDDLEWARES;
   const service = names.traefikService(r.service, r.env);
+  const provider = r.provider ?? "docker";
   const labels: Record<string, string> = {
     "traefik.enable": "true",
-    "traefik.docker.network": r.network,
+    [`traefik.${provider}.network`]: r.network,
     // Server-level only (see the top of this file): a load-balancer setting (sticky, healthCheck,
     // passHostHeader, ...) would have to be equal in every revision, or Traefik deletes the service.
     [`traefik.http.services.${service}.loadbalancer.server.port`]: String(r.port),
@@ -68,7 +71,7 @@ export function routeLabels(r: RouteSettings): { router: string; labels: Record<
     const definition = definitions[base];
     const name = names.traefikMiddleware(base, r.env, digest(definition));
     for (const [key, value] of Object.entries(definition)) labels[`traefik.http.middlewares.${name}.${key}`] = value;
-    return `${name}@docker`;
+    return `${name}@${provider}`;
   });
   const router: Record<string, string> = {
     rule: `Host(\`${r.host}\`)`,

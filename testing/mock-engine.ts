@@ -133,11 +133,24 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
  */
 export const mockImageId = (reference: string) => `sha256:${createHash("sha256").update(`image-id:${reference}`).digest("hex")}`;
 
+/**
+ * The repo digest the provider reports for a pulled image (`repository@sha256:…`,
+ * kreuzwerker resource_docker_image_funcs.go, determineRepoDigest): a digest
+ * reference is its own, a tag gets one derived from the reference.
+ */
+export const mockRepoDigest = (reference: string) => {
+  if (reference.includes("@sha256:")) return reference;
+  const repository = reference.replace(/:[^/:]+$/, "");
+  return `${repository}@sha256:${createHash("sha256").update(`manifest:${reference}`).digest("hex")}`;
+};
+
 /** What a provider computes: a generated password's value, a pulled image's ID and digest (deterministic, so runs can be diffed). */
 function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
   if (type === TYPES.password) return { ...inputs, result: `generated-${name}` };
   if (type === TYPES.bytes) return { ...inputs, base64: Buffer.from(`bytes-of-${name}`).toString("base64") };
-  if (type === TYPES.remoteImage) return { ...inputs, imageId: mockImageId(inputs.name), repoDigest: inputs.name };
+  if (type === TYPES.remoteImage) return { ...inputs, imageId: mockImageId(inputs.name), repoDigest: mockRepoDigest(inputs.name) };
+  // A command's output is what its script prints on a real run; the mock runs nothing.
+  if (type === TYPES.command) return { ...inputs, stdout: "", stderr: "" };
   return { ...inputs };
 }
 

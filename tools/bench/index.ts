@@ -5,6 +5,7 @@
  *   - each stack's memory reservation against the host budget;
  *   - process start → last resource registered on the mock engine, with and without type-checking;
  *   - the nightly backup of a seeded environment in its production container: wall time, peak memory against its limit.
+ *   - on the lab swarm: convergence of a fresh environment, rolling update per service, drain recovery.
  * Machines here are noisy: compare the ratios, not the absolute times.
  */
 import { execFileSync } from "node:child_process";
@@ -16,6 +17,7 @@ import { testRelease } from "../../testing/release";
 import { PROJECT_DIR, runCli } from "../run-cli";
 import { measureBackup } from "./backup";
 import { healthDetectionRows, heaviestChain, rabbitmqCheckCost } from "./health";
+import { swarmFigures } from "./swarm";
 
 /** Levels in the longest chain of containers that wait on containers (a lone container is 1). */
 export const longestContainerChain = (run: ProgramRun): number => heaviestChain(run, () => 1).weight;
@@ -94,6 +96,11 @@ async function main() {
   const backup = await measureBackup();
   if (typeof backup === "string") console.log(backup);
   else console.table([backup]);
+
+  console.log("\n# Docker Swarm, on the lab swarm (.ci/swarm.sh up): convergence, rolling updates, drain recovery\n");
+  const swarm = await swarmFigures();
+  if (typeof swarm === "string") console.log(swarm);
+  else console.table(swarm);
   return 0;
 }
 

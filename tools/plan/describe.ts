@@ -7,6 +7,7 @@
  */
 import type { ContainerPlan } from "../../model/container";
 import type { CatalogContainerPlan, EnvironmentPlan } from "../../model/environment";
+import type { SwarmPlan } from "../../model/swarm";
 
 /** What a secret env var prints as; Pulumi prints secret values the same way. */
 export const MASK = "[secret]";
@@ -37,8 +38,28 @@ function describeContainer(c: ContainerPlan) {
 /** Every container the stack runs: the catalog's, then the backup container when the stack has backup config. */
 export const allContainers = (plan: EnvironmentPlan): ContainerPlan[] => [...plan.containers, ...(plan.backup ? [plan.backup] : [])];
 
-export function describePlan(plan: EnvironmentPlan) {
+/** `runtime: swarm`: each service's replicas, placement and rollout, and the node label the stores need. */
+export function describeSwarm(swarm: SwarmPlan) {
   return {
+    storesNode: `the node holding the volumes carries ${swarm.storesNodeLabel}=true (docker node update --label-add ${swarm.storesNodeLabel}=true <node>)`,
+    services: Object.fromEntries(
+      swarm.services.map((t) => [
+        t.serviceName,
+        {
+          replicas: t.replicas,
+          ...(t.single ? { single: t.single } : {}),
+          placement: t.constraints.length ? t.constraints : "spread across nodes",
+          update: `${t.update.order}, ${t.update.parallelism} at a time, ${t.update.failureAction} on failure (monitor ${t.update.monitor})`,
+          secrets: t.secrets.via === "file" ? "files under /run/secrets" : `environment: ${t.secrets.why}`,
+        },
+      ]),
+    ),
+  };
+}
+
+export function describePlan(plan: EnvironmentPlan, swarm?: SwarmPlan) {
+  return {
+    ...(swarm ? { runtime: "swarm", swarm: describeSwarm(swarm) } : {}),
     stack: plan.stack,
     environment: plan.env,
     edge: plan.edge,

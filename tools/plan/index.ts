@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { PROJECT } from "../../model/naming";
 import { planEnvironment, type EnvironmentPlan } from "../../model/environment";
+import { planSwarm, type SwarmPlan } from "../../model/swarm";
 import { readStackFiles } from "../../config/stack-files";
 import { formatProblems, secretsToSet, validateStackConfig } from "../../config/validate";
 import { describePlan } from "./describe";
@@ -24,6 +25,8 @@ export class PlanError extends Error {}
 
 export interface StackPlan {
   plan: EnvironmentPlan;
+  /** `runtime: swarm`: how the plan becomes swarm services. */
+  swarm?: SwarmPlan;
   /** What a person should know that is not a config error: the external secrets the stack file does not set yet. */
   notes: string[];
 }
@@ -71,7 +74,7 @@ export function planFromStackFiles(projectDir: string, stack: string, options: {
   ];
   const plan = planEnvironment(result.settings);
   const containers = plan.containers.map((c) => (unpinned.includes(c.name) ? { ...c, image: `${c.image.split("@")[0]} ${UNPINNED}` } : c));
-  return { plan: { ...plan, containers }, notes };
+  return { plan: { ...plan, containers }, notes, ...(result.settings.runtime === "swarm" ? { swarm: planSwarm(result.settings, plan) } : {}) };
 }
 
 export function parsePlanArgs(argv: string[]): { stacks: string[]; format: Format } {
@@ -89,9 +92,9 @@ export function parsePlanArgs(argv: string[]): { stacks: string[]; format: Forma
 export function renderPlans(plans: StackPlan[], format: Format): string {
   switch (format) {
     case "json":
-      return JSON.stringify(plans.length === 1 ? describePlan(plans[0].plan) : plans.map((p) => describePlan(p.plan)), null, 2) + "\n";
+      return JSON.stringify(plans.length === 1 ? describePlan(plans[0].plan, plans[0].swarm) : plans.map((p) => describePlan(p.plan, p.swarm)), null, 2) + "\n";
     case "yaml":
-      return plans.map((p) => stringify(describePlan(p.plan), { lineWidth: 0 })).join("---\n");
+      return plans.map((p) => stringify(describePlan(p.plan, p.swarm), { lineWidth: 0 })).join("---\n");
     case "mermaid":
       return plans.map((p) => (plans.length === 1 ? renderMermaid(p.plan) : `## ${p.plan.stack}\n\n${mermaidBlock(p.plan)}`)).join("\n\n") + "\n";
   }

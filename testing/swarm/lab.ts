@@ -1,0 +1,109 @@
+/**
+ * The lab swarm `.ci/swarm.sh up` starts: one dockerode client per node, and
+ * helpers to wait on services and tasks. Tests never start or stop the swarm
+ * themselves (that needs root and takes the machine's network namespaces);
+ * `make test` brings it up before jest and down after.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import Docker from "dockerode";
+
+const SCRIPT = join(__dirname, "..", "..", ".ci", "swarm.sh");
+const NODES = Number(process.env.PO_SWARM_NODES ?? 3);
+/** The label `.ci/swarm.sh` puts on each node (`n1`…), the one a test pins or drains by. */
+export const LAB_NODE_LABEL = "pt.portugalodyssey.lab-node";
+
+export interface Lab {
+  /** One client per node, node 1 (the first manager) first. */
+  nodes: Docker[];
+  manager: Docker;
+}
+
+/** Whether the lab swarm answers with every node ready, asked once when the suite is collected. */
+export function labStatus(): { up: true } | { up: false; reason: string } {
+  const res = spawnSync("bash", [SCRIPT, "status"], { encoding: "utf8", timeout: 30_000 });
+  if (res.status === 0) return { up: true };
+  return { up: false, reason: `the lab swarm is not up (${(res.stderr || "timed out").trim()}); run \`bash .ci/swarm.sh up\` as root, or \`make test\`` };
+}
+
+export function lab(): Lab {
+  const nodes = Array.from({ length: NODES }, (_, i) => new Docker({ socketPath: `/run/po-swarm/n${i + 1}.sock` }));
+  return { nodes, manager: nodes[0] };
+}
+
+/** Copies an image from the default daemon onto every node (`docker save | docker load`). */
+export function loadImages(images: string[]) {
+  const res = spawnSync("bash", [SCRIPT, "load", ...images], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`swarm.sh load failed: ${res.stderr}`);
+}
+
+export interface TaskView {
+  id: string;
+  service: string;
+  slot?: number;
+  node: string;
+  /** The node's lab label (n1…). */
+  labNode: string;
+  state: string;
+  desired: string;
+  image: string;
+  /** Overlay network ID → the task's address there (without prefix). */
+  addresses: Record<string, string>;
+  error?: string;
+}
+
+/** The tasks of a service (by name), with the node each runs on. */
+export async function tasksOf(manager: Docker, service: string): Promise<TaskView[]> {
+  const [tasks, nodes] = await Promise.all([manager.listTasks({ filters: { service: [service] } }), manager.listNodes()]);
+  const labOf = new Map(nodes.map((n: any) => [n.ID, n.Spec?.Labels?.[LAB_NODE_LABEL] ?? n.Description?.Hostname]));
+  return tasks.map((t: any) => ({
+    id: t.ID,
+    service,
+    slot: t.Slot,
+    node: t.NodeID,
+    labNode: labOf.get(t.NodeID) ?? "?",
+    state: t.Status?.State,
+    desired: t.DesiredState,
+    image: t.Spec?.ContainerSpec?.Image,
+    error: t.Status?.Err,
+    addresses: Object.fromEntries((t.NetworksAttachments ?? []).map((a: any) => [a.Network.ID, String(a.Addresses?.[0] ?? "").replace(/\/\d+$/, "")])),
+  }));
+}
+
+/** Running tasks of a service that the swarm wants running. */
+export const running = (tasks: TaskView[]) => tasks.filter((t) => t.desired === "running" && t.state === "running");
+
+/** Polls `probe` every second until it returns a value, or throws `what` after `timeoutMs`. */
+export async function until<T>(what: () => string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`after ${timeoutMs} ms: ${what()}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Runs `bash -c script` in a running task's container, on the node that holds it; resolves to the exit code. */
+export async function execInTask(lab: Lab, task: TaskView, script: string): Promise<{ code: number; output: string }> {
+  const nodeIndex = await nodeIndexOf(lab, task.node);
+  const docker = lab.nodes[nodeIndex];
+  const [container] = await docker.listContainers({ filters: { label: [`com.docker.swarm.task.id=${task.id}`] } });
+  if (!container) throw new Error(`task ${task.id} of ${task.service} has no container on ${task.labNode}`);
+  const exec = await docker.getContainer(container.Id).exec({ Cmd: ["bash", "-c", script], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on("data", (c: Buffer) => chunks.push(c));
+  await new Promise((r) => stream.on("end", r));
+  const info = await exec.inspect();
+  return { code: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString("utf8") };
+}
+
+const nodeIds = new WeakMap<Docker, string>();
+async function nodeIndexOf(lab: Lab, nodeId: string): Promise<number> {
+  for (let i = 0; i < lab.nodes.length; i++) {
+    if (!nodeIds.has(lab.nodes[i])) nodeIds.set(lab.nodes[i], ((await lab.nodes[i].info()) as any).Swarm.NodeID);
+    if (nodeIds.get(lab.nodes[i]) === nodeId) return i;
+  }
+  throw new Error(`no lab node has swarm node ID ${nodeId}`);
+}

@@ -1,0 +1,124 @@
+/**
+ * Figures on the lab swarm (.ci/swarm.sh up): how long a fresh environment
+ * takes to converge, a rolling update per stateless service, and recovery from
+ * a drained node. The qual stack with `runtime: swarm` is applied by
+ * testing/swarm/applier.ts with the e2e stand-in image, measured, and removed.
+ * Without the lab swarm it says so and measures nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { swarmNames } from "../../model/naming";
+import { runProgram, type RegisteredResource } from "../../testing/mock-engine";
+import { SWARM_TYPES, SwarmApplier, removeSwarmLabelled } from "../../testing/swarm/applier";
+import { LAB_NODE_LABEL, lab, labStatus, loadImages, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
+import { PROJECT_DIR } from "../run-cli";
+
+const STACK = "qual";
+const STORES_NODE = "n1";
+
+interface NodeSpec {
+  Labels?: Record<string, string>;
+  Availability?: string;
+}
+interface NodeInfo {
+  ID: string;
+  Version: { Index: number };
+  Spec: NodeSpec;
+}
+
+async function node(L: Lab, labNode: string): Promise<NodeInfo> {
+  const nodes = (await L.manager.listNodes()) as NodeInfo[];
+  const found = nodes.find((n) => n.Spec.Labels?.[LAB_NODE_LABEL] === labNode);
+  if (!found) throw new Error(`no lab node labelled ${LAB_NODE_LABEL}=${labNode}`);
+  return found;
+}
+
+async function updateNode(L: Lab, labNode: string, change: (spec: NodeSpec) => NodeSpec) {
+  const n = await node(L, labNode);
+  await L.manager.getNode(n.ID).update({ version: n.Version.Index, ...change(n.Spec) });
+}
+
+/** An image FROM the stand-in with one more label: another image ID, the same behaviour. */
+async function variantOf(host: Docker, base: string, tag: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "po-bench-image-"));
+  try {
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nLABEL pt.portugalodyssey.bench-variant=${tag}\n`);
+    const stream = await host.buildImage({ context: dir, src: ["Dockerfile"] }, { t: tag, rm: true });
+    await new Promise((resolve, reject) => host.modem.followProgress(stream, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    return (await host.getImage(tag).inspect()).Id;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const seconds = (since: number) => Number(((Date.now() - since) / 1000).toFixed(1));
+
+export async function swarmFigures(): Promise<string | Record<string, unknown>[]> {
+  const status = labStatus();
+  if (!status.up) return `skipped: ${status.reason}`;
+  const L = lab();
+  const host = new Docker();
+  const standinTag = execFileSync("bash", [join(PROJECT_DIR, "test", "e2e", "standin", "build.sh")], { encoding: "utf8" }).trim();
+  const standin = (await host.getImage(standinTag).inspect()).Id;
+  const variantTag = `po-standin-bench:${process.pid}`;
+  const variant = await variantOf(host, standinTag, variantTag);
+  loadImages([standinTag, variantTag]);
+  const runId = `bench-${process.pid}-${Date.now().toString(36)}`;
+  const applier = new SwarmApplier(L, runId, () => standin);
+  const storesLabel = swarmNames.storesNodeLabel(STACK);
+  const rows: Record<string, unknown>[] = [];
+  try {
+    await updateNode(L, STORES_NODE, (spec) => ({ ...spec, Labels: { ...spec.Labels, [storesLabel]: "true" } }));
+    const run = await runProgram({
+      stack: STACK,
+      projectDir: PROJECT_DIR,
+      // Without the backup: its health check reads the status file of a real backup run, which the stand-in never writes.
+      config: { runtime: "swarm", swarm: { nodes: L.nodes.length }, host: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: [] }, backup: undefined },
+    });
+    const services = run.resources.filter((r) => r.type === SWARM_TYPES.service);
+    // The existing Traefik the edge's connect command attaches, a container on the manager.
+    await (await L.manager.createContainer({ name: "traefik", Image: standin, Labels: applier.labels })).start();
+    let started = Date.now();
+    await applier.apply(run);
+    await applier.waitConverged();
+    rows.push({ figure: `fresh ${STACK} environment converged (${services.length} services)`, seconds: seconds(started) });
+
+    const stateless = services.filter((s: RegisteredResource) => s.inputs.updateConfig.order === "start-first");
+    const updated = stateless.slice(0, 3);
+    for (const s of updated) {
+      started = Date.now();
+      await applier.updateImage(s.inputs.name, variant);
+      await until(() => `update of ${s.inputs.name}`, async () => (((await L.manager.getService(s.inputs.name).inspect()) as { UpdateStatus?: { State?: string } }).UpdateStatus?.State === "completed" ? true : undefined), 600_000);
+      rows.push({ figure: `rolling update of ${s.inputs.name} (${s.inputs.mode.replicated.replicas} replicas)`, seconds: seconds(started) });
+    }
+
+    const drained = "n2";
+    started = Date.now();
+    await updateNode(L, drained, (spec) => ({ ...spec, Availability: "drain" }));
+    await until(
+      () => `tasks still on ${drained}`,
+      async () => {
+        for (const s of services) {
+          const tasks = running(await tasksOf(L.manager, s.inputs.name));
+          if (tasks.length !== s.inputs.mode.replicated.replicas || tasks.some((t) => t.labNode === drained)) return undefined;
+        }
+        return true;
+      },
+      600_000,
+    );
+    rows.push({ figure: `every service back at its replicas after draining ${drained}`, seconds: seconds(started) });
+  } finally {
+    await updateNode(L, "n2", (spec) => ({ ...spec, Availability: "active" }));
+    await removeSwarmLabelled(L, runId);
+    await updateNode(L, STORES_NODE, (spec) => {
+      const labels = { ...spec.Labels };
+      delete labels[storesLabel];
+      return { ...spec, Labels: labels };
+    });
+    await host.getImage(variantTag).remove({ force: true }).catch(() => undefined);
+  }
+  return rows;
+}
