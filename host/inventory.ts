@@ -46,13 +46,15 @@ export async function readDockerInventory(docker: Docker = dockerClient()): Prom
 }
 
 export async function readEngineFacts(docker: Docker): Promise<EngineFacts> {
-  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  const [version, info, jsonFileLogDefaults] = await Promise.all([docker.version(), docker.info(), probeLogDefaults(docker)]);
   return {
     apiVersion: version.ApiVersion,
     swapLimit: info.SwapLimit === true,
-    // The daemon merges its daemon.json log-opts only into containers of its own default driver (moby
-    // daemon/logs.go, mergeAndVerifyLogConfig), and every container here logs with json-file.
-    jsonFileLogDefaults: info.LoggingDriver === "json-file" ? await probeLogDefaults(docker) : {},
+    // Probed whatever the daemon's default driver: its daemon.json log-opts fill a json-file container's
+    // options when json-file is that default, and their dual-logging cache-* options whatever the default
+    // (moby daemon/logs.go, mergeAndVerifyLogConfig, then logcache.MergeDefaultLogConfig). A syslog or
+    // fluentd host with `cache-max-size` set hands it to every json-file container, and the provider reads it back.
+    jsonFileLogDefaults,
   };
 }
 

@@ -13,7 +13,7 @@ import { allStackCiSettings } from "../config/gitlab-settings";
 import { BACKUP_REGISTRY_CREDENTIALS, BACKUP_REGISTRY_ENVIRONMENT, DEPLOY_CREDENTIALS, NOTES_TOKEN, desiredScopes, environmentPlan } from "../tools/ci/gitlab-setup";
 import { EVENTS, type PipelineEvent, TEMPLATES, renderStackPipeline } from "../tools/ci/stack-pipeline";
 import { names } from "../model/naming";
-import { LOG_DEFAULTS_DAEMON_OPTS } from "../testing/servers/dockerd";
+import { LOG_CACHE_DAEMON, LOG_DEFAULTS_DAEMON_OPTS } from "../testing/servers/dockerd";
 import { listJobs, type ListedJob } from "./harness/gitlab-ci-local";
 
 const ROOT = join(__dirname, "..");
@@ -439,6 +439,19 @@ describe("structure", () => {
     const given = Object.fromEntries(command.flatMap((arg, i) => (arg === "--log-opt" ? [command[i + 1].split("=")] : [])));
     expect(given).toEqual(LOG_DEFAULTS_DAEMON_OPTS);
     expect(command.filter((arg) => arg !== "--log-opt")).toHaveLength(Object.keys(LOG_DEFAULTS_DAEMON_OPTS).length);
+  });
+
+  it("the test job gives the log-defaults e2e a second engine of its own whose default log driver and options are exactly the ones that suite expects", () => {
+    const test = parent.test;
+    const host = new URL(test.variables.PO_LOG_CACHE_DOCKER_HOST);
+    const service = test.services.find((s: Job) => s.alias === host.hostname);
+    expect(service.name).toMatch(/-dind$/);
+    expect([test.variables.DOCKER_HOST, test.variables.PO_LOG_DEFAULTS_DOCKER_HOST].map((h: string) => new URL(h).hostname)).not.toContain(host.hostname);
+    const command: string[] = service.command;
+    const given = Object.fromEntries(command.flatMap((arg, i) => (arg === "--log-opt" ? [command[i + 1].split("=")] : [])));
+    expect(given).toEqual(LOG_CACHE_DAEMON.opts);
+    expect(command[command.indexOf("--log-driver") + 1]).toBe(LOG_CACHE_DAEMON.driver);
+    expect(command).toHaveLength(2 * (Object.keys(LOG_CACHE_DAEMON.opts).length + 1));
   });
 
   it("deploys, drift checks and restore drills of a stack hold the stack's resource group, so none runs beside another deploy of it", () => {
