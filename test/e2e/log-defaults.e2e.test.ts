@@ -65,21 +65,23 @@ test("unfitted, the same container would be replaced on every up: the daemon's e
 
 describe("a daemon whose default log driver is not json-file, with dual-logging cache options", () => {
   let other: RunningDockerd;
-  let otherImage: string;
   beforeAll(async () => {
-    // In the GitLab test job: its docker-log-cache service, started with LOG_CACHE_DAEMON.
+    // In the GitLab test job: its docker-log-cache service, started with LOG_CACHE_DAEMON (and no image yet).
     const given = process.env.PO_LOG_CACHE_DOCKER_HOST;
     other = given ? connectDockerd(given) : await startDockerd({ "log-driver": LOG_CACHE_DAEMON.driver, "log-opts": LOG_CACHE_DAEMON.opts });
-    otherImage = importEmptyImage(other.host, "po-empty:log-cache");
   });
   afterAll(() => other?.stop());
 
-  test("the host probe still reads the cache options that daemon adds to a json-file container", async () => {
+  test("the host probe still reads the cache options that daemon adds to a json-file container, on a host with no image yet, and leaves nothing behind", async () => {
     expect((await other.docker.info()).LoggingDriver).toBe(LOG_CACHE_DAEMON.driver);
+    expect(await other.docker.listImages()).toEqual([]);
     expect((await readEngineFacts(other.docker)).jsonFileLogDefaults).toEqual(LOG_CACHE_DAEMON.opts);
+    expect(await other.docker.listImages({ all: true })).toEqual([]);
+    expect(await other.docker.listContainers({ all: true })).toEqual([]);
   });
 
   test("fitted to the probe, the program's json-file log options read back from that daemon exactly as sent", async () => {
+    const otherImage = importEmptyImage(other.host, "po-empty:log-cache");
     const { registered, inspect } = await createdRedis(await readEngineFacts(other.docker), { daemon: other, image: otherImage });
     expect(logDiffs(registered, inspect)).toEqual([]);
     expect(inspect.HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { ...LOG_CACHE_DAEMON.opts, ...registered.inputs.logOpts } });
