@@ -53,7 +53,7 @@ export async function readEngineFacts(docker: Docker): Promise<EngineFacts> {
     swapLimit: info.SwapLimit === true,
     // Probed whatever the daemon's default driver: its daemon.json log-opts fill a json-file container's
     // options when json-file is that default, and their dual-logging cache-* options whatever the default
-    // (moby daemon/logs.go, mergeAndVerifyLogConfig, then logcache.MergeDefaultLogConfig). A syslog or
+    // (moby daemon/logs.go, mergeAndVerifyLogConfig, then daemon/logger/loggerutils/cache/validate.go, MergeDefaultLogConfig). A syslog or
     // fluentd host with `cache-max-size` set hands it to every json-file container, and the provider reads it back.
     jsonFileLogDefaults,
   };
