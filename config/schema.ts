@@ -28,7 +28,8 @@ const cpus = z
   .refine(cpusSurviveReadBack, {
     error: (issue) =>
       `expected a number of cores the docker provider reads back unchanged; it stores ${String(issue.input)} as "${cpusReadBack(issue.input as number)}", ` +
-      `which would replace the container on every up. Use at most two decimals and not 0.01 to 0.09 (e.g. 0.1, 0.25, 1.5)`,
+      `which would replace the container on every up. Use ${Math.max(0.1, Math.round((issue.input as number) * 10) / 10)} instead: ` +
+      `one decimal always reads back unchanged; two do unless the first is 0 on 0, 10, 20… cores (0.05 and 10.05 do not)`,
   });
 
 const resourceOverride = {
@@ -37,7 +38,7 @@ const resourceOverride = {
     .meta({ description: "Memory limit in MiB, instead of the catalog default times `resources.scale`. Applied in place: swap is off, so any raise takes effect." }),
   cpus: cpus.optional().meta({
     description:
-      "CPU cores, instead of the catalog default times `resources.scale`: a value the docker provider reads back unchanged (at most two decimals, not 0.01 to 0.09). A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
+      "CPU cores, instead of the catalog default times `resources.scale`: a value the docker provider reads back unchanged (one decimal, or two unless the first is 0 on 0, 10, 20… cores: not 0.05 or 10.05). A change replaces the container (the provider cannot update CPUs in place): delete-first, a short outage, for fixed-name containers; on prod the data-safety gate blocks it for a store.",
   }),
 };
 

@@ -3,6 +3,7 @@
  * connection follows DOCKER_HOST (unix://, tcp:// or ssh://), as the docker
  * provider's does, so the program and the provider see the same daemon.
  */
+import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../model/naming";
 import type { EngineFacts } from "../model/read-back";
@@ -46,36 +47,57 @@ export async function readDockerInventory(docker: Docker = dockerClient()): Prom
 }
 
 export async function readEngineFacts(docker: Docker): Promise<EngineFacts> {
-  const [version, info] = await Promise.all([docker.version(), docker.info()]);
+  const [version, info, jsonFileLogDefaults] = await Promise.all([docker.version(), docker.info(), probeLogDefaults(docker)]);
   return {
     apiVersion: version.ApiVersion,
     swapLimit: info.SwapLimit === true,
-    // The daemon merges its daemon.json log-opts only into containers of its own default driver (moby
-    // daemon/logs.go, mergeAndVerifyLogConfig), and every container here logs with json-file.
-    jsonFileLogDefaults: info.LoggingDriver === "json-file" ? await probeLogDefaults(docker) : {},
+    // Probed whatever the daemon's default driver: its daemon.json log-opts fill a json-file container's
+    // options when json-file is that default, and their dual-logging cache-* options whatever the default
+    // (moby daemon/logs.go, mergeAndVerifyLogConfig, then daemon/logger/loggerutils/cache/validate.go, MergeDefaultLogConfig). A syslog or
+    // fluentd host with `cache-max-size` set hands it to every json-file container, and the provider reads it back.
+    jsonFileLogDefaults,
   };
 }
 
 /**
  * The log options the daemon adds to a json-file container: `docker info`
  * does not show daemon.json's log-opts, so a container is created (never
- * started, no network) from an image already on the host, inspected and
- * removed. A host with no image at all has nothing of ours yet: it answers
- * none, and the no-change check after `up` names any that appear.
+ * started, no network), inspected and removed. It is created from an image
+ * already on the host; a host with none yet (a new or rebuilt one) gets an
+ * empty image imported for the probe and removed with it, so even its first
+ * `up` sends the options the daemon will keep.
  */
 async function probeLogDefaults(docker: Docker): Promise<Record<string, string>> {
-  const [image] = await docker.listImages();
-  if (!image) return {};
-  const probe = await docker.createContainer({
-    Image: image.Id,
-    Entrypoint: ["true"],
-    // Not the project label: nothing that looks for this project's containers should ever count it.
-    Labels: { [`${LABELS.project}.log-defaults-probe`]: PROJECT },
-    HostConfig: { NetworkMode: "none", LogConfig: { Type: "json-file", Config: {} } },
-  });
+  const [present] = await docker.listImages();
+  const imported = present ? undefined : await importEmptyImage(docker);
   try {
-    return (await probe.inspect()).HostConfig.LogConfig?.Config ?? {};
+    const probe = await docker.createContainer({
+      Image: present?.Id ?? imported!,
+      Entrypoint: ["true"],
+      // Not the project label: nothing that looks for this project's containers should ever count it.
+      Labels: { [`${LABELS.project}.log-defaults-probe`]: PROJECT },
+      HostConfig: { NetworkMode: "none", LogConfig: { Type: "json-file", Config: {} } },
+    });
+    try {
+      return (await probe.inspect()).HostConfig.LogConfig?.Config ?? {};
+    } finally {
+      await probe.remove({ force: true });
+    }
   } finally {
-    await probe.remove({ force: true });
+    // Another preview's probe may be using the same (content-identical) image at this moment: it removes it then.
+    if (imported) await docker.getImage(imported).remove().catch(() => undefined);
   }
+}
+
+/** An image of no files (an empty tar archive, Engine API POST /images/create?fromSrc=-); its ID. */
+async function importEmptyImage(docker: Docker): Promise<string> {
+  const events: { status?: string; error?: string }[] = await new Promise((resolve, reject) => {
+    void docker
+      .importImage(Readable.from([Buffer.alloc(1024)]), {})
+      .then((stream) => docker.modem.followProgress(stream, (err: Error | null, out: { status?: string; error?: string }[]) => (err ? reject(err) : resolve(out))), reject);
+  });
+  const failed = events.find((e) => e.error);
+  const id = events.map((e) => e.status ?? "").find((status) => /^sha256:[0-9a-f]{64}$/.test(status));
+  if (failed || !id) throw new Error(`importing an empty image for the log-defaults probe failed: ${failed?.error ?? JSON.stringify(events)}`);
+  return id;
 }

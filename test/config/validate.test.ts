@@ -455,13 +455,15 @@ describe("the backup image in the release manifest", () => {
 
 describe("a cpus override the docker provider would read back as another number", () => {
   test.each([
-    [0.05, "0.1"],
-    [0.01, "0.0"],
-    [10.05, "10.1"],
-  ])("%p is refused, naming the key, what the provider stores and what to use instead", (cpus, stored) => {
+    [0.05, "0.1", 0.1],
+    [0.01, "0.0", 0.1],
+    [10.05, "10.1", 10.1],
+    [20.02, "20.0", 20],
+  ])("%p is refused, naming the key, what the provider stores and a value to use instead", (cpus, stored, instead) => {
     expect(problems("qual", { stores: { redis: { cpus } } })).toEqual([
-      { path: "portugal-odyssey:stores.redis.cpus", message: expect.stringContaining(`it stores ${cpus} as "${stored}", which would replace the container on every up`) },
+      { path: "portugal-odyssey:stores.redis.cpus", message: expect.stringContaining(`it stores ${cpus} as "${stored}", which would replace the container on every up. Use ${instead} instead`) },
     ]);
+    expect(validate("qual", { stores: { redis: { cpus: instead } } }).ok).toBe(true);
   });
 
   test("0.1, 0.25 and 1.5 are accepted", () => {

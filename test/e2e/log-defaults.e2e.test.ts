@@ -9,7 +9,7 @@
 import type Docker from "dockerode";
 import { readEngineFacts } from "../../host/inventory";
 import { MODERN_ENGINE, readBackDiffs, type EngineFacts } from "../../model/read-back";
-import { LOG_DEFAULTS_DAEMON_OPTS, connectDockerd, importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
+import { LOG_CACHE_DAEMON, LOG_DEFAULTS_DAEMON_OPTS, connectDockerd, importEmptyImage, startDockerd, type RunningDockerd } from "../../testing/servers/dockerd";
 import { EMPTY_HOST, TYPES, runProgram, type RegisteredResource } from "../harness/program";
 import { containerSpec } from "./applier";
 
@@ -29,11 +29,11 @@ beforeAll(async () => {
 afterAll(() => daemon?.stop());
 
 /** The registered redis container of qual for `engine`, created (never started) on the daemon as the provider creates it, and inspected. */
-async function createdRedis(engine: EngineFacts): Promise<{ registered: RegisteredResource; inspect: Docker.ContainerInspectInfo }> {
+async function createdRedis(engine: EngineFacts, on = { daemon, image }): Promise<{ registered: RegisteredResource; inspect: Docker.ContainerInspectInfo }> {
   const run = await runProgram({ stack: "qual", inventory: { ...EMPTY_HOST, engine } });
   const registered = run.resources.find((r) => r.type === TYPES.container && r.inputs.name === "po-redis-qual")!;
-  const { body } = containerSpec(registered, image, "log-defaults");
-  const container = await daemon.docker.createContainer({ ...body, name: `${body.name}-${engine === MODERN_ENGINE ? "unfitted" : "fitted"}` });
+  const { body } = containerSpec(registered, on.image, "log-defaults");
+  const container = await on.daemon.docker.createContainer({ ...body, name: `${body.name}-${engine === MODERN_ENGINE ? "unfitted" : "fitted"}` });
   try {
     return { registered, inspect: await container.inspect() };
   } finally {
@@ -61,4 +61,29 @@ test("fitted to the probe, the program's log options read back from that daemon 
 test("unfitted, the same container would be replaced on every up: the daemon's extra options come back", async () => {
   const { registered, inspect } = await createdRedis(MODERN_ENGINE);
   expect(logDiffs(registered, inspect).map((d) => [d.property, d.replaces])).toEqual([["logOpts", true]]);
+});
+
+describe("a daemon whose default log driver is not json-file, with dual-logging cache options", () => {
+  let other: RunningDockerd;
+  beforeAll(async () => {
+    // Where no dockerd can be started: a daemon already started with LOG_CACHE_DAEMON (and no image yet).
+    const given = process.env.PO_LOG_CACHE_DOCKER_HOST;
+    other = given ? connectDockerd(given) : await startDockerd({ "log-driver": LOG_CACHE_DAEMON.driver, "log-opts": LOG_CACHE_DAEMON.opts });
+  });
+  afterAll(() => other?.stop());
+
+  test("the host probe still reads the cache options that daemon adds to a json-file container, on a host with no image yet, and leaves nothing behind", async () => {
+    expect((await other.docker.info()).LoggingDriver).toBe(LOG_CACHE_DAEMON.driver);
+    expect(await other.docker.listImages()).toEqual([]);
+    expect((await readEngineFacts(other.docker)).jsonFileLogDefaults).toEqual(LOG_CACHE_DAEMON.opts);
+    expect(await other.docker.listImages({ all: true })).toEqual([]);
+    expect(await other.docker.listContainers({ all: true })).toEqual([]);
+  });
+
+  test("fitted to the probe, the program's json-file log options read back from that daemon exactly as sent", async () => {
+    const otherImage = importEmptyImage(other.host, "po-empty:log-cache");
+    const { registered, inspect } = await createdRedis(await readEngineFacts(other.docker), { daemon: other, image: otherImage });
+    expect(logDiffs(registered, inspect)).toEqual([]);
+    expect(inspect.HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { ...LOG_CACHE_DAEMON.opts, ...registered.inputs.logOpts } });
+  });
 });

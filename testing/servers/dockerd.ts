@@ -17,6 +17,17 @@ import Docker from "dockerode";
  */
 export const LOG_DEFAULTS_DAEMON_OPTS: Readonly<Record<string, string>> = { "max-size": "5m", "max-file": "7", compress: "true" };
 
+/**
+ * A daemon whose default log driver is not json-file, with Docker's dual-logging cache options
+ * (docs.docker.com/config/containers/logging/dual-logging/): the daemon still merges those into a
+ * json-file container. Started through daemon.json, or given (PO_LOG_CACHE_DOCKER_HOST) where no daemon can
+ * be started, with these as its `--log-driver` and `--log-opt` arguments.
+ */
+export const LOG_CACHE_DAEMON: Readonly<{ driver: string; opts: Readonly<Record<string, string>> }> = {
+  driver: "local",
+  opts: { "cache-max-size": "7m", "cache-disabled": "false" },
+};
+
 export interface RunningDockerd {
   docker: Docker;
   /** `unix://…`, for DOCKER_HOST. */
