@@ -51,7 +51,7 @@ export function parseDurationNs(text: string): bigint {
   try {
     return parseGoDuration(text);
   } catch (e) {
-    throw new Error(`cannot read duration "${text}": ${(e as Error).message}`);
+    throw new Error(`cannot read duration "${text}": ${(e as Error).message}`, { cause: e });
   }
 }
 
