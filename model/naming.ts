@@ -45,6 +45,9 @@ export const SUFFIX_PATTERN = /^[a-z][a-z0-9]{1,15}$/;
 
 /** Hex characters of a revision hash in a container name: enough to tell revisions apart, short enough for `docker ps`. */
 const REVISION_LENGTH = 8;
+/** The revision hash a revision container's name ends in (`-` and REVISION_LENGTH hex characters). */
+const REVISION_SUFFIX = `-[0-9a-f]{${REVISION_LENGTH}}`;
+const REVISION_NAME = new RegExp(`${REVISION_SUFFIX}$`);
 
 export const names = {
   storeNetwork: (store: StoreName, env: string) => `po-${store}-network-${env}`,
@@ -57,9 +60,11 @@ export const names = {
   revisionContainer: (fixedName: string, revision: string) => `${fixedName}-${revision.slice(0, REVISION_LENGTH)}`,
   /** A test for the fixed name or any revision of it (fixed names are `[a-z0-9-]`, nothing to escape). */
   containerOf: (fixedName: string) => {
-    const revision = new RegExp(`^${fixedName}-[0-9a-f]{${REVISION_LENGTH}}$`);
+    const revision = new RegExp(`^${fixedName}${REVISION_SUFFIX}$`);
     return (name: string) => name === fixedName || revision.test(name);
   },
+  /** The name is a revision container's: a fixed name with a revision hash appended (revisionContainer). */
+  isRevisionContainer: (name: string) => REVISION_NAME.test(name),
   /** The DNS name other containers use, on the networks the two share. */
   alias: (service: ServiceName | StoreName, env: string) => `${service}-${env}`,
   rabbitmqVhost: (env: string) => `portugal_odyssey_${env}`,

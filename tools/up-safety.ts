@@ -19,6 +19,7 @@
  * NoChangesExpectedError when engine.HasChanges): right after its own `up`,
  * anything it plans is a perpetual diff, named by resource and property.
  */
+import { names } from "../model/naming";
 import { dataKindOf, mountsDataVolume } from "./ci/data-safety-gate";
 import { type PreviewDigest, describeChange, errorDiagnostics, listChanges, type ResourceState } from "./ci/preview-json";
 
@@ -40,8 +41,6 @@ export function exportedResources(exported: unknown): ExportedResource[] {
 }
 
 const CONTAINER = "docker:index/container:Container";
-/** A zero-downtime service's revision: `po-<service>-<env>-<8 hex>` (model/naming.ts, revisionContainer). */
-const REVISION_NAME = /-[0-9a-f]{8}$/;
 
 export interface InitErrorRecovery {
   /** URNs to pass as `--replace`. */
@@ -70,7 +69,7 @@ export function planInitErrorRecovery(resources: ExportedResource[], ctx: { stac
     const name = String(r.outputs?.name ?? r.inputs?.name ?? r.urn.split("::").pop());
     const why = r.initErrors.map((e) => e.trim()).join("; ");
     const previous = resources.find((o) => o.delete && o.urn === r.urn);
-    if (r.type === CONTAINER && REVISION_NAME.test(name)) {
+    if (r.type === CONTAINER && names.isRevisionContainer(name)) {
       // A replacement would be created first under the same name, which Docker refuses (409).
       result.stops.push(
         [

@@ -25,45 +25,41 @@
  *   only digests are sent.
  */
 
-const UNITS = [
-  ["h", 3600_000],
-  ["m", 60_000],
-  ["s", 1000],
-] as const;
+import { goDurationString, parseGoDuration } from "../../model/read-back";
+
+const NS_PER_MS = 1_000_000n;
 
 /**
- * The provider's read-back form of a whole number of milliseconds
- * (Go `time.Duration.String`, then `shortDur`).
+ * The provider's `shortDur` (internal/provider/resource_docker_service_structures.go):
+ * Go's Duration.String(), then a trailing "m0s" cut to "m" and "h0m" to "h".
  */
+export function shortDur(ns: bigint): string {
+  let text = goDurationString(ns);
+  if (text.endsWith("m0s")) text = text.slice(0, -2);
+  if (text.endsWith("h0m")) text = text.slice(0, -2);
+  return text;
+}
+
+/** The provider's read-back form of a whole number of milliseconds. */
 export function shortDuration(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0) throw new Error(`duration ${ms} ms: expected a whole, non-negative number of milliseconds`);
-  if (ms === 0) return "0s";
-  // Go prints sub-second durations in ms; longer ones as h, m and fractional s.
-  if (ms < 1000) return `${ms}ms`;
-  let rest = ms;
-  let out = "";
-  for (const [unit, size] of UNITS.slice(0, 2)) {
-    const n = Math.floor(rest / size);
-    if (n > 0 || out) out += `${n}${unit}`;
-    rest -= n * size;
-  }
-  const seconds = rest / 1000;
-  out += `${seconds}s`;
-  if (out.endsWith("m0s")) out = out.slice(0, -2);
-  if (out.endsWith("h0m")) out = out.slice(0, -2);
-  return out;
+  return shortDur(BigInt(ms) * NS_PER_MS);
 }
 
-/** `10s`, `1m30s`, `500ms` → milliseconds (the subset of Go's ParseDuration this project writes). */
-export function parseDuration(text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`cannot read duration "${text}"`);
-  const size: Record<string, number> = { h: 3600_000, m: 60_000, s: 1000, ms: 1 };
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * size[unit], 0);
+/** A Go duration (`10s`, `1m30s`, `500ms`) in nanoseconds, refused with the text it could not read. */
+export function parseDurationNs(text: string): bigint {
+  try {
+    return parseGoDuration(text);
+  } catch (e) {
+    throw new Error(`cannot read duration "${text}": ${(e as Error).message}`, { cause: e });
+  }
 }
+
+/** A Go duration in milliseconds. */
+export const parseDuration = (text: string): number => Number(parseDurationNs(text)) / 1e6;
 
 /** A duration as the provider reads it back: what to send instead of `text`. */
-export const readBackDuration = (text: string) => shortDuration(parseDuration(text));
+export const readBackDuration = (text: string) => shortDur(parseDurationNs(text));
 
 /** Memory in the form the service reads back (`memory_bytes`, an integer). */
 export const memoryBytes = (mib: number) => mib * 1024 * 1024;

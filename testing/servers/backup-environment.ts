@@ -25,6 +25,7 @@ import type Docker from "dockerode";
 import { Client } from "pg";
 import { VOLUME_KEYS, type VolumeKey } from "../../catalog/types";
 import { names } from "../../model/naming";
+import { parseCpus } from "../../model/read-back";
 import { runProgram, TYPES, type RegisteredResource } from "../mock-engine";
 import { TEST_EXTERNAL_SECRETS } from "../stack-config";
 import { EsStandin } from "./es-standin";
@@ -175,7 +176,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
           SecurityOpt: i.securityOpts,
           Memory: i.memory * MiB,
           MemorySwap: i.memorySwap ? i.memorySwap * MiB : undefined,
-          NanoCpus: i.cpus ? Math.round(Number(i.cpus) * 1e9) : undefined,
+          NanoCpus: i.cpus ? Number(parseCpus(i.cpus)) : undefined,
           Mounts: (i.volumes as { volumeName?: string; hostPath?: string; containerPath: string; readOnly?: boolean }[]).map((v) =>
             v.volumeName
               ? { Type: "volume" as const, Source: volumes.get(v.volumeName)!.name, Target: v.containerPath, ReadOnly: v.readOnly ?? false }

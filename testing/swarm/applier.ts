@@ -10,7 +10,7 @@
  * carries the test-run label and is removed by it.
  */
 import { spawnSync } from "node:child_process";
-import { parseDuration } from "../../components/swarm/read-back";
+import { parseDurationNs } from "../../components/swarm/read-back";
 import { TYPES, type ProgramRun, type RegisteredResource } from "../mock-engine";
 import { running, tasksOf, until, type Lab } from "./lab";
 
@@ -30,7 +30,7 @@ const CONTAINER_SPEC = new Set([
   "image", "args", "hostname", "env", "labels", "user", "readOnly", "capDrops", "capAdds", "healthcheck", "mounts", "secrets", "configs", "stopGracePeriod",
 ]);
 
-const ns = (text: string | undefined) => (text === undefined ? undefined : parseDuration(text) * 1e6);
+const ns = (text: string | undefined) => (text === undefined ? undefined : Number(parseDurationNs(text)));
 const labelMap = (labels: { label: string; value: string }[] | undefined) => Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
 const unknownKeys = (what: string, given: Record<string, unknown>, known: Set<string>) => {
   const unknown = Object.keys(given).filter((k) => !known.has(k) && given[k] !== undefined);
