@@ -303,7 +303,7 @@ describe("job scripts (run in bash with stand-in npm and npx)", () => {
     expect(run.code).toBe(0);
     expect(run.calls.filter((c) => c.startsWith("npm"))).toEqual([
       "npm run preview -- --stack prod --json-out preview-prod.json",
-      "npm run up -- --stack prod",
+      "npm run up -- --stack prod --settled-later",
       "npm run outputs -- --stack prod --out outputs-prod.json",
       "npm run outputs -- --stack prod --dotenv --out deploy-prod.env",
       "npm run prune-images",

@@ -2,7 +2,7 @@
  * One entry point for the Pulumi commands this project runs, locally and in CI:
  *
  *   npm run preview -- --stack qual [--json-out preview-qual.json]
- *   npm run up      -- --stack qual
+ *   npm run up      -- --stack qual [--settled-later]
  *   npm run outputs -- --stack qual [--dotenv] [--out FILE]
  *   npm run drift   -- --stack qual [--json-out drift-qual.json]
  *   npm run settled -- --stack qual
@@ -15,8 +15,9 @@
  *
  * `up` first replaces what an earlier `up` left half-created (or stops and says
  * what to run), and after a successful `up` runs `settled`: a refresh and
- * preview that must plan nothing (tools/up-safety.ts). Deploy jobs run
- * `settled` again after verify.
+ * preview that must plan nothing (tools/up-safety.ts). Deploy jobs pass
+ * `--settled-later` and run `settled` themselves once outputs are written and
+ * verify ran: a failed check then still leaves the outputs of the deploy that happened.
  *
  * Backend: $PULUMI_BACKEND_URL when set (CI: the self-managed state store) with
  * the passphrase from $PULUMI_CONFIG_PASSPHRASE(_FILE). When it is unset the run
@@ -58,6 +59,8 @@ export interface CliOptions {
   out?: string;
   /** preview/drift: keep the JSON digest in this file. */
   jsonOut?: string;
+  /** up: leave the settled check to the caller, who runs `settled` after its own steps. */
+  settledLater?: boolean;
   /** Extra pulumi flags given after a literal `--`. */
   passthrough: string[];
 }
@@ -87,6 +90,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
       dotenv: { type: "boolean", default: false },
       out: { type: "string" },
       "json-out": { type: "string" },
+      "settled-later": { type: "boolean", default: false },
     },
   });
   const terminator = tokens.find((t) => t.kind === "option-terminator");
@@ -96,7 +100,7 @@ export function parseCliArgs(argv: string[]): CliOptions {
   for (const flag of ["stack", "out", "json-out"] as const) {
     if (values[flag] === "") throw new Error(`--${flag} needs a value`);
   }
-  const { stack = "", dotenv, out, "json-out": jsonOut } = values;
+  const { stack = "", dotenv, out, "json-out": jsonOut, "settled-later": settledLater } = values;
   if (!stack) throw new Error("--stack is required (a Pulumi stack name such as qual)");
   if (!STACK_NAME.test(stack)) throw new Error(`not a stack name: ${stack} (Pulumi allows letters, digits, -, _ and ., optionally as org/project/stack)`);
   // Refused everywhere: it would print secret values.
@@ -106,7 +110,8 @@ export function parseCliArgs(argv: string[]): CliOptions {
   if (dotenv && command !== "outputs") throw new Error("--dotenv applies to outputs only");
   if (out && command !== "outputs") throw new Error("--out applies to outputs only (use --json-out for previews)");
   if (jsonOut && !["preview", "drift"].includes(command)) throw new Error("--json-out applies to preview and drift only");
-  return { command: command as Command, stack, dotenv, out, jsonOut, passthrough };
+  if (settledLater && command !== "up") throw new Error("--settled-later applies to up only");
+  return { command: command as Command, stack, dotenv, out, jsonOut, settledLater, passthrough };
 }
 
 function localPaths(projectDir: string) {
@@ -381,7 +386,7 @@ async function measureBehindMain(opts: CliOptions, res: Resolution, projectDir: 
   return behindMain(digest, commits, deployed, notes, preview.code);
 }
 
-/** `up`, with what an earlier up left half-created replaced first and the settled check after. */
+/** `up`, with what an earlier up left half-created replaced first and the settled check after (unless the caller runs it later). */
 async function runUp(opts: CliOptions, res: Resolution, projectDir: string, args: string[]): Promise<number> {
   const exported = await runPulumi(stackExportArgs(opts.stack), res.env, projectDir, true);
   if (exported.code !== 0) {
@@ -399,7 +404,7 @@ async function runUp(opts: CliOptions, res: Resolution, projectDir: string, args
   }
   for (const notice of recovery.notices) console.error(`pulumi-cli: ${notice}`);
   const up = await runPulumi([...args, ...recovery.replace.flatMap((urn) => ["--replace", urn])], res.env, projectDir, false);
-  if (up.code !== 0) return up.code;
+  if (up.code !== 0 || opts.settledLater) return up.code;
   return runSettled(opts, res, projectDir);
 }
 

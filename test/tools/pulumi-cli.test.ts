@@ -32,6 +32,10 @@ describe("parseCliArgs", () => {
     expect(parseCliArgs(["preview", "--stack", "qual"])).toMatchObject({ command: "preview", stack: "qual" });
     expect(parseCliArgs(["up", "--stack=prod"])).toMatchObject({ command: "up", stack: "prod" });
   });
+  it("takes --settled-later for up alone", () => {
+    expect(parseCliArgs(["up", "--stack", "qual", "--settled-later"])).toMatchObject({ command: "up", settledLater: true });
+    expect(() => parseCliArgs(["preview", "--stack", "qual", "--settled-later"])).toThrow(/--settled-later applies to up only/);
+  });
   it("requires a known command and a stack", () => {
     expect(() => parseCliArgs(["destroy", "--stack", "qual"])).toThrow(/usage/);
     expect(() => parseCliArgs(["up"])).toThrow(/--stack is required/);

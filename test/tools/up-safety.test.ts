@@ -82,7 +82,7 @@ describe("the settled check after up", () => {
 
 describe("npm run up with a stand-in pulumi", () => {
   /** A pulumi that logs its arguments, prints `exportJson` for `stack export` and `previewJson` for the preview, exiting as --expect-no-changes would. */
-  async function up(exportJson: unknown, previewJson: unknown, previewCode: number) {
+  async function up(exportJson: unknown, previewJson: unknown, previewCode: number, flags: string[] = []) {
     const dir = mkdtempSync(join(tmpdir(), "pulumi-cli-up-"));
     copyFileSync(join(FIXTURE_PROJECT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
     copyFileSync(join(FIXTURE_PROJECT, "Pulumi.qual.yaml"), join(dir, "Pulumi.qual.yaml"));
@@ -99,7 +99,7 @@ describe("npm run up with a stand-in pulumi", () => {
     const err = jest.spyOn(console, "error").mockImplementation((l: string) => void logged.push(l));
     const env = { PULUMI_BIN: bin, PATH: process.env.PATH, PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "pw", CI: "true" };
     try {
-      const code = await main(["up", "--stack", "qual"], env, dir);
+      const code = await main(["up", "--stack", "qual", ...flags], env, dir);
       return { code, text: logged.join("\n"), calls: readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n") };
     } finally {
       log.mockRestore();
@@ -123,6 +123,14 @@ describe("npm run up with a stand-in pulumi", () => {
     const { code, text } = await up(exported([redis("qual")]), unsettled, 255);
     expect(code).toBe(1);
     expect(text).toContain("update qual-postgres-container [docker:index/container:Container] (memorySwap)");
+  });
+
+  test("with --settled-later (the deploy job, which runs settled after outputs and verify), up runs no check of its own", async () => {
+    const container = storeContainerUrn("qual", "postgres");
+    const unsettled = digest("qual", [step("update", container, { old: state(container), new: state(container), diffReasons: ["memorySwap"] })]);
+    const { code, calls } = await up(exported([redis("qual")]), unsettled, 255, ["--settled-later"]);
+    expect(code).toBe(0);
+    expect(calls.map((c) => c.split(" ")[0])).toEqual(["stack", "up"]);
   });
 
   test("stops before up for a failed revision, running nothing but the export", async () => {
