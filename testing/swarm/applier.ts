@@ -194,12 +194,15 @@ export class SwarmApplier {
     const spec = this.serviceSpec(r);
     const auth = { base64: registryAuthHeader(r.inputs.auth) };
     const image: string = spec.TaskTemplate.ContainerSpec.Image;
-    try {
-      const found = (await this.lab.manager.getImage(image).distribution({ authconfig: auth })) as { Platforms?: { os: string; architecture: string }[] };
-      const platforms = (found.Platforms ?? []).filter((p) => p.os !== "unknown" && p.architecture !== "unknown").map((p) => ({ OS: p.os, Architecture: p.architecture }));
-      if (platforms.length) spec.TaskTemplate.Placement = { ...spec.TaskTemplate.Placement, Platforms: platforms };
-    } catch (e) {
-      this.warnings.set(r.inputs.name, `image ${image} could not be accessed on a registry to record its digest: ${(e as Error).message}`);
+    // A local stand-in's image ID is this applier's own substitution, never the provider's: nothing to ask a registry.
+    if (!/^sha256:[0-9a-f]{64}$/.test(image)) {
+      try {
+        const found = (await this.lab.manager.getImage(image).distribution({ authconfig: auth })) as { Platforms?: { os: string; architecture: string }[] };
+        const platforms = (found.Platforms ?? []).filter((p) => p.os !== "unknown" && p.architecture !== "unknown").map((p) => ({ OS: p.os, Architecture: p.architecture }));
+        if (platforms.length) spec.TaskTemplate.Placement = { ...spec.TaskTemplate.Placement, Platforms: platforms };
+      } catch (e) {
+        this.warnings.set(r.inputs.name, `image ${image} could not be accessed on a registry to record its digest: ${(e as Error).message}`);
+      }
     }
     await this.lab.manager.createService(auth, spec);
   }
