@@ -170,9 +170,15 @@ node_ns_up() {
   ip -n "$n" link set lo up
 }
 
+# Whether node i's dockerd reaches the lab registry over plain HTTP (--insecure-registry).
+trusts_registry() { dk "$1" info --format '{{json .RegistryConfig.IndexConfigs}}' 2>/dev/null | grep -qF "\"$REGISTRY\""; }
+
 daemon_up() {
   local i=$1
-  if dk "$i" info >/dev/null 2>&1; then return 0; fi
+  if dk "$i" info >/dev/null 2>&1; then
+    trusts_registry "$i" || { log "node $i runs without --insecure-registry $REGISTRY (started by an older swarm.sh); run \`$0 down\` first"; exit 1; }
+    return 0
+  fi
   mkdir -p "$ROOT/n$i" "$RUN/n$i"
   # Its own containerd namespace and cgroup parent, so nothing it runs is mistaken for the default daemon's.
   # nsenter, not `ip netns exec`: the latter remounts /sys in a new mount namespace, which hides the
@@ -275,7 +281,10 @@ down() {
 }
 
 status() {
-  for i in $(seq 1 "$NODES"); do dk "$i" info >/dev/null 2>&1 || { log "node $i does not answer"; return 1; }; done
+  for i in $(seq 1 "$NODES"); do
+    dk "$i" info >/dev/null 2>&1 || { log "node $i does not answer"; return 1; }
+    trusts_registry "$i" || { log "node $i runs without --insecure-registry $REGISTRY; run \`$0 down\`, then \`$0 up\`"; return 1; }
+  done
   [ "$(ready_nodes)" = "$NODES" ] || { log "$(ready_nodes) of $NODES nodes ready"; return 1; }
   [ -r "$REGISTRY_DIR/credentials" ] || { log "the registry has no credentials file ($REGISTRY_DIR/credentials)"; return 1; }
   local anonymous login
