@@ -25,20 +25,11 @@
  *   only digests are sent.
  */
 
-import { goDurationString, parseGoDuration } from "../../model/read-back";
+import { parseGoDuration, shortDur } from "../../model/read-back";
+
+export { shortDur };
 
 const NS_PER_MS = 1_000_000n;
-
-/**
- * The provider's `shortDur` (internal/provider/resource_docker_service_structures.go):
- * Go's Duration.String(), then a trailing "m0s" cut to "m" and "h0m" to "h".
- */
-export function shortDur(ns: bigint): string {
-  let text = goDurationString(ns);
-  if (text.endsWith("m0s")) text = text.slice(0, -2);
-  if (text.endsWith("h0m")) text = text.slice(0, -2);
-  return text;
-}
 
 /** The provider's read-back form of a whole number of milliseconds. */
 export function shortDuration(ms: number): string {
