@@ -9,15 +9,17 @@
  * (pulumi-docker's `upstream` submodule pins v4.5.0 at v5.1.0 and since). Every
  * rule cites that repository's internal/provider file and function; the
  * schema (ForceNew, Computed, defaults) is resource_docker_container.go,
- * resource_docker_network.go and resource_docker_volume.go.
+ * resource_docker_network.go, resource_docker_volume.go and, for
+ * `runtime: swarm`, resource_docker_service.go, resource_docker_secret.go and
+ * resource_docker_config.go. Where the Docker engine (or the moby client the
+ * provider links) changes a value on its way, the rule cites moby too.
  *
  * A rule is three small functions, so the same rule serves the unit tests
  * (which simulate the daemon) and the e2e (which reads the real one):
  *   sent -> daemon (`toDaemon`: what the provider's create sends and the daemon keeps),
  *   inspect JSON -> daemon value (`pick`),
  *   daemon value -> state (`read`: the provider's read function).
- * Another resource type (a Swarm service, say) is one more `ResourceRules`
- * entry in READ_BACK_RULES.
+ * Another resource type is one more `ResourceRules` entry in READ_BACK_RULES.
  */
 import { isDeepStrictEqual } from "node:util";
 
