@@ -219,13 +219,13 @@ const asIs = (property: string, source: string, pick: (i: Inspected) => unknown,
 });
 
 /** `labels`, a set of {label, value}, read back with mapToLabelSet (internal/provider/helpers.go). */
-const labelsRule = (source: string, planned: (labels: unknown) => unknown): FieldRule => ({
+const labelsRule = (source: string, planned: (labels: unknown) => unknown, pick: (i: Inspected) => unknown = (i) => i.Labels ?? {}): FieldRule => ({
   property: "labels",
   forceNew: true,
   source,
   planned,
   toDaemon: (l: Record<string, string>) => l,
-  pick: (i) => i.Labels ?? {},
+  pick,
   read: (l: Record<string, string>) => labelMap(labelList(l)),
   unordered: true,
 });
@@ -470,8 +470,8 @@ export function firstAddress(cidr: string): string {
  * `docker service inspect`'s shape; `read` is the provider's flatten.
  */
 
-// Blocks are loosely typed JSON: each function below reads the fields it names.
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// Blocks are loosely typed JSON (Pulumi inputs, inspect replies): each function below reads the fields it names.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 
 const SF = "internal/provider/resource_docker_service_funcs.go";
@@ -991,11 +991,14 @@ const SERVICE_CONFIG: ResourceRules = {
       pick: (i) => i.Spec?.Data,
       read: (data: string) => data,
     },
-    labelsRule(`${CFG} resourceDockerConfigRead: mapToLabelSet(config.Spec.Labels)`, (l) => (l === undefined ? undefined : labelMap(l))),
+    labelsRule(
+      `${CFG} resourceDockerConfigRead: mapToLabelSet(config.Spec.Labels)`,
+      (l) => (l === undefined ? undefined : labelMap(l)),
+      (i) => i.Spec?.Labels ?? {},
+    ),
   ],
   notRead: {},
 };
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Every resource type the program creates, by its Pulumi type token. */
 export const READ_BACK_RULES: Record<string, ResourceRules> = {

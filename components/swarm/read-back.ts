@@ -34,7 +34,11 @@
  *   knows it. Every service ignores changes to it (service.ts), so the
  *   platforms stay those the service was created with;
  * - the edge overlay's gateway is sent: the swarm allocator stores the subnet's
- *   first address otherwise, and `ipam_config` is ForceNew (environment.ts).
+ *   first address otherwise, and `ipam_config` is ForceNew (environment.ts);
+ *   an overlay's `options` are not: the overlay driver adds its
+ *   `com.docker.network.driver.overlay.vxlanid_list`, which the provider
+ *   reads back (resourceDockerNetworkReadRefreshFunc) into a Computed field
+ *   that only differs when some options are sent.
  * Not read back at all, so never a diff: `auth`, `converge_config`, a secret's
  * `data` and `labels` (resource_docker_secret.go resourceDockerSecretRead).
  */

@@ -5,7 +5,7 @@
  */
 import { nanoCpus, parseDuration, readBackDuration, shortDuration, tmpfsSizeBytes } from "../../../components/swarm/read-back";
 import { planEnvironment } from "../../../model/environment";
-import { MODERN_ENGINE, readBackDiffs, uncoveredProperties, type EngineFacts } from "../../../model/read-back";
+import { MODERN_ENGINE, READ_BACK_RULES, readBackDiffs, uncoveredProperties, type EngineFacts } from "../../../model/read-back";
 import { planSwarm } from "../../../model/swarm";
 import { EMPTY_HOST, TYPES, ofType, runProgram, type ProgramRun, type RegisteredResource } from "../../harness/program";
 import { TEST_EXTERNAL_SECRETS, settingsOf } from "../../harness/stack-config";
@@ -186,5 +186,41 @@ describe("the swarm rules catch what the real provider and engine would change",
     expect(uncoveredProperties(SERVICE, { ...pinned().inputs, taskSpec: { ...spec, containerSpec: { ...spec.containerSpec, privileges: {} } } })).toEqual([
       "taskSpec.containerSpec.privileges",
     ]);
+  });
+});
+
+describe("the swarm rules read a real inspect where the simulation writes it", () => {
+  const SWARM = { runtime: "swarm", swarm: { nodes: 3 }, host: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: [] } };
+  /** Each rule's simulated daemon value, by property. */
+  const stored = (r: RegisteredResource): Record<string, any> =>
+    Object.fromEntries(
+      READ_BACK_RULES[r.type].fields.flatMap((f) => {
+        const planned = f.planned?.(r.inputs[f.property]);
+        return planned === undefined ? [] : [[f.property, f.toDaemon(planned, MODERN_ENGINE)]];
+      }),
+    );
+  /** `docker service|network|config inspect` as the engine would print it for what the simulation stored. */
+  const inspectOf = (r: RegisteredResource): Record<string, unknown> => {
+    const s = stored(r);
+    if (r.type === SERVICE) {
+      const { name: Name, labels: Labels, taskSpec: TaskTemplate, mode: Mode, updateConfig: UpdateConfig, rollbackConfig: RollbackConfig, endpointSpec } = s;
+      return { Spec: { Name, Labels, TaskTemplate, Mode, UpdateConfig, RollbackConfig, EndpointSpec: endpointSpec.Spec }, Endpoint: endpointSpec };
+    }
+    if (r.type === CONFIG) return { Spec: { Name: s.name, Data: s.data, Labels: s.labels } };
+    if (r.type === SECRET) return { Spec: { Name: s.name } };
+    return { Name: s.name, Driver: s.driver, Labels: s.labels, Internal: s.internal, Attachable: s.attachable, IPAM: { Driver: s.ipamDriver, Config: s.ipamConfigs } };
+  };
+
+  test("every service, overlay, secret and config of prod reads back the same from its inspect JSON, a differing image included", async () => {
+    const run = await runProgram({ stack: "prod", config: SWARM });
+    const resources = run.resources.filter((r) => [TYPES.network, SERVICE, SECRET, CONFIG].includes(r.type));
+    expect(new Set(resources.map((r) => r.type)).size).toBe(4);
+    for (const r of resources) {
+      const inputs = r.type === SERVICE ? { ...r.inputs, taskSpec: { ...r.inputs.taskSpec, containerSpec: { ...r.inputs.taskSpec.containerSpec, image: "postgres:16" } } } : r.inputs;
+      const simulated = readBackDiffs(r.type, inputs, { engine: MODERN_ENGINE }, r.options.ignoreChanges);
+      const inspected = readBackDiffs(r.type, inputs, { inspect: inspectOf({ ...r, inputs }) }, r.options.ignoreChanges);
+      expect(inspected).toEqual(simulated);
+      if (r.type === SERVICE) expect(inspected.map((d) => d.paths)).toEqual([["taskSpec.containerSpec.image"]]);
+    }
   });
 });
