@@ -164,6 +164,8 @@ export interface FieldRule {
   property: string;
   /** A difference replaces the resource (ForceNew upstream); otherwise it is an update re-applied on every `up`. */
   forceNew: boolean;
+  /** Paths inside an updatable property whose difference replaces the resource all the same (a ForceNew field in a block). */
+  forceNewPaths?: string[];
   /** Upstream file and function this rule follows. */
   source: string;
   /** What the engine plans from an input: the schema default filled in when it is unset. Undefined: nothing to compare (Computed). */
@@ -907,6 +909,7 @@ const SERVICE: ResourceRules = {
       property: "taskSpec",
       // Most of it updates the service in place (a rolling restart); networks_advanced, hosts and sysctl are ForceNew.
       forceNew: false,
+      forceNewPaths: ["taskSpec.networksAdvanceds", "taskSpec.containerSpec.hosts", "taskSpec.containerSpec.sysctl"],
       source: `${SS} flattenTaskSpec (every block and field: flattenContainerSpec, flattenServiceMounts, flattenServiceHealthcheck, flattenServiceSecrets, flattenServiceConfigs, flattenTaskResources, flattenTaskRestartPolicy, flattenTaskPlacement, flattenTaskNetworksAdvanced, flattenTaskLogDriver)`,
       planned: (t?: Json) => plannedTaskSpec(t),
       toDaemon: (t: Json) => taskSpecToDaemon(t),
@@ -916,7 +919,8 @@ const SERVICE: ResourceRules = {
     },
     {
       property: "mode",
-      forceNew: true,
+      // ForceNew on the block: adding or removing it replaces; a replica count is updated in place.
+      forceNew: false,
       source: `${SS} flattenServiceMode: replicated.replicas (schema default 1), global as a bool (Optional+Computed)`,
       planned: (m?: Json) => m && tf({ replicated: m.replicated && tf({ replicas: m.replicated.replicas ?? 1 }), global: m.global }),
       toDaemon: (m: Json) => (m.global ? { Global: {} } : { Replicated: { Replicas: m.replicated?.replicas ?? 0 } }),
@@ -1084,7 +1088,9 @@ export function readBackDiffs(
     const readBack = strip(rule.read(stored, planned));
     const [a, b] = [canonical(sent, !!rule.unordered), canonical(readBack, !!rule.unordered)];
     if (!isDeepStrictEqual(a, b)) {
-      diffs.push({ property: rule.property, replaces: rule.forceNew, sent, readBack, paths: differingPaths(a, b, rule.property), source: rule.source });
+      const paths = differingPaths(a, b, rule.property);
+      const replaces = rule.forceNew || paths.some((p) => (rule.forceNewPaths ?? []).some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
+      diffs.push({ property: rule.property, replaces, sent, readBack, paths, source: rule.source });
     }
   }
   return diffs;

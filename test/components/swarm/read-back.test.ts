@@ -181,6 +181,15 @@ describe("the swarm rules catch what the real provider and engine would change",
     expect(pathsOf(pinned(), withContainer({ mounts }))).toEqual([]);
   });
 
+  test("a network attached by name reads back as its ID: a replacement, where a healthcheck change is an update", () => {
+    const spec = pinned().inputs.taskSpec;
+    const byName = { taskSpec: { ...spec, networksAdvanceds: [{ name: "po-edge-prod" }] } };
+    expect(pathsOf(pinned(), byName).every(([p, replaces]) => String(p).startsWith("taskSpec.networksAdvanceds") && replaces)).toBe(true);
+    expect(pathsOf(pinned(), byName).length).toBeGreaterThan(0);
+    const healthcheck = { taskSpec: { ...spec, containerSpec: { ...spec.containerSpec, healthcheck: { ...spec.containerSpec.healthcheck, timeout: "60s" } } } };
+    expect(pathsOf(pinned(), healthcheck)).toEqual([["taskSpec.containerSpec.healthcheck.timeout", false]]);
+  });
+
   test("an input inside the task spec that no rule models is reported", () => {
     const spec = pinned().inputs.taskSpec;
     expect(uncoveredProperties(SERVICE, { ...pinned().inputs, taskSpec: { ...spec, containerSpec: { ...spec.containerSpec, privileges: {} } } })).toEqual([
