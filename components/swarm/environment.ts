@@ -14,6 +14,7 @@ import type { NetworkKey } from "../../model/container";
 import type { EnvironmentPlan } from "../../model/environment";
 import { registryHost } from "../../model/image-ref";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../../model/naming";
+import { firstAddress } from "../../model/read-back";
 import type { SwarmPlan } from "../../model/swarm";
 import { Credentials } from "../credentials";
 import { Databases } from "../databases";
@@ -84,8 +85,11 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
           driver: "overlay",
           internal: network.internal,
           // The edge is attachable, so the existing Traefik container joins it with `docker network connect`,
-          // and pins its subnet, which Keycloak trusts proxy headers from.
-          ...(edge ? { attachable: true, ipamConfigs: [{ subnet: plan.edge.subnet }] } : {}),
+          // and pins its subnet, which Keycloak trusts proxy headers from. And its gateway: left out, the swarm
+          // allocator stores the first address in the overlay's IPAM config (moby daemon/libnetwork/cnmallocator/
+          // networkallocator.go allocatePools) and the provider reads it back into ipam_config, which is ForceNew:
+          // the edge would be replaced on every up, under every service attached to it.
+          ...(edge ? { attachable: true, ipamConfigs: [{ subnet: plan.edge.subnet, gateway: firstAddress(plan.edge.subnet) }] } : {}),
           labels: ownership,
         },
         // Moving from the docker runtime replaces each bridge network of the same URN by an overlay of the

@@ -134,7 +134,10 @@ export class SwarmApplier {
   async apply(run: ProgramRun) {
     const m = this.lab.manager;
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
-      const subnets = ((n.inputs.ipamConfigs ?? []) as { subnet?: string }[]).flatMap((c) => (c.subnet ? [c.subnet] : []));
+      // As the provider sends them (resourceDockerNetworkCreate, ipamConfigSetToIpamConfigs): subnet and gateway.
+      const configs = ((n.inputs.ipamConfigs ?? []) as { subnet?: string; gateway?: string }[]).flatMap((c) =>
+        c.subnet ? [{ Subnet: c.subnet, ...(c.gateway ? { Gateway: c.gateway } : {}) }] : [],
+      );
       const created = await m.createNetwork({
         Name: n.inputs.name,
         Driver: n.inputs.driver,
@@ -142,7 +145,7 @@ export class SwarmApplier {
         Attachable: n.inputs.attachable ?? false,
         CheckDuplicate: true,
         Labels: { ...labelMap(n.inputs.labels), ...this.labels },
-        ...(subnets.length ? { IPAM: { Driver: "default", Config: subnets.map((Subnet) => ({ Subnet })) } } : {}),
+        ...(configs.length ? { IPAM: { Driver: "default", Config: configs } } : {}),
       });
       this.ids.set(`${n.name}-id`, created.id);
     }
