@@ -130,8 +130,12 @@ export class SwarmApplier {
     };
   }
 
-  /** Networks, volumes (on the manager), secrets and configs, the edge's connect command, then services. */
-  async apply(run: ProgramRun) {
+  /**
+   * Networks, volumes (on the manager), secrets and configs, the edge's connect command, then services.
+   * `existingVolumes`: the volumes are already there (a stack moving from the docker runtime keeps their
+   * URNs and inputs, so Pulumi plans no step for them): they are only checked, never created.
+   */
+  async apply(run: ProgramRun, opts: { existingVolumes?: boolean } = {}) {
     const m = this.lab.manager;
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
       // As the provider sends them (resourceDockerNetworkCreate, ipamConfigSetToIpamConfigs): subnet and gateway.
@@ -150,6 +154,10 @@ export class SwarmApplier {
       this.ids.set(`${n.name}-id`, created.id);
     }
     for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
+      if (opts.existingVolumes) {
+        await m.getVolume(v.inputs.name).inspect();
+        continue;
+      }
       await m.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });
     }
     for (const s of run.resources.filter((r) => r.type === SWARM_TYPES.secret)) {
