@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Credential, StoreName } from "../../catalog/types";
 import type { RegistrySecret } from "../../config/schema";
 import type { NetworkKey } from "../../model/container";
+import { BACKUP_WEBHOOK_ENV } from "../../model/backup";
 import type { EnvironmentPlan } from "../../model/environment";
 import { registryHost } from "../../model/image-ref";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../../model/naming";
@@ -142,7 +143,7 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
           swarm: planOf("backup"),
           image: plan.backup.image,
           auth: authFor(plan.backup.image),
-          ...(webhook ? { extraSecrets: { PO_BACKUP_WEBHOOK: webhook } } : {}),
+          ...(webhook ? { extraSecrets: { [BACKUP_WEBHOOK_ENV]: webhook } } : {}),
           dependsOn: [...stores.values()].map((s) => s.service),
         },
         { parent: this },
