@@ -12,10 +12,8 @@ import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
+import { NODE_HOSTS_ENV } from "./swarm";
 import { PROJECT_DIR, runCli } from "../run-cli";
-
-/** The swarm nodes' DOCKER_HOSTs, comma separated, when no --node is given (CI sets it per environment, docs/swarm.md). */
-export const NODE_HOSTS_ENV = "PO_SWARM_NODE_HOSTS";
 
 const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
 

@@ -35,6 +35,9 @@ export interface SwarmVerifyOptions {
   probe?: boolean;
 }
 
+/** The swarm nodes' DOCKER_HOSTs, comma separated, when verify is given no --node (CI sets it per environment, docs/swarm.md). */
+export const NODE_HOSTS_ENV = "PO_SWARM_NODE_HOSTS";
+
 /** A swarm node's client could not be used: verify cannot run as asked. */
 export class SwarmNodeError extends Error {}
 
@@ -159,7 +162,8 @@ export async function verifySwarm(options: SwarmVerifyOptions): Promise<{ ok: bo
   const networkList = (await manager.listNetworks()) as { Id: string; Name: string; Scope?: string }[];
   const networkNames = new Map(networkList.map((n) => [n.Id, n.Name]));
   const networkScope = new Map(networkList.map((n) => [n.Name, n.Scope ?? "?"]));
-  const hostnames = new Map(((await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[]).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+  // Hostname and ID: nodes cloned from one image may share a hostname.
+  const hostnames = new Map(((await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[]).map((n) => [n.ID, `${n.Description?.Hostname ?? "?"} (node ${n.ID.slice(0, 12)})`]));
   const traefiks = new Map<string, TraefikView>();
   const checks: CheckResult[] = [];
   const allServices: ServiceView[] = [];
@@ -229,7 +233,7 @@ export async function verifySwarm(options: SwarmVerifyOptions): Promise<{ ok: bo
       .flatMap(({ outputs }) => Object.entries(outputs.topology).flatMap(([entry, t]) => [`${entry}-${outputs.environment}:${t.port}`, `${outputs.containers[entry]}:${t.port}`]));
     if (!s.task) {
       const nodesText = s.elsewhere.join(", ");
-      return { s, others, failure: `no task runs on a node verify has a client for: its running task(s) are on ${nodesText}; pass --node <DOCKER_HOST of ${nodesText}>` };
+      return { s, others, failure: `no task runs on a node verify has a client for: its running task(s) are on ${nodesText}; pass --node <that node's DOCKER_HOST> (or list it in ${NODE_HOSTS_ENV})` };
     }
     try {
       return { s, others, seen: await probe(nodes, s.task, [...s.dependencies, ...others], timeoutSeconds) };
