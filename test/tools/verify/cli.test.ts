@@ -20,10 +20,44 @@ describe("verify's command line", () => {
       probe: { mode: "sidecar", image: "busybox:1.36", timeoutSeconds: 1, defaultPorts: [80, 8080] },
       checkRedirects: false,
       drillResults: {},
+      nodes: [],
     });
     expect(parseCliArgs(["--stack", "qual", "--no-probe"]).probe).toBe(false);
     expect(parseCliArgs(["--stack", "qual", "--check-redirects"]).checkRedirects).toBe(true);
     expect(parseCliArgs(["--stack", "qual", "--json-out", "verify-qual.json"]).jsonOut).toBe("verify-qual.json");
+  });
+
+  test("swarm nodes come from each --node, else from PO_SWARM_NODE_HOSTS, comma separated", () => {
+    const env = { PO_SWARM_NODE_HOSTS: " ssh://deploy@n2.internal, ssh://deploy@n3.internal:2222 ,," };
+    expect(parseCliArgs(["--stack", "prod"], env).nodes).toEqual(["ssh://deploy@n2.internal", "ssh://deploy@n3.internal:2222"]);
+    expect(parseCliArgs(["--stack", "prod", "--node", "unix:///run/po-swarm/n2.sock", "--node", "tcp://10.0.0.3:2376"], env).nodes).toEqual([
+      "unix:///run/po-swarm/n2.sock",
+      "tcp://10.0.0.3:2376",
+    ]);
+    expect(parseCliArgs(["--stack", "prod"], {}).nodes).toEqual([]);
+  });
+
+  test.each([
+    [["--stack", "prod", "--node", "n2.internal"], {}, "--node expects a swarm node's DOCKER_HOST: n2.internal is not a URL"],
+    [["--stack", "prod", "--node", "http://n2.internal:2375"], {}, "--node expects a swarm node's DOCKER_HOST: http://n2.internal:2375 has scheme http"],
+    [["--stack", "prod", "--node", "tcp://n2.internal"], {}, "tcp://n2.internal needs a host and a port"],
+    [["--stack", "prod", "--node", "unix://"], {}, "unix:// has no socket path"],
+    [["--stack", "prod"], { PO_SWARM_NODE_HOSTS: "ssh://deploy@n2.internal,ssh:///n3" }, "PO_SWARM_NODE_HOSTS expects a swarm node's DOCKER_HOST: ssh:///n3 needs a host and no path"],
+  ])("refuses the swarm node %j (env %j) with exit 2, one message and the usage", async (argv, env, message) => {
+    const err = sink();
+    const saved = process.env.PO_SWARM_NODE_HOSTS;
+    if ("PO_SWARM_NODE_HOSTS" in env) process.env.PO_SWARM_NODE_HOSTS = (env as Record<string, string>).PO_SWARM_NODE_HOSTS;
+    try {
+      expect(await main(argv, sink().stream, err.stream)).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.PO_SWARM_NODE_HOSTS;
+      else process.env.PO_SWARM_NODE_HOSTS = saved;
+    }
+    expect(err.text()).toContain(`verify: `);
+    expect(err.text()).toContain(message);
+    expect(err.text()).toContain("expected unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]");
+    expect(err.text()).toContain("usage: npm run verify");
+    expect(err.text()).not.toMatch(/\n\s+at /);
   });
 
   test.each([

@@ -20,7 +20,6 @@ export async function swarmRun(stack: string): Promise<{ run: ProgramRun; output
 const labelMap = (list: { label: string; value: string }[] | undefined) => Object.fromEntries((list ?? []).map((l) => [l.label, l.value]));
 
 /** A registered swarm service's spec as the Engine returns it (only what verify reads). */
-/* eslint-disable @typescript-eslint/no-explicit-any -- the mock engine's inputs and dockerode's service objects are untyped */
 export function serviceSpecs(run: ProgramRun, outputs: StackOutputs) {
   const entryOf = new Map(Object.entries(outputs.containers).map(([entry, name]) => [name, entry]));
   return run.resources
@@ -60,8 +59,8 @@ export interface FakeSwarm {
   /** Task ID → node ID. */
   placement: Map<string, string>;
   traefik: { name: string; networks: string[] } | undefined;
-  /** Names the probes may connect to. */
-  reachable: Set<string>;
+  /** Per service name: what a probe from its task connects to (its own dependencies, nothing of another environment). */
+  reachable: Map<string, Set<string>>;
 }
 
 /** Docker's multiplexed stdout frame around `text`. */
@@ -101,7 +100,9 @@ function client(swarm: () => FakeSwarm, self: () => FakeNode, info: { NodeID: st
         return {
           start: async () => {
             const stream = new PassThrough();
-            const text = targets.map((t) => `${swarm().reachable.has(t) ? "ok" : "no"} ${t}\n`).join("");
+            const task = id.replace(/^ctr-/, "");
+            const reachable = swarm().reachable.get(task.slice(0, task.lastIndexOf("."))) ?? new Set();
+            const text = targets.map((t) => `${reachable.has(t) ? "ok" : "no"} ${t}\n`).join("");
             setImmediate(() => stream.end(frame(text)));
             return stream;
           },
@@ -117,10 +118,11 @@ function client(swarm: () => FakeSwarm, self: () => FakeNode, info: { NodeID: st
  * manager (the stores' node), every other task on the other two in turn.
  */
 export function fakeSwarm(stacks: { run: ProgramRun; outputs: StackOutputs }[]): FakeSwarm {
-  let swarm: FakeSwarm;
+  // The clients read the swarm as the test has changed it by the time they are called.
+  const holder: { swarm?: FakeSwarm } = {};
   const node = (id: string, hostname: string, manager: boolean): FakeNode => {
     const n: FakeNode = { id, hostname, execs: [], docker: undefined as unknown as Docker };
-    n.docker = client(() => swarm, () => n, { NodeID: id, ControlAvailable: manager });
+    n.docker = client(() => holder.swarm!, () => n, { NodeID: id, ControlAvailable: manager });
     return n;
   };
   const services = stacks.flatMap(({ run, outputs }) => serviceSpecs(run, outputs));
@@ -131,9 +133,8 @@ export function fakeSwarm(stacks: { run: ProgramRun; outputs: StackOutputs }[]):
     const pinned = s.Spec.TaskTemplate.ContainerSpec.Mounts.some((m: { Type: string }) => m.Type === "volume");
     for (let slot = 1; slot <= s.Spec.Mode.Replicated.Replicas; slot++) placement.set(`${s.Spec.Name}.${slot}`, pinned ? a.id : [b.id, c.id][turn++ % 2]);
   }
-  const reachable = new Set(stacks.flatMap(({ outputs }) => Object.values(outputs.topology).flatMap((t) => t.dependencies)));
+  const reachable = new Map(stacks.flatMap(({ outputs }) => Object.entries(outputs.topology).map(([entry, t]) => [outputs.containers[entry], new Set(t.dependencies)])));
   const edge = stacks[0].outputs.edge;
-  swarm = { manager: a, nodes: [b, c], services, placement, traefik: { name: edge.traefikContainer, networks: [edge.traefikNetwork, ...stacks.map((s) => s.outputs.edge.network)] }, reachable };
-  return swarm;
+  holder.swarm = { manager: a, nodes: [b, c], services, placement, traefik: { name: edge.traefikContainer, networks: [edge.traefikNetwork, ...stacks.map((s) => s.outputs.edge.network)] }, reachable };
+  return holder.swarm;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
