@@ -48,8 +48,7 @@ export interface NodeClient {
 }
 
 /**
- * The clients by swarm node ID: the manager's (`managerHost` names it), and
- * each of `nodes`, matched to its node by what its daemon says it is
+ * The clients by swarm node ID: the manager's, and each of `nodes`, matched to its node by what its daemon says it is
  * (`info().Swarm.NodeID`). Throws when the manager is none, or a node's
  * daemon does not answer or is no node of this swarm.
  */
@@ -70,8 +69,8 @@ export async function swarmNodeClients(manager: NodeClient, nodes: NodeClient[])
   const clients = new Map<string, Docker>([[own.NodeID, manager.docker]]);
   const found = await Promise.all(nodes.map(async (node) => ({ node, id: (await swarmOf(node)).NodeID })));
   for (const { node, id } of found) {
-    if (!id) throw new SwarmNodeError(`--node ${node.host}: that daemon is not in a swarm`);
-    if (!known.has(id)) throw new SwarmNodeError(`--node ${node.host}: its daemon is node ${id} of another swarm, not of the one ${manager.host} manages (nodes ${list([...known.values()])})`);
+    if (!id) throw new SwarmNodeError(`swarm node ${node.host}: that daemon is not in a swarm`);
+    if (!known.has(id)) throw new SwarmNodeError(`swarm node ${node.host}: its daemon is node ${id} of another swarm, not of the one ${manager.host} manages (nodes ${list([...known.values()])})`);
     // Two values naming one node (a name and an address) are one client too many, not an error.
     if (!clients.has(id)) clients.set(id, node.docker);
   }

@@ -105,8 +105,8 @@ describe("verify on swarm stacks", () => {
   });
 
   test.each([
-    ["a daemon that is in no swarm", () => ({ info: async () => ({ Swarm: { NodeID: "" } }) }), /--node ssh:\/\/deploy@node-b: that daemon is not in a swarm/],
-    ["a node of another swarm", () => ({ info: async () => ({ Swarm: { NodeID: "stranger" } }) }), /--node ssh:\/\/deploy@node-b: its daemon is node stranger of another swarm, not of the one .* manages \(nodes node-a, node-b, node-c\)/],
+    ["a daemon that is in no swarm", () => ({ info: async () => ({ Swarm: { NodeID: "" } }) }), /swarm node ssh:\/\/deploy@node-b: that daemon is not in a swarm/],
+    ["a node of another swarm", () => ({ info: async () => ({ Swarm: { NodeID: "stranger" } }) }), /swarm node ssh:\/\/deploy@node-b: its daemon is node stranger of another swarm, not of the one .* manages \(nodes node-a, node-b, node-c\)/],
     ["a daemon that does not answer", () => ({ info: async () => Promise.reject(new Error("connect ECONNREFUSED")) }), /no Docker daemon answers at ssh:\/\/deploy@node-b: connect ECONNREFUSED/],
   ])("refuses %s as a node, with one message", async (_what, make, message) => {
     const swarm = fakeSwarm([qual]);
