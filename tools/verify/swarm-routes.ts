@@ -57,7 +57,7 @@ const list = (xs: string[]) => (xs.length === 0 ? "none" : xs.join(", "));
 /** Go's strconv.ParseBool, which the label decoder uses for booleans (traefik/paerser). */
 const parseBool = (v: string | undefined) => (v === undefined ? undefined : ["1", "t", "T", "TRUE", "true", "True"].includes(v) ? true : ["0", "f", "F", "FALSE", "false", "False"].includes(v) ? false : undefined);
 
-/** A label read the way Traefik's decoder matches names: without regard to case. */
+/** A label read as Traefik's decoder matches option names, without regard to case (pkg/config/label/label_test.go: `…addprefix.prefix` sets AddPrefix.Prefix). */
 const labelOf = (labels: Record<string, string>, name: string) => Object.entries(labels).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 
 /** The checks of one routed entry (`spec.router` set) of stack `env`, on its swarm service. */
