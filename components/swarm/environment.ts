@@ -150,7 +150,7 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
       );
     }
 
-    this.outputs = planOutputs(plan, { containers, networks: networkNames, volumes }, (c) => planOf(c.name).router!);
+    this.outputs = planOutputs(plan, "swarm", { containers, networks: networkNames, volumes }, (c) => planOf(c.name).router!);
     this.registerOutputs(this.outputs);
   }
 }
