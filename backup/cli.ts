@@ -71,7 +71,9 @@ export function stackBackupSettings(stack: string, projectDir = PROJECT_DIR) {
   if (!parsed.success) throw new UsageError(`stack ${stack}: backup config is invalid (${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
   const host = stackConfigSchema.shape.host.safeParse(value("host"));
   if (!host.success) throw new UsageError(`stack ${stack}: host config is invalid (${host.error.issues[0].path.join(".")}: ${host.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
-  return { env, backup: parsed.data, host: host.data, repository: names.backupRepository(parsed.data.repository, env) };
+  const runtime = stackConfigSchema.shape.runtime.safeParse(value("runtime"));
+  if (!runtime.success) throw new UsageError(`stack ${stack}: runtime is invalid (${runtime.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
+  return { env, backup: parsed.data, host: host.data, runtime: runtime.data, repository: names.backupRepository(parsed.data.repository, env) };
 }
 
 function writeStatus(dir: string, patch: Record<string, string>) {
@@ -186,13 +188,18 @@ export async function confirmOnTerminal(plan: RestorePlan, yes: boolean, input: 
   }
 }
 
-export async function restoreCommand(args: string[], confirm = confirmOnTerminal): Promise<number> {
+export async function restoreCommand(args: string[], confirm = confirmOnTerminal, projectDir = PROJECT_DIR): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { stack: { type: "string" }, snapshot: { type: "string" }, only: { type: "string" }, yes: { type: "boolean" }, "confirm-prod": { type: "boolean" } },
   });
   if (!values.stack || !values.snapshot) throw new UsageError("restore needs --stack <stack> --snapshot <id|latest>");
-  const settings = stackBackupSettings(values.stack);
+  const settings = stackBackupSettings(values.stack, projectDir);
+  // It addresses the docker runtime's fixed container names and stops containers that Swarm would start
+  // again: refused before anything is read or touched, rather than half done (docs/backups.md).
+  if (settings.runtime === "swarm") {
+    throw new RestoreRefused(`stack ${values.stack} runs on runtime: swarm, which npm run restore does not support yet; nothing was changed (docs/backups.md)`);
+  }
   if (settings.env === "prod" && !values["confirm-prod"]) {
     throw new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data");
   }
