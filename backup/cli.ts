@@ -13,7 +13,9 @@
  * (BACKUP_AWS_DEFAULT_REGION), never the bare AWS_* names: in a CI job those are
  * the state backend's. Inside the backup container, whose env holds nothing
  * else, the bare names are the repository's own. The failure webhook is
- * PO_BACKUP_WEBHOOK. None is ever printed.
+ * PO_BACKUP_WEBHOOK. None is ever printed. In the backup container on
+ * `runtime: swarm` each of them is a secret file named by `<NAME>_FILE`, read
+ * back into `<NAME>` before a `backup` command starts (secret-files.ts).
  */
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +24,7 @@ import { parseArgs } from "node:util";
 import { backupSchema, stackConfigSchema } from "../config/schema";
 import { dockerClient } from "../host/docker";
 import { readStackFileConfig } from "../config/stack-files";
-import { BACKUP_STATUS_FILE } from "../model/backup";
+import { BACKUP_SECRET_ENV, BACKUP_STATUS_FILE, BACKUP_WEBHOOK_ENV } from "../model/backup";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { assertDrillFits, DrillRefused, startDockerDrill } from "./docker-drill";
 import { notify, runDrill, type DrillResult } from "./drill";
@@ -31,6 +33,7 @@ import { Restic, type ResticRepository } from "./restic";
 import { dockerRestoreStores } from "./docker-restore";
 import { importRabbitmqDefinitions } from "./rabbitmq";
 import { RestoreRefused, restore, type RestorePlan } from "./restore";
+import { resolveSecretFiles, SecretFileError } from "./secret-files";
 
 const PROJECT_DIR = join(__dirname, "..");
 
@@ -68,7 +71,9 @@ export function stackBackupSettings(stack: string, projectDir = PROJECT_DIR) {
   if (!parsed.success) throw new UsageError(`stack ${stack}: backup config is invalid (${parsed.error.issues[0].path.join(".")}: ${parsed.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
   const host = stackConfigSchema.shape.host.safeParse(value("host"));
   if (!host.success) throw new UsageError(`stack ${stack}: host config is invalid (${host.error.issues[0].path.join(".")}: ${host.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
-  return { env, backup: parsed.data, host: host.data, repository: names.backupRepository(parsed.data.repository, env) };
+  const runtime = stackConfigSchema.shape.runtime.safeParse(value("runtime"));
+  if (!runtime.success) throw new UsageError(`stack ${stack}: runtime is invalid (${runtime.error.issues[0].message}); run npm run preview -- --stack ${stack}`);
+  return { env, backup: parsed.data, host: host.data, runtime: runtime.data, repository: names.backupRepository(parsed.data.repository, env) };
 }
 
 function writeStatus(dir: string, patch: Record<string, string>) {
@@ -106,7 +111,7 @@ async function backupOnce(): Promise<boolean> {
     const message = (err as Error).message;
     writeStatus(staging, { lastFailure: new Date().toISOString(), lastError: message });
     console.error(`backup ${env} FAILED: ${message}`);
-    await notify(e.PO_BACKUP_WEBHOOK, { ok: false, env, problems: [`backup failed: ${message}`] }).catch((w: Error) => console.error(`webhook: ${w.message}`));
+    await notify(e[BACKUP_WEBHOOK_ENV], { ok: false, env, problems: [`backup failed: ${message}`] }).catch((w: Error) => console.error(`webhook: ${w.message}`));
     return false;
   }
 }
@@ -137,7 +142,7 @@ async function daemon(): Promise<never> {
         .catch(async (err: Error) => {
           console.error(`restic check FAILED: ${err.message}`);
           writeStatus(e.PO_BACKUP_STAGING!, { lastFailure: new Date().toISOString(), lastError: `restic check: ${err.message}` });
-          await notify(e.PO_BACKUP_WEBHOOK, { ok: false, env: e.PO_ENV!, problems: [`restic check failed: ${err.message}`] }).catch(() => undefined);
+          await notify(e[BACKUP_WEBHOOK_ENV], { ok: false, env: e.PO_ENV!, problems: [`restic check failed: ${err.message}`] }).catch(() => undefined);
         });
     }
   }
@@ -163,7 +168,7 @@ async function drill(args: string[]): Promise<number> {
   writeFileSync(out, JSON.stringify(result, null, 2));
   console.log(`drill ${settings.env}: ${result.ok ? "PASSED" : "FAILED"}; backup age ${result.backupAgeHours ?? "?"} h (RPO ${result.rpoHours} h), restore ${result.rtoSeconds ?? "?"} s; result in ${out}`);
   for (const p of result.problems) console.error(`  - ${p}`);
-  await notify(process.env.PO_BACKUP_WEBHOOK, result).catch((w: Error) => console.error(`webhook: ${w.message}`));
+  await notify(process.env[BACKUP_WEBHOOK_ENV], result).catch((w: Error) => console.error(`webhook: ${w.message}`));
   return result.ok ? 0 : 1;
 }
 
@@ -183,13 +188,18 @@ export async function confirmOnTerminal(plan: RestorePlan, yes: boolean, input: 
   }
 }
 
-export async function restoreCommand(args: string[], confirm = confirmOnTerminal): Promise<number> {
+export async function restoreCommand(args: string[], confirm = confirmOnTerminal, projectDir = PROJECT_DIR): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { stack: { type: "string" }, snapshot: { type: "string" }, only: { type: "string" }, yes: { type: "boolean" }, "confirm-prod": { type: "boolean" } },
   });
   if (!values.stack || !values.snapshot) throw new UsageError("restore needs --stack <stack> --snapshot <id|latest>");
-  const settings = stackBackupSettings(values.stack);
+  const settings = stackBackupSettings(values.stack, projectDir);
+  // It addresses the docker runtime's fixed container names and stops containers that Swarm would start
+  // again: refused before anything is read or touched, rather than half done (docs/backups.md).
+  if (settings.runtime === "swarm") {
+    throw new RestoreRefused(`stack ${values.stack} runs on runtime: swarm, which npm run restore does not support yet; nothing was changed (docs/backups.md)`);
+  }
   if (settings.env === "prod" && !values["confirm-prod"]) {
     throw new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data");
   }
@@ -209,6 +219,8 @@ export async function restoreCommand(args: string[], confirm = confirmOnTerminal
 
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
+  // The backup container's commands (the drill and the restore run in an operator's shell or CI job, with no secret files).
+  if (command === "backup") resolveSecretFiles(BACKUP_SECRET_ENV);
   if (command === "backup" && sub === "daemon") return daemon();
   if (command === "backup" && sub === "run") return (await backupOnce()) ? 0 : 1;
   if (command === "backup" && sub === "import-rabbitmq") {
@@ -227,7 +239,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: Error) => {
-      const known = err instanceof UsageError || err instanceof RestoreRefused || err instanceof RefusedError || err instanceof DrillRefused;
+      const known = err instanceof UsageError || err instanceof RestoreRefused || err instanceof RefusedError || err instanceof DrillRefused || err instanceof SecretFileError;
       console.error(known ? err.message : `failed: ${err.message}`);
       process.exit(known ? 2 : 1);
     },

@@ -108,6 +108,12 @@ export class DrillRefused extends Error {}
  * running containers reserve (their memory limits, read from the daemon: a rollout's second revision
  * included), plus `host.reservedMb` (Traefik, the webapp, the OS), plus the drill's own containers
  * (a 2 GiB Elasticsearch among them), must fit, as config/ holds the stacks to it at deploy time.
+ * On a swarm DOCKER_HOST names the stores' node: its daemon lists only its own containers, and a task's
+ * container carries its service's containerSpec labels (components/swarm/service.ts taskLabels: the
+ * project's among them) and the service's memory limit (moby daemon/cluster/executor/container/container.go
+ * `labels`, `resources`), so this counts that node's tasks against `host.memoryBudgetMb`, each node's
+ * budget there. Swarm's scheduler does not see the drill's plain containers: a task it moves to that node
+ * meanwhile is placed as if their memory were free.
  */
 export async function assertDrillFits(docker: Docker, host: { memoryBudgetMb: number; reservedMb: number }): Promise<void> {
   const running = await docker.listContainers({ filters: { label: [`${LABELS.project}=${PROJECT}`], status: ["running"] } });

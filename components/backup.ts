@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { BackupPlan } from "../model/backup";
+import { BACKUP_WEBHOOK_ENV, type BackupPlan } from "../model/backup";
 import { TYPE_TOKENS, childName } from "../model/naming";
 import { CONTAINER_REPLACE_ON_CHANGES, containerArgs, renderEnvs, type ContainerInputs } from "./container";
 
@@ -34,7 +34,7 @@ export class Backup extends pulumi.ComponentResource {
     const envs = [
       ...renderEnvs(plan, args.credentials),
       // The plan cannot know whether the stack sets this optional secret, so it comes in beside the plan.
-      ...(args.webhook ? [pulumi.secret(args.webhook.apply((url) => `PO_BACKUP_WEBHOOK=${url}`))] : []),
+      ...(args.webhook ? [pulumi.secret(args.webhook.apply((url) => `${BACKUP_WEBHOOK_ENV}=${url}`))] : []),
     ];
     this.container = new docker.Container(childName(name, "container"), containerArgs(args, plan.containerName, envs, this.image.imageId), {
       parent: this,

@@ -10,6 +10,12 @@ export interface EdgeArgs {
   edge: EnvironmentPlan["edge"];
   /** Ownership labels for the edge network this component creates in isolated mode. */
   labels: { label: string; value: string }[];
+  /**
+   * The edge network's driver: `bridge` on one host (default), `overlay` on a swarm, attachable so the
+   * existing Traefik container joins it. Either way it is this component's child, so a stack that moves
+   * to a swarm keeps the network's URN and Pulumi replaces the bridge by the overlay delete-first.
+   */
+  driver?: "bridge" | "overlay";
 }
 
 // Idempotent both ways: `up` after a manual connect, or `destroy` after Traefik was recreated, must not fail.
@@ -40,6 +46,8 @@ fi`;
  */
 export class Edge extends pulumi.ComponentResource {
   readonly networkName: pulumi.Output<string>;
+  /** The edge network's ID, once Traefik is attached: a swarm service names its networks by ID. */
+  readonly networkId: pulumi.Output<string>;
   /** The edge network's IPv4 subnet: the one pinned (isolated) or the one the traefik network has (shared). Keycloak trusts proxy headers from it. */
   readonly subnet: pulumi.Output<string>;
 
@@ -49,6 +57,7 @@ export class Edge extends pulumi.ComponentResource {
     if (edge.mode === "shared") {
       const traefik = docker.getNetworkOutput({ name: edge.traefikNetwork }, { parent: this });
       this.networkName = traefik.name;
+      this.networkId = traefik.id;
       this.subnet = traefik.ipamConfigs.apply((configs) => {
         const subnet = configs.map((c) => c.subnet).find((s) => s !== undefined && s.includes("."));
         if (!subnet) throw new Error(`network ${edge.traefikNetwork} has no IPv4 subnet to give Keycloak as its trusted proxy addresses`);
@@ -56,13 +65,26 @@ export class Edge extends pulumi.ComponentResource {
       });
     } else {
       if (!edge.subnet) throw new Error(`isolated edge ${edge.network} has no subnet; config validation should have refused this`);
+      const overlay = args.driver === "overlay";
       const network = new docker.Network(
         childName(name, "network"),
         // Pinned, so Keycloak can trust proxy headers from exactly this network (KC_PROXY_TRUSTED_ADDRESSES).
-        // The gateway too: left out, Docker reports the one it picked after a daemon restart and the provider
-        // reads it back into ipam_config, which is ForceNew (kreuzwerker #54); a network with endpoints cannot be replaced.
-        { name: edge.network, driver: "bridge", labels: args.labels, ipamConfigs: [{ subnet: edge.subnet, gateway: firstAddress(edge.subnet) }] },
-        { parent: this },
+        // The gateway too: left out, Docker reports the one it picked (for an overlay, the swarm allocator stores
+        // the subnet's first address at once: moby daemon/libnetwork/cnmallocator/networkallocator.go allocatePools)
+        // and the provider reads it back into ipam_config, which is ForceNew (kreuzwerker #54); a network with
+        // endpoints cannot be replaced.
+        {
+          name: edge.network,
+          driver: args.driver ?? "bridge",
+          ...(overlay ? { attachable: true } : {}),
+          labels: args.labels,
+          ipamConfigs: [{ subnet: edge.subnet, gateway: firstAddress(edge.subnet) }],
+        },
+        // A bridge of the same URN and name is replaced by the overlay: Docker refuses a second network of one
+        // name ("network with name … already exists"), so the bridge, and before it the containers on it
+        // (Pulumi deletes a delete-first replacement's dependents first: pkg/resource/deploy/step_generator.go),
+        // must go first.
+        { parent: this, ...(overlay ? { deleteBeforeReplace: true } : {}) },
       );
       this.subnet = pulumi.output(edge.subnet);
       const attachment = new command.local.Command(
@@ -79,6 +101,7 @@ export class Edge extends pulumi.ComponentResource {
         { parent: this, dependsOn: [network], deleteBeforeReplace: true },
       );
       this.networkName = pulumi.all([network.name, attachment.id]).apply(([networkName]) => networkName);
+      this.networkId = pulumi.all([network.id, attachment.id]).apply(([networkId]) => networkId);
     }
     this.registerOutputs({ networkName: this.networkName, subnet: this.subnet });
   }

@@ -28,6 +28,7 @@ export interface EnvironmentArgs {
 /** The stack outputs, as Outputs: their resolved form is the contract in model/outputs.ts. None is secret. */
 export interface EnvironmentOutputs {
   environment: StackOutputs["environment"];
+  runtime: StackOutputs["runtime"];
   containers: Record<string, pulumi.Output<string>>;
   networks: Record<string, pulumi.Input<string>>;
   volumes: Record<string, pulumi.Output<string>>;
@@ -116,7 +117,7 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.outputs = planOutputs(plan, { containers, networks, volumes });
+    this.outputs = planOutputs(plan, "docker", { containers, networks, volumes });
     this.registerOutputs(this.outputs);
   }
 }
@@ -140,11 +141,13 @@ export function createVolumes(parent: pulumi.Resource, name: string, plan: Envir
 /** The stack outputs of a rendered plan; `routerOf` names a routed entry's router (the swarm provider's differs). */
 export function planOutputs(
   plan: EnvironmentPlan,
+  runtime: StackOutputs["runtime"],
   rendered: Pick<EnvironmentOutputs, "containers" | "networks" | "volumes">,
   routerOf: (c: EnvironmentPlan["containers"][number]) => string = (c) => c.route!.router,
 ): EnvironmentOutputs {
   return {
     environment: plan.env,
+    runtime,
     ...rendered,
     urls: plan.urls as Record<string, string>,
     edge: plan.edge,

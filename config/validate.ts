@@ -14,7 +14,7 @@ import { parseImageReference } from "../model/image-ref";
 import { planEnvironment } from "../model/environment";
 import { PROJECT, SUFFIX_PATTERN, names } from "../model/naming";
 import { subnetsOverlap } from "../model/subnets";
-import { placementProblem, planSwarm, singleReason, swarmLoad, type SwarmLoad } from "../model/swarm";
+import { fileSecretReaders, placementProblem, planSwarm, secretFile, singleReason, swarmLoad, type FileSecretReader, type SwarmLoad } from "../model/swarm";
 import { credentialsIn } from "../model/templates";
 import { BACKUP_IMAGE, releaseFileName, releaseManifestSchema, type ReleaseEntry } from "./release";
 import { CATALOG_KEYS, REGISTRY_SECRETS, type RegistrySecret, stackConfigSchema, type StackConfig } from "./schema";
@@ -182,6 +182,7 @@ export function validateStackConfig(stack: string, raw: RawConfig): ValidationRe
   problems.push(...checkEdgeSubnet(me, parsed.data.edge, neighbours));
   // A swarm stack's budget is per node, shared with the other swarm stacks; the single host's is shared by the docker ones.
   problems.push(...(me.swarm ? checkSwarm(me, parsed.data, neighbours) : checkMemoryBudget(me, neighbours.filter((o) => !o.swarm), parsed.data.host)));
+  if (settings.runtime === "swarm") problems.push(...checkFileSecretReaders(parsed.data, fileSecretReaders(plan, planSwarm(settings, plan))));
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, settings, secretsFromConfig, warnings: backupWarnings(parsed.data.backup?.repository) };
 }
@@ -358,6 +359,19 @@ function checkSwarm(me: HostStack, config: StackConfig, others: HostStack[]): Co
     });
   }
   return problems;
+}
+
+/** `runtime: swarm`: no command, healthcheck or config file may read by name a secret the swarm gives as a file only. */
+function checkFileSecretReaders(config: StackConfig, readers: FileSecretReader[]): ConfigProblem[] {
+  return readers.map((r) => {
+    const overridden = r.where === "command" && config.services[r.entry as ServiceName]?.command !== undefined;
+    return {
+      path: key(overridden ? `services.${r.entry}.command` : "runtime"),
+      message:
+        `${r.entry}'s ${r.where} reads ${r.variable}, but runtime: swarm gives ${r.entry} that secret as a file only (${r.variable}_FILE=${secretFile(r.variable)}), so it is unset there; ` +
+        (overridden ? `read the file instead, or remove the key` : `make the catalog read the file, or deliver it as env (model/swarm.ts SECRET_DELIVERY), or keep this stack on runtime: docker`),
+    };
+  });
 }
 
 /** Reads another stack's file config as that stack's own program would; a stack that does not validate is reported. */

@@ -110,6 +110,49 @@ export function dockerClient(env: NodeJS.ProcessEnv = process.env, home = homedi
   return docker;
 }
 
+/** What is wrong with a DOCKER_HOST value, or undefined: the forms dockerode and the docker CLI both read. */
+export function dockerHostProblem(value: string): string | undefined {
+  const expected = "expected unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]";
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `${value} is not a URL: ${expected}`;
+  }
+  if (url.protocol === "unix:") return url.host === "" && url.pathname.length > 1 ? undefined : `${value} has no socket path: ${expected}`;
+  if (url.protocol === "tcp:") return url.hostname && url.port ? undefined : `${value} needs a host and a port: ${expected}`;
+  if (url.protocol === "ssh:") return url.hostname && (url.pathname === "" || url.pathname === "/") ? undefined : `${value} needs a host and no path: ${expected}`;
+  return `${value} has scheme ${url.protocol.replace(/:$/, "")}: ${expected}`;
+}
+
+/**
+ * A client for a DOCKER_HOST other than the process's own (a swarm node's,
+ * for verify). docker-modem merges defaults read from process.env.DOCKER_HOST
+ * under whatever options it is given (lib/modem.js `defaultOpts`, `Modem`):
+ * a unix socket is only used when no host is set, and the protocol defaults
+ * to the process's. So every key those defaults may set is given here, and
+ * none of the process's DOCKER_HOST leaks into this client. tcp:// follows
+ * docker-modem's own reading: TLS with DOCKER_TLS_VERIFY=1 or port 2376, the
+ * certificates from DOCKER_CERT_PATH.
+ */
+export function dockerClientFor(dockerHost: string, env: NodeJS.ProcessEnv = process.env, home = homedir(), etcSsh = "/etc/ssh"): Docker {
+  const problem = dockerHostProblem(dockerHost);
+  if (problem) throw new DockerUnavailableError(problem);
+  const url = new URL(dockerHost);
+  if (url.protocol === "ssh:") return dockerClient({ ...env, DOCKER_HOST: dockerHost }, home, etcSsh);
+  const none = { socketPath: undefined, host: undefined, port: undefined, username: undefined, ca: undefined, cert: undefined, key: undefined };
+  if (url.protocol === "unix:") return new Docker({ ...none, socketPath: url.pathname, protocol: "http" });
+  const certs = env.DOCKER_CERT_PATH;
+  const read = (file: string) => readFileSync(join(certs!, file));
+  return new Docker({
+    ...none,
+    host: url.hostname,
+    port: url.port,
+    protocol: env.DOCKER_TLS_VERIFY === "1" || url.port === "2376" ? "https" : "http",
+    ...(certs ? { ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") } : {}),
+  });
+}
+
 /**
  * Every API call goes through modem.dial. Once the host's key has been
  * refused, nothing on this client can succeed, so any failure is reported

@@ -83,6 +83,24 @@ export interface BackupTargets {
   volumeName: (key: VolumeKey) => string;
 }
 
+/** The backup's credentials as `{credential}` templates (renderEnvs makes each a secret Output). */
+const BACKUP_CREDENTIAL_ENV = {
+  RESTIC_PASSWORD: "{resticPassword}",
+  PGPASSWORD: "{postgresPassword}",
+  REDISCLI_AUTH: "{redisPassword}",
+  RABBITMQ_PASSWORD: "{rabbitmqPassword}",
+} as const;
+/** An s3: repository's keys, under restic's own names (the backup container's env holds nothing else). */
+const BACKUP_S3_CREDENTIAL_ENV = { AWS_ACCESS_KEY_ID: "{backupAccessKeyId}", AWS_SECRET_ACCESS_KEY: "{backupSecretAccessKey}" } as const;
+/** Where a failed run is posted: a secret (a webhook URL usually embeds a token) the plan cannot know is set, so the components add it. */
+export const BACKUP_WEBHOOK_ENV = "PO_BACKUP_WEBHOOK";
+
+/**
+ * Every secret variable the backup container can be given: on `runtime: swarm` each arrives as
+ * `<NAME>_FILE`, which backup/secret-files.ts reads back into `<NAME>` at start.
+ */
+export const BACKUP_SECRET_ENV: readonly string[] = [...Object.keys(BACKUP_CREDENTIAL_ENV), ...Object.keys(BACKUP_S3_CREDENTIAL_ENV), BACKUP_WEBHOOK_ENV];
+
 const envVars = (values: Record<string, string>, secret: boolean): EnvVar[] => Object.entries(values).map(([name, value]) => ({ name, value, secret }));
 
 export function planBackup(s: EnvironmentSettings & { backup: NonNullable<EnvironmentSettings["backup"]> }, { alias, networkName, volumeName }: BackupTargets): BackupPlan {
@@ -116,14 +134,7 @@ export function planBackup(s: EnvironmentSettings & { backup: NonNullable<Enviro
     ELASTICSEARCH_SNAPSHOTS: BACKUP_MOUNTS["elasticsearch-snapshots"],
     STRAPI_UPLOADS: BACKUP_MOUNTS["strapi-uploads"],
   };
-  // `{credential}` templates: renderEnvs makes each a secret Output.
-  const secrets: Record<string, string> = {
-    RESTIC_PASSWORD: "{resticPassword}",
-    PGPASSWORD: "{postgresPassword}",
-    REDISCLI_AUTH: "{redisPassword}",
-    RABBITMQ_PASSWORD: "{rabbitmqPassword}",
-    ...(b.repository.startsWith("s3:") ? { AWS_ACCESS_KEY_ID: "{backupAccessKeyId}", AWS_SECRET_ACCESS_KEY: "{backupSecretAccessKey}" } : {}),
-  };
+  const secrets: Record<string, string> = { ...BACKUP_CREDENTIAL_ENV, ...(b.repository.startsWith("s3:") ? BACKUP_S3_CREDENTIAL_ENV : {}) };
   return {
     kind: "backup",
     name: "backup",

@@ -22,6 +22,8 @@ export const topologyEntrySchema = z.object({
 
 export const stackOutputsSchema = z.object({
   environment: name,
+  /** What the stack renders to: containers on one host, or services on a swarm. Outputs written before the key existed are a docker stack's. */
+  runtime: z.enum(["docker", "swarm"]).default("docker"),
   containers: z.record(z.string(), name),
   networks: z.record(z.string(), name),
   volumes: z.record(z.string(), name),

@@ -9,15 +9,17 @@
  * (pulumi-docker's `upstream` submodule pins v4.5.0 at v5.1.0 and since). Every
  * rule cites that repository's internal/provider file and function; the
  * schema (ForceNew, Computed, defaults) is resource_docker_container.go,
- * resource_docker_network.go and resource_docker_volume.go.
+ * resource_docker_network.go, resource_docker_volume.go and, for
+ * `runtime: swarm`, resource_docker_service.go, resource_docker_secret.go and
+ * resource_docker_config.go. Where the Docker engine (or the moby client the
+ * provider links) changes a value on its way, the rule cites moby too.
  *
  * A rule is three small functions, so the same rule serves the unit tests
  * (which simulate the daemon) and the e2e (which reads the real one):
  *   sent -> daemon (`toDaemon`: what the provider's create sends and the daemon keeps),
  *   inspect JSON -> daemon value (`pick`),
  *   daemon value -> state (`read`: the provider's read function).
- * Another resource type (a Swarm service, say) is one more `ResourceRules`
- * entry in READ_BACK_RULES.
+ * Another resource type is one more `ResourceRules` entry in READ_BACK_RULES.
  */
 import { isDeepStrictEqual } from "node:util";
 
@@ -92,6 +94,18 @@ export function goDurationString(ns: bigint): string {
   return `${hours > 0n ? `${hours}h` : ""}${hours > 0n || minutes > 0n ? `${minutes}m` : ""}${seconds}s`;
 }
 
+/**
+ * internal/provider/resource_docker_service_structures.go, shortDur: how the
+ * provider reads back every duration of a swarm service: Duration.String()
+ * with a trailing "m0s" cut to "m" and "h0m" to "h" (90s -> "1m30s", 60s -> "1m").
+ */
+export function shortDur(ns: bigint): string {
+  let text = goDurationString(ns);
+  if (text.endsWith("m0s")) text = text.slice(0, -2);
+  if (text.endsWith("h0m")) text = text.slice(0, -2);
+  return text;
+}
+
 /** A whole number of seconds in the form the provider reads a healthcheck duration back in. */
 export const durationOfSeconds = (seconds: number): string => goDurationString(BigInt(seconds) * NS.s);
 
@@ -150,6 +164,8 @@ export interface FieldRule {
   property: string;
   /** A difference replaces the resource (ForceNew upstream); otherwise it is an update re-applied on every `up`. */
   forceNew: boolean;
+  /** Paths inside an updatable property whose difference replaces the resource all the same (a ForceNew field in a block). */
+  forceNewPaths?: string[];
   /** Upstream file and function this rule follows. */
   source: string;
   /** What the engine plans from an input: the schema default filled in when it is unset. Undefined: nothing to compare (Computed). */
@@ -164,6 +180,8 @@ export interface FieldRule {
   unordered?: boolean;
   /** Why the provider's create fails outright for this input on this engine; undefined when it does not. */
   refusal?(planned: unknown, engine: EngineFacts): string | undefined;
+  /** Paths inside this property's input that no part of the rule models (for a property made of blocks). */
+  uncovered?(input: unknown): string[];
 }
 
 export interface ResourceRules {
@@ -203,13 +221,13 @@ const asIs = (property: string, source: string, pick: (i: Inspected) => unknown,
 });
 
 /** `labels`, a set of {label, value}, read back with mapToLabelSet (internal/provider/helpers.go). */
-const labelsRule = (source: string, planned: (labels: unknown) => unknown): FieldRule => ({
+const labelsRule = (source: string, planned: (labels: unknown) => unknown, pick: (i: Inspected) => unknown = (i) => i.Labels ?? {}): FieldRule => ({
   property: "labels",
   forceNew: true,
   source,
   planned,
   toDaemon: (l: Record<string, string>) => l,
-  pick: (i) => i.Labels ?? {},
+  pick,
   read: (l: Record<string, string>) => labelMap(labelList(l)),
   unordered: true,
 });
@@ -392,12 +410,23 @@ const NETWORK: ResourceRules = {
     asIs("driver", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Driver (Computed)`, (i) => i.Driver),
     labelsRule(`${N} resourceDockerNetworkReadRefreshFunc: mapToLabelSet(retNetwork.Labels)`, labelMap),
     asIs("internal", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Internal (Computed)`, (i) => i.Internal),
+    asIs("attachable", `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.Attachable (an overlay keeps it in its swarm spec)`, (i) => i.Attachable),
+    asIs(
+      "ipamDriver",
+      `${N} resourceDockerNetworkReadRefreshFunc: retNetwork.IPAM.Driver (schema default "default"; the swarm allocator names its default driver "default" too)`,
+      (i) => i.IPAM?.Driver,
+      (d) => d ?? "default",
+    ),
     {
       property: "ipamConfigs",
       forceNew: true,
-      source: `internal/provider/resource_docker_network_structures.go flattenIpamConfigSpec: subnet, ip_range, gateway as the daemon reports them (Computed; a gateway Docker picks shows up after a daemon restart: upstream #54)`,
+      source:
+        "internal/provider/resource_docker_network_structures.go flattenIpamConfigSpec: subnet, ip_range, gateway as the daemon reports them (Computed; " +
+        "a bridge's gateway Docker picked shows up after a daemon restart: upstream #54; an overlay's at once: moby " +
+        "daemon/libnetwork/cnmallocator/networkallocator.go allocatePools, `ic.Gateway = gwIP`)",
       planned: (configs?: IpamInput[]) => configs && configs.map(ipamEntry),
-      // Docker reports only what it was given until the daemon restarts, then the gateway it picked: the first address.
+      // A bridge reports only what it was given until the daemon restarts, then the gateway it picked: the first
+      // address; the swarm allocator stores the first address in the overlay's IPAM config as it allocates the pool.
       toDaemon: (configs: IpamInput[]) => configs.map((c) => ({ Subnet: c.subnet, IPRange: c.ipRange, Gateway: c.gateway ?? firstAddress(c.subnet!) })),
       pick: (i) => i.IPAM?.Config ?? [],
       read: (configs: DaemonIpam[]) => configs.map((c) => ipamEntry({ subnet: c.Subnet, ipRange: c.IPRange, gateway: c.Gateway })),
@@ -425,11 +454,564 @@ export function firstAddress(cidr: string): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
 }
 
+// ------------------------------------------------------------ swarm
+
+/*
+ * A swarm service is one resource made of a few large blocks, so its rules are
+ * per top-level property, and each compares its whole block the way the
+ * Terraform SDK's plan does (pulumi-docker plans with the provider's own SDK):
+ * - an input left out equals the zero value the provider stores ("", 0,
+ *   false, no elements), so both sides drop zeros (`tf`);
+ * - an Optional+Computed field or block left out takes whatever is stored:
+ *   nothing to compare (`keepComputed`);
+ * - a TypeSet compares as a set (`tfSet`), a TypeList in order, a TypeMap as a map (`tfMap`);
+ * - schema defaults fill what is left out.
+ * Values are in the Pulumi input's shape. `toDaemon` is the provider's expand
+ * (createServiceSpec), what the moby client it links adds before sending
+ * (client/service_create.go, ServiceCreate) and what the manager keeps, in
+ * `docker service inspect`'s shape; `read` is the provider's flatten.
+ */
+
+// Blocks are loosely typed JSON (Pulumi inputs, inspect replies): each function below reads the fields it names.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+const SF = "internal/provider/resource_docker_service_funcs.go";
+const SS = "internal/provider/resource_docker_service_structures.go";
+const SEC = "internal/provider/resource_docker_secret.go";
+const CFG = "internal/provider/resource_docker_config.go";
+
+const isZero = (v: unknown) => v === undefined || v === null || v === "" || v === 0 || v === false || (Array.isArray(v) && v.length === 0);
+
+/** A block as the SDK compares it: a zero field is the same as one left out. */
+const tf = (block: Json): Json => Object.fromEntries(Object.entries(block).filter(([, v]) => !isZero(v)));
+
+/** A TypeMap: nothing when empty, keys in one order. */
+function tfMap(map: Record<string, unknown> | null | undefined): Record<string, string> | undefined {
+  const entries = Object.entries(map ?? {});
+  return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k, String(v)]).sort(([a], [b]) => a.localeCompare(b))) : undefined;
+}
+
+/** JSON with keys sorted, so equal blocks print alike. */
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  return `{${Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableJson((value as Json)[k])}`)
+    .join(",")}}`;
+}
+
+/** A TypeSet: one order, whatever order it was sent or read in. */
+const tfSet = <T>(items: T[] | null | undefined): T[] => [...(items ?? [])].sort((a, b) => stableJson(a).localeCompare(stableJson(b)));
+
+/** A label set ({label, value}, hashed by label: helpers.go hashLabel, mapToLabelSet). */
+const labelSet = (labels: Record<string, string> | null | undefined) => tfSet(labelList(labels));
+
+/** Optional+Computed fields the input leaves out keep what the provider stored: nothing to compare. */
+const keepComputed = (read: Json, planned: Json, computed: readonly string[]): Json =>
+  Object.fromEntries(Object.entries(read).filter(([k]) => !(computed.includes(k) && planned[k] === undefined)));
+
+/** The provider parses every duration with time.ParseDuration and ignores the error: "" is 0. */
+const nanos = (text: string | undefined) => Number(parseGoDuration(text || "0"));
+const shortDurOf = (ns: number | undefined) => shortDur(BigInt(ns ?? 0));
+
+/** mapStringSliceToMap (resource_docker_service_structures.go): `K=v=w` is K -> "v=w". */
+function envMap(env: string[] | null | undefined): Record<string, string> {
+  return Object.fromEntries((env ?? []).filter((e) => e.length > 0).map((e) => (e.includes("=") ? [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] : [e, ""])));
+}
+
+function unknownKeys(block: unknown, known: readonly string[], at: string): string[] {
+  if (!block || typeof block !== "object") return [];
+  return Object.entries(block)
+    .filter(([k, v]) => v !== undefined && !known.includes(k))
+    .map(([k]) => `${at}.${k}`);
+}
+
+/**
+ * The platforms the moby client writes into the placement when it queries the
+ * registry, as the provider's create asks it to (`QueryRegistry = true` in
+ * resourceDockerServiceCreate; client/service_create.go resolveContainerSpecImage:
+ * `taskSpec.Placement.Platforms = imgPlatforms`, one per manifest of the image).
+ * The program cannot know them before the registry answers.
+ */
+export const IMAGE_PLATFORMS = [{ Architecture: "(each platform of the image's manifest)", OS: "linux" }];
+
+/**
+ * The image as the manager keeps it: the moby client writes it in its familiar
+ * form (client/service_create.go imageWithTagString: `docker.io/library/`
+ * dropped, `:latest` added to a bare name) and pins a reference without a
+ * digest to the one the registry answers (imageWithDigestString); a reference
+ * with a digest stays as it is.
+ */
+export function serviceImage(image: string): string {
+  const familiar = image.replace(/^(?:index\.)?docker\.io\//, "").replace(/^library\/(?=[^/]+$)/, "");
+  if (/@sha256:[0-9a-f]{64}$/.test(familiar)) return familiar;
+  const tagged = /:[^/]+$/.test(familiar) ? familiar : `${familiar}:latest`;
+  return `${tagged}@sha256:(the digest the registry answers)`;
+}
+
+const CONTAINER_SPEC_KEYS = [
+  "image", "labels", "commands", "args", "hostname", "env", "dir", "user", "groups", "readOnly", "mounts", "stopSignal",
+  "stopGracePeriod", "healthcheck", "hosts", "dnsConfig", "secrets", "configs", "isolation", "sysctl", "capAdds", "capDrops", "init",
+] as const;
+const TASK_SPEC_KEYS = ["containerSpec", "resources", "restartPolicy", "placement", "forceUpdate", "runtime", "networksAdvanceds", "logDriver"] as const;
+/** Optional+Computed in resourceDockerService's schema. */
+const CONTAINER_SPEC_COMPUTED = ["stopGracePeriod", "healthcheck", "dnsConfig", "init"] as const;
+const TASK_SPEC_COMPUTED = ["resources", "restartPolicy", "placement", "forceUpdate", "runtime"] as const;
+
+const plannedFileRef = (idKey: string, nameKey: string) => (r: Json) =>
+  // file_uid, file_gid default "0", file_mode 0o444 (schema defaults).
+  tf({ [idKey]: r[idKey], [nameKey]: r[nameKey], fileName: r.fileName, fileUid: r.fileUid ?? "0", fileGid: r.fileGid ?? "0", fileMode: r.fileMode ?? 0o444 });
+
+const plannedMount = (m: Json) =>
+  tf({
+    target: m.target,
+    source: m.source,
+    type: m.type,
+    readOnly: m.readOnly,
+    // propagation defaults to "rprivate", but only inside a bind_options block the input has.
+    bindOptions: m.bindOptions && tf({ propagation: m.bindOptions.propagation ?? "rprivate" }),
+    volumeOptions:
+      m.volumeOptions &&
+      tf({
+        noCopy: m.volumeOptions.noCopy,
+        labels: labelSet(labelMap(m.volumeOptions.labels)),
+        driverName: m.volumeOptions.driverName,
+        driverOptions: tfMap(m.volumeOptions.driverOptions),
+      }),
+    tmpfsOptions: m.tmpfsOptions && tf({ sizeBytes: m.tmpfsOptions.sizeBytes, mode: m.tmpfsOptions.mode }),
+  });
+
+function plannedContainerSpec(c: Json): Json {
+  const h = c.healthcheck;
+  return tf({
+    image: c.image,
+    labels: labelSet(labelMap(c.labels)),
+    commands: c.commands,
+    args: c.args,
+    hostname: c.hostname,
+    env: tfMap(c.env),
+    dir: c.dir,
+    user: c.user,
+    groups: c.groups,
+    readOnly: c.readOnly,
+    mounts: tfSet((c.mounts ?? []).map(plannedMount)),
+    stopSignal: c.stopSignal,
+    stopGracePeriod: c.stopGracePeriod,
+    // Every field defaults: interval, timeout, start_period "0s", retries 0.
+    healthcheck: h && tf({ tests: h.tests, interval: h.interval ?? "0s", timeout: h.timeout ?? "0s", startPeriod: h.startPeriod ?? "0s", retries: h.retries ?? 0 }),
+    hosts: tfSet((c.hosts ?? []).map((x: Json) => tf({ host: x.host, ip: x.ip }))),
+    dnsConfig: c.dnsConfig && tf({ nameservers: c.dnsConfig.nameservers, search: c.dnsConfig.search, options: c.dnsConfig.options }),
+    secrets: tfSet((c.secrets ?? []).map(plannedFileRef("secretId", "secretName"))),
+    configs: tfSet((c.configs ?? []).map(plannedFileRef("configId", "configName"))),
+    // Schema default "default".
+    isolation: c.isolation ?? "default",
+    sysctl: tfMap(c.sysctl),
+    capAdds: c.capAdds,
+    capDrops: c.capDrops,
+    init: c.init,
+  });
+}
+
+function plannedTaskSpec(t: Json | undefined): Json | undefined {
+  if (!t) return undefined;
+  const r = t.resources;
+  const p = t.placement;
+  return tf({
+    containerSpec: plannedContainerSpec(t.containerSpec ?? {}),
+    resources:
+      r &&
+      tf({
+        limits: r.limits && tf({ nanoCpus: r.limits.nanoCpus, memoryBytes: r.limits.memoryBytes }),
+        reservation:
+          r.reservation &&
+          tf({
+            nanoCpus: r.reservation.nanoCpus,
+            memoryBytes: r.reservation.memoryBytes,
+            genericResources:
+              r.reservation.genericResources &&
+              tf({
+                namedResourcesSpecs: tfSet(r.reservation.genericResources.namedResourcesSpecs),
+                discreteResourcesSpecs: tfSet(r.reservation.genericResources.discreteResourcesSpecs),
+              }),
+          }),
+      }),
+    restartPolicy: t.restartPolicy && tf({ ...t.restartPolicy }),
+    placement:
+      p &&
+      tf({
+        constraints: tfSet(p.constraints),
+        prefs: tfSet(p.prefs),
+        platforms: tfSet((p.platforms ?? []).map((x: Json) => tf({ architecture: x.architecture, os: x.os }))),
+        maxReplicas: p.maxReplicas,
+      }),
+    forceUpdate: t.forceUpdate,
+    runtime: t.runtime,
+    networksAdvanceds: tfSet(
+      (t.networksAdvanceds ?? []).map((n: Json) => tf({ id: n.id, name: n.name, aliases: tfSet(n.aliases), driverOpts: tfSet(n.driverOpts) })),
+    ),
+    logDriver: t.logDriver && tf({ name: t.logDriver.name, options: tfMap(t.logDriver.options) }),
+  });
+}
+
+/** createContainerSpec, then the moby client's image pinning. The SDK hands the provider every field, so a block the input leaves out is sent empty. */
+function containerSpecToDaemon(c: Json): Json {
+  const h = c.healthcheck ?? {};
+  const fileRef = (idKey: string, nameKey: string, apiId: string, apiName: string) => (r: Json) => ({
+    [apiId]: r[idKey],
+    [apiName]: r[nameKey] ?? "",
+    File: { Name: r.fileName, UID: r.fileUid ?? "", GID: r.fileGid ?? "", Mode: r.fileMode ?? 0 },
+  });
+  return {
+    Image: serviceImage(c.image),
+    Labels: labelMap(c.labels),
+    Command: c.commands ?? [],
+    Args: c.args ?? [],
+    Hostname: c.hostname ?? "",
+    Env: Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Dir: c.dir ?? "",
+    User: c.user ?? "",
+    Groups: c.groups ?? [],
+    ReadOnly: c.readOnly ?? false,
+    Mounts: (c.mounts ?? []).map((m: Json) => ({
+      Type: m.type,
+      Source: m.source ?? "",
+      Target: m.target,
+      ReadOnly: m.readOnly ?? false,
+      // The manager keeps an options block only where one was sent (moby daemon/cluster/convert/container.go containerToGRPC, containerSpecFromGRPC).
+      ...(m.bindOptions ? { BindOptions: { Propagation: m.bindOptions.propagation ?? "" } } : {}),
+      ...(m.volumeOptions
+        ? {
+            VolumeOptions: {
+              NoCopy: m.volumeOptions.noCopy ?? false,
+              Labels: labelMap(m.volumeOptions.labels),
+              DriverConfig: { Name: m.volumeOptions.driverName ?? "", Options: m.volumeOptions.driverOptions ?? {} },
+            },
+          }
+        : {}),
+      ...(m.tmpfsOptions ? { TmpfsOptions: { SizeBytes: m.tmpfsOptions.sizeBytes ?? 0, Mode: m.tmpfsOptions.mode ?? 0 } } : {}),
+    })),
+    StopSignal: c.stopSignal ?? "",
+    StopGracePeriod: nanos(c.stopGracePeriod),
+    Healthcheck: { Test: h.tests ?? [], Interval: nanos(h.interval), Timeout: nanos(h.timeout), StartPeriod: nanos(h.startPeriod), Retries: h.retries ?? 0 },
+    Hosts: (c.hosts ?? []).map((x: Json) => `${x.ip} ${x.host}`),
+    DNSConfig: { Nameservers: c.dnsConfig?.nameservers ?? [], Search: c.dnsConfig?.search ?? [], Options: c.dnsConfig?.options ?? [] },
+    Secrets: (c.secrets ?? []).map(fileRef("secretId", "secretName", "SecretID", "SecretName")),
+    Configs: (c.configs ?? []).map(fileRef("configId", "configName", "ConfigID", "ConfigName")),
+    Isolation: c.isolation ?? "",
+    Sysctls: c.sysctl ?? {},
+    CapabilityAdd: c.capAdds ?? [],
+    CapabilityDrop: c.capDrops ?? [],
+    // Sent on every API version the provider negotiates from 1.37 on (supportsServiceContainerInit).
+    Init: c.init ?? false,
+  };
+}
+
+function taskSpecToDaemon(t: Json): Json {
+  const r = t.resources ?? {};
+  const rp = t.restartPolicy ?? {};
+  const p = t.placement ?? {};
+  const gr = r.reservation?.genericResources ?? {};
+  return {
+    ContainerSpec: containerSpecToDaemon(t.containerSpec ?? {}),
+    Resources: {
+      ...(r.limits ? { Limits: { NanoCPUs: r.limits.nanoCpus ?? 0, MemoryBytes: r.limits.memoryBytes ?? 0 } } : {}),
+      ...(r.reservation
+        ? {
+            Reservations: {
+              NanoCPUs: r.reservation.nanoCpus ?? 0,
+              MemoryBytes: r.reservation.memoryBytes ?? 0,
+              GenericResources: [
+                ...(gr.namedResourcesSpecs ?? []).map((x: string) => ({ NamedResourceSpec: { Kind: x.split("=")[0], Value: x.split("=")[1] } })),
+                ...(gr.discreteResourcesSpecs ?? []).map((x: string) => ({ DiscreteResourceSpec: { Kind: x.split("=")[0], Value: Number(x.split("=")[1]) } })),
+              ],
+            },
+          }
+        : {}),
+    },
+    RestartPolicy: { Condition: rp.condition ?? "", Delay: nanos(rp.delay), MaxAttempts: rp.maxAttempts ?? 0, Window: nanos(rp.window) },
+    Placement: {
+      Constraints: p.constraints ?? [],
+      Preferences: (p.prefs ?? []).map((x: string) => ({ Spread: { SpreadDescriptor: x } })),
+      MaxReplicas: p.maxReplicas ?? 0,
+      // The client's, over whatever was sent.
+      Platforms: IMAGE_PLATFORMS,
+    },
+    ForceUpdate: t.forceUpdate ?? 0,
+    // The manager reports its container runtime (moby daemon/cluster/convert/service.go, serviceSpecFromGRPC).
+    Runtime: "container",
+    // The daemon resolves a target to the network's ID (daemon/cluster/services.go populateNetworkID).
+    Networks: (t.networksAdvanceds ?? []).map((n: Json) => ({
+      Target: n.id ?? `(the ID of ${n.name})`,
+      Aliases: n.aliases ?? [],
+      DriverOpts: Object.fromEntries((n.driverOpts ?? []).map((o: string) => [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)])),
+    })),
+    ...(t.logDriver ? { LogDriver: { Name: t.logDriver.name, Options: t.logDriver.options ?? {} } } : {}),
+  };
+}
+
+const readFileRef = (idKey: string, nameKey: string, apiId: string, apiName: string) => (r: Json) =>
+  tf({ [idKey]: r[apiId], [nameKey]: r[apiName], fileName: r.File?.Name, fileUid: r.File?.UID, fileGid: r.File?.GID, fileMode: r.File?.Mode });
+
+/** flattenContainerSpec. */
+function readContainerSpec(c: Json, planned: Json): Json {
+  const h = c.Healthcheck;
+  const dns = c.DNSConfig;
+  const read = tf({
+    image: c.Image,
+    labels: labelSet(c.Labels),
+    commands: c.Command,
+    args: c.Args,
+    hostname: c.Hostname,
+    env: tfMap(envMap(c.Env)),
+    dir: c.Dir,
+    user: c.User,
+    groups: c.Groups,
+    readOnly: c.ReadOnly,
+    mounts: tfSet(
+      (c.Mounts ?? []).map((m: Json) =>
+        tf({
+          target: m.Target,
+          source: m.Source,
+          type: m.Type,
+          readOnly: m.ReadOnly,
+          bindOptions: m.BindOptions && tf({ propagation: m.BindOptions.Propagation }),
+          volumeOptions:
+            m.VolumeOptions &&
+            tf({
+              noCopy: m.VolumeOptions.NoCopy,
+              labels: labelSet(m.VolumeOptions.Labels),
+              driverName: m.VolumeOptions.DriverConfig?.Name,
+              driverOptions: tfMap(m.VolumeOptions.DriverConfig?.Options),
+            }),
+          // `int(Mode.Perm())`: the permission bits only.
+          tmpfsOptions: m.TmpfsOptions && tf({ sizeBytes: m.TmpfsOptions.SizeBytes, mode: (m.TmpfsOptions.Mode ?? 0) & 0o777 }),
+        }),
+      ),
+    ),
+    stopSignal: c.StopSignal,
+    stopGracePeriod: c.StopGracePeriod === undefined ? undefined : shortDurOf(c.StopGracePeriod),
+    // flattenServiceHealthcheck: no start_interval in the schema.
+    healthcheck: h && tf({ tests: h.Test, interval: shortDurOf(h.Interval), timeout: shortDurOf(h.Timeout), startPeriod: shortDurOf(h.StartPeriod), retries: h.Retries }),
+    hosts: tfSet((c.Hosts ?? []).map((x: string) => ({ host: x.split(" ")[1], ip: x.split(" ")[0] }))),
+    dnsConfig: dns && tf({ nameservers: dns.Nameservers, search: dns.Search, options: dns.Options }),
+    secrets: tfSet((c.Secrets ?? []).map(readFileRef("secretId", "secretName", "SecretID", "SecretName"))),
+    configs: tfSet((c.Configs ?? []).map(readFileRef("configId", "configName", "ConfigID", "ConfigName"))),
+    isolation: c.Isolation,
+    sysctl: tfMap(c.Sysctls),
+    capAdds: c.CapabilityAdd,
+    capDrops: c.CapabilityDrop,
+    init: c.Init,
+  });
+  return keepComputed(read, planned, CONTAINER_SPEC_COMPUTED);
+}
+
+/** flattenTaskSpec. */
+function readTaskSpec(t: Json, planned: Json): Json {
+  const r = t.Resources;
+  const rp = t.RestartPolicy;
+  const p = t.Placement;
+  const generic: Json[] = r?.Reservations?.GenericResources ?? [];
+  const read = tf({
+    containerSpec: t.ContainerSpec && readContainerSpec(t.ContainerSpec, planned.containerSpec ?? {}),
+    resources:
+      r &&
+      tf({
+        limits: r.Limits && tf({ nanoCpus: r.Limits.NanoCPUs, memoryBytes: r.Limits.MemoryBytes }),
+        reservation:
+          r.Reservations &&
+          tf({
+            nanoCpus: r.Reservations.NanoCPUs,
+            memoryBytes: r.Reservations.MemoryBytes,
+            genericResources:
+              generic.length > 0
+                ? tf({
+                    namedResourcesSpecs: tfSet(generic.filter((g) => g.NamedResourceSpec).map((g) => `${g.NamedResourceSpec.Kind}=${g.NamedResourceSpec.Value}`)),
+                    discreteResourcesSpecs: tfSet(generic.filter((g) => g.DiscreteResourceSpec).map((g) => `${g.DiscreteResourceSpec.Kind}=${g.DiscreteResourceSpec.Value}`)),
+                  })
+                : undefined,
+          }),
+      }),
+    restartPolicy:
+      rp &&
+      tf({
+        condition: rp.Condition,
+        delay: rp.Delay === undefined ? undefined : shortDurOf(rp.Delay),
+        maxAttempts: rp.MaxAttempts,
+        window: rp.Window === undefined ? undefined : shortDurOf(rp.Window),
+      }),
+    placement:
+      p &&
+      tf({
+        constraints: tfSet(p.Constraints),
+        prefs: tfSet((p.Preferences ?? []).map((x: Json) => x.Spread?.SpreadDescriptor)),
+        platforms: tfSet((p.Platforms ?? []).map((x: Json) => tf({ architecture: x.Architecture, os: x.OS }))),
+        maxReplicas: p.MaxReplicas,
+      }),
+    forceUpdate: t.ForceUpdate,
+    runtime: t.Runtime,
+    // flattenTaskNetworksAdvanced: `id` is the target the manager keeps; `name` is never read.
+    networksAdvanceds: tfSet(
+      (t.Networks ?? []).map((n: Json) =>
+        tf({ id: n.Target, aliases: tfSet(n.Aliases), driverOpts: tfSet(Object.entries(n.DriverOpts ?? {}).map(([k, v]) => `${k}=${v}`)) }),
+      ),
+    ),
+    logDriver: t.LogDriver && tf({ name: t.LogDriver.Name, options: tfMap(t.LogDriver.Options) }),
+  });
+  return keepComputed(read, planned, TASK_SPEC_COMPUTED);
+}
+
+const UPDATE_DEFAULTS = { parallelism: 1, delay: "0s", failureAction: "pause", monitor: "5s", maxFailureRatio: "0.0", order: "stop-first" };
+
+/** update_config and rollback_config: not Computed, every field with a schema default. */
+const updateOrRollbackRule = (property: "updateConfig" | "rollbackConfig", specKey: "UpdateConfig" | "RollbackConfig"): FieldRule => ({
+  property,
+  forceNew: false,
+  source: `${SS} flattenServiceUpdateOrRollbackConfig: delay and monitor through shortDur, max_failure_ratio as %.1f of a float32 (equal floats suppressed: validators.go suppressEquivalentFloatRatio)`,
+  planned: (u?: Json) => u && tf({ ...UPDATE_DEFAULTS, ...tf(u) }),
+  toDaemon: (u: Json) => ({
+    Parallelism: u.parallelism ?? 0,
+    Delay: nanos(u.delay),
+    FailureAction: u.failureAction ?? "",
+    Monitor: nanos(u.monitor),
+    MaxFailureRatio: Math.fround(Number(u.maxFailureRatio ?? 0)),
+    Order: u.order ?? "",
+  }),
+  pick: (i) => i.Spec?.[specKey] ?? null,
+  read: (d: Json | null, planned: Json) => {
+    if (!d) return undefined;
+    const ratio = (d.MaxFailureRatio ?? 0).toFixed(1);
+    return tf({
+      parallelism: d.Parallelism,
+      delay: shortDurOf(d.Delay),
+      failureAction: d.FailureAction,
+      monitor: shortDurOf(d.Monitor),
+      maxFailureRatio: Number(ratio) === Number(planned.maxFailureRatio) ? planned.maxFailureRatio : ratio,
+      order: d.Order,
+    });
+  },
+});
+
+const SERVICE: ResourceRules = {
+  fields: [
+    asIs("name", `${SF} resourceDockerServiceReadRefreshFunc: service.Spec.Name`, (i) => i.Spec?.Name),
+    {
+      property: "labels",
+      forceNew: false,
+      source: `${SF} resourceDockerServiceReadRefreshFunc: mapToLabelSet(service.Spec.Labels) (Optional+Computed)`,
+      planned: (l) => (l === undefined ? undefined : labelSet(labelMap(l))),
+      toDaemon: (l: { label: string; value: string }[]) => labelMap(l),
+      pick: (i) => i.Spec?.Labels ?? {},
+      read: (l: Record<string, string> | null) => labelSet(l),
+    },
+    {
+      property: "taskSpec",
+      // Most of it updates the service in place (a rolling restart); networks_advanced, hosts and sysctl are ForceNew.
+      forceNew: false,
+      forceNewPaths: ["taskSpec.networksAdvanceds", "taskSpec.containerSpec.hosts", "taskSpec.containerSpec.sysctl"],
+      source: `${SS} flattenTaskSpec (every block and field: flattenContainerSpec, flattenServiceMounts, flattenServiceHealthcheck, flattenServiceSecrets, flattenServiceConfigs, flattenTaskResources, flattenTaskRestartPolicy, flattenTaskPlacement, flattenTaskNetworksAdvanced, flattenTaskLogDriver)`,
+      planned: (t?: Json) => plannedTaskSpec(t),
+      toDaemon: (t: Json) => taskSpecToDaemon(t),
+      pick: (i) => i.Spec?.TaskTemplate,
+      read: (t: Json, planned: Json) => readTaskSpec(t, planned),
+      uncovered: (t?: Json) => [...unknownKeys(t, TASK_SPEC_KEYS, "taskSpec"), ...unknownKeys(t?.containerSpec, CONTAINER_SPEC_KEYS, "taskSpec.containerSpec")],
+    },
+    {
+      property: "mode",
+      // ForceNew on the block: adding or removing it replaces; a replica count is updated in place.
+      forceNew: false,
+      source: `${SS} flattenServiceMode: replicated.replicas (schema default 1), global as a bool (Optional+Computed)`,
+      planned: (m?: Json) => m && tf({ replicated: m.replicated && tf({ replicas: m.replicated.replicas ?? 1 }), global: m.global }),
+      toDaemon: (m: Json) => (m.global ? { Global: {} } : { Replicated: { Replicas: m.replicated?.replicas ?? 0 } }),
+      pick: (i) => i.Spec?.Mode,
+      read: (d: Json) => tf({ replicated: d.Replicated && tf({ replicas: d.Replicated.Replicas }), global: d.Global !== undefined }),
+    },
+    updateOrRollbackRule("updateConfig", "UpdateConfig"),
+    updateOrRollbackRule("rollbackConfig", "RollbackConfig"),
+    {
+      property: "endpointSpec",
+      forceNew: false,
+      source: `${SF} resourceDockerServiceReadRefreshFunc: the allocated service.Endpoint (${SS} flattenServiceEndpoint); mode and published_port Computed, protocol "tcp" and publish_mode "ingress" by default`,
+      planned: (e?: Json) =>
+        e &&
+        tf({
+          mode: e.mode,
+          ports: (e.ports ?? []).map((p: Json) =>
+            tf({ name: p.name, protocol: p.protocol ?? "tcp", targetPort: p.targetPort, publishedPort: p.publishedPort, publishMode: p.publishMode ?? "ingress" }),
+          ),
+        }),
+      toDaemon: (e: Json) => {
+        const ports = (e.ports ?? []).map((p: Json) => ({
+          Name: p.name ?? "",
+          Protocol: p.protocol,
+          TargetPort: p.targetPort,
+          // The swarm allocator picks an ingress port from 30000 on where none is asked for.
+          PublishedPort: p.publishedPort ?? 30000,
+          PublishMode: p.publishMode,
+        }));
+        return { Spec: { Mode: e.mode ?? "vip", Ports: ports }, Ports: ports };
+      },
+      pick: (i) => (i.Endpoint?.Spec?.Mode ? i.Endpoint : { Spec: i.Spec?.EndpointSpec, Ports: i.Spec?.EndpointSpec?.Ports }),
+      read: (d: Json, planned: Json) =>
+        tf({
+          mode: planned.mode === undefined ? undefined : d.Spec?.Mode,
+          ports: (d.Ports ?? []).map((p: Json, n: number) =>
+            tf({
+              name: p.Name,
+              protocol: p.Protocol,
+              targetPort: p.TargetPort,
+              publishedPort: planned.ports?.[n]?.publishedPort === undefined ? undefined : p.PublishedPort,
+              publishMode: p.PublishMode,
+            }),
+          ),
+        }),
+    },
+  ],
+  notRead: {
+    auth: `${SF} resourceDockerServiceReadRefreshFunc sets no auth: it is sent with each create and update (retrieveAndMarshalAuth)`,
+    convergeConfig: `${SF} resourceDockerServiceCreate/Update only: how long to wait for the tasks`,
+  },
+};
+
+const SECRET: ResourceRules = {
+  fields: [asIs("name", `${SEC} resourceDockerSecretRead: secret.Spec.Name`, (i) => i.Spec?.Name)],
+  notRead: {
+    data: `${SEC} resourceDockerSecretRead: "secret data is not exposed via the API"`,
+    labels: `${SEC} resourceDockerSecretRead sets the name only`,
+  },
+};
+
+const SERVICE_CONFIG: ResourceRules = {
+  fields: [
+    asIs("name", `${CFG} resourceDockerConfigRead: config.Spec.Name`, (i) => i.Spec?.Name),
+    {
+      property: "data",
+      forceNew: true,
+      source: `${CFG} resourceDockerConfigCreate decodes it with base64.StdEncoding; resourceDockerConfigRead: base64.StdEncoding.EncodeToString(config.Spec.Data)`,
+      planned: ifSet,
+      // The inspect JSON carries the bytes as standard base64 (Go's encoding/json for []byte).
+      toDaemon: (data: string) => Buffer.from(data, "base64").toString("base64"),
+      pick: (i) => i.Spec?.Data,
+      read: (data: string) => data,
+    },
+    labelsRule(
+      `${CFG} resourceDockerConfigRead: mapToLabelSet(config.Spec.Labels)`,
+      (l) => (l === undefined ? undefined : labelMap(l)),
+      (i) => i.Spec?.Labels ?? {},
+    ),
+  ],
+  notRead: {},
+};
+
 /** Every resource type the program creates, by its Pulumi type token. */
 export const READ_BACK_RULES: Record<string, ResourceRules> = {
   "docker:index/container:Container": CONTAINER,
   "docker:index/network:Network": NETWORK,
   "docker:index/volume:Volume": VOLUME,
+  "docker:index/service:Service": SERVICE,
+  "docker:index/secret:Secret": SECRET,
+  "docker:index/serviceConfig:ServiceConfig": SERVICE_CONFIG,
 };
 
 // ------------------------------------------------------------ comparing
@@ -441,7 +1023,26 @@ export interface ReadBackDiff {
   replaces: boolean;
   sent: unknown;
   readBack: unknown;
+  /** Where inside the property the two differ (`taskSpec.placement.platforms`); the property alone for a plain value. */
+  paths: string[];
   source: string;
+}
+
+/** The paths below `at` where `a` and `b` differ: keys of objects, indices of arrays. */
+export function differingPaths(a: unknown, b: unknown, at: string): string[] {
+  if (isDeepStrictEqual(a, b)) return [];
+  const bothObjects = a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b);
+  if (!bothObjects) return [at];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.flatMap((k) => differingPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${at}[${k}]` : `${at}.${k}`));
+}
+
+/** `value` without what lies at `path` (property names, as in Pulumi's ignoreChanges). */
+function withoutPath(value: unknown, path: string[]): unknown {
+  if (path.length === 0 || value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const [head, ...rest] = path;
+  const { [head]: inner, ...others } = value as Record<string, unknown>;
+  return rest.length === 0 || inner === undefined ? others : { ...others, [head]: withoutPath(inner, rest) };
 }
 
 function canonical(value: unknown, unordered: boolean): unknown {
@@ -460,22 +1061,36 @@ function rulesFor(type: string): ResourceRules {
 export function uncoveredProperties(type: string, inputs: Record<string, unknown>): string[] {
   const rules = rulesFor(type);
   const known = new Set([...rules.fields.map((f) => f.property), ...Object.keys(rules.notRead)]);
-  return Object.keys(inputs).filter((p) => inputs[p] !== undefined && !known.has(p));
+  const nested = rules.fields.flatMap((f) => (inputs[f.property] === undefined ? [] : (f.uncovered?.(inputs[f.property]) ?? [])));
+  return [...Object.keys(inputs).filter((p) => inputs[p] !== undefined && !known.has(p)), ...nested];
 }
 
 /**
  * Compares the inputs with what the provider stores, either simulated for an
  * engine (`daemon: EngineFacts`) or read from a real daemon's inspect JSON.
+ * `ignoreChanges` is the resource's option: Pulumi sends the stored value at
+ * those paths, so they never differ.
  */
-export function readBackDiffs(type: string, inputs: Record<string, unknown>, daemon: { engine: EngineFacts } | { inspect: unknown }): ReadBackDiff[] {
+export function readBackDiffs(
+  type: string,
+  inputs: Record<string, unknown>,
+  daemon: { engine: EngineFacts } | { inspect: unknown },
+  ignoreChanges: readonly string[] = [],
+): ReadBackDiff[] {
   const diffs: ReadBackDiff[] = [];
   for (const rule of rulesFor(type).fields) {
     const planned = rule.planned?.(inputs[rule.property]);
     if (planned === undefined) continue;
     const stored = "engine" in daemon ? rule.toDaemon(planned, daemon.engine) : rule.pick(daemon.inspect as Inspected);
-    const readBack = rule.read(stored, planned);
-    if (!isDeepStrictEqual(canonical(planned, !!rule.unordered), canonical(readBack, !!rule.unordered))) {
-      diffs.push({ property: rule.property, replaces: rule.forceNew, sent: planned, readBack, source: rule.source });
+    const ignored = ignoreChanges.map((p) => p.split(".")).filter(([head, ...rest]) => head === rule.property && rest.length > 0);
+    const strip = (value: unknown) => ignored.reduce((v, [, ...rest]) => withoutPath(v, rest), value);
+    const sent = strip(planned);
+    const readBack = strip(rule.read(stored, planned));
+    const [a, b] = [canonical(sent, !!rule.unordered), canonical(readBack, !!rule.unordered)];
+    if (!isDeepStrictEqual(a, b)) {
+      const paths = differingPaths(a, b, rule.property);
+      const replaces = rule.forceNew || paths.some((p) => (rule.forceNewPaths ?? []).some((f) => p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)));
+      diffs.push({ property: rule.property, replaces, sent, readBack, paths, source: rule.source });
     }
   }
   return diffs;
@@ -491,4 +1106,4 @@ export function createRefusals(type: string, inputs: Record<string, unknown>, en
 }
 
 export const describeReadBackDiff = (d: ReadBackDiff) =>
-  `${d.property} is sent as ${JSON.stringify(d.sent)} and read back as ${JSON.stringify(d.readBack)} (${d.replaces ? "a replacement" : "an update"} on every up; ${d.source})`;
+  `${d.property} is sent as ${JSON.stringify(d.sent)} and read back as ${JSON.stringify(d.readBack)}, differing at ${d.paths.join(", ")} (${d.replaces ? "a replacement" : "an update"} on every up; ${d.source})`;

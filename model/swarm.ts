@@ -19,7 +19,7 @@
  */
 import { SERVICES, type ServiceName } from "../catalog/services";
 import type { StoreName } from "../catalog/types";
-import type { BackupPlan } from "./backup";
+import { BACKUP_WEBHOOK_ENV, type BackupPlan } from "./backup";
 import type { CatalogContainerPlan, EnvironmentPlan } from "./environment";
 import { swarmNames } from "./naming";
 import type { EnvironmentSettings } from "./settings";
@@ -59,6 +59,8 @@ export const SECRET_DELIVERY: Partial<Record<SwarmEntry, SecretDelivery>> = {
   postgres: { via: "file", how: "the official image's entrypoint reads POSTGRES_PASSWORD_FILE (file_env)" },
   // docker-library/rabbitmq docker-entrypoint.sh lists RABBITMQ_DEFAULT_PASS_FILE in deprecatedEnvVars and exits when it is set.
   rabbitmq: { via: "env", why: "the official image refuses RABBITMQ_DEFAULT_PASS_FILE (deprecatedEnvVars in its entrypoint); RabbitMQ reads RABBITMQ_DEFAULT_PASS" },
+  // Our own program, no shell in front of it: backup/cli.ts reads each <NAME>_FILE it knows at start.
+  backup: { via: "file", how: "the backup program reads each of its <NAME>_FILE into <NAME> when a `backup` command starts (backup/secret-files.ts)" },
   // The catalog's own redis command and healthcheck read $REDIS_PASSWORD.
   redis: { via: "env", why: "the redis image has no *_FILE convention; the catalog's command and healthcheck read $REDIS_PASSWORD" },
 };
@@ -230,4 +232,50 @@ export function placementProblem(loads: SwarmLoad[], nodes: number, budgetMb: nu
     used[node] += task.memoryMb;
   }
   return undefined;
+}
+
+/** The secret variables the swarm gives one entry as files only: its plan's, and the backup's optional webhook. */
+export function fileDeliveredSecrets(plan: EnvironmentPlan, swarm: SwarmPlan): { entry: SwarmEntry; variables: string[] }[] {
+  const entries: (CatalogContainerPlan | BackupPlan)[] = [...plan.containers, ...(plan.backup ? [plan.backup] : [])];
+  return swarm.services
+    .filter((t) => t.secrets.via === "file")
+    .map((t) => {
+      const entry = entries.find((c) => c.name === t.entry)!;
+      const variables = entry.env.filter((v) => v.secret).map((v) => v.name);
+      return { entry: t.entry, variables: entry.kind === "backup" ? [...variables, BACKUP_WEBHOOK_ENV] : variables };
+    });
+}
+
+/** Where an entry's own command, healthcheck or config file reads, by name, a secret the swarm gives it as a file only. */
+export interface FileSecretReader {
+  entry: SwarmEntry;
+  where: "command" | "healthcheck" | `config file ${string}`;
+  variable: string;
+}
+
+/** A shell's `$NAME` / `${NAME…}`, `printenv NAME`, Node's `process.env.NAME` / `process.env["NAME"]`. */
+const readsVariable = (text: string, variable: string) => {
+  const name = variable.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const end = "(?![A-Za-z0-9_])";
+  return new RegExp(`\\$\\{?${name}${end}|printenv\\s+${name}${end}|process\\.env(\\.${name}${end}|\\[\\s*["'\`]${name}["'\`]\\s*\\])`).test(text);
+};
+
+/**
+ * On a swarm, a variable delivered as a file is unset in the task: only `<NAME>_FILE` is. What turns it
+ * back into `<NAME>` runs inside the image's program, so nothing else sees it: a healthcheck is an exec
+ * of its own (moby daemon/health.go cmdProbe: the test's argv, not the entrypoint), a command need not
+ * pass through the part of the entrypoint that reads the file (postgres' file_env runs only when it
+ * starts postgres), and a config file is never expanded. Any such read is a task that breaks on a swarm.
+ */
+export function fileSecretReaders(plan: EnvironmentPlan, swarm: SwarmPlan): FileSecretReader[] {
+  const entries: (CatalogContainerPlan | BackupPlan)[] = [...plan.containers, ...(plan.backup ? [plan.backup] : [])];
+  return fileDeliveredSecrets(plan, swarm).flatMap(({ entry, variables }) => {
+    const c = entries.find((x) => x.name === entry)!;
+    const texts: [FileSecretReader["where"], string][] = [
+      ...(c.command ?? []).map((arg): [FileSecretReader["where"], string] => ["command", arg]),
+      ...c.healthcheck.tests.map((arg): [FileSecretReader["where"], string] => ["healthcheck", arg]),
+      ...(c.configFiles ?? []).map((f): [FileSecretReader["where"], string] => [`config file ${f.path}`, f.content]),
+    ];
+    return variables.flatMap((variable) => [...new Set(texts.filter(([, text]) => readsVariable(text, variable)).map(([where]) => where))].map((where) => ({ entry, where, variable })));
+  });
 }

@@ -11,13 +11,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Credential, StoreName } from "../../catalog/types";
 import type { RegistrySecret } from "../../config/schema";
 import type { NetworkKey } from "../../model/container";
+import { BACKUP_WEBHOOK_ENV } from "../../model/backup";
 import type { EnvironmentPlan } from "../../model/environment";
 import { registryHost } from "../../model/image-ref";
 import { LABELS, PROJECT, TYPE_TOKENS, childName } from "../../model/naming";
 import type { SwarmPlan } from "../../model/swarm";
 import { Credentials } from "../credentials";
 import { Databases } from "../databases";
-import { CONNECT_SCRIPT, DISCONNECT_SCRIPT } from "../edge";
+import { Edge } from "../edge";
 import { createVolumes, planOutputs, type EnvironmentOutputs } from "../environment";
 import { SWARM_SERVICE_LABEL, SwarmService } from "./service";
 
@@ -72,40 +73,21 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
 
     // One overlay per network of the model. Not encrypted: IPsec between nodes needs ESP (IP protocol 50)
     // through every firewall on the way, and costs CPU on every packet; the overlays stay inside the
-    // swarm's own network (docs/swarm.md).
-    const networkIds: Partial<Record<NetworkKey, pulumi.Input<string>>> = {};
-    const networkNames: Partial<Record<NetworkKey, pulumi.Input<string>>> = {};
-    for (const network of plan.networks) {
-      const edge = network.key === "edge";
+    // swarm's own network (docs/swarm.md). The edge is the Edge component's, as on the docker runtime, so
+    // a stack moving to a swarm keeps its URN and that of Traefik's attachment.
+    const edge = new Edge(childName(name, "edge"), { edge: plan.edge, labels: ownership, driver: "overlay" }, { parent: this });
+    const networkIds: Partial<Record<NetworkKey, pulumi.Input<string>>> = { edge: edge.networkId };
+    const networkNames: Partial<Record<NetworkKey, pulumi.Input<string>>> = { edge: edge.networkName };
+    for (const network of plan.networks.filter((n) => n.key !== "edge")) {
       const created = new docker.Network(
         childName(name, "network", network.key),
-        {
-          name: network.name,
-          driver: "overlay",
-          internal: network.internal,
-          // The edge is attachable, so the existing Traefik container joins it with `docker network connect`,
-          // and pins its subnet, which Keycloak trusts proxy headers from.
-          ...(edge ? { attachable: true, ipamConfigs: [{ subnet: plan.edge.subnet }] } : {}),
-          labels: ownership,
-        },
+        { name: network.name, driver: "overlay", internal: network.internal, labels: ownership },
         // Moving from the docker runtime replaces each bridge network of the same URN by an overlay of the
         // same name: the old one must go first, or Docker has two networks of one name.
         { parent: this, deleteBeforeReplace: true },
       );
       networkIds[network.key] = created.id;
       networkNames[network.key] = created.name;
-      if (edge) {
-        new command.local.Command(
-          childName(name, "traefik-attachment"),
-          {
-            create: CONNECT_SCRIPT,
-            delete: DISCONNECT_SCRIPT,
-            environment: { EDGE_NETWORK: plan.edge.network, TRAEFIK_CONTAINER: plan.edge.traefikContainer },
-            triggers: [created.id, plan.edge.traefikContainer],
-          },
-          { parent: this, dependsOn: [created], deleteBeforeReplace: true },
-        );
-      }
     }
 
     // On the manager, which is the stores' node: the tasks pinned there mount them by name.
@@ -161,14 +143,14 @@ export class SwarmEnvironment extends pulumi.ComponentResource {
           swarm: planOf("backup"),
           image: plan.backup.image,
           auth: authFor(plan.backup.image),
-          ...(webhook ? { extraSecrets: { PO_BACKUP_WEBHOOK: webhook } } : {}),
+          ...(webhook ? { extraSecrets: { [BACKUP_WEBHOOK_ENV]: webhook } } : {}),
           dependsOn: [...stores.values()].map((s) => s.service),
         },
         { parent: this },
       );
     }
 
-    this.outputs = planOutputs(plan, { containers, networks: networkNames, volumes }, (c) => planOf(c.name).router!);
+    this.outputs = planOutputs(plan, "swarm", { containers, networks: networkNames, volumes }, (c) => planOf(c.name).router!);
     this.registerOutputs(this.outputs);
   }
 }

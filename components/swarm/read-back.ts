@@ -2,10 +2,14 @@
  * How the Docker provider reads a swarm service back into state, and so the
  * form every input of components/swarm/ must be sent in: a value the provider
  * reads back in another form is a diff on every `preview` and an update on
- * every `up`, which on Swarm is a rolling restart of every task.
+ * every `up`, which on Swarm is a rolling restart of every task. The rules
+ * themselves, field by field with their sources, are model/read-back.ts'
+ * READ_BACK_RULES (services, overlays, secrets, configs); the test that runs
+ * every registered swarm resource through them is
+ * test/components/swarm/read-back.test.ts.
  *
- * The rules, from github:kreuzwerker/terraform-provider-docker (the provider
- * pulumi-docker bridges), internal/provider/resource_docker_service_structures.go:
+ * What that means for the program, from github:kreuzwerker/terraform-provider-docker
+ * (the provider pulumi-docker bridges), internal/provider/resource_docker_service_structures.go:
  * - durations (healthcheck interval/timeout/start_period, update and rollback
  *   delay/monitor, restart delay/window, stop_grace_period) are read back
  *   through `shortDur`: Go's Duration.String() with a trailing "m0s"/"h0m"
@@ -19,26 +23,31 @@
  *   file_mode (default 0o444) (`flattenServiceSecrets`), so all three are sent;
  * - the healthcheck has no start_interval (`flattenServiceHealthcheck`), so
  *   none is sent: a task's checks run at `interval` from the start;
- * - the image is read back as the daemon stores it: a reference with a digest
- *   stays as given, a tag alone is pinned to `tag@sha256:…` by the manager
- *   (moby daemon/cluster/services.go, CreateService), a diff every run; so
- *   only digests are sent.
+ * - the image is read back as the manager stores it: the moby client the
+ *   provider links writes it in its familiar form and, since the provider's
+ *   create queries the registry, pins a tag to `tag@sha256:…`
+ *   (client/service_create.go, ServiceCreate), a diff every run; so only
+ *   digests are sent, in familiar form (no `docker.io/library/`);
+ * - the same registry query writes the image's platforms into the placement
+ *   (resolveContainerSpecImage), read back into `placement.platforms`: the one
+ *   input the program cannot send as it reads back, since only the registry
+ *   knows it. Every service ignores changes to it (service.ts), so the
+ *   platforms stay those the service was created with;
+ * - the edge overlay's gateway is sent: the swarm allocator stores the subnet's
+ *   first address otherwise, and `ipam_config` is ForceNew (environment.ts);
+ *   an overlay's `options` are not: the overlay driver adds its
+ *   `com.docker.network.driver.overlay.vxlanid_list`, which the provider
+ *   reads back (resourceDockerNetworkReadRefreshFunc) into a Computed field
+ *   that only differs when some options are sent.
+ * Not read back at all, so never a diff: `auth`, `converge_config`, a secret's
+ * `data` and `labels` (resource_docker_secret.go resourceDockerSecretRead).
  */
 
-import { goDurationString, parseGoDuration } from "../../model/read-back";
+import { parseGoDuration, shortDur } from "../../model/read-back";
+
+export { shortDur };
 
 const NS_PER_MS = 1_000_000n;
-
-/**
- * The provider's `shortDur` (internal/provider/resource_docker_service_structures.go):
- * Go's Duration.String(), then a trailing "m0s" cut to "m" and "h0m" to "h".
- */
-export function shortDur(ns: bigint): string {
-  let text = goDurationString(ns);
-  if (text.endsWith("m0s")) text = text.slice(0, -2);
-  if (text.endsWith("h0m")) text = text.slice(0, -2);
-  return text;
-}
 
 /** The provider's read-back form of a whole number of milliseconds. */
 export function shortDuration(ms: number): string {

@@ -29,6 +29,9 @@ export interface SwarmServiceArgs extends ContainerInputs {
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** The one service input the program leaves to the registry (read-back.ts). */
+export const PLACEMENT_PLATFORMS = "taskSpec.placement.platforms";
+
 const labelList = (labels: Record<string, string>) => Object.entries(labels).map(([label, value]) => ({ label, value }));
 const digest = (...parts: string[]) => createHash("sha256").update(parts.join("\n")).digest("hex");
 const kebab = (envName: string) => envName.toLowerCase().replace(/[^a-z0-9]+/g, "-");
@@ -159,7 +162,16 @@ export class SwarmService extends pulumi.ComponentResource {
         convergeConfig: { delay: shortDuration(5000), timeout: shortDuration(swarm.convergeTimeoutSeconds * 1000) },
         auth: args.auth,
       },
-      { parent: this, dependsOn: args.dependsOn },
+      {
+        parent: this,
+        dependsOn: args.dependsOn,
+        // The provider's create asks the moby client to query the registry (resource_docker_service_funcs.go
+        // resourceDockerServiceCreate, QueryRegistry), and the client writes the image's platforms into the
+        // placement (client/service_create.go resolveContainerSpecImage); the provider reads them back into
+        // placement.platforms, which the program cannot know before the registry answers. Sent as stored, they
+        // stay the platforms of the image the service was created with (an update does not query the registry).
+        ignoreChanges: [PLACEMENT_PLATFORMS],
+      },
     );
     this.registerOutputs({ serviceName: this.service.name });
   }

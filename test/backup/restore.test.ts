@@ -28,6 +28,7 @@ import { startRabbitmq, type RunningRabbitmq } from "../../testing/servers/rabbi
 import { EsStandin, localRepositoryCopy, STANDIN_REPOSITORY_FILE } from "../../testing/servers/es-standin";
 import { startPostgres, type LocalPostgres } from "./servers";
 import { Client } from "pg";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { libpqEnv, type PostgresConnection } from "../../backup/postgres";
 
 jest.setTimeout(180_000);
@@ -301,6 +302,25 @@ describe("npm run restore: refusals and the prompt", () => {
       new RestoreRefused("refusing to restore into prod without --confirm-prod: it overwrites production data"),
     );
     expect(asked).toBe(false);
+  });
+
+  it("refuses a stack on runtime: swarm before it reads the repository or asks anything, naming why", async () => {
+    // The committed qual stack file, moved to a swarm.
+    const project = mkdtempSync(join(tmpdir(), "po-restore-swarm-"));
+    try {
+      const root = join(__dirname, "..", "..");
+      writeFileSync(join(project, "Pulumi.yaml"), readFileSync(join(root, "Pulumi.yaml")));
+      const stackFile = parseYaml(readFileSync(join(root, "Pulumi.qual.yaml"), "utf8")) as { config: Record<string, unknown> };
+      stackFile.config["portugal-odyssey:runtime"] = "swarm";
+      writeFileSync(join(project, "Pulumi.qual.yaml"), stringifyYaml(stackFile));
+      let asked = false;
+      await expect(restoreCommand(["--stack", "qual", "--snapshot", "latest", "--only", "redis", "--yes"], async () => (asked = true), project)).rejects.toThrow(
+        new RestoreRefused("stack qual runs on runtime: swarm, which npm run restore does not support yet; nothing was changed (docs/backups.md)"),
+      );
+      expect(asked).toBe(false);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 
   const plan = { env: ENV, summary: ["Restore snapshot abc of qual", "Redis po-redis-qual is STOPPED"] } as RestorePlan;

@@ -202,3 +202,22 @@ test("moving a stack from docker to swarm keeps the URNs of its credentials and 
   expect(kept(runs.prod).length).toBeGreaterThan(0);
   expect(kept(runs.prod)).toEqual(kept(docker));
 });
+
+test("moving a stack from docker to swarm replaces every network, the edge included, in place and delete-first, with Traefik's attachment", async () => {
+  // Docker refuses a second network of one name. Pulumi deletes a delete-first replacement (and, before it,
+  // what depends on it: the containers) before creating the new one; a network under another URN would be
+  // created first, beside its same-named predecessor, and the `up` would fail there.
+  const docker = await runProgram({ stack: "prod" });
+  const networks = (run: ProgramRun) => ofType(run, TYPES.network);
+  const byName = (run: ProgramRun) => new Map(networks(run).map((n) => [n.inputs.name as string, n]));
+  const before = byName(docker);
+  expect(networks(runs.prod).length).toBe(plans.prod.plan.networks.length);
+  for (const overlay of networks(runs.prod)) {
+    expect(overlay.inputs.driver).toBe("overlay");
+    expect(overlay.urn).toBe(before.get(overlay.inputs.name)?.urn);
+    expect(overlay.options.deleteBeforeReplace).toBe(true);
+  }
+  const attachment = (run: ProgramRun) => ofType(run, TYPES.command).filter((c) => c.name.endsWith("-traefik-attachment")).map((c) => c.urn);
+  expect(attachment(runs.prod)).toHaveLength(1);
+  expect(attachment(runs.prod)).toEqual(attachment(docker));
+});

@@ -132,3 +132,26 @@ describe("the per-node budget", () => {
     expect(three.tasks.reduce((a, t) => a + t.memoryMb, 0) - two.tasks.reduce((a, t) => a + t.memoryMb, 0)).toBe(perReplica);
   });
 });
+
+describe("secrets the swarm gives as files", () => {
+  const roomy = (stack: string) => ({ runtime: "swarm", swarm: { nodes: 3 }, host: { ...host(stack), memoryBudgetMb: 1_000_000 } });
+  // A service with a secret, from the plan, whose command a stack may override.
+  const plan = planEnvironment(settingsOf("qual"));
+  const service = plan.containers.find((c) => c.kind === "service" && c.env.some((v) => v.secret))!;
+  const variable = service.env.find((v) => v.secret)!.name;
+  const reading = { services: { [service.name]: { command: ["sh", "-c", `exec server --password "$${variable}"`] } } };
+
+  test("a stack's command that reads one by name is refused at its key on swarm, saying where the secret is", () => {
+    const found = problems("qual", { ...roomy("qual"), ...reading });
+    expect(found).toEqual([
+      {
+        path: `${PROJECT}:services.${service.name}.command`,
+        message: expect.stringContaining(`${service.name}'s command reads ${variable}, but runtime: swarm gives ${service.name} that secret as a file only (${variable}_FILE=/run/secrets/${variable})`),
+      },
+    ]);
+  });
+
+  test("the same command is accepted on the docker runtime, where the variable is set", () => {
+    expect(problems("qual", reading)).toEqual([]);
+  });
+});

@@ -9,6 +9,11 @@
  * uid 999, fresh named volumes for the staging area and the Elasticsearch
  * snapshots. The stores are reached over the host's network. The names are this
  * test's own, so it needs no e2e lock.
+ *
+ * Then the backup as `runtime: swarm` registers its service: the task spec's env,
+ * with `<NAME>_FILE` for every credential and no credential itself, and its
+ * Docker secrets as read-only root-owned 0444 files at /run/secrets
+ * (testing/servers/backup-environment.ts says how that differs from Swarm's).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -20,11 +25,13 @@ import type { DrillResult } from "../../backup/drill";
 import type { Manifest } from "../../backup/job";
 import { Restic } from "../../backup/restic";
 import { BACKUP_IMAGE_DIRS, BACKUP_MOUNTS, BACKUP_STAGING, BACKUP_STATUS_FILE } from "../../model/backup";
+import { planEnvironment } from "../../model/environment";
 import { BACKUP_TAGS, names } from "../../model/naming";
+import { secretFile } from "../../model/swarm";
 import { BACKUP_ENVIRONMENT_LABEL, buildBackupImage, runToExit, startBackupEnvironment, type BackupEnvironment, type Seed } from "../../testing/servers/backup-environment";
 import { startPostgres } from "../../testing/servers/postgres";
 import { waitFor } from "../../testing/servers/free-port";
-import { FIXTURE_PROJECT } from "../harness/stack-config";
+import { FIXTURE_PROJECT, settingsOf } from "../harness/stack-config";
 import { dockerStatus } from "./host";
 
 jest.setTimeout(900_000);
@@ -46,6 +53,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await environment?.cleanUp();
 });
+
+const restic = () => new Restic({ repository: environment.repository, env: { RESTIC_PASSWORD: environment.resticPassword } });
+const backupStatus = () => JSON.parse(readFileSync(join(environment.volume("backup-staging").mountpoint, BACKUP_STATUS_FILE), "utf8")) as Record<string, string>;
+
+/** The snapshot's manifest, read back from the repository, holds every store the seed filled. */
+async function expectWholeSnapshot(snapshotId: string) {
+  const manifestFile = join(environment.volume("backup-staging").mountpoint, `manifest-readback-${snapshotId.slice(0, 8)}.json`);
+  await restic().dumpFile(snapshotId, "/manifest.json", manifestFile);
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
+  expect(manifest.redis).toMatchObject({ keys: SEED.redisKeys });
+  expect(manifest.elasticsearch).toMatchObject({ indices: environment.es.indices });
+  expect(manifest.uploads).toMatchObject({ files: SEED.uploadFiles, bytes: SEED.uploadFiles * SEED.uploadBytes });
+  expect(manifest.postgres.databases.map((d) => d.database)).toEqual([names.serviceDatabase("booking-service", environment.env)]);
+}
 
 const mountKey = (path: string): VolumeKey => (path === BACKUP_STAGING ? "backup-staging" : (Object.entries(BACKUP_MOUNTS).find(([, p]) => p === path)![0] as VolumeKey));
 
@@ -96,17 +117,10 @@ test("the nightly backup, killed with SIGKILL mid-backup and run again, complete
   expect({ exit: second.exitCode, logs: second.logs.split("\n").slice(-6) }).toMatchObject({ exit: 0 });
   expect(second.logs).toMatch(new RegExp(`backup ${environment.env}: snapshot [0-9a-f]{8} complete`));
 
-  const restic = new Restic({ repository: environment.repository, env: { RESTIC_PASSWORD: environment.resticPassword } });
-  const complete = await restic.snapshots(environment.env, BACKUP_TAGS.complete);
+  const complete = await restic().snapshots(environment.env, BACKUP_TAGS.complete);
   expect(complete).toHaveLength(1);
-  const manifestFile = join(environment.volume("backup-staging").mountpoint, "manifest-readback.json");
-  await restic.dumpFile(complete[0].id, "/manifest.json", manifestFile);
-  const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
-  expect(manifest.redis).toMatchObject({ keys: SEED.redisKeys });
-  expect(manifest.elasticsearch).toMatchObject({ indices: environment.es.indices });
-  expect(manifest.uploads).toMatchObject({ files: SEED.uploadFiles, bytes: SEED.uploadFiles * SEED.uploadBytes });
-  expect(manifest.postgres.databases.map((d) => d.database)).toEqual([names.serviceDatabase("booking-service", environment.env)]);
-  const status = JSON.parse(readFileSync(join(environment.volume("backup-staging").mountpoint, BACKUP_STATUS_FILE), "utf8")) as Record<string, string>;
+  await expectWholeSnapshot(complete[0].id);
+  const status = backupStatus();
   expect(status.lastSnapshot).toBe(complete[0].id);
   expect(Date.parse(status.lastSuccess)).toBeGreaterThan(Date.parse(status.lastFailure ?? "0"));
 });
@@ -138,4 +152,52 @@ test("the drill passes in the same container spec, reading the repository mounte
   } finally {
     await target.stop();
   }
+});
+
+describe("on runtime: swarm", () => {
+  /** The backup's credentials as the plan has them for a local repository, as here: what the swarm delivers as files. */
+  const credentials = () =>
+    planEnvironment(settingsOf(environment.env, { backup: { repository: environment.repository } }))
+      .backup!.env.filter((v) => v.secret)
+      .map((v) => v.name);
+  const spec = () => environment.registeredService.inputs.taskSpec.containerSpec;
+
+  test("the service's task is the production spec: credentials only as <NAME>_FILE, user, read-only root, 16 MiB /tmp, no capability", () => {
+    expect(credentials().length).toBeGreaterThan(0);
+    const env = spec().env as Record<string, string>;
+    for (const name of credentials()) expect({ name, plain: env[name], file: env[`${name}_FILE`] }).toEqual({ name, plain: undefined, file: secretFile(name) });
+    expect(spec().secrets).toEqual(credentials().map((name) => expect.objectContaining({ fileName: secretFile(name), fileMode: 0o444, fileUid: "0", fileGid: "0" })));
+    const tmpfs = (spec().mounts as { type: string; target: string; tmpfsOptions?: { sizeBytes: number } }[]).filter((m) => m.type === "tmpfs");
+    expect({ user: spec().user, readOnly: spec().readOnly, drops: spec().capDrops, tmpfs }).toEqual({
+      user: "1000:1000",
+      readOnly: true,
+      drops: ["ALL"],
+      tmpfs: [expect.objectContaining({ target: "/tmp", tmpfsOptions: { sizeBytes: 16 * 1024 * 1024 } })],
+    });
+    // Materialised as the engine writes a task's secret: root's, 0444.
+    for (const name of credentials()) {
+      const st = statSync(join(environment.secretsDir, name));
+      expect({ name, owner: `${st.uid}:${st.gid}`, mode: (st.mode & 0o777).toString(8) }).toEqual({ name, owner: "0:0", mode: "444" });
+    }
+  });
+
+  test("the nightly backup completes in the task's container, reading every credential from its secret file, with none in its env", async () => {
+    const name = `${runId}-swarm-task`;
+    await docker.createContainer(environment.swarmTaskBody(name, [...CLI, "backup", "run"]));
+    const inspected = await docker.getContainer(name).inspect();
+    const envNames = inspected.Config.Env.map((e) => e.slice(0, e.indexOf("=")));
+    expect(credentials().filter((c) => envNames.includes(c))).toEqual([]);
+    expect(credentials().filter((c) => !envNames.includes(`${c}_FILE`))).toEqual([]);
+    expect(inspected.HostConfig).toMatchObject({ ReadonlyRootfs: true, CapDrop: ["ALL"] });
+    expect(inspected.Config.User).toBe("1000:1000");
+
+    const run = await runToExit(docker, name);
+    // A failed run shows its last lines.
+    expect({ exit: run.exitCode, tail: run.exitCode === 0 ? [] : run.logs.trim().split("\n").slice(-6) }).toEqual({ exit: 0, tail: [] });
+    expect(run.logs).toMatch(new RegExp(`backup ${environment.env}: snapshot [0-9a-f]{8} complete`));
+    const status = backupStatus();
+    const complete = await restic().snapshots(environment.env, BACKUP_TAGS.complete);
+    expect(complete.map((s) => s.id)).toContain(status.lastSnapshot);
+    await expectWholeSnapshot(status.lastSnapshot);
+  });
 });

@@ -7,7 +7,7 @@
  * of it.
  */
 import Docker from "dockerode";
-import { LAB_NODE_LABEL, execInTask, lab, labRegistry, labStatus, registryStatus, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
+import { LAB_NODE_LABEL, execInTask, holdLab, lab, labRegistry, labStatus, registryStatus, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
 import { buildStandinImage } from "./host";
 import { RUN_LABEL } from "./applier";
 
@@ -18,9 +18,11 @@ const runId = `e2e-${process.pid}-${Date.now().toString(36)}`;
 describe("the lab swarm", () => {
   let L: Lab;
   let image: string;
+  let release: (() => void) | undefined;
   const created: { services: string[]; networks: string[] } = { services: [], networks: [] };
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!status.up) throw new Error(status.reason);
+    release = await holdLab("swarm-lab");
     L = lab();
     image = buildStandinImage();
   });
@@ -29,6 +31,7 @@ describe("the lab swarm", () => {
     for (const s of created.services) await L.manager.getService(s).remove().catch(() => undefined);
     // A removed service's tasks release their overlay endpoints a moment later.
     for (const n of created.networks) await until(() => `network ${n} still in use`, () => L.manager.getNetwork(n).remove().then(() => true, (e) => (e.statusCode === 404 ? true : undefined)), 60_000);
+    release?.();
   });
 
   test("every node is a ready manager with its own lab label and the stand-in image", async () => {

@@ -20,6 +20,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import Docker from "dockerode";
 import { SERVICE_NAMES, SERVICES, type ServiceName } from "../../catalog/services";
 import { LABELS, swarmNames } from "../../model/naming";
@@ -34,6 +35,7 @@ import {
   LAB_NODE_LABEL,
   containerOfTask,
   execInTask,
+  holdLab,
   lab,
   labRegistry,
   labStatus,
@@ -49,6 +51,8 @@ import {
 import { buildStandinImage } from "./host";
 import { verifySwarm } from "../../tools/verify/swarm";
 import { parseOutputs } from "../../tools/verify/outputs";
+import { main as verifyCli } from "../../tools/verify/cli";
+import type { VerifyReport } from "../../tools/verify/index";
 
 jest.setTimeout(900_000);
 
@@ -128,12 +132,14 @@ function routedEntry(): ServiceName {
 
 let world: World | undefined;
 const W = () => world!;
+let releaseLab: (() => void) | undefined;
 
 /** The registry each stack pulls from: the stack's own repository path, on the lab registry. */
 const labRegistryOf = (registry: LabRegistry, stack: string) => `${registry.address}/${stackRegistry(FIXTURE_PROJECT, stack).split("/").slice(1).join("/")}`;
 
 beforeAll(async () => {
   if (!status.up) throw new Error(status.reason);
+  releaseLab = await holdLab("swarm");
   const L = lab();
   const registry = labRegistry();
   const standinTag = buildStandinImage();
@@ -220,6 +226,7 @@ afterAll(async () => {
   const registry = world?.registry ?? labRegistry();
   for (const node of L.nodes) await removeImages(node, await registryReferences(node, registry));
   await removeImages(L.manager, ["release", "variant", "bad"].map((marker) => `po-standin-${marker}:${runId}`));
+  releaseLab?.();
 });
 
 const servicesOf = (stack: string) => W().runs[stack].resources.filter((r) => r.type === SWARM_TYPES.service);
@@ -341,6 +348,31 @@ describe("both environments on the lab swarm", () => {
   });
 });
 
+/** `npm run verify` for both stacks, their outputs written from the program runs, on the lab's first manager and the given nodes. */
+async function verifyOnLab(nodeSockets: string[]): Promise<{ code: number; table: string; errors: string; report: VerifyReport }> {
+  const dir = mkdtempSync(join(tmpdir(), "po-swarm-verify-"));
+  const args = STACKS.flatMap((stack) => {
+    const file = join(dir, `outputs-${stack}.json`);
+    writeFileSync(file, JSON.stringify(W().runs[stack].outputs));
+    return ["--stack", stack, "--outputs", file];
+  });
+  let table = "";
+  let errors = "";
+  const out = new Writable({ write: (chunk, _enc, done) => ((table += chunk), done()) });
+  const err = new Writable({ write: (chunk, _enc, done) => ((errors += chunk), done()) });
+  const previous = process.env.DOCKER_HOST;
+  process.env.DOCKER_HOST = "unix:///run/po-swarm/n1.sock";
+  try {
+    const nodes = nodeSockets.flatMap((socket) => ["--node", `unix://${socket}`]);
+    const code = await verifyCli([...args, ...nodes, "--json-out", join(dir, "verify.json")], out, err);
+    return { code, table, errors, report: JSON.parse(readFileSync(join(dir, "verify.json"), "utf8")) as VerifyReport };
+  } finally {
+    if (previous === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = previous;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("verify, adapted to services and tasks", () => {
   test("every check passes for both stacks", async () => {
     const nodes = new Map<string, Docker>();
@@ -360,6 +392,53 @@ describe("verify, adapted to services and tasks", () => {
       }
     }
     expect(report.checks.find((c) => c.id === "traefik.definitions-agree")?.ok).toBe(true);
+  });
+
+  test("npm run verify, given the manager as DOCKER_HOST and the other nodes with --node, passes both swarm stacks whole: images, probes and every route", async () => {
+    const { code, table, errors, report } = await verifyOnLab(["/run/po-swarm/n2.sock", "/run/po-swarm/n3.sock"]);
+    console.log(`swarm e2e: npm run verify exited ${code}: ${table.trim().split("\n").slice(-2).join(" ")}`);
+    expect(errors).toBe("");
+    expect(report.failed).toEqual([]);
+    expect(code).toBe(0);
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    const images = report.checks.filter((c) => /^service\.[a-z0-9]+\.[a-z0-9-]+\.image$/.test(c.id));
+    expect(images).toHaveLength(STACKS.reduce((n, stack) => n + Object.keys(W().runs[stack].outputs.images).length, 0));
+    for (const stack of STACKS) {
+      for (const [entry, spec] of Object.entries(W().runs[stack].outputs.topology as Record<string, { router?: string }>)) {
+        for (const item of ["exists", "replicas", "networks", "labels"]) expect(byId.get(`service.${stack}.${entry}.${item}`)?.ok).toBe(true);
+        // Every service, wherever its tasks run: the node clients reach each of them.
+        for (const item of ["dependencies", "cross-environment"]) expect(byId.get(`isolation.${stack}.${entry}.${item}`)?.ok).toBe(true);
+        for (const item of ["router", "service", "port", "network", "traefik-network"]) expect(byId.get(`route.${stack}.${entry}.${item}`)?.ok).toBe(spec.router ? true : undefined);
+      }
+    }
+    const routes = STACKS.flatMap((stack) => Object.values(W().runs[stack].outputs.topology as Record<string, { router?: string }>).filter((t) => t.router));
+    expect(routes.length).toBeGreaterThan(0);
+    expect(report.checks.filter((c) => c.id.startsWith("route.")).length).toBe(routes.length * 5);
+    expect(table).toContain(`${report.checks.length} checks passed`);
+  });
+
+  test("npm run verify with the manager's client only: a service with no task on the manager fails its probe checks, naming its nodes and --node; the others are probed", async () => {
+    const { report } = await verifyOnLab([]);
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    const manager = ((await W().L.manager.info()) as { Swarm: { NodeID: string } }).Swarm.NodeID;
+    let unprobed = 0;
+    for (const stack of STACKS) {
+      for (const entry of Object.keys(topology(stack))) {
+        const tasks = await runningOf(serviceName(stack, entry));
+        const elsewhere = tasks.every((t) => t.node !== manager);
+        for (const item of ["dependencies", "cross-environment"]) {
+          const c = byId.get(`isolation.${stack}.${entry}.${item}`)!;
+          expect([c.id, c.ok]).toEqual([c.id, !elsewhere]);
+          if (!elsewhere) continue;
+          for (const t of tasks) expect(c.evidence).toContain(`(node ${t.node.slice(0, 12)})`);
+          expect(c.evidence).toContain("pass --node <that node's DOCKER_HOST>");
+        }
+        if (elsewhere) unprobed++;
+      }
+    }
+    // The stores are on the manager; stateless tasks spread over all three nodes, so some services avoid it entirely.
+    expect(unprobed).toBeGreaterThan(0);
+    console.log(`swarm e2e: with the manager's client only, ${unprobed} services unprobed: ${report.checks.find((c) => c.id.startsWith("isolation.") && !c.ok)!.evidence}`);
   });
 });
 

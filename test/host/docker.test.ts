@@ -1,7 +1,7 @@
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DockerUnavailableError, dockerClient, knownHostsFiles, sshSettings } from "../../host/docker";
+import { DockerUnavailableError, dockerClient, dockerClientFor, knownHostsFiles, sshSettings } from "../../host/docker";
 
 const fixtures = join(__dirname, "..", "fixtures", "known-hosts");
 const pub = (name: string) => readFileSync(join(fixtures, name), "utf8").trim().split(" ").slice(0, 2).join(" ");
@@ -68,5 +68,43 @@ describe("the dockerode client for an ssh:// DOCKER_HOST", () => {
     expect(onPort22(keyB)).toBe(true);
     expect(onPort22(keyA)).toBe(false);
     expect(modemOf("ssh://deploy@stranger.example.test").sshOptions.hostVerifier(keyA)).toBe(false);
+  });
+});
+
+describe("a client for a DOCKER_HOST other than the process's (a swarm node's)", () => {
+  const home = mkdtempSync(join(tmpdir(), "home-"));
+  const etcSsh = mkdtempSync(join(tmpdir(), "etc-ssh-"));
+  const saved = process.env.DOCKER_HOST;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = saved;
+  });
+
+  // docker-modem merges its defaults, read from process.env.DOCKER_HOST, under the options: none may leak through.
+  test.each(["tcp://10.0.0.1:2375", "ssh://deploy@manager.example.test", "unix:///run/manager.sock"])("with the process on %s, a unix:// node is dialed on its own socket", (processHost) => {
+    process.env.DOCKER_HOST = processHost;
+    const modem = dockerClientFor("unix:///run/po-swarm/n2.sock", { SSH_AUTH_SOCK: "/run/agent.sock" }, home, etcSsh).modem as any;
+    expect(modem).toMatchObject({ socketPath: "/run/po-swarm/n2.sock", host: undefined, protocol: "http" });
+  });
+
+  test("tcp:// is read as docker-modem reads it: TLS on port 2376 or with DOCKER_TLS_VERIFY=1", () => {
+    process.env.DOCKER_HOST = "unix:///run/manager.sock";
+    const modem = dockerClientFor("tcp://10.0.0.3:2375", {}).modem as any;
+    expect(modem).toMatchObject({ host: "10.0.0.3", port: "2375", protocol: "http" });
+    expect(modem.socketPath).toBeUndefined();
+    expect(dockerClientFor("tcp://10.0.0.3:2376", {}).modem).toMatchObject({ protocol: "https" });
+    expect(dockerClientFor("tcp://10.0.0.3:2375", { DOCKER_TLS_VERIFY: "1" }).modem).toMatchObject({ protocol: "https" });
+  });
+
+  test("ssh:// gets the same host key check and key as DOCKER_HOST's own client", () => {
+    process.env.DOCKER_HOST = "unix:///run/manager.sock";
+    const modem = dockerClientFor("ssh://deploy@node.example.test:2222", { SSH_AUTH_SOCK: "/run/agent.sock" }, home, etcSsh).modem as any;
+    expect(modem).toMatchObject({ protocol: "ssh", host: "node.example.test", port: 2222, username: "deploy" });
+    expect(typeof modem.sshOptions.hostVerifier).toBe("function");
+  });
+
+  test("a value that is no DOCKER_HOST is refused with what was expected", () => {
+    expect(() => dockerClientFor("node.example.test")).toThrow(DockerUnavailableError);
+    expect(() => dockerClientFor("node.example.test")).toThrow("expected unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]");
   });
 });

@@ -15,16 +15,29 @@
  * The container shares the host's network (the stores listen on loopback) and is
  * given their addresses and passwords in place of the plan's. Used by the
  * container e2e (test/e2e/backup-container.e2e.test.ts) and `npm run bench`.
+ *
+ * The same stack is also rendered with `runtime: swarm`, and `swarmTaskBody` makes
+ * a plain container of the backup service's task spec: its env (`<NAME>_FILE` for
+ * every credential), user, read-only root, tmpfs sizes, capabilities and limits,
+ * with each of its Docker secrets materialised as the engine writes it for a task
+ * (moby daemon/container_operations_unix.go setupSecretDir: the secret's exact
+ * bytes, os.WriteFile with the reference's mode, then chown to its uid:gid, on a
+ * tmpfs of the container's own). Where this differs from Swarm: the files sit in
+ * one directory on the host's /dev/shm (a tmpfs too), bound read-only at
+ * /run/secrets as a whole, where Swarm binds each file read-only at its own target
+ * (container_unix.go SecretMounts); and the values are the test servers' passwords,
+ * not the program's.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { Client } from "pg";
 import { VOLUME_KEYS, type VolumeKey } from "../../catalog/types";
 import { names } from "../../model/naming";
+import { secretFile } from "../../model/swarm";
 import { parseCpus } from "../../model/read-back";
 import { runProgram, TYPES, type RegisteredResource } from "../mock-engine";
 import { TEST_EXTERNAL_SECRETS } from "../stack-config";
@@ -36,6 +49,10 @@ import { startRabbitmq, type RunningRabbitmq } from "./rabbitmq";
 const ROOT = join(__dirname, "..", "..");
 /** The uid the official redis image runs as. */
 export const REDIS_UID = 999;
+/** The registered type of a swarm service. */
+export const SWARM_SERVICE_TYPE = "docker:index/service:Service";
+/** Enough of a swarm for the program to render the stack as services; the test host's budget is not what is tested. */
+const SWARM_CONFIG = { runtime: "swarm", swarm: { nodes: 3 }, host: { memoryBudgetMb: 1_000_000, reservedMb: 0, neighbours: [] } };
 /** Marks what this module created on the daemon. */
 export const BACKUP_ENVIRONMENT_LABEL = "pt.portugalodyssey.backup-environment";
 
@@ -66,6 +83,12 @@ export interface BackupEnvironment {
   volume(key: VolumeKey): { name: string; mountpoint: string };
   /** The registered container's create body, on this environment's volumes and stores. */
   containerBody(name: string, cmd: string[], opts?: { repositoryReadOnly?: boolean; env?: Record<string, string>; binds?: string[] }): Docker.ContainerCreateOptions;
+  /** The backup service the same stack registers with `runtime: swarm`. */
+  registeredService: RegisteredResource;
+  /** Its task spec as a plain container on this environment's volumes and stores, its secrets as files in `secretsDir`, bound at /run/secrets. */
+  swarmTaskBody(name: string, cmd: string[]): Docker.ContainerCreateOptions;
+  /** Where the task's secret files are on the host (one per secret reference, under its file name's base name). */
+  secretsDir: string;
   cleanUp(): Promise<void>;
 }
 
@@ -79,6 +102,8 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
   const volumes = new Map<string, { name: string; mountpoint: string }>();
   const started: { stop(): Promise<void> }[] = [];
   let redis: ChildProcess | undefined;
+  /** Directories outside `work` that this environment made. */
+  const madeElsewhere: string[] = [];
   const cleanUp = async () => {
     for (const c of await docker.listContainers({ all: true, filters: { label: [`${BACKUP_ENVIRONMENT_LABEL}=${opts.runId}`] } })) {
       await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
@@ -86,7 +111,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     for (const { name } of volumes.values()) await docker.getVolume(name).remove().catch(() => undefined);
     redis?.kill("SIGTERM");
     await Promise.all(started.map((s) => s.stop()));
-    rmSync(work, { recursive: true, force: true });
+    for (const dir of [work, ...madeElsewhere]) rmSync(dir, { recursive: true, force: true });
   };
   try {
     const location = join(work, "restic");
@@ -94,6 +119,9 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     const run = await runProgram({ projectDir: opts.projectDir, stack: env, config: { backup: { repository: location } }, secrets: TEST_EXTERNAL_SECRETS });
     const registered = run.resources.find((r) => r.type === TYPES.container && r.inputs.name === names.backupContainer(env));
     if (!registered) throw new Error(`the program registered no backup container for ${env}`);
+    const swarmRun = await runProgram({ projectDir: opts.projectDir, stack: env, config: { ...SWARM_CONFIG, backup: { repository: location } }, secrets: TEST_EXTERNAL_SECRETS });
+    const registeredService = swarmRun.resources.find((r) => r.type === SWARM_SERVICE_TYPE && r.inputs.name === names.backupContainer(env));
+    if (!registeredService) throw new Error(`the program registered no backup service for ${env} on swarm`);
     // The host directory of a local repository, writable by the backup's user, as docs/backups.md tells the operator.
     mkdirSync(repository, { recursive: true });
     for (const dir of [location, repository]) chownSync(dir, 1000, 1000);
@@ -143,23 +171,30 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
 
     for (let i = 0; i < opts.seed.uploadFiles; i++) writeFileSync(join(volume("strapi-uploads").mountpoint, `photo-${i}.jpg`), randomBytes(opts.seed.uploadBytes));
 
-    const stores: Record<string, string> = {
+    const addresses: Record<string, string> = {
       PGHOST: pg.host,
       PGPORT: String(pg.port),
-      PGPASSWORD: pg.password,
       REDIS_HOST: "127.0.0.1",
       REDIS_PORT: String(redisPort),
-      REDISCLI_AUTH: passwords.redis,
       RABBITMQ_API: rabbit.managementUrl!,
-      RABBITMQ_PASSWORD: passwords.rabbitmq,
       ELASTICSEARCH_URL: es.url,
+    };
+    const credentials: Record<string, string> = {
+      PGPASSWORD: pg.password,
+      REDISCLI_AUTH: passwords.redis,
+      RABBITMQ_PASSWORD: passwords.rabbitmq,
       RESTIC_PASSWORD: passwords.restic,
     };
+    const stores = { ...addresses, ...credentials };
+    const MiB = 1024 * 1024;
+    const hostMount = (v: { volumeName?: string; hostPath?: string; containerPath: string; readOnly?: boolean }, repositoryReadOnly?: boolean) =>
+      v.volumeName
+        ? { Type: "volume" as const, Source: volumes.get(v.volumeName)!.name, Target: v.containerPath, ReadOnly: v.readOnly ?? false }
+        : { Type: "bind" as const, Source: v.hostPath!, Target: v.containerPath, ReadOnly: repositoryReadOnly ?? v.readOnly ?? false };
     const containerBody: BackupEnvironment["containerBody"] = (name, cmd, more = {}) => {
       const i = registered.inputs;
       const given = { ...stores, ...more.env };
       const planned = ((i.envs ?? []) as string[]).filter((e) => !(e.slice(0, e.indexOf("=")) in given));
-      const MiB = 1024 * 1024;
       return {
         name,
         Image: opts.image,
@@ -177,16 +212,74 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
           Memory: i.memory * MiB,
           MemorySwap: i.memorySwap ? i.memorySwap * MiB : undefined,
           NanoCpus: i.cpus ? Number(parseCpus(i.cpus)) : undefined,
-          Mounts: (i.volumes as { volumeName?: string; hostPath?: string; containerPath: string; readOnly?: boolean }[]).map((v) =>
-            v.volumeName
-              ? { Type: "volume" as const, Source: volumes.get(v.volumeName)!.name, Target: v.containerPath, ReadOnly: v.readOnly ?? false }
-              : { Type: "bind" as const, Source: v.hostPath!, Target: v.containerPath, ReadOnly: more.repositoryReadOnly ?? v.readOnly ?? false },
-          ),
+          Mounts: (i.volumes as { volumeName?: string; hostPath?: string; containerPath: string; readOnly?: boolean }[]).map((v) => hostMount(v, more.repositoryReadOnly)),
           Binds: more.binds,
         },
       };
     };
-    return { env, image: opts.image, registered, repository, resticPassword: passwords.restic, postgresPassword: pg.password, es, seed: opts.seed, volume, containerBody, cleanUp };
+
+    // The task's secrets, each as the engine writes it: the test server's password where the test has one, else
+    // the program's own value (the provider's `data`, base64), with the reference's owner and mode.
+    const secretsDir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : work, "po-backup-secrets-"));
+    chmodSync(secretsDir, 0o755);
+    madeElsewhere.push(secretsDir);
+    const spec = registeredService.inputs.taskSpec.containerSpec;
+    const secretData = new Map(swarmRun.resources.filter((r) => r.type === "docker:index/secret:Secret").map((r) => [r.inputs.name as string, Buffer.from(r.inputs.data as string, "base64")]));
+    type SecretRef = { secretName: string; fileName: string; fileUid: string; fileGid: string; fileMode: number };
+    for (const ref of (spec.secrets ?? []) as SecretRef[]) {
+      const envName = ref.fileName.slice(secretFile("").length);
+      const file = join(secretsDir, envName);
+      writeFileSync(file, envName in credentials ? Buffer.from(credentials[envName], "utf8") : secretData.get(ref.secretName)!, { mode: ref.fileMode });
+      chownSync(file, Number(ref.fileUid), Number(ref.fileGid));
+      chmodSync(file, ref.fileMode);
+    }
+    const swarmTaskBody: BackupEnvironment["swarmTaskBody"] = (name, cmd) => {
+      type SwarmMount = { type: "volume" | "bind" | "tmpfs"; source?: string; target: string; readOnly: boolean; tmpfsOptions?: { sizeBytes: number } };
+      const limits = registeredService.inputs.taskSpec.resources.limits as { memoryBytes: number; nanoCpus: number };
+      return {
+        name,
+        Image: opts.image,
+        Cmd: cmd,
+        User: spec.user,
+        // The addresses of the test's servers replace the plan's; the credentials stay files.
+        Env: Object.entries({ ...(spec.env as Record<string, string>), ...addresses }).map(([k, v]) => `${k}=${v}`),
+        Labels: labels,
+        HostConfig: {
+          NetworkMode: "host",
+          ReadonlyRootfs: spec.readOnly,
+          CapDrop: spec.capDrops,
+          CapAdd: spec.capAdds,
+          Memory: limits.memoryBytes,
+          NanoCpus: limits.nanoCpus,
+          Mounts: [
+            ...(spec.mounts as SwarmMount[]).map((m) =>
+              m.type === "tmpfs"
+                ? // As the task executor hands it to the engine (moby daemon/cluster/executor/container/container.go convertMount):
+                  // the size, and mode 0, which is the engine's default; no source (daemon/volume/mounts/linux_parser.go refuses one).
+                  { Type: "tmpfs" as const, Source: "", Target: m.target, TmpfsOptions: { SizeBytes: m.tmpfsOptions!.sizeBytes, Mode: 0 } }
+                : hostMount(m.type === "volume" ? { volumeName: m.source, containerPath: m.target, readOnly: m.readOnly } : { hostPath: m.source, containerPath: m.target, readOnly: m.readOnly }),
+            ),
+            { Type: "bind" as const, Source: secretsDir, Target: secretFile("").replace(/\/$/, ""), ReadOnly: true },
+          ],
+        },
+      };
+    };
+    return {
+      env,
+      image: opts.image,
+      registered,
+      registeredService,
+      repository,
+      resticPassword: passwords.restic,
+      postgresPassword: pg.password,
+      es,
+      seed: opts.seed,
+      volume,
+      containerBody,
+      swarmTaskBody,
+      secretsDir,
+      cleanUp,
+    };
   } catch (e) {
     await cleanUp();
     throw e;

@@ -149,11 +149,18 @@ export class SwarmApplier {
     };
   }
 
-  /** Networks, volumes (on the manager), secrets and configs, the edge's connect command, then services. */
-  async apply(run: ProgramRun) {
+  /**
+   * Networks, volumes (on the manager), secrets and configs, the edge's connect command, then services.
+   * `existingVolumes`: the volumes are already there (a stack moving from the docker runtime keeps their
+   * URNs and inputs, so Pulumi plans no step for them): they are only checked, never created.
+   */
+  async apply(run: ProgramRun, opts: { existingVolumes?: boolean } = {}) {
     const m = this.lab.manager;
     for (const n of run.resources.filter((r) => r.type === TYPES.network)) {
-      const subnets = ((n.inputs.ipamConfigs ?? []) as { subnet?: string }[]).flatMap((c) => (c.subnet ? [c.subnet] : []));
+      // As the provider sends them (resourceDockerNetworkCreate, ipamConfigSetToIpamConfigs): subnet and gateway.
+      const configs = ((n.inputs.ipamConfigs ?? []) as { subnet?: string; gateway?: string }[]).flatMap((c) =>
+        c.subnet ? [{ Subnet: c.subnet, ...(c.gateway ? { Gateway: c.gateway } : {}) }] : [],
+      );
       const created = await m.createNetwork({
         Name: n.inputs.name,
         Driver: n.inputs.driver,
@@ -161,11 +168,15 @@ export class SwarmApplier {
         Attachable: n.inputs.attachable ?? false,
         CheckDuplicate: true,
         Labels: { ...labelMap(n.inputs.labels), ...this.labels },
-        ...(subnets.length ? { IPAM: { Driver: "default", Config: subnets.map((Subnet) => ({ Subnet })) } } : {}),
+        ...(configs.length ? { IPAM: { Driver: "default", Config: configs } } : {}),
       });
       this.ids.set(`${n.name}-id`, created.id);
     }
     for (const v of run.resources.filter((r) => r.type === TYPES.volume)) {
+      if (opts.existingVolumes) {
+        await m.getVolume(v.inputs.name).inspect();
+        continue;
+      }
       await m.createVolume({ Name: v.inputs.name, Labels: { ...labelMap(v.inputs.labels), ...this.labels } });
     }
     for (const s of run.resources.filter((r) => r.type === SWARM_TYPES.secret)) {

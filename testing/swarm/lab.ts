@@ -5,7 +5,7 @@
  * `make test` brings it up before jest and down after.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 
@@ -154,4 +154,49 @@ async function nodeIndexOf(lab: Lab, nodeId: string): Promise<number> {
     if (nodeIds.get(lab.nodes[i]) === nodeId) return i;
   }
   throw new Error(`no lab node has swarm node ID ${nodeId}`);
+}
+
+const LAB_LOCK = "/run/po-swarm/tests.lock";
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Holds the lab for one suite at a time: the suites share its node labels,
+ * availability and fixed service names, and clear each other's leftovers, so
+ * jest workers must not run two of them at once. The lock is a directory
+ * (mkdir is atomic) holding its owner's pid; a dead owner's lock is taken over.
+ * Resolves to the release.
+ */
+export async function holdLab(suite: string, timeoutMs = 3_600_000): Promise<() => void> {
+  const owner = join(LAB_LOCK, "owner");
+  return until(
+    () => `the lab is held by ${readFileSync(owner, "utf8").trim()}`,
+    async () => {
+      try {
+        mkdirSync(LAB_LOCK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        let pid = 0;
+        try {
+          pid = Number(readFileSync(owner, "utf8").split(" ")[0]);
+        } catch {
+          // Not written yet by an owner that has just taken it, or never by one that died at once.
+        }
+        const since = statSync(LAB_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+        const stale = pid ? !alive(pid) : Date.now() - since > 10_000;
+        if (stale) rmSync(LAB_LOCK, { recursive: true, force: true });
+        return undefined;
+      }
+      writeFileSync(owner, `${process.pid} ${suite}`);
+      return () => rmSync(LAB_LOCK, { recursive: true, force: true });
+    },
+    timeoutMs,
+  );
 }

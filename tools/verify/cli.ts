@@ -1,16 +1,18 @@
 /**
- * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--drill-result drill-qual.json ...] [--json] [--json-out FILE]
+ * npm run verify -- --stack qual [--stack prod] [--outputs qual.json ...] [--drill-result drill-qual.json ...] [--node DOCKER_HOST ...] [--json] [--json-out FILE]
  *
  * Exit 0 when every check passes, 1 when any fails, 2 when verify could not
  * run (bad arguments, unreadable outputs, no daemon).
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { dockerClientFor, dockerHostProblem } from "../../host/docker";
 import { readStackOutputs, resolveBackend } from "../pulumi-cli";
 import { verify, type VerifyReport } from "./index";
 import { DEFAULT_PROBE_OPTIONS, type ProbeOptions } from "./isolation";
 import { OutputsError, parseOutputs, readOutputsFile, type StackOutputs } from "./outputs";
 import { formatTable } from "./report";
+import { NODE_HOSTS_ENV } from "./swarm";
 import { PROJECT_DIR, runCli } from "../run-cli";
 
 const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options]
@@ -30,6 +32,10 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
   --check-redirects     also GET http://<host>/ for each public host and expect a
                         301/308 to https://<host>/ (needs the hosts to resolve and
                         answer from here: Traefik's web entrypoint, docs/traefik.md)
+  --node DOCKER_HOST    a swarm node's Docker daemon (repeatable), for the stacks
+                        with runtime: swarm: their probes exec in a task on a node
+                        verify has a client for (DOCKER_HOST's, the manager, and
+                        these). Default: $${NODE_HOSTS_ENV}, comma separated
   --no-probe            skip the isolation probes
   --probe-mode MODE     exec (default): docker exec of the probe script in each
                         container (needs sh, and nc -z or bash + timeout, in it);
@@ -41,7 +47,9 @@ const USAGE = `usage: npm run verify -- --stack NAME [--stack NAME ...] [options
   --concurrency N       containers probed at once (default ${DEFAULT_PROBE_OPTIONS.concurrency})
   --default-ports LIST  ports tried on containers without a port label (default ${DEFAULT_PROBE_OPTIONS.defaultPorts.join(",")})
 
-The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host).`;
+The daemon is the one DOCKER_HOST names (unix://, tcp://, ssh://user@host); for a
+runtime: swarm stack it must be a manager of the swarm. --probe-mode, --probe-image
+and --default-ports apply to docker stacks; a swarm task is probed with bash.`;
 
 const positiveInt = (flag: string, v: string) => {
   const n = Number(v);
@@ -67,6 +75,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       timeout: { type: "string" },
       concurrency: { type: "string" },
       "default-ports": { type: "string" },
+      node: { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -80,6 +89,12 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const drillFiles = values["drill-result"] ?? (env.PO_DRILL_RESULT && stacks.length === 1 ? [env.PO_DRILL_RESULT] : []);
   if (drillFiles.length > 0 && (stacks.length === 0 || drillFiles.length > stacks.length)) {
     throw new Error(`${drillFiles.length} drill result files (--drill-result or PO_DRILL_RESULT) for ${stacks.length} --stack: pair each file with a stack, in order`);
+  }
+  const nodes = values.node ?? (env[NODE_HOSTS_ENV] ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
+  const from = values.node ? "--node" : NODE_HOSTS_ENV;
+  for (const node of nodes) {
+    const problem = dockerHostProblem(node);
+    if (problem) throw new Error(`${from} expects a swarm node's DOCKER_HOST: ${problem}`);
   }
   const mode = values["probe-mode"];
   if (mode !== undefined && mode !== "sidecar" && mode !== "exec") throw new Error(`--probe-mode expects sidecar or exec, got ${mode}`);
@@ -98,6 +113,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     checkRedirects: values["check-redirects"] ?? false,
     /** stack → the drill result file to check. */
     drillResults: Object.fromEntries(drillFiles.map((file, i) => [stacks[i], file])),
+    /** The swarm nodes' DOCKER_HOSTs besides the manager's. */
+    nodes,
   };
 }
 
@@ -135,7 +152,10 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   }
   let report: VerifyReport;
   try {
-    report = await verify({ stacks: await loadStacks(args), probe: args.probe, redirects: args.checkRedirects ? {} : false, drillResults: args.drillResults });
+    const stacks = await loadStacks(args);
+    // Only a swarm stack needs the nodes: a docker-only run never dials them.
+    const nodes = stacks.some((s) => s.outputs.runtime === "swarm") ? args.nodes.map((host) => ({ host, docker: dockerClientFor(host) })) : [];
+    report = await verify({ stacks, probe: args.probe, redirects: args.checkRedirects ? {} : false, drillResults: args.drillResults, nodes });
   } catch (e) {
     err.write(`verify: ${(e as Error).message}\n`);
     return 2;

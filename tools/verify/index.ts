@@ -1,6 +1,9 @@
 /**
  * `verify`: checks a live Docker host against what one or more stacks say it
  * should contain. The library entry point is `verify()`; cli.ts wraps it.
+ * Each stack is checked for the runtime its outputs name: a `docker` stack's
+ * containers on the daemon, a `swarm` stack's services through that daemon as
+ * the swarm's manager (swarm.ts); the drill and redirect checks are both's.
  */
 import type Docker from "dockerode";
 import {
@@ -22,6 +25,7 @@ import type { StackOutputs } from "./outputs";
 import { checkDrillResult } from "./drill";
 import { checkRedirects, type RedirectProbe } from "./redirects";
 import { takeSnapshot } from "./snapshot";
+import { swarmNodeClients, verifySwarm, type NodeClient } from "./swarm";
 
 export interface VerifyOptions {
   stacks: { stack: string; outputs: StackOutputs }[];
@@ -32,6 +36,8 @@ export interface VerifyOptions {
   redirects?: RedirectProbe | false;
   /** The restore drill's result file per stack (`npm run drill --out`); a stack named here fails when its file is missing, failed or older than the RPO. */
   drillResults?: Record<string, string>;
+  /** Swarm stacks: clients of the swarm's other nodes, matched to their node by `info().Swarm.NodeID`; a probe runs in a task on a node it has a client for. */
+  nodes?: NodeClient[];
 }
 
 export interface VerifyReport {
@@ -50,15 +56,34 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   const docker = options.docker ?? dockerClient();
   const version = await assertDaemon(docker);
-  const snapshot = await takeSnapshot(docker);
+  const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   const all = options.stacks.map((s) => s.outputs);
+  const onDocker = all.filter((o) => o.runtime === "docker");
+  const swarmStacks = options.stacks.filter((s) => s.outputs.runtime === "swarm");
+  const probe: ProbeOptions = { ...DEFAULT_PROBE_OPTIONS, ...(options.probe || {}) };
 
   const checks: CheckResult[] = [];
-  checks.push(...[...new Set(all.map((o) => o.edge.traefikNetwork))].map((name) => checkTraefikNetwork(snapshot, name)));
-  checks.push(...checkNeighbours(snapshot, [...new Set(all.flatMap((o) => o.neighbours))]));
-  checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
-  const perStack = [checkNetworks, checkNetworkMembers, checkVolumes, checkEdge, checkContainers, checkImages];
-  for (const outputs of all) for (const check of perStack) checks.push(...check(snapshot, outputs));
+  const snapshot = onDocker.length > 0 ? await takeSnapshot(docker) : undefined;
+  if (snapshot) {
+    checks.push(...[...new Set(onDocker.map((o) => o.edge.traefikNetwork))].map((name) => checkTraefikNetwork(snapshot, name)));
+    checks.push(...checkNeighbours(snapshot, [...new Set(onDocker.flatMap((o) => o.neighbours))]));
+    checks.push(checkRouters(snapshot), checkDefinitions(snapshot));
+    const perStack = [checkNetworks, checkNetworkMembers, checkVolumes, checkEdge, checkContainers, checkImages];
+    for (const outputs of onDocker) for (const check of perStack) checks.push(...check(snapshot, outputs));
+  }
+
+  if (swarmStacks.length > 0) {
+    const nodes = await swarmNodeClients({ host, docker }, options.nodes ?? []);
+    const swarm = await verifySwarm({
+      stacks: swarmStacks,
+      manager: docker,
+      nodes,
+      probe: options.probe !== false,
+      timeoutSeconds: probe.timeoutSeconds,
+      concurrency: probe.concurrency,
+    });
+    checks.push(...swarm.checks);
+  }
 
   for (const { stack, outputs } of options.stacks) {
     const file = options.drillResults?.[stack];
@@ -68,10 +93,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   if (options.redirects) for (const outputs of all) checks.push(...(await checkRedirects(outputs, options.redirects)));
 
   const isolation: IsolationSummary[] = [];
-  if (options.probe !== false) {
-    const probe: ProbeOptions = { ...DEFAULT_PROBE_OPTIONS, ...options.probe };
+  if (options.probe !== false && snapshot) {
     // Stacks one after the other, each with bounded concurrency inside.
-    for (const outputs of all) {
+    for (const outputs of onDocker) {
       const plans = planProbes(snapshot, outputs, probe.defaultPorts);
       const summary = summarise(outputs, plans, await runProbes(docker, plans, probe));
       isolation.push(summary);
@@ -82,7 +106,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const failed = checks.filter((c) => !c.ok).map((c) => c.id);
   return {
     ok: failed.length === 0,
-    daemon: { host: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock", version },
+    daemon: { host, version },
     stacks: options.stacks.map((s) => s.stack),
     checks,
     isolation,

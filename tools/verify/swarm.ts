@@ -6,17 +6,20 @@
  * its route on the service and `traefik.enable=false` on its tasks, runs the
  * release's digest, and, when it mounts a volume, has its tasks on one node.
  * Routers are unique and their definitions agree across every stack's services.
- * Then, from inside one task of every service (docker exec on the node that
- * holds it, so a client per node is needed), each dependency must connect and
- * no name of another environment may.
+ * Each routed entry's route is checked as Traefik's swarm provider would build
+ * it (swarm-routes.ts). Then, from inside one task of every service (docker
+ * exec on the node that holds it, so a client per node is needed), each
+ * dependency must connect and no name of another environment may.
  */
 import type Docker from "dockerode";
 import { LABELS, PROJECT } from "../../model/naming";
 import { conflictingDefinitions } from "../../model/traefik";
+import { HostKeyRefusedError } from "../../host/docker";
 import { execIn } from "../../host/exec";
 import { stackChecks, type CheckResult } from "./checks";
 import type { StackOutputs } from "./outputs";
 import { mapBounded } from "./snapshot";
+import { checkSwarmRoute, type TraefikView } from "./swarm-routes";
 
 export interface SwarmVerifyOptions {
   stacks: { stack: string; outputs: StackOutputs }[];
@@ -26,6 +29,52 @@ export interface SwarmVerifyOptions {
   nodes: Map<string, Docker>;
   /** Connect timeout of a probe, whole seconds. */
   timeoutSeconds?: number;
+  /** Tasks probed at once. */
+  concurrency?: number;
+  /** `false` skips the probes from inside the tasks (every other check still runs). */
+  probe?: boolean;
+}
+
+/** The swarm nodes' DOCKER_HOSTs, comma separated, when verify is given no --node (CI sets it per environment, docs/swarm.md). */
+export const NODE_HOSTS_ENV = "PO_SWARM_NODE_HOSTS";
+
+/** A swarm node's client could not be used: verify cannot run as asked. */
+export class SwarmNodeError extends Error {}
+
+/** How a node client is named to people: the flag (or variable) value it came from. */
+export interface NodeClient {
+  host: string;
+  docker: Docker;
+}
+
+/**
+ * The clients by swarm node ID: the manager's, and each of `nodes`, matched to its node by what its daemon says it is
+ * (`info().Swarm.NodeID`). Throws when the manager is none, or a node's
+ * daemon does not answer or is no node of this swarm.
+ */
+export async function swarmNodeClients(manager: NodeClient, nodes: NodeClient[]): Promise<Map<string, Docker>> {
+  const swarmOf = async ({ host, docker }: NodeClient) => {
+    try {
+      return ((await docker.info()) as { Swarm?: { NodeID?: string; ControlAvailable?: boolean } }).Swarm ?? {};
+    } catch (err) {
+      if (err instanceof HostKeyRefusedError) throw new SwarmNodeError(`${host}: ${err.message}`);
+      throw new SwarmNodeError(`no Docker daemon answers at ${host}: ${(err as Error).message}`);
+    }
+  };
+  const own = await swarmOf(manager);
+  if (!own.NodeID || !own.ControlAvailable) {
+    throw new SwarmNodeError(`${manager.host} is ${own.NodeID ? "a swarm worker" : "not in a swarm"}; a runtime: swarm stack is read from a manager: point DOCKER_HOST at one (docs/swarm.md)`);
+  }
+  const known = new Map(((await manager.docker.listNodes()) as { ID: string; Description?: { Hostname?: string } }[]).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+  const clients = new Map<string, Docker>([[own.NodeID, manager.docker]]);
+  const found = await Promise.all(nodes.map(async (node) => ({ node, id: (await swarmOf(node)).NodeID })));
+  for (const { node, id } of found) {
+    if (!id) throw new SwarmNodeError(`swarm node ${node.host}: that daemon is not in a swarm`);
+    if (!known.has(id)) throw new SwarmNodeError(`swarm node ${node.host}: its daemon is node ${id} of another swarm, not of the one ${manager.host} manages (nodes ${list([...known.values()])})`);
+    // Two values naming one node (a name and an address) are one client too many, not an error.
+    if (!clients.has(id)) clients.set(id, node.docker);
+  }
+  return clients;
 }
 
 interface ServiceView {
@@ -34,8 +83,10 @@ interface ServiceView {
   taskLabels: Record<string, string>;
   image: string;
   replicas: number;
+  /** Each attachment's target: an ID, or a name when the spec was given one. */
   networkIds: string[];
   mountsVolume: boolean;
+  endpointMode: string;
 }
 
 interface TaskView {
@@ -60,7 +111,20 @@ async function readService(manager: Docker, name: string): Promise<ServiceView |
     replicas: spec.Mode?.Replicated?.Replicas ?? 0,
     networkIds: (spec.TaskTemplate.Networks ?? []).map((n: any) => n.Target),
     mountsVolume: (spec.TaskTemplate.ContainerSpec.Mounts ?? []).some((m: any) => m.Type === "volume"),
+    // The Engine's default when a spec names none (api/types/swarm ResolutionModeVIP).
+    endpointMode: spec.EndpointSpec?.Mode ?? "vip",
   };
+}
+
+/** The Traefik container on the manager and the networks it is on; no networks when there is no such container. */
+async function readTraefik(manager: Docker, name: string): Promise<TraefikView> {
+  try {
+    const c = (await manager.getContainer(name).inspect()) as any;
+    return { name, networks: Object.keys(c.NetworkSettings?.Networks ?? {}), state: c.State?.Status };
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return { name };
+    throw err;
+  }
 }
 
 async function runningTasks(manager: Docker, name: string): Promise<TaskView[]> {
@@ -94,10 +158,16 @@ async function probe(nodes: Map<string, Docker>, task: TaskView, targets: string
 export async function verifySwarm(options: SwarmVerifyOptions): Promise<{ ok: boolean; checks: CheckResult[]; failed: string[] }> {
   const { manager, nodes } = options;
   const timeoutSeconds = options.timeoutSeconds ?? 2;
-  const networkNames = new Map(((await manager.listNetworks()) as { Id: string; Name: string }[]).map((n) => [n.Id, n.Name]));
+  const networkList = (await manager.listNetworks()) as { Id: string; Name: string; Scope?: string }[];
+  const networkNames = new Map(networkList.map((n) => [n.Id, n.Name]));
+  const networkScope = new Map(networkList.map((n) => [n.Name, n.Scope ?? "?"]));
+  // Hostname and ID: nodes cloned from one image may share a hostname.
+  const hostnames = new Map(((await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[]).map((n) => [n.ID, `${n.Description?.Hostname ?? "?"} (node ${n.ID.slice(0, 12)})`]));
+  const traefiks = new Map<string, TraefikView>();
   const checks: CheckResult[] = [];
   const allServices: ServiceView[] = [];
-  const sources: { env: string; entry: string; task: TaskView; dependencies: string[] }[] = [];
+  /** One task of each service to probe from, or the nodes its tasks run on when verify has a client for none. */
+  const sources: { env: string; entry: string; task?: TaskView; elsewhere: string[]; dependencies: string[] }[] = [];
 
   for (const { outputs } of options.stacks) {
     const env = outputs.environment;
@@ -132,7 +202,17 @@ export async function verifySwarm(options: SwarmVerifyOptions): Promise<{ ok: bo
         const onNodes = [...new Set(tasks.map((t) => t.node))];
         checks.push(check(`${entry}.placement`, `${entry} runs beside its volume, on one node`, onNodes.length <= 1, `tasks on node(s) ${list(onNodes)}`));
       }
-      if (tasks[0]) sources.push({ env, entry, task: tasks[0], dependencies: spec.dependencies });
+      if (spec.router) {
+        const traefikName = outputs.edge.traefikContainer;
+        if (!traefiks.has(traefikName)) traefiks.set(traefikName, await readTraefik(manager, traefikName));
+        const networks = attached.map((n) => ({ name: n, scope: networkScope.get(n) ?? "?" }));
+        checks.push(...checkSwarmRoute(env, entry, spec, { name, labels: service.labels, networks, endpointMode: service.endpointMode }, traefiks.get(traefikName)!));
+      }
+      if (tasks.length > 0) {
+        const task = tasks.find((t) => nodes.has(t.node));
+        const elsewhere = task ? [] : [...new Set(tasks.map((t) => hostnames.get(t.node) ?? t.node))].sort();
+        sources.push({ env, entry, ...(task ? { task } : {}), elsewhere, dependencies: spec.dependencies });
+      }
     }
   }
 
@@ -145,18 +225,29 @@ export async function verifySwarm(options: SwarmVerifyOptions): Promise<{ ok: bo
   });
 
   // From one task of every service: its dependencies, and every name of the other environments.
-  const results = await mapBounded(sources, 4, async (s) => {
+  type Probed = { s: (typeof sources)[number]; others: string[]; seen?: Map<string, boolean>; failure?: string };
+  const results = options.probe === false ? [] : await mapBounded(sources, options.concurrency ?? 4, async (s): Promise<Probed> => {
     const others = options.stacks
       .filter(({ outputs }) => outputs.environment !== s.env)
       .flatMap(({ outputs }) => Object.entries(outputs.topology).flatMap(([entry, t]) => [`${entry}-${outputs.environment}:${t.port}`, `${outputs.containers[entry]}:${t.port}`]));
-    return { s, others, seen: await probe(nodes, s.task, [...s.dependencies, ...others], timeoutSeconds) };
+    if (!s.task) {
+      const nodesText = s.elsewhere.join(", ");
+      return { s, others, failure: `no task runs on a node verify has a client for: its running task(s) are on ${nodesText}; pass --node <that node's DOCKER_HOST> (or list it in ${NODE_HOSTS_ENV})` };
+    }
+    try {
+      return { s, others, seen: await probe(nodes, s.task, [...s.dependencies, ...others], timeoutSeconds) };
+    } catch (err) {
+      return { s, others, failure: `the probe from task ${s.task.id} on ${hostnames.get(s.task.node) ?? s.task.node} failed: ${(err as Error).message}` };
+    }
   });
-  for (const { s, others, seen } of results) {
+  for (const { s, others, seen, failure } of results) {
     const check = stackChecks("isolation", s.env);
-    const unreachable = s.dependencies.filter((d) => seen.get(d) !== true);
-    const reached = others.filter((o) => seen.get(o) !== false);
-    checks.push(check(`${s.entry}.dependencies`, `${s.entry} reaches every dependency`, unreachable.length === 0, unreachable.length ? `unreachable: ${list(unreachable)}` : `${s.dependencies.length} reached`));
-    checks.push(check(`${s.entry}.cross-environment`, `${s.entry} reaches nothing of another environment`, reached.length === 0, reached.length ? `reached: ${list(reached)}` : `${others.length} refused`));
+    const unreachable = s.dependencies.filter((d) => seen?.get(d) !== true);
+    const reached = others.filter((o) => seen?.get(o) !== false);
+    const dependencies = failure ?? (unreachable.length ? `unreachable: ${list(unreachable)}` : `${s.dependencies.length} reached`);
+    const crossEnvironment = failure ?? (reached.length ? `reached: ${list(reached)}` : `${others.length} refused`);
+    checks.push(check(`${s.entry}.dependencies`, `${s.entry} reaches every dependency`, !failure && unreachable.length === 0, dependencies));
+    checks.push(check(`${s.entry}.cross-environment`, `${s.entry} reaches nothing of another environment`, !failure && reached.length === 0, crossEnvironment));
   }
 
   const failed = checks.filter((c) => !c.ok).map((c) => c.id);

@@ -4,6 +4,7 @@ import { formatDotenv, outputsToDotenv, secretPaths } from "../../../tools/ci/ou
 // Only what the dotenv report reads is filled in; the rest is the contract's minimum.
 const qualOutputs: StackOutputs = {
   environment: "qual",
+  runtime: "docker",
   containers: {},
   networks: {},
   volumes: {},
