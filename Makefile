@@ -41,9 +41,10 @@ packages:
 backup-image: docker packages
 	$(WITH_NODE) bash .ci/backup-image.sh
 
-# The Swarm e2e runs on a lab swarm (three dockerd, each in its own network namespace) that
+# The Swarm e2e runs on a lab swarm (three dockerd, each in its own network namespace, and a
+# registry with a login: Debian's docker-registry and htpasswd, from `packages`) that
 # .ci/swarm.sh builds with the stand-in image loaded, and `make test` tears down afterwards.
-swarm: docker
+swarm: docker packages
 	bash .ci/swarm.sh up $$(bash test/e2e/standin/build.sh) >/dev/null
 
 test: node_modules/.installed docker packages backup-image swarm

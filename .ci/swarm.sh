@@ -5,13 +5,22 @@
 # `swarm init`, the others `swarm join` as managers (three managers: the
 # swarm keeps a Raft quorum when one node is drained or lost). The images
 # named (default: every po-standin image) are copied from the default daemon
-# with `docker save | docker load`, since no registry is reachable.
+# with `docker save | docker load`.
 # The default daemon (/var/run/docker.sock) is only read from.
 #
-#   .ci/swarm.sh up [IMAGE...]   start (or reuse) the swarm; prints one `node<i>=unix:///…sock` line per node
+# The lab's registry: Debian's docker-registry (the distribution registry) in
+# the LAN namespace, on the bridge's own address, plain HTTP with htpasswd
+# (bcrypt) auth; every node's dockerd names it with --insecure-registry. Its
+# login is generated per lab and kept in $ROOT/registry/credentials (root only,
+# never printed): the swarm e2e pushes the app images there, and the nodes pull
+# them with the login the manager hands out.
+#
+#   .ci/swarm.sh up [IMAGE...]   start (or reuse) the swarm and its registry; prints one `node<i>=unix:///…sock`
+#                                line per node and `registry=<address:port>`
 #   .ci/swarm.sh load IMAGE...   copy more images from the default daemon onto every node
-#   .ci/swarm.sh down            stop the daemons, remove namespaces, bridge and data
-#   .ci/swarm.sh status          exit 0 when every node answers and sees 3 ready nodes
+#   .ci/swarm.sh down            stop the daemons and the registry, remove namespaces, bridge and data
+#   .ci/swarm.sh status          exit 0 when every node answers and sees 3 ready nodes, and the registry
+#                                refuses an anonymous request and accepts its login
 #
 #   PO_SWARM_NODES   node count (default 3)
 #   PO_SWARM_ROOT    state directory (default /var/lib/po-swarm; sockets and exec roots under /run/po-swarm)
@@ -32,12 +41,27 @@ LAN_BRIDGE=po-swarm-br
 LAN_PREFIX=192.168.251
 # Overlay subnets the swarm allocates (docker swarm init --default-addr-pool).
 ADDR_POOL=10.251.0.0/16
+# The registry listens on the LAN bridge's own address, below the nodes' (.11 and up).
+REGISTRY="$LAN_PREFIX.2:5000"
+REGISTRY_DIR="$ROOT/registry"
+REGISTRY_PID="$RUN/registry.pid"
 
 ns() { echo "po-swarm-n$1"; }
 sock() { echo "$RUN/n$1.sock"; }
 addr() { echo "$LAN_PREFIX.$((10 + $1))"; }
 dk() { local n=$1; shift; docker -H "unix://$(sock "$n")" "$@"; }
 log() { echo "swarm.sh: $*" >&2; }
+
+# For a long-lived process started in a subshell: drop every descriptor the script inherited beyond
+# stdio. A `flock /tmp/po-lab.lock` around this script holds its lock on such a descriptor, and a
+# daemon that kept it would hold the lab's lock for as long as it runs.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
 
 need_root() {
   [ "$(id -u)" = 0 ] || { log "needs root (network namespaces and dockerd)"; exit 1; }
@@ -53,6 +77,86 @@ lan_up() {
     ip -n "$LAN_NS" link set "$LAN_BRIDGE" up
     ip -n "$LAN_NS" link set lo up
   }
+  ip -n "$LAN_NS" addr show dev "$LAN_BRIDGE" | grep -qw "${REGISTRY%:*}/24" ||
+    ip -n "$LAN_NS" addr add "${REGISTRY%:*}/24" dev "$LAN_BRIDGE"
+}
+
+registry_field() { sed -n "s/^$1=//p" "$REGISTRY_DIR/credentials"; }
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# The HTTP status the registry answers, asked from the LAN namespace. With `login`, the credentials
+# reach curl on stdin (a config line), never on a command line.
+registry_status() {
+  local path=$1 login=${2:-}
+  local curl=(nsenter --net="/run/netns/$LAN_NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5)
+  if [ -n "$login" ]; then
+    printf 'user = "%s:%s"\n' "$(registry_field username)" "$(registry_field password)" | "${curl[@]}" -K - "http://$REGISTRY$path" || true
+  else
+    "${curl[@]}" "http://$REGISTRY$path" || true
+  fi
+}
+
+registry_up() {
+  if [ -f "$REGISTRY_PID" ] && kill -0 "$(cat "$REGISTRY_PID")" 2>/dev/null && [ "$(registry_status /v2/)" = 401 ]; then return 0; fi
+  { command -v docker-registry && command -v htpasswd; } >/dev/null || { log "docker-registry or htpasswd is missing; run .ci/packages.sh"; exit 1; }
+  (umask 077 && mkdir -p "$REGISTRY_DIR/data")
+  if [ ! -s "$REGISTRY_DIR/credentials" ]; then
+    (
+      umask 077
+      user="lab-$(random_hex 4)"
+      password=$(random_hex 24)
+      printf 'address=%s\nusername=%s\npassword=%s\n' "$REGISTRY" "$user" "$password" >"$REGISTRY_DIR/credentials"
+      # bcrypt (-B): the only hash the registry's htpasswd auth accepts; -i reads the password from stdin.
+      printf '%s' "$password" | htpasswd -B -i -c "$REGISTRY_DIR/htpasswd" "$user" 2>/dev/null
+    )
+  fi
+  # The distribution registry's configuration (docs/configuration.md: storage.filesystem, http.addr, auth.htpasswd).
+  (
+    umask 077
+    cat >"$REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/data
+http:
+  addr: $REGISTRY
+  secret: $(random_hex 16)
+auth:
+  htpasswd:
+    realm: po-swarm-lab
+    path: $REGISTRY_DIR/htpasswd
+YAML
+  )
+  mkdir -p "$RUN"
+  (close_inherited_fds; exec setsid nsenter --net="/run/netns/$LAN_NS" docker-registry serve "$REGISTRY_DIR/config.yml" \
+    >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null) &
+  local pid=$! waited=0
+  echo "$pid" >"$REGISTRY_PID"
+  until [ "$(registry_status /v2/)" = 401 ]; do
+    if [ "$waited" -ge 30 ] || ! kill -0 "$pid" 2>/dev/null; then
+      log "the registry did not answer on $REGISTRY within 30s; last log lines:"
+      tail -n 30 "$REGISTRY_DIR/registry.log" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+registry_down() {
+  if [ -f "$REGISTRY_PID" ]; then
+    local pid; pid=$(cat "$REGISTRY_PID")
+    # Only the registry this script started: its pidfile, and its command line naming our config.
+    if grep -qa -- "$REGISTRY_DIR/config.yml" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 1 10); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    fi
+  fi
+  rm -rf "$REGISTRY_PID" "$REGISTRY_DIR"
 }
 
 node_ns_up() {
@@ -66,15 +170,21 @@ node_ns_up() {
   ip -n "$n" link set lo up
 }
 
+# Whether node i's dockerd reaches the lab registry over plain HTTP (--insecure-registry).
+trusts_registry() { dk "$1" info --format '{{json .RegistryConfig.IndexConfigs}}' 2>/dev/null | grep -qF "\"$REGISTRY\""; }
+
 daemon_up() {
   local i=$1
-  if dk "$i" info >/dev/null 2>&1; then return 0; fi
+  if dk "$i" info >/dev/null 2>&1; then
+    trusts_registry "$i" || { log "node $i runs without --insecure-registry $REGISTRY (started by an older swarm.sh); run \`$0 down\` first"; exit 1; }
+    return 0
+  fi
   mkdir -p "$ROOT/n$i" "$RUN/n$i"
   # Its own containerd namespace and cgroup parent, so nothing it runs is mistaken for the default daemon's.
   # nsenter, not `ip netns exec`: the latter remounts /sys in a new mount namespace, which hides the
   # cgroup v1 hierarchies dockerd needs ("Devices cgroup isn't mounted"). Its own UTS namespace gives
   # each node its own hostname, which is what `docker node ls` and a task's .Node.Hostname show.
-  setsid unshare --uts sh -c 'hostname "$1"; shift; exec "$@"' po-swarm-node "$(ns "$i")" \
+  (close_inherited_fds; exec setsid unshare --uts sh -c 'hostname "$1"; shift; exec "$@"' po-swarm-node "$(ns "$i")" \
     nsenter --net="/run/netns/$(ns "$i")" dockerd \
     --host "unix://$(sock "$i")" \
     --data-root "$ROOT/n$i/data" \
@@ -84,7 +194,8 @@ daemon_up() {
     --containerd-plugins-namespace "po-swarm-n$i-plugins" \
     --cgroup-parent "po-swarm-n$i" \
     --label "pt.portugalodyssey.lab-node=n$i" \
-    >"$ROOT/n$i/dockerd.log" 2>&1 </dev/null &
+    --insecure-registry "$REGISTRY" \
+    >"$ROOT/n$i/dockerd.log" 2>&1 </dev/null) &
   local pid=$! waited=0 limit="${PO_SWARM_WAIT:-60}"
   until dk "$i" info >/dev/null 2>&1; do
     if [ "$waited" -ge "$limit" ] || ! kill -0 "$pid" 2>/dev/null; then
@@ -132,6 +243,7 @@ ready_nodes() { dk 1 node ls --format '{{.Status}}' 2>/dev/null | grep -c '^Read
 up() {
   need_root
   lan_up
+  registry_up
   for i in $(seq 1 "$NODES"); do node_ns_up "$i"; daemon_up "$i"; done
   swarm_up
   local waited=0
@@ -141,6 +253,7 @@ up() {
   done
   load_images "$@"
   for i in $(seq 1 "$NODES"); do echo "node$i=unix://$(sock "$i")"; done
+  echo "registry=$REGISTRY"
 }
 
 down() {
@@ -161,14 +274,24 @@ down() {
     ip netns del "$(ns "$i")" 2>/dev/null || true
     rm -rf "$RUN/n$i" "$RUN/n$i.pid" "$(sock "$i")" "$ROOT/n$i"
   done
+  registry_down
   ip netns del "$LAN_NS" 2>/dev/null || true
   rmdir "$RUN" "$ROOT" 2>/dev/null || true
   log "torn down"
 }
 
 status() {
-  for i in $(seq 1 "$NODES"); do dk "$i" info >/dev/null 2>&1 || { log "node $i does not answer"; return 1; }; done
+  for i in $(seq 1 "$NODES"); do
+    dk "$i" info >/dev/null 2>&1 || { log "node $i does not answer"; return 1; }
+    trusts_registry "$i" || { log "node $i runs without --insecure-registry $REGISTRY; run \`$0 down\`, then \`$0 up\`"; return 1; }
+  done
   [ "$(ready_nodes)" = "$NODES" ] || { log "$(ready_nodes) of $NODES nodes ready"; return 1; }
+  [ -r "$REGISTRY_DIR/credentials" ] || { log "the registry has no credentials file ($REGISTRY_DIR/credentials)"; return 1; }
+  local anonymous login
+  anonymous=$(registry_status /v2/)
+  [ "$anonymous" = 401 ] || { log "the registry on $REGISTRY answered an anonymous request with ${anonymous:-nothing}, not 401"; return 1; }
+  login=$(registry_status /v2/ login)
+  [ "$login" = 200 ] || { log "the registry on $REGISTRY answered its login with ${login:-nothing}, not 200"; return 1; }
 }
 
 case "${1:-}" in

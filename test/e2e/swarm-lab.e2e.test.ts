@@ -2,11 +2,12 @@
  * The lab swarm `.ci/swarm.sh` builds is a real multi-node swarm: every node
  * ready under its own label with the stand-in image loaded, overlays carry
  * traffic between nodes (VXLAN) with dnsrr service discovery, a task on
- * another overlay cannot reach them, and the shared default daemon is not
- * part of it.
+ * another overlay cannot reach them, its registry wants its login and every
+ * node reaches it over plain HTTP, and the shared default daemon is not part
+ * of it.
  */
 import Docker from "dockerode";
-import { LAB_NODE_LABEL, execInTask, holdLab, lab, labStatus, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
+import { LAB_NODE_LABEL, execInTask, holdLab, lab, labRegistry, labStatus, registryStatus, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
 import { buildStandinImage } from "./host";
 import { RUN_LABEL } from "./applier";
 
@@ -42,6 +43,18 @@ describe("the lab swarm", () => {
       expect(n.Spec.Role).toBe("manager");
     }
     for (const node of L.nodes) await expect(node.getImage(image).inspect()).resolves.toBeDefined();
+  });
+
+  test("the lab registry refuses an anonymous request, accepts its login, and every node trusts it over plain HTTP", async () => {
+    const registry = labRegistry();
+    expect(registryStatus(registry, "/v2/", { login: false })).toBe(401);
+    expect(registryStatus(registry, "/v2/", { login: true })).toBe(200);
+    for (const node of L.nodes) {
+      const info = (await node.info()) as any;
+      expect(info.RegistryConfig.IndexConfigs[registry.address]).toMatchObject({ Name: registry.address, Secure: false });
+    }
+    // Only the lab's daemons: the default daemon was never told of it.
+    expect(((await new Docker().info()) as any).RegistryConfig.IndexConfigs[registry.address]).toBeUndefined();
   });
 
   test("the shared default daemon is not part of the swarm", async () => {

@@ -3,11 +3,15 @@
  * engine to the lab swarm (.ci/swarm.sh), through the first manager, as the
  * Docker provider would: overlays, volumes (on the manager, which holds the
  * stores), secrets, configs and services, every input carried over exactly as
- * registered except the image, which is a local stand-in (no registry is
- * reachable; the nodes have it by `docker save | docker load`, and it is
- * referenced by image ID, so no node asks a registry). An input it does not
- * know fails the run, as test/e2e/applier.ts does for containers. Everything
- * carries the test-run label and is removed by it.
+ * registered. A service's registered `auth` goes with its create and update as
+ * the X-Registry-Auth header the provider sends, so the manager hands that
+ * login to every node that pulls. `imageOf` says what a registered image runs
+ * as: the e2e gives the app services' release references back unchanged (they
+ * are in the lab registry), and the stores' upstream images (no registry here
+ * holds them) as the stand-in's image ID, which the nodes have by
+ * `docker save | docker load` and never pull. An input it does not know fails
+ * the run, as test/e2e/applier.ts does for containers. Everything carries the
+ * test-run label and is removed by it.
  */
 import { spawnSync } from "node:child_process";
 import { parseDurationNs } from "../../components/swarm/read-back";
@@ -23,7 +27,7 @@ export const SWARM_TYPES = {
   config: "docker:index/serviceConfig:ServiceConfig",
 } as const;
 
-/** Service inputs this applier carries over; `auth` and `convergeConfig` tell the provider how to act (images are local; the applier waits itself). */
+/** Service inputs this applier carries over; `auth` and `convergeConfig` tell the provider how to act (the login is a header; the applier waits itself). */
 const APPLIED = new Set(["name", "labels", "taskSpec", "mode", "updateConfig", "rollbackConfig", "endpointSpec"]);
 const PROVIDER_ONLY = new Set(["auth", "convergeConfig"]);
 const CONTAINER_SPEC = new Set([
@@ -37,6 +41,18 @@ const unknownKeys = (what: string, given: Record<string, unknown>, known: Set<st
   if (unknown.length) throw new Error(`${what}: the swarm applier does not know how to apply ${unknown.join(", ")}; teach testing/swarm/applier.ts`);
 };
 
+/**
+ * The X-Registry-Auth value the provider sends with a service create or update: its `auth` block as
+ * an AuthConfig, JSON then base64 with the URL alphabet and padding (kreuzwerker
+ * resource_docker_service_funcs.go retrieveAndMarshalAuth, authToServiceAuth; moby
+ * api/types/registry/authconfig.go for the JSON names). Without a username and password it is the
+ * empty AuthConfig, `{}`, which the provider sends all the same.
+ */
+export function registryAuthHeader(auth: { serverAddress?: string; username?: string; password?: string } | undefined): string {
+  const config = auth?.username && auth.password ? { username: auth.username, password: auth.password, serveraddress: auth.serverAddress ?? "" } : {};
+  return Buffer.from(JSON.stringify(config), "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
 const policy = (p: any) =>
   p && { Parallelism: p.parallelism, Delay: ns(p.delay), FailureAction: p.failureAction, Monitor: ns(p.monitor), MaxFailureRatio: Number(p.maxFailureRatio), Order: p.order };
 
@@ -49,9 +65,12 @@ export class SwarmApplier {
   constructor(
     readonly lab: Lab,
     readonly runId: string,
-    /** The local image (an ID) a registered image reference runs as. */
+    /** What a registered image reference runs as: itself when a lab registry holds it, or a local image ID. */
     readonly imageOf: (registered: string) => string,
   ) {}
+
+  /** Per service, what the registry query at create time said, when it could not resolve the image (the provider logs it as a warning). */
+  readonly warnings = new Map<string, string>();
 
   get labels() {
     return { [RUN_LABEL]: this.runId };
@@ -170,9 +189,33 @@ export class SwarmApplier {
     }
     for (const c of run.resources.filter((r) => r.type === TYPES.command && r.name.endsWith("-traefik-attachment"))) this.runCommand(c, "create");
     for (const s of run.resources.filter((r) => r.type === SWARM_TYPES.service)) {
-      await m.createService(this.serviceSpec(s));
+      await this.createService(s);
       this.services.set(s.inputs.name, s);
     }
+  }
+
+  /**
+   * As the provider creates a service: with the login as X-Registry-Auth and QueryRegistry, so its
+   * Docker client first asks the daemon for the image's distribution (GET /distribution/…/json, with
+   * the same login; the manager asks the registry), keeps a digest reference as it is and pins the
+   * platforms the registry lists (moby client/service_create.go resolveContainerSpecImage, at the
+   * provider's docker/docker v28.5.2). A failed query is only a warning there, and here.
+   */
+  private async createService(r: RegisteredResource) {
+    const spec = this.serviceSpec(r);
+    const auth = { base64: registryAuthHeader(r.inputs.auth) };
+    const image: string = spec.TaskTemplate.ContainerSpec.Image;
+    // A local stand-in's image ID is this applier's own substitution, never the provider's: nothing to ask a registry.
+    if (!/^sha256:[0-9a-f]{64}$/.test(image)) {
+      try {
+        const found = (await this.lab.manager.getImage(image).distribution({ authconfig: auth })) as { Platforms?: { os: string; architecture: string }[] };
+        const platforms = (found.Platforms ?? []).filter((p) => p.os !== "unknown" && p.architecture !== "unknown").map((p) => ({ OS: p.os, Architecture: p.architecture }));
+        if (platforms.length) spec.TaskTemplate.Placement = { ...spec.TaskTemplate.Placement, Platforms: platforms };
+      } catch (e) {
+        this.warnings.set(r.inputs.name, `image ${image} could not be accessed on a registry to record its digest: ${(e as Error).message}`);
+      }
+    }
+    await this.lab.manager.createService(auth, spec);
   }
 
   /** A command:local:Command's script, with DOCKER_HOST on the manager as the provider's would be. */
@@ -184,11 +227,16 @@ export class SwarmApplier {
     if (res.status !== 0) throw new Error(`${r.name} ${which} failed (${res.status}): ${res.stderr}`);
   }
 
-  /** Updates a service as `up` would after a changed input: the registered spec with another image. */
+  /**
+   * Updates a service as `up` would after a changed input: the registered spec with another image, and
+   * the registered login as X-Registry-Auth (the provider's update sends it without QueryRegistry:
+   * resource_docker_service_funcs.go resourceDockerServiceUpdate).
+   */
   async updateImage(service: string, image: string) {
+    const registered = this.services.get(service)!;
     const current = await this.lab.manager.getService(service).inspect();
-    const spec = this.serviceSpec(this.services.get(service)!, image);
-    await this.lab.manager.getService(service).update({ version: current.Version.Index, ...spec });
+    const spec = this.serviceSpec(registered, image);
+    await this.lab.manager.getService(service).update({ base64: registryAuthHeader(registered.inputs.auth) }, { version: current.Version.Index, ...spec });
   }
 
   /** Waits until every service applied runs its replicas, each task running (healthy, when it has a healthcheck). */

@@ -11,6 +11,9 @@ import Docker from "dockerode";
 
 const SCRIPT = join(__dirname, "..", "..", ".ci", "swarm.sh");
 const NODES = Number(process.env.PO_SWARM_NODES ?? 3);
+const STATE_DIR = process.env.PO_SWARM_ROOT ?? "/var/lib/po-swarm";
+/** The network namespace of the lab's LAN, where its registry listens. */
+const LAN_NAMESPACE = "/run/netns/po-swarm-lan";
 /** The label `.ci/swarm.sh` puts on each node (`n1`…), the one a test pins or drains by. */
 export const LAB_NODE_LABEL = "pt.portugalodyssey.lab-node";
 
@@ -36,6 +39,45 @@ export function lab(): Lab {
 export function loadImages(images: string[]) {
   const res = spawnSync("bash", [SCRIPT, "load", ...images], { encoding: "utf8" });
   if (res.status !== 0) throw new Error(`swarm.sh load failed: ${res.stderr}`);
+}
+
+/** The lab's registry, as `.ci/swarm.sh up` started it: plain HTTP on the lab LAN, an htpasswd login generated per lab. */
+export interface LabRegistry {
+  /** `host:port`, the registry part of an image reference. */
+  address: string;
+  username: string;
+  password: string;
+  /** Its log: one line per request, with the client's address and the status answered. */
+  logFile: string;
+}
+
+/** Reads the lab registry's address and login from the root-only file `.ci/swarm.sh` wrote. */
+export function labRegistry(): LabRegistry {
+  const dir = join(STATE_DIR, "registry");
+  const fields = Object.fromEntries(
+    readFileSync(join(dir, "credentials"), "utf8")
+      .split("\n")
+      .filter((line) => line.includes("="))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+  for (const key of ["address", "username", "password"]) if (!fields[key]) throw new Error(`${join(dir, "credentials")} has no ${key}; run \`bash .ci/swarm.sh up\` again`);
+  return { address: fields.address, username: fields.username, password: fields.password, logFile: join(dir, "registry.log") };
+}
+
+/**
+ * The HTTP status the lab registry answers a GET of `path` (from the LAN namespace, as a node would
+ * ask), anonymously or with the lab's login. The login reaches curl on stdin, never on a command line.
+ */
+export function registryStatus(registry: LabRegistry, path: string, options: { login: boolean; accept?: string }): number {
+  const args = ["--net=" + LAN_NAMESPACE, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-K", "-"];
+  const config = [
+    `url = "http://${registry.address}${path}"`,
+    ...(options.accept ? [`header = "Accept: ${options.accept}"`] : []),
+    ...(options.login ? [`user = "${registry.username}:${registry.password}"`] : []),
+  ].join("\n");
+  const res = spawnSync("nsenter", args, { input: config, encoding: "utf8", timeout: 20_000 });
+  if (res.status !== 0) throw new Error(`asking the lab registry for ${path} failed: ${res.stderr || res.error}`);
+  return Number(res.stdout);
 }
 
 export interface TaskView {
@@ -85,13 +127,18 @@ export async function until<T>(what: () => string, probe: () => Promise<T | unde
   }
 }
 
-/** Runs `bash -c script` in a running task's container, on the node that holds it; resolves to the exit code. */
-export async function execInTask(lab: Lab, task: TaskView, script: string): Promise<{ code: number; output: string }> {
-  const nodeIndex = await nodeIndexOf(lab, task.node);
-  const docker = lab.nodes[nodeIndex];
+/** A running task's container, with the client of the node that holds it. */
+export async function containerOfTask(lab: Lab, task: TaskView): Promise<{ docker: Docker; container: Docker.Container }> {
+  const docker = lab.nodes[await nodeIndexOf(lab, task.node)];
   const [container] = await docker.listContainers({ filters: { label: [`com.docker.swarm.task.id=${task.id}`] } });
   if (!container) throw new Error(`task ${task.id} of ${task.service} has no container on ${task.labNode}`);
-  const exec = await docker.getContainer(container.Id).exec({ Cmd: ["bash", "-c", script], AttachStdout: true, AttachStderr: true });
+  return { docker, container: docker.getContainer(container.Id) };
+}
+
+/** Runs `bash -c script` in a running task's container, on the node that holds it; resolves to the exit code. */
+export async function execInTask(lab: Lab, task: TaskView, script: string): Promise<{ code: number; output: string }> {
+  const { container } = await containerOfTask(lab, task);
+  const exec = await container.exec({ Cmd: ["bash", "-c", script], AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   stream.on("data", (c: Buffer) => chunks.push(c));
