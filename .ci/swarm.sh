@@ -52,6 +52,22 @@ addr() { echo "$LAN_PREFIX.$((10 + $1))"; }
 dk() { local n=$1; shift; docker -H "unix://$(sock "$n")" "$@"; }
 log() { echo "swarm.sh: $*" >&2; }
 
+# wait_until PID SECONDS LOGFILE WHAT COMMAND...: polls COMMAND each second while PID lives, for up to
+# SECONDS; on failure shows LOGFILE's last lines and exits, naming WHAT.
+wait_until() {
+  local pid=$1 limit=$2 logfile=$3 what=$4 waited=0
+  shift 4
+  until "$@"; do
+    if [ "$waited" -ge "$limit" ] || ! kill -0 "$pid" 2>/dev/null; then
+      log "$what did not answer within ${limit}s; last log lines:"
+      tail -n 30 "$logfile" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
 # For a long-lived process started in a subshell: drop every descriptor the script inherited beyond
 # stdio. A `flock /tmp/po-lab.lock` around this script holds its lock on such a descriptor, and a
 # daemon that kept it would hold the lab's lock for as long as it runs.
@@ -133,18 +149,13 @@ YAML
   mkdir -p "$RUN"
   (close_inherited_fds; exec setsid nsenter --net="/run/netns/$LAN_NS" docker-registry serve "$REGISTRY_DIR/config.yml" \
     >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null) &
-  local pid=$! waited=0
+  local pid=$!
   echo "$pid" >"$REGISTRY_PID"
-  until [ "$(registry_status /v2/)" = 401 ]; do
-    if [ "$waited" -ge 30 ] || ! kill -0 "$pid" 2>/dev/null; then
-      log "the registry did not answer on $REGISTRY within 30s; last log lines:"
-      tail -n 30 "$REGISTRY_DIR/registry.log" >&2
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_until "$pid" 30 "$REGISTRY_DIR/registry.log" "the registry on $REGISTRY" registry_wants_login
 }
+
+# The registry answers, and only with a login.
+registry_wants_login() { [ "$(registry_status /v2/)" = 401 ]; }
 
 registry_down() {
   if [ -f "$REGISTRY_PID" ]; then
@@ -196,17 +207,10 @@ daemon_up() {
     --label "pt.portugalodyssey.lab-node=n$i" \
     --insecure-registry "$REGISTRY" \
     >"$ROOT/n$i/dockerd.log" 2>&1 </dev/null) &
-  local pid=$! waited=0 limit="${PO_SWARM_WAIT:-60}"
-  until dk "$i" info >/dev/null 2>&1; do
-    if [ "$waited" -ge "$limit" ] || ! kill -0 "$pid" 2>/dev/null; then
-      log "node $i did not answer within ${limit}s; last log lines:"
-      tail -n 30 "$ROOT/n$i/dockerd.log" >&2
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_until $! "${PO_SWARM_WAIT:-60}" "$ROOT/n$i/dockerd.log" "node $i" node_answers "$i"
 }
+
+node_answers() { dk "$1" info >/dev/null 2>&1; }
 
 swarm_up() {
   if [ "$(dk 1 info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
