@@ -28,7 +28,7 @@ import { BACKUP_IMAGE_DIRS, BACKUP_MOUNTS, BACKUP_STAGING, BACKUP_STATUS_FILE } 
 import { planEnvironment } from "../../model/environment";
 import { BACKUP_TAGS, names } from "../../model/naming";
 import { secretFile } from "../../model/swarm";
-import { BACKUP_ENVIRONMENT_LABEL, buildBackupImage, runToExit, startBackupEnvironment, type BackupEnvironment, type Seed } from "../../testing/servers/backup-environment";
+import { BACKUP_ENVIRONMENT_LABEL, buildBackupImage, runToExit, startBackupEnvironment, type BackupEnvironment, type StoreFill } from "../../testing/servers/backup-environment";
 import { startPostgres } from "../../testing/servers/postgres";
 import { waitFor } from "../../testing/servers/free-port";
 import { FIXTURE_PROJECT, settingsOf } from "../harness/stack-config";
@@ -41,13 +41,13 @@ const docker = new Docker();
 const status = dockerStatus();
 const runId = `po-backup-e2e-${process.pid}-${Date.now().toString(36)}`;
 /** Over 100 MB of uploads that do not compress: more than /tmp's 16 MiB holds of restic's pack files. */
-const SEED: Seed = { rows: 5000, redisKeys: 40, uploadFiles: 12, uploadBytes: 10 * 1024 * 1024 };
+const FILL: StoreFill = { rows: 5000, redisKeys: 40, uploadFiles: 12, uploadBytes: 10 * 1024 * 1024 };
 const CLI = ["node_modules/.bin/tsx", "backup/cli.ts"];
 let environment: BackupEnvironment;
 
 beforeAll(async () => {
   if (!status.up) throw new Error(`${status.reason}; run \`make test\`, which starts one with .ci/docker.sh`);
-  environment = await startBackupEnvironment(docker, { runId, image: buildBackupImage(), seed: SEED, projectDir: FIXTURE_PROJECT });
+  environment = await startBackupEnvironment(docker, { runId, image: buildBackupImage(), fill: FILL, projectDir: FIXTURE_PROJECT });
 }, 600_000);
 
 afterAll(async () => {
@@ -57,14 +57,14 @@ afterAll(async () => {
 const restic = () => new Restic({ repository: environment.repository, env: { RESTIC_PASSWORD: environment.resticPassword } });
 const backupStatus = () => JSON.parse(readFileSync(join(environment.volume("backup-staging").mountpoint, BACKUP_STATUS_FILE), "utf8")) as Record<string, string>;
 
-/** The snapshot's manifest, read back from the repository, holds every store the seed filled. */
+/** The snapshot's manifest, read back from the repository, holds every store the test filled. */
 async function expectWholeSnapshot(snapshotId: string) {
   const manifestFile = join(environment.volume("backup-staging").mountpoint, `manifest-readback-${snapshotId.slice(0, 8)}.json`);
   await restic().dumpFile(snapshotId, "/manifest.json", manifestFile);
   const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Manifest;
-  expect(manifest.redis).toMatchObject({ keys: SEED.redisKeys });
+  expect(manifest.redis).toMatchObject({ keys: FILL.redisKeys });
   expect(manifest.elasticsearch).toMatchObject({ indices: environment.es.indices });
-  expect(manifest.uploads).toMatchObject({ files: SEED.uploadFiles, bytes: SEED.uploadFiles * SEED.uploadBytes });
+  expect(manifest.uploads).toMatchObject({ files: FILL.uploadFiles, bytes: FILL.uploadFiles * FILL.uploadBytes });
   expect(manifest.postgres.databases.map((d) => d.database)).toEqual([names.serviceDatabase("booking-service", environment.env)]);
 }
 
@@ -148,7 +148,7 @@ test("the drill passes in the same container spec, reading the repository mounte
     const c = new Client({ host: target.host, port: target.port, user: target.superuser, password: environment.postgresPassword, database: names.serviceDatabase("booking-service", environment.env) });
     await c.connect();
     const rows = await c.query<{ n: number }>("select count(*)::int as n from bookings").finally(() => c.end());
-    expect(rows.rows[0].n).toBe(SEED.rows);
+    expect(rows.rows[0].n).toBe(FILL.rows);
   } finally {
     await target.stop();
   }

@@ -1,5 +1,5 @@
 /**
- * A seeded environment for the backup container, on the real daemon: the
+ * A filled stores for the backup container, on the real daemon: the
  * backup image built locally from backup/Dockerfile (.ci/backup-image.sh), the
  * container the program registers for `backup` (taken from the mock engine, so
  * its user, read-only root, tmpfs, capabilities, memory, env and mounts are the
@@ -56,7 +56,7 @@ const SWARM_CONFIG = { runtime: "swarm", swarm: { nodes: 3 }, host: { memoryBudg
 /** Marks what this module created on the daemon. */
 export const BACKUP_ENVIRONMENT_LABEL = "pt.portugalodyssey.backup-environment";
 
-export interface Seed {
+export interface StoreFill {
   /** Rows of the service database's one table. */
   rows: number;
   redisKeys: number;
@@ -79,7 +79,7 @@ export interface BackupEnvironment {
   /** The source PostgreSQL's superuser password: a drill's empty server is given the same one (the roles restore it). */
   postgresPassword: string;
   es: EsStandin;
-  seed: Seed;
+  fill: StoreFill;
   volume(key: VolumeKey): { name: string; mountpoint: string };
   /** The registered container's create body, on this environment's volumes and stores. */
   containerBody(name: string, cmd: string[], opts?: { repositoryReadOnly?: boolean; env?: Record<string, string>; binds?: string[] }): Docker.ContainerCreateOptions;
@@ -93,7 +93,7 @@ export interface BackupEnvironment {
 }
 
 /** `projectDir`: the Pulumi project whose stack `env` (default qual) is planned: the tests' fixture project, or this one. */
-export async function startBackupEnvironment(docker: Docker, opts: { runId: string; image: string; seed: Seed; projectDir: string; env?: string }): Promise<BackupEnvironment> {
+export async function startBackupEnvironment(docker: Docker, opts: { runId: string; image: string; fill: StoreFill; projectDir: string; env?: string }): Promise<BackupEnvironment> {
   const env = opts.env ?? "qual";
   const labels = { [BACKUP_ENVIRONMENT_LABEL]: opts.runId };
   const work = mkdtempSync(join(tmpdir(), "po-backup-env-"));
@@ -144,7 +144,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     const redisCli = (...args: string[]) => execFileSync("redis-cli", ["-p", String(redisPort), "--no-auth-warning", ...args], { env: { ...process.env, REDISCLI_AUTH: passwords.redis }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     await waitFor("redis as uid 999", async () => redisCli("ping").trim() === "PONG", 15_000);
     // One pipe of SETs, not one process per key.
-    execFileSync("sh", ["-c", `i=0; while [ $i -lt ${opts.seed.redisKeys} ]; do echo "SET session:$i v$i"; i=$((i+1)); done | redis-cli -p ${redisPort} --no-auth-warning --pipe >/dev/null`], { env: { ...process.env, REDISCLI_AUTH: passwords.redis } });
+    execFileSync("sh", ["-c", `i=0; while [ $i -lt ${opts.fill.redisKeys} ]; do echo "SET session:$i v$i"; i=$((i+1)); done | redis-cli -p ${redisPort} --no-auth-warning --pipe >/dev/null`], { env: { ...process.env, REDISCLI_AUTH: passwords.redis } });
     redisCli("save");
     execFileSync("cp", ["-a", join(redisDir, "dump.rdb"), volume("redis-data").mountpoint]);
     const rdb = statSync(join(volume("redis-data").mountpoint, "dump.rdb"));
@@ -160,7 +160,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     const database = names.serviceDatabase("booking-service", env);
     await sql("postgres", `create role ${database} login password '${randomBytes(8).toString("hex")}'`);
     await sql("postgres", `create database ${database} owner ${database}`);
-    await sql(database, `create table bookings as select g as id, md5(g::text) as guest, now() as updated_at from generate_series(1, ${opts.seed.rows}) g`);
+    await sql(database, `create table bookings as select g as id, md5(g::text) as guest, now() as updated_at from generate_series(1, ${opts.fill.rows}) g`);
 
     const rabbit: RunningRabbitmq = await startRabbitmq({ management: true, env: { RABBITMQ_DEFAULT_USER: "portugal_odyssey", RABBITMQ_DEFAULT_PASS: passwords.rabbitmq, RABBITMQ_DEFAULT_VHOST: names.rabbitmqVhost(env) } });
     started.push(rabbit);
@@ -169,7 +169,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
     es.indices = { experiences: 12, bookings: 4 };
     es.pathRepo = volume("elasticsearch-snapshots").mountpoint;
 
-    for (let i = 0; i < opts.seed.uploadFiles; i++) writeFileSync(join(volume("strapi-uploads").mountpoint, `photo-${i}.jpg`), randomBytes(opts.seed.uploadBytes));
+    for (let i = 0; i < opts.fill.uploadFiles; i++) writeFileSync(join(volume("strapi-uploads").mountpoint, `photo-${i}.jpg`), randomBytes(opts.fill.uploadBytes));
 
     const addresses: Record<string, string> = {
       PGHOST: pg.host,
@@ -273,7 +273,7 @@ export async function startBackupEnvironment(docker: Docker, opts: { runId: stri
       resticPassword: passwords.restic,
       postgresPassword: pg.password,
       es,
-      seed: opts.seed,
+      fill: opts.fill,
       volume,
       containerBody,
       swarmTaskBody,

@@ -4,7 +4,7 @@
  *   - the longest container-to-container dependsOn chain (the cold-deploy critical path);
  *   - each stack's memory reservation against the host budget;
  *   - process start → last resource registered on the mock engine, with and without type-checking;
- *   - the nightly backup of a seeded environment in its production container: wall time, peak memory against its limit.
+ *   - the nightly backup of an environment with filled stores in its production container: wall time, peak memory against its limit.
  *   - on the lab swarm: convergence of a fresh environment, rolling update per service, drain recovery.
  * Machines here are noisy: compare the ratios, not the absolute times.
  */
@@ -92,7 +92,7 @@ async function main() {
   ]);
   console.log(`ratio type-check / transpile-only: ${(median(checked) / median(transpiled)).toFixed(2)}x`);
 
-  console.log("\n# The nightly backup in its production container, seeded environment (image build: 0 s when cached)\n");
+  console.log("\n# The nightly backup in its production container, filled stores (image build: 0 s when cached)\n");
   const backup = await measureBackup();
   if (typeof backup === "string") console.log(backup);
   else console.table([backup]);
