@@ -26,6 +26,8 @@ export interface ExecOptions {
   stdinFile?: string;
   /** Whether a non-zero exit is an error (the default) or returned. */
   allowFailure?: boolean;
+  /** Whom the command runs as (`uid:gid` or a name); the container's user when left out. */
+  user?: string;
 }
 
 export interface ExecResult {
@@ -36,7 +38,7 @@ export interface ExecResult {
 /** Runs `argv` in `container`; stdout and stderr come back interleaved, as one text. */
 export async function execIn(docker: Docker, container: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const withStdin = opts.stdinFile !== undefined;
-  const e = await docker.getContainer(container).exec({ Cmd: argv, Env: opts.env, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true });
+  const e = await docker.getContainer(container).exec({ Cmd: argv, Env: opts.env, User: opts.user, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true });
   const stream = await e.start({ hijack: true, stdin: withStdin });
   const chunks: Buffer[] = [];
   const ended = new Promise<void>((resolve, reject) => {

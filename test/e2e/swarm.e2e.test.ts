@@ -30,9 +30,9 @@ import { runProgram, type ProgramRun } from "../harness/program";
 import { FIXTURE_PROJECT, TEST_EXTERNAL_SECRETS, settingsOf } from "../harness/stack-config";
 import { pushImage, removeImages } from "../harness/images";
 import { testEntry } from "../../testing/release";
+import { execIn } from "../../host/exec";
 import { SWARM_TYPES, SwarmApplier, RUN_LABEL, removeSwarmLabelled } from "../../testing/swarm/applier";
 import {
-  LAB_NODE_LABEL,
   containerOfTask,
   execInTask,
   holdLab,
@@ -42,6 +42,8 @@ import {
   loadImages,
   registryStatus,
   running,
+  setAvailability,
+  setNodeLabels,
   tasksOf,
   until,
   type Lab,
@@ -110,19 +112,6 @@ async function pushFromManager(L: Lab, registry: LabRegistry, image: string, rep
   const pin = digests.find((d) => d.startsWith(`${repository}@sha256:`));
   if (!pin) throw new Error(`pushing ${repository}:${tag} recorded no digest (${digests.join(", ")})`);
   return pin;
-}
-
-async function setNodeLabels(L: Lab, node: string, labels: Record<string, string | undefined>) {
-  const nodes = await L.manager.listNodes();
-  const target = nodes.find((n: any) => n.Spec.Labels?.[LAB_NODE_LABEL] === node) as any;
-  const spec = { ...target.Spec, Labels: { ...target.Spec.Labels, ...labels } };
-  for (const [k, v] of Object.entries(labels)) if (v === undefined) delete spec.Labels[k];
-  await L.manager.getNode(target.ID).update({ version: target.Version.Index, ...spec });
-}
-
-async function setAvailability(L: Lab, node: string, availability: "active" | "drain") {
-  const target = (await L.manager.listNodes()).find((n: any) => n.Spec.Labels?.[LAB_NODE_LABEL] === node) as any;
-  await L.manager.getNode(target.ID).update({ version: target.Version.Index, ...target.Spec, Availability: availability });
 }
 
 /** The catalog's first routed, stateless service: the rolling update's and the rollback's subject. */
@@ -550,16 +539,7 @@ for i in $(seq 1 ${maxRequests}); do
   sleep 0.1
 done`;
 
-async function execOnTraefik(script: string): Promise<string> {
-  const c = W().L.manager.getContainer(TRAEFIK);
-  const exec = await c.exec({ Cmd: ["bash", "-c", script], AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on("data", (d: Buffer) => chunks.push(d));
-  await new Promise((r) => stream.on("end", r));
-  // Multiplexed stream frames: an 8-byte header per chunk; the text lines survive it.
-  return Buffer.concat(chunks).toString("latin1");
-}
+const execOnTraefik = async (script: string) => (await execIn(W().L.manager, TRAEFIK, ["bash", "-c", script], { allowFailure: true })).output;
 
 const updateState = async (name: string) => ((await W().L.manager.getService(name).inspect()) as any).UpdateStatus?.State as string | undefined;
 

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
+import { execIn } from "../../host/exec";
 
 const SCRIPT = join(__dirname, "..", "..", ".ci", "swarm.sh");
 const NODES = Number(process.env.PO_SWARM_NODES ?? 3);
@@ -137,15 +138,37 @@ export async function containerOfTask(lab: Lab, task: TaskView): Promise<{ docke
 
 /** Runs `bash -c script` in a running task's container, on the node that holds it; resolves to the exit code. */
 export async function execInTask(lab: Lab, task: TaskView, script: string): Promise<{ code: number; output: string }> {
-  const { container } = await containerOfTask(lab, task);
-  const exec = await container.exec({ Cmd: ["bash", "-c", script], AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  stream.on("data", (c: Buffer) => chunks.push(c));
-  await new Promise((r) => stream.on("end", r));
-  const info = await exec.inspect();
-  return { code: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString("utf8") };
+  const { docker, container } = await containerOfTask(lab, task);
+  const { exitCode, output } = await execIn(docker, container.id, ["bash", "-c", script], { allowFailure: true });
+  return { code: exitCode, output };
 }
+
+interface NodeView {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Labels?: Record<string, string>; Availability?: string };
+}
+
+/** Changes the spec of the lab node labelled `labNode` (n1…) through the manager. */
+async function updateLabNode(lab: Lab, labNode: string, change: (spec: NodeView["Spec"]) => NodeView["Spec"]) {
+  const target = ((await lab.manager.listNodes()) as NodeView[]).find((n) => n.Spec.Labels?.[LAB_NODE_LABEL] === labNode);
+  if (!target) throw new Error(`no lab node labelled ${LAB_NODE_LABEL}=${labNode}`);
+  await lab.manager.getNode(target.ID).update({ version: target.Version.Index, ...change(target.Spec) });
+}
+
+/** Sets node labels of a lab node; a label given as undefined is removed. */
+export const setNodeLabels = (lab: Lab, labNode: string, labels: Record<string, string | undefined>) =>
+  updateLabNode(lab, labNode, (spec) => {
+    const merged: Record<string, string> = { ...spec.Labels };
+    for (const [k, v] of Object.entries(labels)) {
+      if (v === undefined) delete merged[k];
+      else merged[k] = v;
+    }
+    return { ...spec, Labels: merged };
+  });
+
+/** Drains a lab node, or makes it active again. */
+export const setAvailability = (lab: Lab, labNode: string, availability: "active" | "drain") => updateLabNode(lab, labNode, (spec) => ({ ...spec, Availability: availability }));
 
 const nodeIds = new WeakMap<Docker, string>();
 async function nodeIndexOf(lab: Lab, nodeId: string): Promise<number> {

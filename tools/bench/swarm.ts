@@ -13,33 +13,11 @@ import Docker from "dockerode";
 import { swarmNames } from "../../model/naming";
 import { runProgram, type RegisteredResource } from "../../testing/mock-engine";
 import { SWARM_TYPES, SwarmApplier, removeSwarmLabelled } from "../../testing/swarm/applier";
-import { LAB_NODE_LABEL, holdLab, lab, labStatus, loadImages, running, tasksOf, until, type Lab } from "../../testing/swarm/lab";
+import { holdLab, lab, labStatus, loadImages, running, setAvailability, setNodeLabels, tasksOf, until, type Lab } from "../../testing/swarm/lab";
 import { PROJECT_DIR } from "../run-cli";
 
 const STACK = "qual";
 const STORES_NODE = "n1";
-
-interface NodeSpec {
-  Labels?: Record<string, string>;
-  Availability?: string;
-}
-interface NodeInfo {
-  ID: string;
-  Version: { Index: number };
-  Spec: NodeSpec;
-}
-
-async function node(L: Lab, labNode: string): Promise<NodeInfo> {
-  const nodes = (await L.manager.listNodes()) as NodeInfo[];
-  const found = nodes.find((n) => n.Spec.Labels?.[LAB_NODE_LABEL] === labNode);
-  if (!found) throw new Error(`no lab node labelled ${LAB_NODE_LABEL}=${labNode}`);
-  return found;
-}
-
-async function updateNode(L: Lab, labNode: string, change: (spec: NodeSpec) => NodeSpec) {
-  const n = await node(L, labNode);
-  await L.manager.getNode(n.ID).update({ version: n.Version.Index, ...change(n.Spec) });
-}
 
 /** An image FROM the stand-in with one more label: another image ID, the same behaviour. */
 async function variantOf(host: Docker, base: string, tag: string): Promise<string> {
@@ -80,7 +58,7 @@ async function measure(L: Lab): Promise<Record<string, unknown>[]> {
   const storesLabel = swarmNames.storesNodeLabel(STACK);
   const rows: Record<string, unknown>[] = [];
   try {
-    await updateNode(L, STORES_NODE, (spec) => ({ ...spec, Labels: { ...spec.Labels, [storesLabel]: "true" } }));
+    await setNodeLabels(L, STORES_NODE, { [storesLabel]: "true" });
     const run = await runProgram({
       stack: STACK,
       projectDir: PROJECT_DIR,
@@ -106,7 +84,7 @@ async function measure(L: Lab): Promise<Record<string, unknown>[]> {
 
     const drained = "n2";
     started = Date.now();
-    await updateNode(L, drained, (spec) => ({ ...spec, Availability: "drain" }));
+    await setAvailability(L, drained, "drain");
     await until(
       () => `tasks still on ${drained}`,
       async () => {
@@ -120,13 +98,9 @@ async function measure(L: Lab): Promise<Record<string, unknown>[]> {
     );
     rows.push({ figure: `every service back at its replicas after draining ${drained}`, seconds: seconds(started) });
   } finally {
-    await updateNode(L, "n2", (spec) => ({ ...spec, Availability: "active" }));
+    await setAvailability(L, "n2", "active");
     await removeSwarmLabelled(L, runId);
-    await updateNode(L, STORES_NODE, (spec) => {
-      const labels = { ...spec.Labels };
-      delete labels[storesLabel];
-      return { ...spec, Labels: labels };
-    });
+    await setNodeLabels(L, STORES_NODE, { [storesLabel]: undefined });
     await host.getImage(variantTag).remove({ force: true }).catch(() => undefined);
   }
   return rows;
