@@ -4,6 +4,9 @@
 # CI machines are fresh: nothing else starts Docker.
 #   PO_DOCKERD_LOG   where dockerd logs (default /var/log/po-dockerd.log)
 #   PO_DOCKER_WAIT   seconds to wait for the daemon (default 60)
+# shellcheck source=fds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fds.sh"
+
 _po_docker_up() {
   local missing=""
   command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
@@ -27,7 +30,7 @@ _po_docker_up() {
   fi
   local log="${PO_DOCKERD_LOG:-/var/log/po-dockerd.log}"
   echo "docker.sh: starting dockerd (log: $log)" >&2
-  nohup dockerd >"$log" 2>&1 </dev/null &
+  (close_inherited_fds; exec nohup dockerd >"$log" 2>&1 </dev/null) &
   local waited=0 limit="${PO_DOCKER_WAIT:-60}"
   until docker info >/dev/null 2>&1; do
     if [ "$waited" -ge "$limit" ]; then

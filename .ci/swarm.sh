@@ -68,16 +68,8 @@ wait_until() {
   done
 }
 
-# For a long-lived process started in a subshell: drop every descriptor the script inherited beyond
-# stdio. A `flock /tmp/po-lab.lock` around this script holds its lock on such a descriptor, and a
-# daemon that kept it would hold the lab's lock for as long as it runs.
-close_inherited_fds() {
-  local fd
-  for fd in /proc/$BASHPID/fd/*; do
-    fd=${fd##*/}
-    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
+# shellcheck source=fds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fds.sh"
 
 need_root() {
   [ "$(id -u)" = 0 ] || { log "needs root (network namespaces and dockerd)"; exit 1; }
