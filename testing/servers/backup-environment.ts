@@ -1,5 +1,5 @@
 /**
- * A filled stores for the backup container, on the real daemon: the
+ * Stores filled with data for the backup container, on the real daemon: the
  * backup image built locally from backup/Dockerfile (.ci/backup-image.sh), the
  * container the program registers for `backup` (taken from the mock engine, so
  * its user, read-only root, tmpfs, capabilities, memory, env and mounts are the
