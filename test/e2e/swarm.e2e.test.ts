@@ -29,6 +29,7 @@ import { imageRepository, stackRegistry } from "../../tools/release/manifest";
 import { runProgram, type ProgramRun } from "../harness/program";
 import { FIXTURE_PROJECT, TEST_EXTERNAL_SECRETS, settingsOf } from "../harness/stack-config";
 import { pushImage, removeImages } from "../harness/images";
+import { buildImageFrom } from "../../testing/images";
 import { testEntry } from "../../testing/release";
 import { execIn } from "../../host/exec";
 import { SWARM_TYPES, SwarmApplier, RUN_LABEL, removeSwarmLabelled } from "../../testing/swarm/applier";
@@ -92,17 +93,11 @@ async function registryReferences(node: Docker, registry: LabRegistry): Promise<
   return images.flatMap((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])]).filter((ref) => ref.startsWith(`${registry.address}/`));
 }
 
-/** An image FROM the stand-in with one more Dockerfile line, built on node 1 (which pushes it): another digest in the registry. */
-async function derive(node: Docker, base: string, line: string, marker: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "po-swarm-image-"));
-  try {
-    writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nLABEL pt.portugalodyssey.e2e-variant=${marker}\n${line}\n`);
-    const stream = await node.buildImage({ context: dir, src: ["Dockerfile"] }, { t: `po-standin-${marker}:${runId}`, labels: { [RUN_LABEL]: runId }, rm: true });
-    await new Promise((resolve, reject) => node.modem.followProgress(stream, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
-    return `po-standin-${marker}:${runId}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** An image FROM the stand-in with one more label and any further Dockerfile lines, built on node 1 (which pushes it): another digest in the registry. */
+async function derive(node: Docker, base: string, marker: string, lines: string[] = []): Promise<string> {
+  const ref = `po-standin-${marker}:${runId}`;
+  await buildImageFrom(node, base, { ref, labels: { [RUN_LABEL]: runId, "pt.portugalodyssey.e2e-variant": marker }, lines });
+  return ref;
 }
 
 /** Tags `image` on node 1 as `repository:tag`, pushes it with the lab login, and returns the pin the push recorded. */
@@ -139,7 +134,7 @@ beforeAll(async () => {
   for (const node of L.nodes) await removeImages(node, await registryReferences(node, registry));
 
   // One push of the release image per app repository, from node 1; every stack pins the digests the pushes returned.
-  const releaseTag = await derive(L.manager, standinTag, "", "release");
+  const releaseTag = await derive(L.manager, standinTag, "release");
   const release = (await L.manager.getImage(releaseTag).inspect()).Id;
   const pins = new Map<string, string>();
   for (const stack of STACKS) {
@@ -150,8 +145,8 @@ beforeAll(async () => {
   }
   // The routed service's other releases: the variant, and one that starts then exits 1 at once (what a broken release looks like to Swarm).
   const routedRepository = imageRepository(labRegistryOf(registry, "qual"), routedEntry());
-  const variant = await pushFromManager(L, registry, await derive(L.manager, standinTag, "", "variant"), routedRepository, "e2e-variant");
-  const bad = await pushFromManager(L, registry, await derive(L.manager, standinTag, 'ENTRYPOINT ["/bin/false"]', "bad"), routedRepository, "e2e-bad");
+  const variant = await pushFromManager(L, registry, await derive(L.manager, standinTag, "variant"), routedRepository, "e2e-variant");
+  const bad = await pushFromManager(L, registry, await derive(L.manager, standinTag, "bad", ['ENTRYPOINT ["/bin/false"]']), routedRepository, "e2e-bad");
 
   // Before any service exists: what the workers hold, and what the registry and a worker's daemon answer without the login.
   const [, n2, n3] = L.nodes;

@@ -15,6 +15,7 @@ import { SERVICES, SERVICE_NAMES } from "../../catalog/services";
 import { EMPTY_HOST, TYPES, mockImageId, runProgram, type ProgramRun } from "../harness/program";
 import { readEngineFacts } from "../../host/inventory";
 import { pushImage, removeImages } from "../harness/images";
+import { buildImageFrom } from "../../testing/images";
 import { startRegistry, type RunningRegistry } from "../../testing/servers/registry";
 import { readStackConfig } from "../harness/stack-config";
 import { verify, type VerifyReport } from "../../tools/verify";
@@ -78,28 +79,13 @@ async function publishReleases(image: string): Promise<Releases> {
     await docker.getImage(image).tag({ repo, tag });
     services[service] = { image: await pinOf(`${repo}:${tag}`, service), commit: COMMIT("e2e"), pipeline: "https://gitlab.example/po/platform/-/pipelines/1" };
   }
-  const variantId = await buildFrom(image, { "pt.portugalodyssey.e2e-variant": runId });
+  const variantId = await buildImageFrom(docker, image, { labels: { "pt.portugalodyssey.e2e-variant": runId } });
   const variant: Record<string, string> = {};
   for (const service of VARIANT_SERVICES) {
     await docker.getImage(variantId).tag({ repo: repoOf(service), tag: "variant" });
     variant[service] = await pinOf(`${repoOf(service)}:variant`, service);
   }
   return { registry, base, manifest: { services }, variant, variantId, references };
-}
-
-/** An image FROM `image` with extra labels: the same behaviour under another digest. */
-async function buildFrom(image: string, labels: Record<string, string>): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "po-variant-"));
-  try {
-    writeFileSync(join(dir, "Dockerfile"), `FROM ${image}\n`);
-    const stream = await docker.buildImage({ context: dir, src: ["Dockerfile"] }, { labels, rm: true });
-    const events = await new Promise<{ aux?: { ID?: string }; error?: string }[]>((resolve, reject) => docker.modem.followProgress(stream, (e: Error | null, r: any[]) => (e ? reject(e) : resolve(r))));
-    const failed = events.find((e) => e.error);
-    if (failed) throw new Error(failed.error);
-    return events.find((e) => e.aux?.ID)!.aux!.ID!;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** The releases a run pulls, mapped for the applier: mock image ID → local pinned reference. */

@@ -9,15 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
-
-const follow = (docker: Docker, stream: NodeJS.ReadableStream) =>
-  new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
-      const failed = events?.find((e) => e.error);
-      if (err || failed) reject(err ?? new Error(failed!.error));
-      else resolve();
-    }),
-  );
+import { follow } from "../../testing/images";
 
 /** Builds `ref` (repository:tag) with a marker file holding `marker`; returns the image ID. */
 export async function buildMarkerImage(docker: Docker, ref: string, marker: string, labels: Record<string, string> = {}): Promise<string> {

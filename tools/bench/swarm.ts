@@ -6,11 +6,10 @@
  * Without the lab swarm it says so and measures nothing.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { swarmNames } from "../../model/naming";
+import { buildImageFrom } from "../../testing/images";
 import { runProgram, type RegisteredResource } from "../../testing/mock-engine";
 import { SWARM_TYPES, SwarmApplier, removeSwarmLabelled } from "../../testing/swarm/applier";
 import { holdLab, lab, labStatus, loadImages, running, setAvailability, setNodeLabels, tasksOf, until, type Lab } from "../../testing/swarm/lab";
@@ -18,19 +17,6 @@ import { PROJECT_DIR } from "../run-cli";
 
 const STACK = "qual";
 const STORES_NODE = "n1";
-
-/** An image FROM the stand-in with one more label: another image ID, the same behaviour. */
-async function variantOf(host: Docker, base: string, tag: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "po-bench-image-"));
-  try {
-    writeFileSync(join(dir, "Dockerfile"), `FROM ${base}\nLABEL pt.portugalodyssey.bench-variant=${tag}\n`);
-    const stream = await host.buildImage({ context: dir, src: ["Dockerfile"] }, { t: tag, rm: true });
-    await new Promise((resolve, reject) => host.modem.followProgress(stream, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
-    return (await host.getImage(tag).inspect()).Id;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const seconds = (since: number) => Number(((Date.now() - since) / 1000).toFixed(1));
 
@@ -51,7 +37,8 @@ async function measure(L: Lab): Promise<Record<string, unknown>[]> {
   const standinTag = execFileSync("bash", [join(PROJECT_DIR, "test", "e2e", "standin", "build.sh")], { encoding: "utf8" }).trim();
   const standin = (await host.getImage(standinTag).inspect()).Id;
   const variantTag = `po-standin-bench:${process.pid}`;
-  const variant = await variantOf(host, standinTag, variantTag);
+  // Another image ID with the stand-in's behaviour: what each rolling update moves to.
+  const variant = await buildImageFrom(host, standinTag, { ref: variantTag, labels: { "pt.portugalodyssey.bench-variant": variantTag } });
   loadImages([standinTag, variantTag]);
   const runId = `bench-${process.pid}-${Date.now().toString(36)}`;
   const applier = new SwarmApplier(L, runId, () => standin);
